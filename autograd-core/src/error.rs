@@ -1,0 +1,96 @@
+//! The one error type of the engine and its ops.
+
+/// A shape, as ndarray reports it.
+pub type Shape = Vec<usize>;
+
+/// Everything that can go wrong when building or differentiating a graph.
+///
+/// Every variant names the op (or `backward`) and the shapes involved, so that
+/// the message alone tells a user which call to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An op was applied to the wrong number of variables.
+    #[error("{op}: expected {expected} input(s), got {got}")]
+    InputCount {
+        /// The op's name.
+        op: &'static str,
+        /// What the op takes.
+        expected: usize,
+        /// What it was given.
+        got: usize,
+    },
+    /// An op's forward returned a different number of arrays than it declares
+    /// (or `apply_one` was given an op with several outputs).
+    #[error("{op}: expected {expected} output(s), got {got}")]
+    OutputCount {
+        /// The op's name.
+        op: &'static str,
+        /// What the op declares with `Function::num_outputs`.
+        expected: usize,
+        /// What forward returned.
+        got: usize,
+    },
+    /// An op's backward returned a different number of gradients than it has inputs.
+    #[error("{op}: backward returned {got} gradient(s) for {expected} input(s)")]
+    GradientCount {
+        /// The op's name.
+        op: &'static str,
+        /// How many inputs the function has.
+        expected: usize,
+        /// How many gradients backward returned.
+        got: usize,
+    },
+    /// An op's backward returned a gradient whose shape is not its input's.
+    #[error("{op}: gradient for input {index} has shape {got:?}, but the input has shape {expected:?}")]
+    GradientShape {
+        /// The op's name.
+        op: &'static str,
+        /// Which input.
+        index: usize,
+        /// The input's shape.
+        expected: Shape,
+        /// The gradient's shape.
+        got: Shape,
+    },
+    /// The gradient given to `backward` does not have the variable's shape.
+    #[error("backward: output gradient has shape {got:?}, but the variable has shape {expected:?}")]
+    SeedShape {
+        /// The variable's shape.
+        expected: Shape,
+        /// The given gradient's shape.
+        got: Shape,
+    },
+    /// A new gradient cannot be added to the one already on a variable
+    /// (its data changed shape since the last backward; `cleargrad` first).
+    #[error("backward: cannot add a gradient of shape {got:?} to the stored gradient of shape {stored:?}")]
+    StaleGradient {
+        /// The stored gradient's shape.
+        stored: Shape,
+        /// The new contribution's shape.
+        got: Shape,
+    },
+    /// Two operands' shapes do not fit together.
+    #[error("{op}: shapes {lhs:?} and {rhs:?} are incompatible")]
+    ShapeMismatch {
+        /// The op's name.
+        op: &'static str,
+        /// The first operand's shape.
+        lhs: Shape,
+        /// The second operand's shape.
+        rhs: Shape,
+    },
+    /// An op cannot turn an array of one shape into another.
+    #[error("{op}: cannot turn shape {from:?} into shape {to:?}")]
+    InvalidTarget {
+        /// The op's name.
+        op: &'static str,
+        /// The input's shape.
+        from: Shape,
+        /// The requested shape.
+        to: Shape,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
