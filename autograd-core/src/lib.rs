@@ -46,6 +46,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+pub mod arith;
 mod backward;
 mod error;
 mod function;
@@ -53,6 +54,7 @@ mod function_node;
 mod generation;
 mod no_grad;
 mod node;
+mod operators;
 mod variable;
 
 pub use apply::{apply, apply_one};
