@@ -1,1 +1,2 @@
+//! The report binary (placeholder until the full report lands).
 fn main() {}

@@ -1,0 +1,187 @@
+//! The workloads shared by the report binary, the criterion benches and the
+//! tests: the seed's experiment, per-op bookkeeping, a deep chain, and the
+//! same arithmetic in plain ndarray as the floor to measure against.
+
+use autograd_ops::{BackwardOptions, Result, Strategy, Variable, add, square};
+use ndarray::{Array1, ArrayD, Zip, arr0};
+
+/// The seed's section 17.5 with backward: `y = square(square(square(x)))`,
+/// then `y.backward()`. Returns the leaf `x`, which holds `dy/dx = 8x⁷`; the
+/// rest of the graph is released on return (and leaks under `StrongOnly`).
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn seed_loop<S: Strategy>(x: Array1<f64>, retain_grad: bool) -> Result<Variable<S>> {
+    let x = Variable::<S>::from_array(x);
+    let y = square(&square(&square(&x)?)?)?;
+    y.backward_with(BackwardOptions::default().retain_grad(retain_grad))?;
+    Ok(x)
+}
+
+/// The forward half of [`seed_loop`] only.
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn seed_forward<S: Strategy>(x: Array1<f64>) -> Result<Variable<S>> {
+    let x = Variable::<S>::from_array(x);
+    square(&square(&square(&x)?)?)
+}
+
+/// A chain of `k` ops on a one-element array, alternating `y = y + x` and
+/// `y = y²` on `x = 0.2` (`y` settles near 0.076 and the gradient stays
+/// finite at any length), then backward.
+/// Measures per-op bookkeeping, not arithmetic. Returns `(y, dy/dx)`.
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn op_chain<S: Strategy>(k: usize) -> Result<(f64, f64)> {
+    let x = Variable::<S>::from_array(arr0(0.2));
+    let mut y = x.clone();
+    for i in 0..k {
+        y = if i % 2 == 0 { add(&y, &x)? } else { square(&y)? };
+    }
+    y.backward()?;
+    Ok((y.item().unwrap_or(f64::NAN), x.grad().map_or(0.0, |g| g.sum())))
+}
+
+/// [`op_chain`] as plain one-element ndarray expressions, forward and the
+/// backward by hand: what the graph's bookkeeping is compared with.
+pub fn op_chain_raw(k: usize) -> (f64, f64) {
+    let x = arr0(0.2).into_dyn();
+    let mut values = Vec::with_capacity(k + 1);
+    values.push(x.clone());
+    for i in 0..k {
+        let y = &values[i];
+        let next = if i % 2 == 0 { y + &x } else { y * y };
+        values.push(next);
+    }
+    // dy/dy_i walks back; d(y+x) adds 1 to dx, d(y²) multiplies by 2y.
+    let mut gy = ArrayD::<f64>::ones(x.raw_dim());
+    let mut gx = ArrayD::<f64>::zeros(x.raw_dim());
+    for i in (0..k).rev() {
+        if i % 2 == 0 {
+            gx = &gx + &gy;
+        } else {
+            gy = &gy * &values[i] * 2.0;
+        }
+    }
+    gx = &gx + &gy; // y₀ is x itself
+    (values[k].sum(), gx.sum())
+}
+
+/// `d` ops of `y = y + x` from `y = x`, then backward, then drop. Returns
+/// `(y, dy/dx)`, which is `(d + 1, d + 1)` for `x = 1`.
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn deep_chain<S: Strategy>(d: usize) -> Result<(f64, f64)> {
+    let x = Variable::<S>::from_scalar(1.0);
+    let mut y = x.clone();
+    for _ in 0..d {
+        y = add(&y, &x)?;
+    }
+    y.backward()?;
+    let value = y.item().unwrap_or(f64::NAN);
+    drop(y);
+    Ok((value, x.grad().map_or(0.0, |g| g.sum())))
+}
+
+/// [`deep_chain`] without a graph: `d` additions on a one-element array and
+/// the backward they imply (one gradient addition per op), allocating per op
+/// as the graph does.
+pub fn deep_chain_raw(d: usize) -> (f64, f64) {
+    let x = arr0(1.0).into_dyn();
+    let mut y = x.clone();
+    for _ in 0..d {
+        y = &y + &x;
+    }
+    let gy = ArrayD::<f64>::ones(x.raw_dim());
+    let mut gx = gy.clone(); // y₀ is x itself
+    for _ in 0..d {
+        gx = &gx + &gy;
+    }
+    (y.sum(), gx.sum())
+}
+
+/// The exact arithmetic of [`seed_loop`] in plain ndarray, one new array per
+/// expression as a graph allocates them. Returns `(y, dy/dx)`.
+pub fn raw_naive(x: &ArrayD<f64>) -> (ArrayD<f64>, ArrayD<f64>) {
+    let a = x * x;
+    let b = &a * &a;
+    let y = &b * &b;
+    let gy = ArrayD::ones(y.raw_dim());
+    let gb = &gy * &b * 2.0;
+    let ga = &gb * &a * 2.0;
+    let gx = &ga * x * 2.0;
+    (y, gx)
+}
+
+/// The same result in one fused pass: `y = x⁸` and `dy/dx = 8x⁷`.
+pub fn raw_fused(x: &ArrayD<f64>) -> (ArrayD<f64>, ArrayD<f64>) {
+    let mut y = ArrayD::zeros(x.raw_dim());
+    let mut gx = ArrayD::zeros(x.raw_dim());
+    Zip::from(&mut y).and(&mut gx).and(x).for_each(|y, gx, &x| {
+        let x2 = x * x;
+        let x4 = x2 * x2;
+        let x7 = x4 * x2 * x;
+        *y = x7 * x;
+        *gx = 8.0 * x7;
+    });
+    (y, gx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SeedRng;
+    use autograd_ops::{ArcWeak, RcWeak};
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn seed_loop_gradient_is_8x7() {
+        let x = SeedRng::new(3).randn(1000);
+        for retain in [false, true] {
+            let leaf = seed_loop::<RcWeak>(x.clone(), retain).unwrap();
+            let grad = leaf.grad().unwrap();
+            for (g, &x) in grad.iter().zip(&x) {
+                assert!(close(*g, 8.0 * x.powi(7)), "{g} vs {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn raw_baselines_agree_with_the_graph() {
+        let x = SeedRng::new(4).randn(500).into_dyn();
+        let (y_naive, g_naive) = raw_naive(&x);
+        let (y_fused, g_fused) = raw_fused(&x);
+        let y_graph = seed_forward::<ArcWeak>(x.clone().into_dimensionality().unwrap()).unwrap();
+        for i in 0..x.len() {
+            assert!(close(y_naive[i], x[i].powi(8)));
+            assert!(close(y_fused[i], y_naive[i]) && close(g_fused[i], g_naive[i]));
+            assert!(close(y_graph.data()[i], y_naive[i]));
+            assert!(close(g_naive[i], 8.0 * x[i].powi(7)));
+        }
+    }
+
+    #[test]
+    fn op_chain_matches_its_raw_twin() {
+        for k in [0, 1, 2, 7, 1000] {
+            let (y, g) = op_chain::<RcWeak>(k).unwrap();
+            let (y_raw, g_raw) = op_chain_raw(k);
+            assert!(close(y, y_raw) && close(g, g_raw), "k={k}: {y} {g} vs {y_raw} {g_raw}");
+            assert!(y.is_finite() && y < 0.5 && g.is_finite());
+        }
+        // By hand for k = 2: y = (x + x)², dy/dx = 8x at x = 0.2.
+        let (y, g) = op_chain::<ArcWeak>(2).unwrap();
+        assert!(close(y, 0.16) && close(g, 1.6), "{y} {g}");
+    }
+
+    #[test]
+    fn deep_chain_gradient_is_d_plus_one() {
+        assert_eq!(deep_chain::<RcWeak>(1000).unwrap(), (1001.0, 1001.0));
+        assert_eq!(deep_chain_raw(1000), (1001.0, 1001.0));
+    }
+}
