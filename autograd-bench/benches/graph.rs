@@ -1,1 +1,2 @@
-fn main(){}
+//! Criterion benchmarks (placeholder).
+fn main() {}
