@@ -20,13 +20,17 @@
 //! assert!(grad.iter().zip(&x).all(|(&g, &x)| close(g, x)));
 //! # Ok::<(), autograd_ops::Error>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // allowed in `alloc` alone: `GlobalAlloc` needs it
 
+pub mod alloc;
+pub mod plot;
+pub mod report;
 mod rng;
+pub mod stress;
 mod workloads;
 
 pub use rng::SeedRng;
 pub use workloads::{
     deep_chain, deep_chain_raw, op_chain, op_chain_raw, raw_fused, raw_naive, seed_forward,
-    seed_loop,
+    seed_graph, seed_loop,
 };

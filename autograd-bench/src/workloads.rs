@@ -12,10 +12,21 @@ use ndarray::{Array1, ArrayD, Zip, arr0};
 /// # Errors
 /// None in practice; the ops' `Result` is passed on.
 pub fn seed_loop<S: Strategy>(x: Array1<f64>, retain_grad: bool) -> Result<Variable<S>> {
+    Ok(seed_graph::<S>(x, retain_grad)?.0)
+}
+
+/// [`seed_loop`], returning `(x, y)`: the whole graph stays reachable from `y`.
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn seed_graph<S: Strategy>(
+    x: Array1<f64>,
+    retain_grad: bool,
+) -> Result<(Variable<S>, Variable<S>)> {
     let x = Variable::<S>::from_array(x);
     let y = square(&square(&square(&x)?)?)?;
     y.backward_with(BackwardOptions::default().retain_grad(retain_grad))?;
-    Ok(x)
+    Ok((x, y))
 }
 
 /// The forward half of [`seed_loop`] only.
@@ -38,10 +49,17 @@ pub fn op_chain<S: Strategy>(k: usize) -> Result<(f64, f64)> {
     let x = Variable::<S>::from_array(arr0(0.2));
     let mut y = x.clone();
     for i in 0..k {
-        y = if i % 2 == 0 { add(&y, &x)? } else { square(&y)? };
+        y = if i % 2 == 0 {
+            add(&y, &x)?
+        } else {
+            square(&y)?
+        };
     }
     y.backward()?;
-    Ok((y.item().unwrap_or(f64::NAN), x.grad().map_or(0.0, |g| g.sum())))
+    Ok((
+        y.item().unwrap_or(f64::NAN),
+        x.grad().map_or(0.0, |g| g.sum()),
+    ))
 }
 
 /// [`op_chain`] as plain one-element ndarray expressions, forward and the
@@ -171,7 +189,10 @@ mod tests {
         for k in [0, 1, 2, 7, 1000] {
             let (y, g) = op_chain::<RcWeak>(k).unwrap();
             let (y_raw, g_raw) = op_chain_raw(k);
-            assert!(close(y, y_raw) && close(g, g_raw), "k={k}: {y} {g} vs {y_raw} {g_raw}");
+            assert!(
+                close(y, y_raw) && close(g, g_raw),
+                "k={k}: {y} {g} vs {y_raw} {g_raw}"
+            );
             assert!(y.is_finite() && y < 0.5 && g.is_finite());
         }
         // By hand for k = 2: y = (x + x)², dy/dx = 8x at x = 0.2.

@@ -37,7 +37,10 @@ pub fn apply<S: Strategy, F: Function>(
         });
     }
     if !is_grad_enabled() {
-        return Ok(ys.into_iter().map(|y| Variable::from_shared(y, None)).collect());
+        return Ok(ys
+            .into_iter()
+            .map(|y| Variable::from_shared(y, None))
+            .collect());
     }
 
     let inputs = inputs.iter().map(|&x| x.clone()).collect();

@@ -42,7 +42,9 @@ pub enum Error {
         got: usize,
     },
     /// An op's backward returned a gradient whose shape is not its input's.
-    #[error("{op}: gradient for input {index} has shape {got:?}, but the input has shape {expected:?}")]
+    #[error(
+        "{op}: gradient for input {index} has shape {got:?}, but the input has shape {expected:?}"
+    )]
     GradientShape {
         /// The op's name.
         op: &'static str,
@@ -63,7 +65,9 @@ pub enum Error {
     },
     /// A new gradient cannot be added to the one already on a variable
     /// (its data changed shape since the last backward; `cleargrad` first).
-    #[error("backward: cannot add a gradient of shape {got:?} to the stored gradient of shape {stored:?}")]
+    #[error(
+        "backward: cannot add a gradient of shape {got:?} to the stored gradient of shape {stored:?}"
+    )]
     StaleGradient {
         /// The stored gradient's shape.
         stored: Shape,

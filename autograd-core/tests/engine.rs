@@ -135,7 +135,15 @@ fn a_failed_backward_changes_no_gradient<S: Strategy>() {
             (Fault::NoGradient, Error::GradientCount { op, expected, got }) => {
                 assert_eq!((op, expected, got), ("Faulty", 1, 0));
             }
-            (Fault::WrongShape, Error::GradientShape { op, index, expected, got }) => {
+            (
+                Fault::WrongShape,
+                Error::GradientShape {
+                    op,
+                    index,
+                    expected,
+                    got,
+                },
+            ) => {
                 assert_eq!((op, index), ("Faulty", 0));
                 assert_eq!((expected, got), (vec![2], vec![7, 7]));
             }
@@ -156,15 +164,27 @@ fn bad_counts_are_errors<S: Strategy>() {
     let before = live::this_thread::<S>();
     assert_eq!(
         apply(Add, &[&x]).unwrap_err(),
-        Error::InputCount { op: "Add", expected: 2, got: 1 }
+        Error::InputCount {
+            op: "Add",
+            expected: 2,
+            got: 1
+        }
     );
     assert_eq!(
         apply(Faulty(Fault::TooManyOutputs), &[&x]).unwrap_err(),
-        Error::OutputCount { op: "Faulty", expected: 1, got: 2 }
+        Error::OutputCount {
+            op: "Faulty",
+            expected: 1,
+            got: 2
+        }
     );
     assert_eq!(
         apply_one(Split, &[&x]).unwrap_err(),
-        Error::OutputCount { op: "Split", expected: 1, got: 2 }
+        Error::OutputCount {
+            op: "Split",
+            expected: 1,
+            got: 2
+        }
     );
     let y = Variable::<S>::from_array(array![1.0, 2.0]);
     let err = apply(Add, &[&x, &y]).unwrap_err();
@@ -180,7 +200,13 @@ fn the_output_gradient_is_checked<S: Strategy>() {
     let err = y
         .backward_with(BackwardOptions::default().with_grad(ArrayD::ones(vec![3])))
         .unwrap_err();
-    assert_eq!(err, Error::SeedShape { expected: vec![2], got: vec![3] });
+    assert_eq!(
+        err,
+        Error::SeedShape {
+            expected: vec![2],
+            got: vec![3]
+        }
+    );
     assert!(x.grad().is_none());
     y.backward_with(BackwardOptions::default().with_grad(array![1.0, -1.0].into_dyn()))
         .unwrap();
@@ -201,8 +227,16 @@ fn gradients_match_central_differences<S: Strategy>() {
     let w = Variable::<S>::from_array(w0.clone());
     let y = add(&square(&add(&square(&x), &w)), &x);
     y.backward().unwrap();
-    assert_close(&x.grad().unwrap(), &numerical_grad(|x| f(x, &w0), &x0), 1e-6);
-    assert_close(&w.grad().unwrap(), &numerical_grad(|w| f(&x0, w), &w0), 1e-6);
+    assert_close(
+        &x.grad().unwrap(),
+        &numerical_grad(|x| f(x, &w0), &x0),
+        1e-6,
+    );
+    assert_close(
+        &w.grad().unwrap(),
+        &numerical_grad(|w| f(&x0, w), &w0),
+        1e-6,
+    );
 }
 
 fn generations_follow_the_seed<S: Strategy>() {
@@ -210,7 +244,10 @@ fn generations_follow_the_seed<S: Strategy>() {
     let a = square(&x);
     let b = square(&a);
     let y = add(&b, &x); // max(2, 0) + 1
-    assert_eq!([x.generation().0, a.generation().0, b.generation().0], [0, 1, 2]);
+    assert_eq!(
+        [x.generation().0, a.generation().0, b.generation().0],
+        [0, 1, 2]
+    );
     assert_eq!(y.generation().0, 3);
     assert_eq!(y.creator().unwrap().generation().0, 2);
 }
@@ -238,7 +275,10 @@ fn creator_exposes_inputs_and_outputs<S: Strategy>() {
     assert!(outputs[0].as_ref().unwrap().ptr_eq(&y));
     assert_eq!(y.name().as_deref(), Some("y"));
     let shown = format!("{y:?}");
-    assert!(shown.contains("Square") && shown.contains("\"y\""), "{shown}");
+    assert!(
+        shown.contains("Square") && shown.contains("\"y\""),
+        "{shown}"
+    );
 }
 
 /// Builds `square(square(square(x)))` and backward, then drops it; returns the

@@ -51,7 +51,7 @@ pub use arc_weak::ArcWeak;
 pub use default::{DefaultBase, DefaultStrategy};
 pub use live::{LiveNodes, NodeKind};
 pub use rc_weak::RcWeak;
-pub use strategy::{BaseStrategy, Strategy, StrategyKind};
+pub use strategy::{BaseStrategy, Strategy, StrategyKind, shared_block_size};
 pub use strong_only::StrongOnly;
 
 #[cfg(test)]
@@ -112,8 +112,14 @@ mod tests {
     fn strategies_declare_whether_they_break_cycles() {
         assert_eq!(declared::<RcWeak>(), (true, "RcWeak"));
         assert_eq!(declared::<ArcWeak>(), (true, "ArcWeak"));
-        assert_eq!(declared::<StrongOnly<RcWeak>>(), (false, "StrongOnly<RcWeak>"));
-        assert_eq!(declared::<StrongOnly<ArcWeak>>(), (false, "StrongOnly<ArcWeak>"));
+        assert_eq!(
+            declared::<StrongOnly<RcWeak>>(),
+            (false, "StrongOnly<RcWeak>")
+        );
+        assert_eq!(
+            declared::<StrongOnly<ArcWeak>>(),
+            (false, "StrongOnly<ArcWeak>")
+        );
     }
 
     #[test]
@@ -145,7 +151,11 @@ mod tests {
 
     #[test]
     fn the_default_follows_the_features() {
-        let base = if cfg!(feature = "sync") { "ArcWeak" } else { "RcWeak" };
+        let base = if cfg!(feature = "sync") {
+            "ArcWeak"
+        } else {
+            "RcWeak"
+        };
         let expected = if cfg!(feature = "strong-only") {
             format!("StrongOnly<{base}>")
         } else {

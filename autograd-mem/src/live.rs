@@ -75,8 +75,12 @@ impl Shard {
 
     fn get(&self, strategy: StrategyKind) -> LiveNodes {
         LiveNodes {
-            variables: self.cell(strategy, NodeKind::Variable).load(Ordering::Relaxed),
-            functions: self.cell(strategy, NodeKind::Function).load(Ordering::Relaxed),
+            variables: self
+                .cell(strategy, NodeKind::Variable)
+                .load(Ordering::Relaxed),
+            functions: self
+                .cell(strategy, NodeKind::Function)
+                .load(Ordering::Relaxed),
         }
     }
 }
@@ -122,12 +126,17 @@ fn lock_shards() -> std::sync::MutexGuard<'static, Vec<Arc<Shard>>> {
 
 fn add(strategy: StrategyKind, node: NodeKind, delta: isize) {
     let counted = LOCAL.try_with(|local| {
-        local.0.cell(strategy, node).fetch_add(delta, Ordering::Relaxed);
+        local
+            .0
+            .cell(strategy, node)
+            .fetch_add(delta, Ordering::Relaxed);
     });
     if counted.is_err() {
         // This thread's shard is already gone (a node dropped by another
         // thread-local's destructor): count it with the retired threads.
-        RETIRED.cell(strategy, node).fetch_add(delta, Ordering::Relaxed);
+        RETIRED
+            .cell(strategy, node)
+            .fetch_add(delta, Ordering::Relaxed);
     }
 }
 

@@ -96,6 +96,12 @@ pub trait Strategy: Sized + Send + Sync + Debug + Default + 'static {
     fn into_inner<T>(strong: Self::Strong<T>) -> Option<T>;
     /// The address of the value: the node's identity while it is alive.
     fn addr<T>(strong: &Self::Strong<T>) -> usize;
+    /// The bytes that [`new_strong::<T>`](Strategy::new_strong) requests from
+    /// the allocator: the value and the two reference counts before it (the
+    /// layout of `Rc`'s and `Arc`'s shared block).
+    fn allocation_size<T>() -> usize {
+        shared_block_size::<T>()
+    }
 
     /// A new cell holding `value`.
     fn new_cell<T>(value: T) -> Self::Cell<T>;
@@ -110,3 +116,13 @@ pub trait Strategy: Sized + Send + Sync + Debug + Default + 'static {
 /// A strategy whose back-references are weak, and which
 /// [`StrongOnly`](crate::StrongOnly) can wrap.
 pub trait BaseStrategy: Strategy {}
+
+/// The bytes an `Rc<T>` or `Arc<T>` requests from the allocator: a
+/// `#[repr(C)]` block of two `usize` counts followed by the `T`.
+pub fn shared_block_size<T>() -> usize {
+    use std::alloc::Layout;
+    let (block, _) = Layout::new::<[usize; 2]>()
+        .extend(Layout::new::<T>())
+        .expect("a node layout fits in memory");
+    block.pad_to_align().size()
+}

@@ -47,7 +47,5 @@ pub use variable_ops::VariableOps;
 
 /// Everything needed to build and differentiate graphs: `use autograd_ops::prelude::*`.
 pub mod prelude {
-    pub use crate::{
-        BackwardOptions, Error, Result, Variable, VariableOps, add, no_grad, square,
-    };
+    pub use crate::{BackwardOptions, Error, Result, Variable, VariableOps, add, no_grad, square};
 }

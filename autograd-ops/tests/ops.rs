@@ -78,7 +78,10 @@ fn sugar_matches_the_free_functions<S: Strategy>() {
     let z = &x.square() + &y.square();
     assert_eq!(z.item(), Some(25.0));
     z.backward().unwrap();
-    assert_eq!((x.grad().unwrap().sum(), y.grad().unwrap().sum()), (6.0, 8.0));
+    assert_eq!(
+        (x.grad().unwrap().sum(), y.grad().unwrap().sum()),
+        (6.0, 8.0)
+    );
     // Every owned/borrowed combination compiles.
     let _ = x.clone() + y.clone();
     let _ = &x + y.clone();

@@ -43,7 +43,13 @@ fn assert_leaks_exactly_the_graph<S: Strategy>() {
     assert!(!S::BREAKS_CYCLES);
     for (i, after) in run::<S>(2).into_iter().enumerate() {
         let n = i as isize + 1;
-        assert_eq!(after, LiveNodes { variables: 4 * n, functions: 3 * n });
+        assert_eq!(
+            after,
+            LiveNodes {
+                variables: 4 * n,
+                functions: 3 * n
+            }
+        );
     }
 }
 
@@ -74,6 +80,10 @@ fn the_default_strategy_behaves_as_its_features_say() {
     } else {
         assert_freed::<DefaultStrategy>();
     }
-    let base = if cfg!(feature = "sync") { "ArcWeak" } else { "RcWeak" };
+    let base = if cfg!(feature = "sync") {
+        "ArcWeak"
+    } else {
+        "RcWeak"
+    };
     assert!(DefaultStrategy::NAME.contains(base));
 }

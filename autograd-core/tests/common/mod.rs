@@ -152,6 +152,9 @@ pub fn numerical_grad(f: impl Fn(&ArrayD<f64>) -> f64, x: &ArrayD<f64>) -> Array
 pub fn assert_close(a: &ArrayD<f64>, b: &ArrayD<f64>, tol: f64) {
     assert_eq!(a.shape(), b.shape());
     for (x, y) in a.iter().zip(b) {
-        assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}\n{a}\n{b}");
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{x} vs {y}\n{a}\n{b}"
+        );
     }
 }
