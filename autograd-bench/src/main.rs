@@ -29,6 +29,7 @@ static GLOBAL: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::Sys
 const ALLOCATOR: &str = "system";
 
 /// The ownership strategies, as written on the command line.
+#[allow(clippy::enum_variant_names)] // the names users know them by
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum StrategyArg {
     RcWeak,
@@ -161,7 +162,7 @@ fn write_outputs(report: &Report, out: &std::path::Path) -> std::io::Result<(Pat
 struct Progress {
     bar: Option<ProgressBar>,
     terminal: bool,
-    current: String,
+    current: &'static str,
 }
 
 impl Progress {
@@ -169,14 +170,14 @@ impl Progress {
         Progress {
             bar: None,
             terminal,
-            current: String::new(),
+            current: "",
         }
     }
 
-    fn update(&mut self, subject: &str, done: usize, total: usize) {
+    fn update(&mut self, subject: &'static str, done: usize, total: usize) {
         if subject != self.current {
             self.finish();
-            self.current = subject.to_string();
+            self.current = subject;
             if self.terminal {
                 let bar = ProgressBar::new(total as u64);
                 bar.set_style(

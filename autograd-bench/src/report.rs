@@ -37,7 +37,7 @@ pub fn build(
     subjects: &[Subject],
     deep_lengths: &[usize],
     allocator: &str,
-    progress: &mut dyn FnMut(&str, usize, usize),
+    progress: &mut dyn FnMut(&'static str, usize, usize),
 ) -> Report {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -228,9 +228,13 @@ fn measure(
         iterations = (budget / predicted_leak).max(1);
         capped = true;
     }
-    // Warm up: threads, their thread-locals and the allocator's caches exist
-    // before the baseline is read. (Leaks of the warm-up stay out of the run.)
-    pool.install(|| (0..threads * 4).into_par_iter().for_each(iteration));
+    // Warm up: threads, their thread-locals, rayon's queues and the
+    // allocator's caches exist before the baseline is read. (What the warm-up
+    // leaks stays out of the run.)
+    let warm_up = (threads * 4).min(iterations);
+    for _ in 0..3 {
+        pool.install(|| (0..warm_up).into_par_iter().for_each(iteration));
+    }
 
     let chunk = iterations.div_ceil(config.samples.max(1)).max(1);
     // Allocated before the baseline, so that the curve does not measure itself.

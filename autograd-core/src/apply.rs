@@ -1,10 +1,8 @@
 //! Running an op on variables, and recording it in the graph.
 
-use autograd_mem::Strategy;
-use ndarray::ArrayViewD;
-
 use crate::node::{FunctionInner, OutputSlot};
 use crate::{Error, Function, Result, SharedArray, Variable, is_grad_enabled};
+use autograd_mem::Strategy;
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
 ///
@@ -27,8 +25,7 @@ pub fn apply<S: Strategy, F: Function>(
         });
     }
     let values: Vec<SharedArray> = inputs.iter().map(|x| x.data()).collect();
-    let views: Vec<ArrayViewD<'_, f64>> = values.iter().map(|x| x.view()).collect();
-    let ys = op.forward(&views)?;
+    let ys = op.forward(&values)?;
     if ys.len() != op.num_outputs() {
         return Err(Error::OutputCount {
             op: op.name(),

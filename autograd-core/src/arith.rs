@@ -5,7 +5,7 @@
 //! that defines `Variable`, and those impls need the op. `autograd-ops`
 //! re-exports them beside the other ops.
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::ArrayD;
 
 use crate::{Error, Function, Result, SharedArray};
 
@@ -24,7 +24,7 @@ impl Function for Add {
         2
     }
 
-    fn forward(&mut self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<SharedArray>> {
+    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
         let (x0, x1) = (&xs[0], &xs[1]);
         if x0.shape() != x1.shape() {
             return Err(Error::ShapeMismatch {
@@ -36,11 +36,7 @@ impl Function for Add {
         Ok(vec![(x0 + x1).into_shared()])
     }
 
-    fn backward(
-        &self,
-        _xs: &[ArrayViewD<'_, f64>],
-        mut gys: Vec<ArrayD<f64>>,
-    ) -> Result<Vec<ArrayD<f64>>> {
+    fn backward(&self, _xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
         let gy = gys.swap_remove(0);
         Ok(vec![gy.clone(), gy])
     }

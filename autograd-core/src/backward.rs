@@ -15,9 +15,10 @@
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use autograd_mem::Strategy;
-use ndarray::{ArrayD, ArrayViewD, Dimension};
+use ndarray::{ArrayD, Dimension};
 
 use crate::node::FunctionInner;
 use crate::{Error, Result, SharedArray, Variable};
@@ -96,9 +97,9 @@ impl<S: Strategy> Variable<S> {
 struct Pass<S: Strategy> {
     retain_grad: bool,
     /// Gradients not yet passed on, by variable node.
-    grads: HashMap<usize, (Variable<S>, ArrayD<f64>)>,
+    grads: HashMap<usize, (Variable<S>, ArrayD<f64>), NodeIds>,
     pending: BinaryHeap<Pending<S>>,
-    visited: HashSet<usize>,
+    visited: HashSet<usize, NodeIds>,
     /// Intermediate gradients to store at the end, when retaining.
     retained: Vec<(Variable<S>, ArrayD<f64>)>,
 }
@@ -107,9 +108,9 @@ impl<S: Strategy> Pass<S> {
     fn new(retain_grad: bool) -> Self {
         Pass {
             retain_grad,
-            grads: HashMap::new(),
+            grads: HashMap::default(),
             pending: BinaryHeap::new(),
-            visited: HashSet::new(),
+            visited: HashSet::default(),
             retained: Vec::new(),
         }
     }
@@ -132,8 +133,7 @@ impl<S: Strategy> Pass<S> {
     /// Runs one function's backward and passes the gradients to its inputs.
     fn run(&mut self, function: &FunctionInner<S>) -> Result<()> {
         let gys = self.take_output_grads(function);
-        let values: Vec<SharedArray> = function.inputs.iter().map(Variable::data).collect();
-        let xs: Vec<ArrayViewD<'_, f64>> = values.iter().map(|x| x.view()).collect();
+        let xs: Vec<SharedArray> = function.inputs.iter().map(Variable::data).collect();
         let op = function.op.name();
         let gxs = function.op.backward(&xs, gys)?;
         if gxs.len() != xs.len() {
@@ -197,8 +197,8 @@ impl<S: Strategy> Pass<S> {
         }
         for (variable, grad) in updates {
             S::write(&variable.node.state, |s| match &mut s.grad {
-                Some(stored) if stored.shape() == grad.shape() => *stored += &grad,
-                stored => *stored = Some(grad),
+                Some(stored) if stored.shape() == grad.shape() => **stored += &grad,
+                stored => *stored = Some(Box::new(grad)),
             });
         }
         Ok(())
@@ -231,5 +231,34 @@ impl<S: Strategy> PartialOrd for Pending<S> {
 impl<S: Strategy> Ord for Pending<S> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.key().cmp(&other.key())
+    }
+}
+
+/// Hashes node addresses: one multiply, high bits folded down (addresses are
+/// aligned, so their low bits carry nothing). SipHash would resist crafted
+/// keys, which node addresses are not, at several times the cost.
+type NodeIds = BuildHasherDefault<NodeIdHasher>;
+
+#[derive(Default)]
+struct NodeIdHasher(u64);
+
+impl Hasher for NodeIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let h = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }

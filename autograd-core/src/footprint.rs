@@ -47,7 +47,9 @@ impl<S: Strategy> Variable<S> {
                 } else {
                     0
                 };
-                let grad = s.grad.as_ref().map_or(0, |g| g.len() * size_of::<f64>());
+                let grad = s.grad.as_ref().map_or(0, |g| {
+                    size_of::<ndarray::ArrayD<f64>>() + g.len() * size_of::<f64>()
+                });
                 data + grad + s.name.as_ref().map_or(0, String::capacity)
             });
             let Some(function) = &variable.node.creator else {

@@ -1,6 +1,6 @@
 //! The [`Function`] trait: what an op computes forward and backward.
 
-use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArcArray, ArrayD, IxDyn};
 
 use crate::Result;
 
@@ -21,7 +21,7 @@ pub type SharedArray = ArcArray<f64, IxDyn>;
 ///
 /// ```
 /// use autograd_core::{apply_one, Function, Result, SharedArray, Variable};
-/// use ndarray::{ArrayD, ArrayViewD};
+/// use ndarray::ArrayD;
 ///
 /// /// y = 3x
 /// struct Triple;
@@ -29,10 +29,10 @@ pub type SharedArray = ArcArray<f64, IxDyn>;
 /// impl Function for Triple {
 ///     fn name(&self) -> &'static str { "Triple" }
 ///     fn num_inputs(&self) -> usize { 1 }
-///     fn forward(&mut self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<SharedArray>> {
+///     fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
 ///         Ok(vec![(&xs[0] * 3.0).into_shared()])
 ///     }
-///     fn backward(&self, _xs: &[ArrayViewD<'_, f64>], gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
+///     fn backward(&self, _xs: &[SharedArray], gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
 ///         // Gradients arrive by value: reuse the buffer.
 ///         Ok(gys.into_iter().map(|gy| gy * 3.0).collect())
 ///     }
@@ -61,7 +61,7 @@ pub trait Function: Send + Sync + 'static {
     ///
     /// `&mut self` lets an op keep what its backward needs (a mask, or an
     /// output: clone the [`SharedArray`] to share its buffer).
-    fn forward(&mut self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<SharedArray>>;
+    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>>;
 
     /// Computes the inputs' gradients from the outputs' gradients.
     ///
@@ -69,9 +69,5 @@ pub trait Function: Send + Sync + 'static {
     /// each the output's shape (zeros for an output that received none).
     /// The gradients are passed by value and uniquely owned: an op may write
     /// into them and return them instead of allocating new arrays.
-    fn backward(
-        &self,
-        xs: &[ArrayViewD<'_, f64>],
-        gys: Vec<ArrayD<f64>>,
-    ) -> Result<Vec<ArrayD<f64>>>;
+    fn backward(&self, xs: &[SharedArray], gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>>;
 }

@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use autograd_core::{apply_one, Function, Result, SharedArray, Variable};
-//! use ndarray::{ArrayD, ArrayViewD};
+//! use ndarray::ArrayD;
 //!
 //! /// y = x², as in the seed.
 //! struct Square;
@@ -24,10 +24,10 @@
 //! impl Function for Square {
 //!     fn name(&self) -> &'static str { "Square" }
 //!     fn num_inputs(&self) -> usize { 1 }
-//!     fn forward(&mut self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<SharedArray>> {
+//!     fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
 //!         Ok(vec![xs[0].mapv(|x| x * x).into_shared()])
 //!     }
-//!     fn backward(&self, xs: &[ArrayViewD<'_, f64>], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
+//!     fn backward(&self, xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
 //!         let mut gx = gys.pop().unwrap();
 //!         gx.zip_mut_with(&xs[0], |g, &x| *g *= 2.0 * x); // in place: no new buffer
 //!         Ok(vec![gx])

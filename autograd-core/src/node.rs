@@ -29,7 +29,9 @@ pub(crate) struct VariableInner<S: Strategy> {
 /// What can change on a variable after it is created.
 pub(crate) struct VariableState {
     pub(crate) data: SharedArray,
-    pub(crate) grad: Option<ndarray::ArrayD<f64>>,
+    /// Boxed: most variables never hold one, and an inline `ArrayD` would
+    /// make every node 100 bytes larger.
+    pub(crate) grad: Option<Box<ndarray::ArrayD<f64>>>,
     pub(crate) name: Option<String>,
 }
 

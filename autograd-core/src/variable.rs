@@ -142,7 +142,7 @@ impl<S: Strategy> Variable<S> {
     /// Leaves always receive theirs; other variables only when backward was
     /// asked to retain intermediate gradients.
     pub fn grad(&self) -> Option<ArrayD<f64>> {
-        S::read(&self.node.state, |s| s.grad.clone())
+        S::read(&self.node.state, |s| s.grad.as_deref().cloned())
     }
 
     /// Forgets the gradient, so that the next backward starts from zero.

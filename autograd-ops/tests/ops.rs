@@ -108,13 +108,13 @@ impl autograd_ops::Function for WrongSquare {
     }
     fn forward(
         &mut self,
-        xs: &[ndarray::ArrayViewD<'_, f64>],
+        xs: &[autograd_ops::SharedArray],
     ) -> autograd_ops::Result<Vec<autograd_ops::SharedArray>> {
         Ok(vec![xs[0].mapv(|x| x * x).into_shared()])
     }
     fn backward(
         &self,
-        xs: &[ndarray::ArrayViewD<'_, f64>],
+        xs: &[autograd_ops::SharedArray],
         gys: Vec<ArrayD<f64>>,
     ) -> autograd_ops::Result<Vec<ArrayD<f64>>> {
         Ok(vec![&gys[0] * &xs[0]]) // missing the factor 2

@@ -2,7 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use autograd_core::{Error, Function, Result, SharedArray};
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::ArrayD;
 
 /// y = x²
 pub struct Square;
@@ -14,14 +14,10 @@ impl Function for Square {
     fn num_inputs(&self) -> usize {
         1
     }
-    fn forward(&mut self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<SharedArray>> {
+    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
         Ok(vec![xs[0].mapv(|x| x * x).into_shared()])
     }
-    fn backward(
-        &self,
-        xs: &[ArrayViewD<'_, f64>],
-        mut gys: Vec<ArrayD<f64>>,
-    ) -> Result<Vec<ArrayD<f64>>> {
+    fn backward(&self, xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
         let mut gx = gys.remove(0);
         gx.zip_mut_with(&xs[0], |g, &x| *g *= 2.0 * x);
         Ok(vec![gx])
@@ -38,7 +34,7 @@ impl Function for Add {
     fn num_inputs(&self) -> usize {
         2
     }
-    fn forward(&mut self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<SharedArray>> {
+    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
         if xs[0].shape() != xs[1].shape() {
             return Err(Error::ShapeMismatch {
                 op: "Add",
@@ -48,11 +44,7 @@ impl Function for Add {
         }
         Ok(vec![(&xs[0] + &xs[1]).into_shared()])
     }
-    fn backward(
-        &self,
-        _xs: &[ArrayViewD<'_, f64>],
-        mut gys: Vec<ArrayD<f64>>,
-    ) -> Result<Vec<ArrayD<f64>>> {
+    fn backward(&self, _xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
         let gy = gys.remove(0);
         Ok(vec![gy.clone(), gy])
     }
@@ -71,17 +63,13 @@ impl Function for Split {
     fn num_outputs(&self) -> usize {
         2
     }
-    fn forward(&mut self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<SharedArray>> {
+    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
         Ok(vec![
             (&xs[0] * 2.0).into_shared(),
             (&xs[0] * 3.0).into_shared(),
         ])
     }
-    fn backward(
-        &self,
-        _xs: &[ArrayViewD<'_, f64>],
-        gys: Vec<ArrayD<f64>>,
-    ) -> Result<Vec<ArrayD<f64>>> {
+    fn backward(&self, _xs: &[SharedArray], gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
         Ok(vec![&gys[0] * 2.0 + &gys[1] * 3.0])
     }
 }
@@ -109,18 +97,14 @@ impl Function for Faulty {
     fn num_inputs(&self) -> usize {
         1
     }
-    fn forward(&mut self, xs: &[ArrayViewD<'_, f64>]) -> Result<Vec<SharedArray>> {
+    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
         let y = xs[0].to_owned().into_shared();
         match self.0 {
             Fault::TooManyOutputs => Ok(vec![y.clone(), y]),
             _ => Ok(vec![y]),
         }
     }
-    fn backward(
-        &self,
-        _xs: &[ArrayViewD<'_, f64>],
-        gys: Vec<ArrayD<f64>>,
-    ) -> Result<Vec<ArrayD<f64>>> {
+    fn backward(&self, _xs: &[SharedArray], gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
         match self.0 {
             Fault::NoGradient => Ok(vec![]),
             Fault::WrongShape => Ok(vec![ArrayD::zeros(vec![7, 7])]),
