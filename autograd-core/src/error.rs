@@ -84,6 +84,16 @@ pub enum Error {
         /// The second operand's shape.
         rhs: Shape,
     },
+    /// An axis beyond the array's dimensions.
+    #[error("{op}: axis {axis} is out of range for shape {shape:?}")]
+    InvalidAxis {
+        /// The op's name.
+        op: &'static str,
+        /// The axis asked for.
+        axis: usize,
+        /// The input's shape.
+        shape: Shape,
+    },
     /// An op cannot turn an array of one shape into another.
     #[error("{op}: cannot turn shape {from:?} into shape {to:?}")]
     InvalidTarget {

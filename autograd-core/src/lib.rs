@@ -56,6 +56,7 @@ mod generation;
 mod no_grad;
 mod node;
 mod operators;
+pub mod shape;
 mod variable;
 
 pub use apply::{apply, apply_one};

@@ -1,5 +1,5 @@
-//! Differentiable ops for `autograd-core`: the seed's `Add` and `Square`, with
-//! free functions and method sugar.
+//! Differentiable ops for `autograd-core`: the seed's `Add` and `Square` and
+//! the ops after them, with free functions and method sugar.
 //!
 //! Each op is a [`Function`](autograd_core::Function) on arrays, so it runs
 //! under every ownership strategy. Use the free functions (they return
@@ -30,19 +30,28 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod elementwise;
 mod functions;
 mod gradcheck;
-mod square;
+mod matmul;
+mod reduce;
+mod reshape;
 mod variable_ops;
 
-pub use autograd_core::arith::Add;
+pub use autograd_core::arith::{Add, Div, Mul, Neg, Sub};
 pub use autograd_core::{
     ArcWeak, BackwardOptions, DefaultStrategy, Error, Function, FunctionNode, Generation, RcWeak,
     Result, SharedArray, Strategy, StrongOnly, Variable, apply, apply_one, no_grad, with_no_grad,
 };
-pub use functions::{add, square};
+pub use elementwise::{Exp, Log, Pow, Square};
+pub use functions::{
+    add, broadcast_to, div, exp, log, matmul, mul, neg, pow, reshape, square, sub, sum, sum_axis,
+    sum_to, transpose,
+};
 pub use gradcheck::{GradcheckError, GradcheckOptions, GradcheckReport, gradcheck};
-pub use square::Square;
+pub use matmul::MatMul;
+pub use reduce::{BroadcastTo, Sum, SumTo};
+pub use reshape::{Reshape, Transpose};
 pub use variable_ops::VariableOps;
 
 /// Everything needed to build and differentiate graphs: `use autograd_ops::prelude::*`.

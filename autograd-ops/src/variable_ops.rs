@@ -2,25 +2,69 @@
 
 use autograd_core::{Result, Strategy, Variable};
 
-/// Method sugar for the ops. Each panics where its free function would return
-/// an error, like ndarray's operators; the `try_` twin returns the error.
-pub trait VariableOps: Sized {
-    /// `self²`; see [`square`](crate::square).
-    fn square(&self) -> Self;
-
-    /// `self²`, as a `Result`.
-    ///
-    /// # Errors
-    /// As [`square`](crate::square).
-    fn try_square(&self) -> Result<Self>;
+/// Panics with the error's message, as ndarray's operators do on bad shapes.
+fn or_panic<T>(result: Result<T>) -> T {
+    result.unwrap_or_else(|err| panic!("{err}"))
 }
 
-impl<S: Strategy> VariableOps for Variable<S> {
-    fn square(&self) -> Self {
-        self.try_square().unwrap_or_else(|err| panic!("{err}"))
-    }
+/// Declares each method, its `try_` twin, and the free function behind both.
+macro_rules! methods {
+    ($( $(#[$doc:meta])* fn $name:ident / $try_name:ident ( $($arg:ident : $ty:ty),* ) => $free:path; )*) => {
+        /// Method sugar for the ops. Each method panics where its free
+        /// function would return an error, like ndarray's operators; its
+        /// `try_` twin returns the error.
+        ///
+        /// ```
+        /// use autograd_ops::prelude::*;
+        /// let x = Variable::scalar(2.0);
+        /// let y = x.square().exp().log(); // = x²
+        /// y.backward()?;
+        /// assert!((x.grad().unwrap().sum() - 4.0).abs() < 1e-12);
+        /// # Ok::<(), autograd_ops::Error>(())
+        /// ```
+        pub trait VariableOps: Sized {
+            $(
+                $(#[$doc])*
+                fn $name(&self, $($arg: $ty),*) -> Self;
+                #[doc = concat!("[`", stringify!($name), "`](VariableOps::", stringify!($name), "), returning the error instead of panicking.")]
+                fn $try_name(&self, $($arg: $ty),*) -> Result<Self>;
+            )*
+        }
 
-    fn try_square(&self) -> Result<Self> {
-        crate::square(self)
-    }
+        impl<S: Strategy> VariableOps for Variable<S> {
+            $(
+                fn $name(&self, $($arg: $ty),*) -> Self {
+                    or_panic(self.$try_name($($arg),*))
+                }
+                fn $try_name(&self, $($arg: $ty),*) -> Result<Self> {
+                    $free(self, $($arg),*)
+                }
+            )*
+        }
+    };
+}
+
+methods! {
+    /// `self²`; see [`square`](crate::square).
+    fn square / try_square() => crate::square;
+    /// `selfᶜ`; see [`pow`](crate::pow).
+    fn pow / try_pow(exponent: f64) => crate::pow;
+    /// `eˢᵉˡᶠ`; see [`exp`](crate::exp).
+    fn exp / try_exp() => crate::exp;
+    /// `ln self`; see [`log`](crate::log).
+    fn log / try_log() => crate::log;
+    /// The sum of all elements; see [`sum`](crate::sum).
+    fn sum / try_sum() => crate::sum;
+    /// The sum along an axis; see [`sum_axis`](crate::sum_axis).
+    fn sum_axis / try_sum_axis(axis: usize, keepdims: bool) => crate::sum_axis;
+    /// Summed down to a shape; see [`sum_to`](crate::sum_to).
+    fn sum_to / try_sum_to(shape: &[usize]) => crate::sum_to;
+    /// Broadcast to a shape; see [`broadcast_to`](crate::broadcast_to).
+    fn broadcast_to / try_broadcast_to(shape: &[usize]) => crate::broadcast_to;
+    /// In another shape; see [`reshape`](crate::reshape).
+    fn reshape / try_reshape(shape: &[usize]) => crate::reshape;
+    /// Axes reversed; see [`transpose`](crate::transpose).
+    fn transpose / try_transpose() => crate::transpose;
+    /// The matrix product; see [`matmul`](crate::matmul).
+    fn matmul / try_matmul(rhs: &Self) => crate::matmul;
 }

@@ -1,0 +1,96 @@
+//! Broadcasting on arrays, as NumPy defines it: the shape helpers behind
+//! `Add` and the other binary ops, and behind `sum_to` / `broadcast_to`.
+
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+
+use crate::{Error, Result};
+
+/// The shape two operands broadcast to, or [`Error::ShapeMismatch`] naming `op`.
+///
+/// Shapes are aligned at their last axis; each pair of sizes must be equal or
+/// one of them 1. `(3, 1, 4)` and `(2, 4)` broadcast to `(3, 2, 4)`.
+///
+/// ```
+/// use autograd_core::shape::broadcast_shapes;
+/// assert_eq!(broadcast_shapes("Add", &[3, 1, 4], &[2, 4]), Ok(vec![3, 2, 4]));
+/// assert!(broadcast_shapes("Add", &[3], &[4]).is_err());
+/// ```
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when a pair of sizes differs and neither is 1.
+pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
+    let ndim = lhs.len().max(rhs.len());
+    let size =
+        |shape: &[usize], i: usize| (i + shape.len()).checked_sub(ndim).map_or(1, |j| shape[j]);
+    (0..ndim)
+        .map(|i| match (size(lhs, i), size(rhs, i)) {
+            (a, b) if a == b || b == 1 => Ok(a),
+            (1, b) => Ok(b),
+            _ => Err(Error::ShapeMismatch {
+                op,
+                lhs: lhs.to_vec(),
+                rhs: rhs.to_vec(),
+            }),
+        })
+        .collect()
+}
+
+/// `x` broadcast to `shape` (a copy), or [`Error::InvalidTarget`] naming `op`.
+///
+/// # Errors
+/// [`Error::InvalidTarget`] when `x` cannot be broadcast to `shape`.
+pub fn broadcast_to(
+    op: &'static str,
+    x: &ArrayViewD<'_, f64>,
+    shape: &[usize],
+) -> Result<ArrayD<f64>> {
+    x.broadcast(IxDyn(shape))
+        .map(|view| view.to_owned())
+        .ok_or_else(|| Error::InvalidTarget {
+            op,
+            from: x.shape().to_vec(),
+            to: shape.to_vec(),
+        })
+}
+
+/// Sums `x` down to `shape`: the inverse of broadcasting, and so the gradient
+/// of it. Leading axes are summed away; axes where `shape` has 1 are summed
+/// and kept. Returns `x` itself, untouched, when the shapes already agree.
+///
+/// ```
+/// use autograd_core::shape::sum_to;
+/// use ndarray::array;
+/// let x = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]].into_dyn();
+/// assert_eq!(sum_to("SumTo", x.clone(), &[1, 3])?, array![[5.0, 7.0, 9.0]].into_dyn());
+/// assert_eq!(sum_to("SumTo", x, &[])?, ndarray::arr0(21.0).into_dyn());
+/// # Ok::<(), autograd_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidTarget`] when `shape` does not broadcast to `x`'s shape.
+pub fn sum_to(op: &'static str, x: ArrayD<f64>, shape: &[usize]) -> Result<ArrayD<f64>> {
+    if x.shape() == shape {
+        return Ok(x);
+    }
+    let invalid = || Error::InvalidTarget {
+        op,
+        from: x.shape().to_vec(),
+        to: shape.to_vec(),
+    };
+    let lead = x.ndim().checked_sub(shape.len()).ok_or_else(invalid)?;
+    for (i, &size) in shape.iter().enumerate() {
+        if size != 1 && size != x.shape()[lead + i] {
+            return Err(invalid());
+        }
+    }
+    let mut y = x.view().to_owned();
+    for _ in 0..lead {
+        y = y.sum_axis(Axis(0));
+    }
+    for (i, &size) in shape.iter().enumerate() {
+        if size == 1 && y.shape()[i] != 1 {
+            y = y.sum_axis(Axis(i)).insert_axis(Axis(i));
+        }
+    }
+    Ok(y)
+}
