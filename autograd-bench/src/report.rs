@@ -43,6 +43,7 @@ pub fn build(
         .num_threads(threads)
         .build()
         .expect("a thread pool");
+    warm_up_pool(&pool);
     let inputs = stress::make_inputs(config.size, 8, 17);
     let leaking = subjects.iter().filter(|s| s.leaks()).count();
     let mut runs: Vec<RunResult> = subjects
@@ -79,6 +80,22 @@ pub fn build(
         heap_budget: config.heap_budget,
         runs,
         deep_chains,
+    }
+}
+
+/// Makes every worker register its live-node shard and steal work many
+/// times, so that the pool's lazily allocated state (those shards,
+/// work-stealing buffers, each thread's epoch record) exists before any run
+/// takes its heap baseline.
+fn warm_up_pool(pool: &rayon::ThreadPool) {
+    use rayon::prelude::*;
+    pool.broadcast(|_| autograd_mem::live::this_thread::<autograd_ops::RcWeak>());
+    for _ in 0..200 {
+        pool.install(|| {
+            (0..256).into_par_iter().for_each(|i| {
+                std::hint::black_box((0..100 + i % 7).sum::<usize>());
+            })
+        });
     }
 }
 

@@ -233,6 +233,7 @@ fn measure(
     // leaks stays out of the run.)
     let warm_up = (threads * 4).min(iterations);
     for _ in 0..3 {
+        pool.broadcast(|context| iteration(context.index()));
         pool.install(|| (0..warm_up).into_par_iter().for_each(iteration));
     }
 
