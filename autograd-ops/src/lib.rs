@@ -56,5 +56,8 @@ pub use variable_ops::VariableOps;
 
 /// Everything needed to build and differentiate graphs: `use autograd_ops::prelude::*`.
 pub mod prelude {
-    pub use crate::{BackwardOptions, Error, Result, Variable, VariableOps, add, no_grad, square};
+    pub use crate::{
+        BackwardOptions, Error, Result, Variable, VariableOps, add, broadcast_to, div, exp, log,
+        matmul, mul, neg, no_grad, pow, reshape, square, sub, sum, sum_axis, sum_to, transpose,
+    };
 }
