@@ -32,20 +32,26 @@ fn every_op_passes_gradcheck() {
     check(|x| sub(&x[0], &x[1]), &[a.clone(), b.clone()]);
     check(|x| mul(&x[0], &x[1]), &[a.clone(), b.clone()]);
     check(|x| div(&x[0], &x[1]), &[a.clone(), b.clone()]);
-    check(|x| neg(&x[0]), &[a.clone()]);
-    check(|x| pow(&x[0], 3.5), &[a.clone()]);
-    check(|x| exp(&x[0]), &[a.clone()]);
-    check(|x| log(&x[0]), &[a.clone()]);
-    check(|x| mul(&sum(&x[0])?, &x[0]), &[a.clone()]);
+    check(|x| neg(&x[0]), std::slice::from_ref(&a));
+    check(|x| pow(&x[0], 3.5), std::slice::from_ref(&a));
+    check(|x| exp(&x[0]), std::slice::from_ref(&a));
+    check(|x| log(&x[0]), std::slice::from_ref(&a));
+    check(|x| mul(&sum(&x[0])?, &x[0]), std::slice::from_ref(&a));
     check(
         |x| mul(&sum_axis(&x[0], 0, false)?, &x[1].sum_axis(0, false)),
         &[a.clone(), b.clone()],
     );
-    check(|x| mul(&sum_axis(&x[0], 1, true)?, &x[0]), &[a.clone()]);
-    check(|x| sum_to(&mul(&x[0], &x[0])?, &[1, 3]), &[a.clone()]);
+    check(
+        |x| mul(&sum_axis(&x[0], 1, true)?, &x[0]),
+        std::slice::from_ref(&a),
+    );
+    check(
+        |x| sum_to(&mul(&x[0], &x[0])?, &[1, 3]),
+        std::slice::from_ref(&a),
+    );
     check(
         |x| mul(&broadcast_to(&x[0], &[4, 2, 3])?, &x[0]),
-        &[a.clone()],
+        std::slice::from_ref(&a),
     );
     check(
         |x| mul(&reshape(&x[0], &[3, 2])?, &x[1].reshape(&[3, 2])),
