@@ -75,14 +75,13 @@ impl Dag {
     /// The nodes the graph keeps when nothing frees it: every op's output and
     /// function, and every leaf some op reads.
     fn own_nodes(&self) -> LiveNodes {
-        let mut pool_len = self.leaves.len();
         let mut used = vec![false; self.leaves.len()];
         let mut mark = |i: usize| {
             if i < used.len() {
                 used[i] = true;
             }
         };
-        for step in &self.steps {
+        for (pool_len, step) in (self.leaves.len()..).zip(&self.steps) {
             match step {
                 Step::Add(a, b) => {
                     mark(a.index(pool_len));
@@ -90,7 +89,6 @@ impl Dag {
                 }
                 Step::Square(a) => mark(a.index(pool_len)),
             }
-            pool_len += 1;
         }
         let ops = self.steps.len() as isize;
         LiveNodes {
