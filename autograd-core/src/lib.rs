@@ -48,6 +48,7 @@
 mod apply;
 pub mod arith;
 mod backward;
+mod dot;
 mod error;
 mod footprint;
 mod function;

@@ -385,3 +385,36 @@ fn an_arc_weak_graph_moves_between_threads() {
         .unwrap();
     assert_eq!(scalar_grad(&x), 6.0);
 }
+
+#[test]
+fn the_seed_graph_exports_to_dot_node_by_node() {
+    let x = Variable::<RcWeak>::from_array(ArrayD::zeros(vec![10_000])).with_name("x");
+    let a = square(&x).with_name("a");
+    let b = square(&a).with_name("b");
+    let y = square(&b).with_name("y");
+    let expected = "\
+digraph g {
+v0 [label=\"y: (10000,) float64\", shape=ellipse, color=orange, style=filled]
+f0 [label=\"Square\", shape=box, color=lightblue, style=filled]
+f0 -> v0
+v1 [label=\"b: (10000,) float64\", shape=ellipse, color=orange, style=filled]
+v1 -> f0
+f1 [label=\"Square\", shape=box, color=lightblue, style=filled]
+f1 -> v1
+v2 [label=\"a: (10000,) float64\", shape=ellipse, color=orange, style=filled]
+v2 -> f1
+f2 [label=\"Square\", shape=box, color=lightblue, style=filled]
+f2 -> v2
+v3 [label=\"x: (10000,) float64\", shape=ellipse, color=orange, style=filled]
+v3 -> f2
+}
+";
+    assert_eq!(y.to_dot(), expected);
+    // A diamond names each node once.
+    let d = add(&square(&x), &square(&x));
+    let dot = d.to_dot();
+    assert_eq!(dot.matches("label=\"x:").count(), 1);
+    assert_eq!(dot.matches("Square").count(), 2);
+    assert_eq!(dot.matches("-> f").count(), 4);
+    drop((a, b));
+}
