@@ -39,6 +39,7 @@ mod reshape;
 mod variable_ops;
 
 pub use autograd_core::arith::{Add, Div, Mul, Neg, Sub};
+pub use autograd_core::mem;
 pub use autograd_core::{
     ArcWeak, BackwardOptions, DefaultStrategy, Error, Function, FunctionNode, Generation, RcWeak,
     Result, SharedArray, Strategy, StrongOnly, Variable, apply, apply_one, no_grad, with_no_grad,
