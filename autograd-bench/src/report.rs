@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::stress::{self, DeepResult, RunResult, StressConfig, Subject};
+use crate::stress::{self, DeepResult, MemoryMode, RunResult, StressConfig, Subject};
 
 /// Everything the main job measured.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +25,8 @@ pub struct Report {
     pub heap_budget: usize,
     /// The stress runs, baselines first.
     pub runs: Vec<RunResult>,
+    /// The seed loop on one thread with no graph, and with retained gradients.
+    pub memory_modes: Vec<MemoryMode>,
     /// The deep chains.
     pub deep_chains: Vec<DeepResult>,
 }
@@ -68,6 +70,8 @@ pub fn build(
             run.relative_to_raw_naive = run.wall_seconds / run.iterations as f64 / naive;
         }
     }
+    progress("no_grad and retain_grad", 0, 1);
+    let memory_modes = stress::memory_modes(&inputs, config.iterations.min(2000));
     progress("deep chains", 0, deep_lengths.len());
     let deep_chains = stress::deep_chains(deep_lengths);
     Report {
@@ -79,6 +83,7 @@ pub fn build(
         retain_grad: config.retain_grad,
         heap_budget: config.heap_budget,
         runs,
+        memory_modes,
         deep_chains,
     }
 }
@@ -173,6 +178,25 @@ impl Report {
             let _ = writeln!(
                 out,
                 "(heap not measured: the counting allocator is not installed)"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nseed loop on one thread (RcWeak): building no graph, keeping gradients"
+        );
+        let _ = writeln!(
+            out,
+            "{:<38} {:>9} {:>12} {:>11}",
+            "mode", "µs/iter", "result keeps", "peak heap"
+        );
+        for m in &self.memory_modes {
+            let _ = writeln!(
+                out,
+                "{:<38} {:>9.1} {:>12} {:>11}",
+                m.mode,
+                m.micros_per_iteration,
+                bytes(m.kept_heap_bytes as f64),
+                bytes(m.peak_heap_bytes as f64)
             );
         }
         if !self.deep_chains.is_empty() {
