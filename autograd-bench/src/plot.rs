@@ -5,23 +5,29 @@ use std::fmt::Write as _;
 
 use crate::report::{Report, bytes};
 
-const WIDTH: f64 = 820.0;
+const WIDTH: f64 = 920.0;
 const HEIGHT: f64 = 460.0;
 const LEFT: f64 = 90.0;
-const RIGHT: f64 = 230.0;
+const RIGHT: f64 = 330.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
 const COLORS: [&str; 8] = [
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
 ];
 
-/// Live heap bytes against iterations, one line per run.
+/// Live heap bytes against iterations, one line per run. When a leaking run
+/// stopped early at the heap budget, the axis ends where it stopped (the
+/// other runs stay flat beyond it; the legend gives each run's final value).
 pub fn live_heap_svg(report: &Report) -> String {
-    let max_x = report
+    let last = |r: &crate::stress::RunResult| r.samples.last().map_or(0, |s| s.iteration);
+    let leaking_end = report
         .runs
         .iter()
-        .flat_map(|r| r.samples.iter().map(|s| s.iteration))
-        .max()
+        .filter(|r| r.capped_by_budget)
+        .map(last)
+        .max();
+    let max_x = leaking_end
+        .or_else(|| report.runs.iter().map(last).max())
         .unwrap_or(1)
         .max(1) as f64;
     let max_y = report
@@ -79,20 +85,19 @@ pub fn live_heap_svg(report: &Report) -> String {
     );
     for (i, run) in report.runs.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let points: Vec<String> = run
-            .samples
-            .iter()
-            .map(|s| {
-                format!(
-                    "{:.1},{:.1}",
-                    x_of(s.iteration as f64),
-                    y_of(s.live_heap_bytes as f64)
-                )
-            })
+        let points: Vec<String> = clipped(&run.samples, max_x)
+            .into_iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", x_of(x), y_of(y)))
             .collect();
         let _ = writeln!(
             svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2"{} points="{}"/>"#,
+            // Alternate dashes, so that lines lying on each other stay visible.
+            if i % 2 == 1 {
+                r#" stroke-dasharray="8 5""#
+            } else {
+                ""
+            },
             points.join(" ")
         );
         let ly = TOP + 10.0 + i as f64 * 20.0;
@@ -103,11 +108,34 @@ pub fn live_heap_svg(report: &Report) -> String {
             lx + 20.0,
             lx + 26.0,
             ly + 4.0,
-            escape(&run.subject)
+            escape(&format!(
+                "{}: {} after {}",
+                run.subject,
+                bytes(run.live_heap_after_bytes as f64),
+                run.iterations
+            ))
         );
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// The curve's points up to `max_x`, cut where it crosses `max_x`.
+fn clipped(samples: &[crate::stress::Sample], max_x: f64) -> Vec<(f64, f64)> {
+    let mut points = Vec::new();
+    let mut previous: Option<(f64, f64)> = None;
+    for sample in samples {
+        let (x, y) = (sample.iteration as f64, sample.live_heap_bytes as f64);
+        if x > max_x {
+            if let Some((px, py)) = previous {
+                points.push((max_x, py + (y - py) * (max_x - px) / (x - px)));
+            }
+            break;
+        }
+        points.push((x, y));
+        previous = Some((x, y));
+    }
+    points
 }
 
 /// Escapes text for an XML text node.
