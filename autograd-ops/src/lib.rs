@@ -62,3 +62,8 @@ pub mod prelude {
         matmul, mul, neg, no_grad, pow, reshape, square, sub, sum, sum_axis, sum_to, transpose,
     };
 }
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
