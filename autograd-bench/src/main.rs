@@ -70,7 +70,7 @@ struct Args {
     #[arg(long)]
     retain_grad: bool,
     /// Heap, in MiB, that the leaking runs may fill together.
-    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     heap_budget_mib: u64,
     /// Lengths of the deep chains to run, comma-separated (`0` for none).
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000,10000000")]

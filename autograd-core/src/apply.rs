@@ -46,12 +46,17 @@ pub fn apply<S: Strategy, F: Function>(
         .into_iter()
         .map(|y| Variable::from_shared(y, Some(node.clone())))
         .collect();
-    S::write(&node.outputs, |slots| {
-        slots.extend(outputs.iter().map(|y| OutputSlot {
+    // Collected, not pushed: an exact-size collect allocates exactly one slot
+    // per output (pushing into an empty `Vec` reserves four).
+    let several = outputs.len() > 1;
+    let slots = outputs
+        .iter()
+        .map(|y| OutputSlot {
             variable: S::back(&y.node),
-            shape: y.dim(),
-        }));
-    });
+            shape: several.then(|| y.shape().into_boxed_slice()),
+        })
+        .collect();
+    S::write(&node.outputs, |outputs| *outputs = slots);
     Ok(outputs)
 }
 

@@ -167,11 +167,12 @@ impl<S: Strategy> Pass<S> {
                 .iter()
                 .map(|slot| {
                     let Some(node) = S::upgrade(&slot.variable) else {
-                        return ArrayD::zeros(slot.shape.clone());
+                        debug_assert!(slot.shape.is_some(), "a sole output is alive here");
+                        return ArrayD::zeros(slot.shape.as_deref().unwrap_or_default());
                     };
                     let output = Variable { node };
                     let grad = self.grads.remove(&output.id()).map(|(_, g)| g);
-                    let grad = grad.unwrap_or_else(|| ArrayD::zeros(slot.shape.clone()));
+                    let grad = grad.unwrap_or_else(|| ArrayD::zeros(output.dim()));
                     if self.retain_grad {
                         self.retained.push((output, grad.clone()));
                     }

@@ -66,9 +66,16 @@ impl<S: Strategy> Variable<S> {
 }
 
 fn function_bytes<S: Strategy>(function: &FunctionInner<S>) -> usize {
-    let outputs = S::read(&function.outputs, Vec::capacity);
+    let outputs = S::read(&function.outputs, |slots| {
+        let shapes: usize = slots
+            .iter()
+            .filter_map(|slot| slot.shape.as_ref())
+            .map(|shape| shape.len() * size_of::<usize>())
+            .sum();
+        slots.capacity() * size_of::<OutputSlot<S>>() + shapes
+    });
     S::allocation_size::<FunctionInner<S>>()
         + size_of_val(&*function.op)
         + function.inputs.capacity() * size_of::<Variable<S>>()
-        + outputs * size_of::<OutputSlot<S>>()
+        + outputs
 }

@@ -14,7 +14,6 @@ use std::mem;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use autograd_mem::{NodeKind, Strategy, live};
-use ndarray::IxDyn;
 
 use crate::{Function, Generation, SharedArray, Variable};
 
@@ -46,11 +45,13 @@ pub(crate) struct FunctionInner<S: Strategy> {
     pub(crate) seq: u64,
 }
 
-/// A function's link to one output, and the output's shape (for a zero
-/// gradient once the output is gone).
+/// A function's link to one output.
 pub(crate) struct OutputSlot<S: Strategy> {
     pub(crate) variable: S::Back<VariableInner<S>>,
-    pub(crate) shape: IxDyn,
+    /// The output's shape, for a zero gradient once the output is gone. Kept
+    /// only for functions with several outputs: backward reaches a function
+    /// through an output it holds, so a sole output is never gone then.
+    pub(crate) shape: Option<Box<[usize]>>,
 }
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(0);

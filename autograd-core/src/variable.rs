@@ -105,9 +105,9 @@ impl<S: Strategy> Variable<S> {
 
     /// Replaces the value (what an optimizer step does).
     ///
-    /// Functions that already read the old value keep it: they saw the value
-    /// when they ran, and a later backward through them uses the new one only
-    /// where an op reads its inputs during backward. Step optimizers on leaves.
+    /// Ops read their inputs' values again during backward, so a backward
+    /// through functions that read this variable after `set_data` uses the
+    /// new value: update parameters after backward, as a training step does.
     pub fn set_data<D: Dimension>(&self, data: Array<f64, D>) {
         let data = data.into_dyn().into_shared();
         S::write(&self.node.state, |s| s.data = data);
