@@ -55,7 +55,7 @@ impl StrategyArg {
 #[command(version, about)]
 struct Args {
     /// Iterations of the seed loop per run (leaking runs stop at the heap budget).
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 40_000, value_parser = clap::value_parser!(u64).range(1..))]
     iterations: u64,
     /// Elements of each input array (the seed's experiment uses 10,000).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
