@@ -23,20 +23,7 @@ fn scalar_grad<S: Strategy>(x: &Variable<S>) -> f64 {
     x.grad().expect("a gradient").sum()
 }
 
-/// Runs a generic test body under all four strategies.
-macro_rules! for_each_strategy {
-    ($($name:ident => $body:ident;)*) => {
-        $(mod $name {
-            use super::*;
-            #[test] fn rc_weak() { $body::<RcWeak>() }
-            #[test] fn arc_weak() { $body::<ArcWeak>() }
-            #[test] fn strong_only_rc() { $body::<StrongOnly<RcWeak>>() }
-            #[test] fn strong_only_arc() { $body::<StrongOnly<ArcWeak>>() }
-        })*
-    };
-}
-
-for_each_strategy! {
+autograd_mem::test_each_strategy! {
     diamond => diamond_is_ordered_by_generation;
     reuse => a_variable_used_twice_receives_the_sum;
     retention => intermediate_gradients_are_kept_only_when_asked;

@@ -54,6 +54,45 @@ pub use rc_weak::RcWeak;
 pub use strategy::{BaseStrategy, Strategy, StrategyKind, shared_block_size};
 pub use strong_only::StrongOnly;
 
+/// Generates a module of four `#[test]`s per entry, one per strategy, each
+/// calling a generic test function: `name => function;`.
+///
+/// ```
+/// use autograd_mem::Strategy;
+///
+/// fn declares_a_name<S: Strategy>() {
+///     assert!(!S::NAME.is_empty());
+/// }
+///
+/// autograd_mem::test_each_strategy! {
+///     names => declares_a_name;
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! test_each_strategy {
+    ($($name:ident => $body:ident;)*) => {
+        $(mod $name {
+            #[test]
+            fn rc_weak() {
+                super::$body::<$crate::RcWeak>()
+            }
+            #[test]
+            fn arc_weak() {
+                super::$body::<$crate::ArcWeak>()
+            }
+            #[test]
+            fn strong_only_rc_weak() {
+                super::$body::<$crate::StrongOnly<$crate::RcWeak>>()
+            }
+            #[test]
+            fn strong_only_arc_weak() {
+                super::$body::<$crate::StrongOnly<$crate::ArcWeak>>()
+            }
+        })*
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,24 +2,10 @@
 //! differences, under every strategy.
 
 use autograd_ops::prelude::*;
-use autograd_ops::{
-    ArcWeak, GradcheckError, GradcheckOptions, RcWeak, Strategy, StrongOnly, gradcheck,
-};
+use autograd_ops::{GradcheckError, GradcheckOptions, Strategy, gradcheck};
 use ndarray::{ArrayD, array};
 
-macro_rules! for_each_strategy {
-    ($($name:ident => $body:ident;)*) => {
-        $(mod $name {
-            use super::*;
-            #[test] fn rc_weak() { $body::<RcWeak>() }
-            #[test] fn arc_weak() { $body::<ArcWeak>() }
-            #[test] fn strong_only_rc() { $body::<StrongOnly<RcWeak>>() }
-            #[test] fn strong_only_arc() { $body::<StrongOnly<ArcWeak>>() }
-        })*
-    };
-}
-
-for_each_strategy! {
+autograd_ops::mem::test_each_strategy! {
     square_closed_form => square_matches_its_closed_form;
     add_closed_form => add_matches_its_closed_form;
     numeric => ops_pass_gradcheck;
