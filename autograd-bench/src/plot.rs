@@ -93,7 +93,7 @@ pub fn live_heap_svg(report: &Report) -> String {
             svg,
             r#"<polyline fill="none" stroke="{color}" stroke-width="2"{} points="{}"/>"#,
             // Alternate dashes, so that lines lying on each other stay visible.
-            if i % 2 == 1 {
+            if i % 2 == 0 {
                 r#" stroke-dasharray="8 5""#
             } else {
                 ""
