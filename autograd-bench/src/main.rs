@@ -72,7 +72,8 @@ struct Args {
     /// Heap, in MiB, that the leaking runs may fill together.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     heap_budget_mib: u64,
-    /// Lengths of the deep chains to run, comma-separated (`0` for none).
+    /// Lengths of the deep chains to run, comma-separated (`0` for none). Outside
+    /// the heap budget: 10,000,000 ops peak at about 4 GB.
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000,10000000")]
     deep: Vec<usize>,
     /// Points per run on the live-heap curve.

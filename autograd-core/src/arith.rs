@@ -11,7 +11,7 @@ use ndarray::{ArrayD, Zip};
 use crate::shape::{broadcast_shapes, sum_to};
 use crate::{Function, Result, SharedArray};
 
-/// Declares a two-input op's name and arity, and checks its operands' shapes.
+/// Declares a two-input op's name and arity.
 macro_rules! binary_op {
     ($name:literal) => {
         fn name(&self) -> &'static str {

@@ -21,7 +21,7 @@ use autograd_mem::Strategy;
 use ndarray::{ArrayD, Dimension};
 
 use crate::node::FunctionInner;
-use crate::{Error, Result, SharedArray, Variable};
+use crate::{Error, Result, Shape, SharedArray, Variable};
 
 /// How to run [`Variable::backward_with`].
 #[derive(Debug, Clone, Default)]
@@ -58,10 +58,9 @@ impl<S: Strategy> Variable<S> {
     /// from the first call into the second; here every call starts afresh.)
     ///
     /// # Errors
-    /// Whatever an op's backward returns, [`Error::GradientCount`] or
-    /// [`Error::GradientShape`] when an op returns the wrong gradients, and
-    /// [`Error::StaleGradient`] when a leaf's stored gradient no longer has its
-    /// shape. On error no gradient is changed.
+    /// Whatever an op's backward returns, and [`Error::GradientCount`] or
+    /// [`Error::GradientShape`] when an op returns the wrong gradients. On
+    /// error no gradient is changed.
     pub fn backward(&self) -> Result<()> {
         self.backward_with(BackwardOptions::default())
     }
@@ -89,7 +88,8 @@ impl<S: Strategy> Variable<S> {
         while let Some(Pending(function)) = pass.pending.pop() {
             pass.run(&function)?;
         }
-        pass.store()
+        pass.store();
+        Ok(())
     }
 }
 
@@ -160,49 +160,50 @@ impl<S: Strategy> Pass<S> {
     }
 
     /// Removes the outputs' gradients from the buffer: zeros for an output
-    /// that received none or is gone.
+    /// that received none or is gone (and, when retaining, keeps a copy of
+    /// each one that arrived).
     fn take_output_grads(&mut self, function: &FunctionInner<S>) -> Vec<ArrayD<f64>> {
-        S::read(&function.outputs, |slots| {
-            slots
-                .iter()
-                .map(|slot| {
-                    let Some(node) = S::upgrade(&slot.variable) else {
-                        debug_assert!(slot.shape.is_some(), "a sole output is alive here");
-                        return ArrayD::zeros(slot.shape.as_deref().unwrap_or_default());
-                    };
-                    let output = Variable { node };
-                    let grad = self.grads.remove(&output.id()).map(|(_, g)| g);
-                    let grad = grad.unwrap_or_else(|| ArrayD::zeros(output.dim()));
-                    if self.retain_grad {
-                        self.retained.push((output, grad.clone()));
+        // Upgrade under the slots' cell, then release it before touching any
+        // variable: no two cells are ever held at once.
+        let outputs: Vec<(Option<Variable<S>>, Option<Shape>)> =
+            S::read(&function.outputs, |slots| {
+                slots
+                    .iter()
+                    .map(|slot| {
+                        let output = S::upgrade(&slot.variable).map(|node| Variable { node });
+                        (output, slot.shape.as_deref().map(<[usize]>::to_vec))
+                    })
+                    .collect()
+            });
+        outputs
+            .into_iter()
+            .map(|(output, shape)| {
+                let Some(output) = output else {
+                    debug_assert!(shape.is_some(), "a sole output is alive here");
+                    return ArrayD::zeros(shape.as_deref().unwrap_or_default());
+                };
+                match self.grads.remove(&output.id()) {
+                    Some((_, grad)) => {
+                        if self.retain_grad {
+                            self.retained.push((output, grad.clone()));
+                        }
+                        grad
                     }
-                    grad
-                })
-                .collect()
-        })
+                    None => ArrayD::zeros(output.dim()),
+                }
+            })
+            .collect()
     }
 
-    /// Adds the leaves' (and retained) gradients to the variables, after
-    /// checking that every addition will succeed.
-    fn store(self) -> Result<()> {
-        let updates: Vec<(Variable<S>, ArrayD<f64>)> =
-            self.grads.into_values().chain(self.retained).collect();
-        for (variable, grad) in &updates {
-            S::read(&variable.node.state, |s| match &s.grad {
-                Some(stored) if stored.shape() != grad.shape() => Err(Error::StaleGradient {
-                    stored: stored.shape().to_vec(),
-                    got: grad.shape().to_vec(),
-                }),
-                _ => Ok(()),
-            })?;
-        }
-        for (variable, grad) in updates {
+    /// Adds the leaves' (and retained) gradients to the variables. Cannot
+    /// fail: every gradient has its variable's shape, and shapes never change.
+    fn store(self) {
+        for (variable, grad) in self.grads.into_values().chain(self.retained) {
             S::write(&variable.node.state, |s| match &mut s.grad {
-                Some(stored) if stored.shape() == grad.shape() => **stored += &grad,
+                Some(stored) => **stored += &grad,
                 stored => *stored = Some(Box::new(grad)),
             });
         }
-        Ok(())
     }
 }
 

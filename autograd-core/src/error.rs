@@ -63,15 +63,12 @@ pub enum Error {
         /// The given gradient's shape.
         got: Shape,
     },
-    /// A new gradient cannot be added to the one already on a variable
-    /// (its data changed shape since the last backward; `cleargrad` first).
-    #[error(
-        "backward: cannot add a gradient of shape {got:?} to the stored gradient of shape {stored:?}"
-    )]
-    StaleGradient {
-        /// The stored gradient's shape.
-        stored: Shape,
-        /// The new contribution's shape.
+    /// `set_data` was given a value of another shape.
+    #[error("set_data: the variable has shape {expected:?}, the new value {got:?}")]
+    SetDataShape {
+        /// The variable's shape.
+        expected: Shape,
+        /// The new value's shape.
         got: Shape,
     },
     /// Two operands' shapes do not fit together.

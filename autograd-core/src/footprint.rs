@@ -26,7 +26,9 @@ impl<S: Strategy> Variable<S> {
     /// The nodes and bytes of the graph behind this variable (it and
     /// everything its creators read), walked without recursion.
     ///
-    /// This is what a graph that is never freed (under `StrongOnly`) leaks.
+    /// This is what a graph that is never freed (under `StrongOnly`) leaks,
+    /// except for outputs of multi-output functions that nothing reads (the
+    /// walk follows inputs, not outputs; no op here has several outputs).
     /// Array buffers count `len × 8` bytes, exact for arrays the engine and
     /// its ops allocate; an op's own saved state counts only its inline size.
     pub fn graph_footprint(&self) -> Footprint {

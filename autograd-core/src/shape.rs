@@ -72,18 +72,22 @@ pub fn sum_to(op: &'static str, x: ArrayD<f64>, shape: &[usize]) -> Result<Array
     if x.shape() == shape {
         return Ok(x);
     }
-    let invalid = || Error::InvalidTarget {
-        op,
-        from: x.shape().to_vec(),
-        to: shape.to_vec(),
+    let fits = x.ndim() >= shape.len() && {
+        let lead = x.ndim() - shape.len();
+        shape
+            .iter()
+            .zip(&x.shape()[lead..])
+            .all(|(&to, &from)| to == 1 || to == from)
     };
-    let lead = x.ndim().checked_sub(shape.len()).ok_or_else(invalid)?;
-    for (i, &size) in shape.iter().enumerate() {
-        if size != 1 && size != x.shape()[lead + i] {
-            return Err(invalid());
-        }
+    if !fits {
+        return Err(Error::InvalidTarget {
+            op,
+            from: x.shape().to_vec(),
+            to: shape.to_vec(),
+        });
     }
-    let mut y = x.view().to_owned();
+    let lead = x.ndim() - shape.len();
+    let mut y = x;
     for _ in 0..lead {
         y = y.sum_axis(Axis(0));
     }

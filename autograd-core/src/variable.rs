@@ -103,14 +103,29 @@ impl<S: Strategy> Variable<S> {
         })
     }
 
-    /// Replaces the value (what an optimizer step does).
+    /// Replaces the value with one of the same shape (what an optimizer
+    /// step does).
     ///
-    /// Ops read their inputs' values again during backward, so a backward
-    /// through functions that read this variable after `set_data` uses the
-    /// new value: update parameters after backward, as a training step does.
-    pub fn set_data<D: Dimension>(&self, data: Array<f64, D>) {
+    /// Shapes in a graph never change, so every shape checked when an op ran
+    /// still holds when backward runs. Ops that read their inputs during
+    /// backward see the new value (`Exp` uses the output it computed), so
+    /// update parameters after backward, as a training step does.
+    ///
+    /// # Errors
+    /// [`Error::SetDataShape`](crate::Error::SetDataShape) when `data` has
+    /// another shape; the variable keeps its value.
+    pub fn set_data<D: Dimension>(&self, data: Array<f64, D>) -> crate::Result<()> {
         let data = data.into_dyn().into_shared();
-        S::write(&self.node.state, |s| s.data = data);
+        S::write(&self.node.state, |s| {
+            if s.data.shape() != data.shape() {
+                return Err(crate::Error::SetDataShape {
+                    expected: s.data.shape().to_vec(),
+                    got: data.shape().to_vec(),
+                });
+            }
+            s.data = data;
+            Ok(())
+        })
     }
 
     /// The value's shape.

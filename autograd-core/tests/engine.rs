@@ -405,3 +405,14 @@ v3 -> f2
     assert_eq!(dot.matches("-> f").count(), 4);
     drop((a, b));
 }
+
+#[test]
+fn retaining_skips_outputs_that_received_no_gradient() {
+    let x = Variable::<RcWeak>::from_array(array![1.0, 2.0]);
+    let outputs = apply(Split, &[&x]).unwrap();
+    let y = square(&outputs[0]);
+    y.backward_with(BackwardOptions::default().retain_grad(true))
+        .unwrap();
+    assert!(outputs[0].grad().is_some());
+    assert!(outputs[1].grad().is_none());
+}

@@ -61,7 +61,7 @@ pub(crate) fn fit(
         loss.backward()?;
         for parameter in [&w, &b] {
             let grad = parameter.grad().expect("a parameter receives a gradient");
-            parameter.set_data(&parameter.data() - &(grad * lr));
+            parameter.set_data(&parameter.data() - &(grad * lr))?;
         }
         losses.push(loss.item().unwrap_or(f64::NAN));
         after_step();

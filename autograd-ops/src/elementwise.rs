@@ -53,7 +53,12 @@ impl Function for Pow {
     fn backward(&self, xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
         let c = self.exponent;
         let mut gx = gys.swap_remove(0);
-        gx.zip_mut_with(&xs[0], |g, &x| *g *= c * x.powf(c - 1.0));
+        if c == 0.0 {
+            // x⁰ is constant: the gradient is 0, also at x = 0 (not 0·∞).
+            gx.fill(0.0);
+        } else {
+            gx.zip_mut_with(&xs[0], |g, &x| *g *= c * x.powf(c - 1.0));
+        }
         Ok(vec![gx])
     }
 }

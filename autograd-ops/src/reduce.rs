@@ -17,23 +17,6 @@ pub struct Sum {
     pub keepdims: bool,
 }
 
-impl Sum {
-    /// The input's shape with the summed axes set to 1.
-    fn kept_shape(&self, shape: &[usize]) -> Vec<usize> {
-        shape
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| {
-                if self.axis.is_none_or(|a| a == i) {
-                    1
-                } else {
-                    n
-                }
-            })
-            .collect()
-    }
-}
-
 impl Function for Sum {
     fn name(&self) -> &'static str {
         "Sum"
@@ -56,25 +39,26 @@ impl Function for Sum {
             Some(axis) => x.sum_axis(Axis(axis)),
             None => ndarray::arr0(x.sum()).into_dyn(),
         };
-        let y = if self.keepdims {
-            y.into_shape_with_order(IxDyn(&self.kept_shape(x.shape())))
-                .expect("the kept shape has the sum's element count")
-        } else {
-            y
+        let y = match (self.axis, self.keepdims) {
+            (Some(axis), true) => y.insert_axis(Axis(axis)),
+            (None, true) => y
+                .into_shape_with_order(IxDyn(&vec![1; x.ndim()]))
+                .map_err(|_| Error::InvalidTarget {
+                    op: "Sum",
+                    from: vec![],
+                    to: vec![1; x.ndim()],
+                })?,
+            (_, false) => y,
         };
         Ok(vec![y.into_shared()])
     }
 
     fn backward(&self, xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
-        let kept = self.kept_shape(xs[0].shape());
-        let gy = gys
-            .swap_remove(0)
-            .into_shape_with_order(IxDyn(&kept))
-            .map_err(|_| Error::InvalidTarget {
-                op: self.name(),
-                from: xs[0].shape().to_vec(),
-                to: kept.clone(),
-            })?;
+        // Put the summed axis back (size 1), then spread the gradient over it.
+        let gy = match (self.axis, self.keepdims) {
+            (Some(axis), false) => gys.swap_remove(0).insert_axis(Axis(axis)),
+            _ => gys.swap_remove(0),
+        };
         Ok(vec![broadcast_to(self.name(), &gy.view(), xs[0].shape())?])
     }
 }

@@ -276,3 +276,29 @@ fn dezero_test_functions_have_their_known_gradients() {
     );
     assert_eq!(at_one_one(goldstein), (-5376.0, 8064.0));
 }
+
+#[test]
+fn pow_zero_has_a_zero_gradient_everywhere() {
+    let x = Variable::new(array![0.0, 2.0]);
+    x.pow(0.0).sum().backward().unwrap();
+    assert_eq!(x.grad().unwrap(), array![0.0, 0.0].into_dyn());
+}
+
+#[test]
+fn sum_accepts_a_column_major_output_gradient() {
+    use ndarray::ShapeBuilder;
+    let x = Variable::new(ArrayD::ones(vec![2, 3, 4]));
+    let y = x.sum_axis(1, false); // (2, 4)
+    let seed = ArrayD::from_shape_vec(IxDyn(&[2, 4]).f(), (0..8).map(f64::from).collect()).unwrap();
+    y.backward_with(BackwardOptions::default().with_grad(seed.clone()))
+        .unwrap();
+    let grad = x.grad().unwrap();
+    for ((i, j, k), g) in grad
+        .clone()
+        .into_dimensionality::<ndarray::Ix3>()
+        .unwrap()
+        .indexed_iter()
+    {
+        assert_eq!(*g, seed[[i, k]], "at ({i}, {j}, {k})");
+    }
+}

@@ -215,3 +215,22 @@ fn a_misbehaving_user_op_is_an_error_and_the_graph_stays_usable() {
         assert_eq!(live::this_thread::<RcWeak>(), start);
     }
 }
+
+#[test]
+fn set_data_keeps_the_shape_so_backward_stays_valid() {
+    let x = var(array![1.0, 2.0, 3.0].into_dyn());
+    let w = var(array![1.0, 1.0, 1.0].into_dyn());
+    let z = &x * &w;
+    assert_eq!(
+        w.set_data(array![1.0, 2.0, 3.0, 4.0]),
+        Err(Error::SetDataShape {
+            expected: vec![3],
+            got: vec![4]
+        })
+    );
+    assert_eq!(w.data(), array![1.0, 1.0, 1.0].into_dyn().into_shared());
+    // A same-shape update is what an optimizer step does; backward reads it.
+    w.set_data(array![2.0, 2.0, 2.0]).unwrap();
+    z.backward().unwrap();
+    assert_eq!(x.grad().unwrap(), array![2.0, 2.0, 2.0].into_dyn());
+}
