@@ -93,12 +93,12 @@ pub struct StressConfig {
     pub samples: usize,
 }
 
-/// Live heap above the run's start, after some iterations.
+/// Live heap kept by the iterations so far, after some iterations.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Sample {
     /// Iterations done.
     pub iteration: usize,
-    /// Live heap bytes above the run's start.
+    /// Heap bytes the iterations so far allocated and did not free.
     pub live_heap_bytes: i64,
 }
 
@@ -125,7 +125,8 @@ pub struct RunResult {
     pub live_variables_after: isize,
     /// Function nodes alive after the run, above its start.
     pub live_functions_after: isize,
-    /// Heap bytes alive after the run, above its start.
+    /// Heap bytes the iterations allocated and did not free (counted inside
+    /// the iterations only, so the thread pool's own lazy allocations stay out).
     pub live_heap_after_bytes: i64,
     /// Measured: live heap after, divided by iterations.
     pub leaked_bytes_per_iteration: f64,
@@ -221,6 +222,8 @@ fn measure(
     progress: &mut dyn FnMut(usize, usize),
     iteration: &(dyn Fn(usize) + Sync),
 ) -> RunResult {
+    // Heap is counted inside the iterations only: see `alloc::scoped`.
+    let iteration = &|i: usize| alloc::scoped(|| iteration(i));
     let threads = pool.current_num_threads();
     let mut iterations = config.iterations;
     let mut capped = false;
@@ -245,6 +248,7 @@ fn measure(
         live_heap_bytes: 0,
     });
     let heap_start = alloc::live_bytes() as i64;
+    let kept_start = alloc::scoped_bytes() as i64;
     let nodes_start = live_nodes(subject);
     alloc::reset_peak();
     let started = Instant::now();
@@ -255,12 +259,12 @@ fn measure(
         done = end;
         samples.push(Sample {
             iteration: done,
-            live_heap_bytes: alloc::live_bytes() as i64 - heap_start,
+            live_heap_bytes: alloc::scoped_bytes() as i64 - kept_start,
         });
         progress(done, iterations);
     }
     let wall_seconds = started.elapsed().as_secs_f64();
-    let live_heap_after = alloc::live_bytes() as i64 - heap_start;
+    let live_heap_after = alloc::scoped_bytes() as i64 - kept_start;
     let nodes = live_nodes(subject).since(nodes_start);
     RunResult {
         subject: subject.name().to_string(),
