@@ -202,7 +202,7 @@ impl Report {
         if !self.deep_chains.is_empty() {
             let _ = writeln!(
                 out,
-                "\ndeep chain: y = y + x, d times, backward, drop (RcWeak, one thread)"
+                "\ndeep chain: y = y + x, d times, backward, drop (RcWeak, one thread; raw: no graph, over at most 10^6 ops)"
             );
             let _ = writeln!(
                 out,
