@@ -102,6 +102,8 @@ struct Pass<S: Strategy> {
     visited: HashSet<usize, NodeIds>,
     /// Intermediate gradients to store at the end, when retaining.
     retained: Vec<(Variable<S>, ArrayD<f64>)>,
+    /// Scratch: the current function's outputs, upgraded.
+    outputs: Vec<(Option<Variable<S>>, Option<Shape>)>,
 }
 
 impl<S: Strategy> Pass<S> {
@@ -112,6 +114,7 @@ impl<S: Strategy> Pass<S> {
             pending: BinaryHeap::new(),
             visited: HashSet::default(),
             retained: Vec::new(),
+            outputs: Vec::new(),
         }
     }
 
@@ -165,18 +168,16 @@ impl<S: Strategy> Pass<S> {
     fn take_output_grads(&mut self, function: &FunctionInner<S>) -> Vec<ArrayD<f64>> {
         // Upgrade under the slots' cell, then release it before touching any
         // variable: no two cells are ever held at once.
-        let outputs: Vec<(Option<Variable<S>>, Option<Shape>)> =
-            S::read(&function.outputs, |slots| {
-                slots
-                    .iter()
-                    .map(|slot| {
-                        let output = S::upgrade(&slot.variable).map(|node| Variable { node });
-                        (output, slot.shape.as_deref().map(<[usize]>::to_vec))
-                    })
-                    .collect()
-            });
-        outputs
-            .into_iter()
+        // The scratch buffer is reused across functions: no allocation per op.
+        let mut outputs = std::mem::take(&mut self.outputs);
+        S::read(&function.outputs, |slots| {
+            outputs.extend(slots.iter().map(|slot| {
+                let output = S::upgrade(&slot.variable).map(|node| Variable { node });
+                (output, slot.shape.as_deref().map(<[usize]>::to_vec))
+            }));
+        });
+        let gys = outputs
+            .drain(..)
             .map(|(output, shape)| {
                 let Some(output) = output else {
                     debug_assert!(shape.is_some(), "a sole output is alive here");
@@ -192,7 +193,9 @@ impl<S: Strategy> Pass<S> {
                     None => ArrayD::zeros(output.dim()),
                 }
             })
-            .collect()
+            .collect();
+        self.outputs = outputs;
+        gys
     }
 
     /// Adds the leaves' (and retained) gradients to the variables. Cannot
