@@ -1,7 +1,7 @@
 //! Differentiable ops for `autograd-core`: the seed's `Add` and `Square` and
 //! the ops after them, with free functions and method sugar.
 //!
-//! Each op is a [`Function`](autograd_core::Function) on arrays, so it runs
+//! Each op is a [`Function`] on arrays, so it runs
 //! under every ownership strategy. Use the free functions (they return
 //! `Result`) or the sugar: operators like `&a + &b` and the methods of
 //! [`VariableOps`], which panic on bad input the way ndarray's operators do
