@@ -29,6 +29,13 @@ pub fn is_grad_enabled() -> bool {
 /// }
 /// assert!(is_grad_enabled());
 /// ```
+///
+/// The guard cannot be sent to another thread:
+///
+/// ```compile_fail
+/// let guard = autograd_core::no_grad();
+/// std::thread::spawn(move || drop(guard));
+/// ```
 #[must_use = "the scope ends when the guard is dropped"]
 #[derive(Debug)]
 pub struct NoGradGuard {

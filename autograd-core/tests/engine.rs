@@ -416,3 +416,46 @@ fn retaining_skips_outputs_that_received_no_gradient() {
     assert!(outputs[0].grad().is_some());
     assert!(outputs[1].grad().is_none());
 }
+
+#[test]
+fn no_grad_scopes_nest_and_restore_on_early_exit() {
+    use autograd_core::{is_grad_enabled, with_no_grad};
+    assert!(is_grad_enabled());
+    {
+        let _outer = no_grad();
+        {
+            let _inner = no_grad();
+            assert!(!is_grad_enabled());
+        }
+        assert!(!is_grad_enabled()); // the outer scope is still on
+    }
+    assert!(is_grad_enabled());
+
+    // An early return through `?` ends the scope.
+    fn fails_inside() -> Result<(), Error> {
+        let _guard = no_grad();
+        Err(Error::InputCount {
+            op: "test",
+            expected: 1,
+            got: 0,
+        })?;
+        Ok(())
+    }
+    assert!(fails_inside().is_err());
+    assert!(is_grad_enabled());
+
+    // So does a panic.
+    let caught = std::panic::catch_unwind(|| with_no_grad(|| panic!("inside no_grad")));
+    assert!(caught.is_err());
+    assert!(is_grad_enabled());
+
+    // The setting is per thread: another thread builds graphs meanwhile.
+    let _guard = no_grad();
+    let built = std::thread::spawn(|| {
+        let x = Variable::<ArcWeak>::from_scalar(2.0);
+        !square(&x).is_leaf()
+    })
+    .join()
+    .unwrap();
+    assert!(built);
+}
