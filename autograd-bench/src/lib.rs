@@ -31,6 +31,6 @@ mod workloads;
 
 pub use rng::SeedRng;
 pub use workloads::{
-    deep_chain, deep_chain_raw, op_chain, op_chain_raw, raw_fused, raw_naive, seed_forward,
-    seed_graph, seed_loop,
+    add_chain, add_chain_raw, deep_chain, deep_chain_raw, op_chain, op_chain_raw, raw_fused,
+    raw_naive, seed_forward, seed_graph, seed_loop,
 };

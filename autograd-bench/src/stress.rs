@@ -57,14 +57,15 @@ impl Subject {
 
     /// `true` if every iteration's graph stays in memory.
     pub fn leaks(self) -> bool {
-        self.strategy().is_some_and(|s| !s.breaks_cycles())
+        self.strategy()
+            .is_some_and(|s| s.freeing() != autograd_mem::Freeing::OnDrop)
     }
 
     /// The runs for a set of strategies: the baselines first, the leaking
     /// strategies last (their memory is never given back).
     pub fn plan(strategies: &[StrategyKind]) -> Vec<Subject> {
         let mut plan = vec![Subject::RawNaive, Subject::RawFused];
-        for kind in StrategyKind::ALL {
+        for &kind in StrategyKind::ALL {
             if strategies.contains(&kind) {
                 plan.extend(match kind {
                     StrategyKind::RcWeak => &[Subject::RcWeak][..],
@@ -200,7 +201,11 @@ fn run_strategy<S: Strategy>(
             seed_graph::<S>(inputs[0].clone(), config.retain_grad).expect("the seed graph builds");
         y.graph_footprint().bytes
     };
-    let predicted = if S::BREAKS_CYCLES { 0 } else { footprint };
+    let predicted = if S::FREEING == autograd_mem::Freeing::OnDrop {
+        0
+    } else {
+        footprint
+    };
     let retain = config.retain_grad;
     measure(subject, config, pool, predicted, budget, progress, &|i| {
         let leaf = seed_loop::<S>(inputs[i % inputs.len()].to_owned(), retain)
@@ -268,7 +273,9 @@ fn measure(
     let nodes = live_nodes(subject).since(nodes_start);
     RunResult {
         subject: subject.name().to_string(),
-        breaks_cycles: subject.strategy().map(StrategyKind::breaks_cycles),
+        breaks_cycles: subject
+            .strategy()
+            .map(|s| s.freeing() == autograd_mem::Freeing::OnDrop),
         threads,
         iterations,
         capped_by_budget: capped,

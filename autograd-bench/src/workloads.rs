@@ -3,7 +3,7 @@
 //! same arithmetic in plain ndarray as the floor to measure against.
 
 use autograd_ops::{BackwardOptions, Result, Strategy, Variable, add, square};
-use ndarray::{Array1, ArrayD, Zip, arr0};
+use ndarray::{Array0, Array1, ArrayD, Zip, arr0};
 
 /// The seed's section 17.5 with backward: `y = square(square(square(x)))`,
 /// then `y.backward()`. Returns the leaf `x`, which holds `dy/dx = 8x⁷`; the
@@ -36,6 +36,54 @@ pub fn seed_graph<S: Strategy>(
 pub fn seed_forward<S: Strategy>(x: Array1<f64>) -> Result<Variable<S>> {
     let x = Variable::<S>::from_array(x);
     square(&square(&square(&x)?)?)
+}
+
+/// The per-op bookkeeping workload (W2): `y = y + x`, `k` times from
+/// `y = x`, then backward, then `x`'s gradient read and cleared, and the
+/// graph dropped. Returns `dy/dx`, which is `k + 1`.
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn add_chain<S: Strategy>(x: &Variable<S>, k: usize) -> Result<f64> {
+    let mut y = x.clone();
+    for _ in 0..k {
+        y = add(&y, x)?;
+    }
+    y.backward()?;
+    drop(y);
+    let grad = x.grad().map_or(f64::NAN, |g| g.sum());
+    x.cleargrad();
+    Ok(grad)
+}
+
+/// [`add_chain`]'s floor: the cheapest plain code doing the same work as an
+/// engine that allocates an array per op. Forward allocates each op's
+/// one-element output (a 0-dimensional ndarray array, whose shape costs
+/// nothing) and keeps a record per op on a tape; backward walks the tape,
+/// allocating each op's gradient for `x` and adding it to `x`'s.
+pub fn add_chain_raw(x: f64, k: usize) -> f64 {
+    /// What a tape keeps of one op: its output, as a graph keeps it.
+    struct Record {
+        output: Array0<f64>,
+    }
+    let x = arr0(x);
+    let mut tape = Vec::new();
+    let mut y = x.clone();
+    for _ in 0..k {
+        let next = &y + &x;
+        tape.push(Record {
+            output: std::mem::replace(&mut y, next),
+        });
+    }
+    let gy = arr0(1.0);
+    let mut gx = gy.clone(); // y₀ is x itself
+    for record in tape.iter().rev() {
+        let g = gy.clone(); // each op's gradient for x
+        gx += &g;
+        std::hint::black_box(&record.output);
+    }
+    drop(tape);
+    gx.into_scalar()
 }
 
 /// A chain of `k` ops on a one-element array, alternating `y = y + x` and

@@ -1,77 +1,122 @@
 //! Running an op on variables, and recording it in the graph.
 
-use crate::node::{FunctionInner, OutputSlot};
-use crate::{Error, Function, Result, SharedArray, Variable, is_grad_enabled};
 use autograd_mem::Strategy;
+use smallvec::SmallVec;
+
+use crate::function_node::{FunctionInner, Input, Links};
+use crate::{Error, Function, Generation, Result, Tensors, Variable, is_grad_enabled};
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
 ///
-/// The outputs' creator is a new function node holding `inputs` strongly and
-/// the outputs through the strategy's back-reference. Inside a
-/// [`no_grad`](crate::no_grad) scope no node is created and the outputs are leaves.
+/// The outputs' creator is a new function node holding `inputs` (see
+/// [`FunctionNode`](crate::FunctionNode) for which it owns) and the outputs
+/// through the strategy's back-reference. Inside a
+/// [`no_grad`](crate::no_grad) scope no node is created and the outputs are
+/// leaves; an op that returns no outputs records nothing.
 ///
 /// # Errors
 /// [`Error::InputCount`] or [`Error::OutputCount`] when the counts differ from
-/// what the op declares, and whatever the op's forward returns.
-pub fn apply<S: Strategy, F: Function>(
-    mut op: F,
+/// what the op declares, and whatever the op's forward returns. A failed
+/// application records nothing.
+pub fn apply<S: Strategy, F: Function<S>>(
+    op: F,
     inputs: &[&Variable<S>],
 ) -> Result<Vec<Variable<S>>> {
-    if inputs.len() != op.num_inputs() {
-        return Err(Error::InputCount {
-            op: op.name(),
-            expected: op.num_inputs(),
-            got: inputs.len(),
-        });
-    }
-    let values: Vec<SharedArray> = inputs.iter().map(|x| x.data()).collect();
-    let ys = op.forward(&values)?;
-    if ys.len() != op.num_outputs() {
-        return Err(Error::OutputCount {
-            op: op.name(),
-            expected: op.num_outputs(),
-            got: ys.len(),
-        });
-    }
-    if !is_grad_enabled() {
-        return Ok(ys
-            .into_iter()
-            .map(|y| Variable::from_shared(y, None))
-            .collect());
-    }
-
-    let inputs = inputs.iter().map(|&x| x.clone()).collect();
-    let node = S::new_strong(FunctionInner::new(Box::new(op), inputs));
-    let outputs: Vec<Variable<S>> = ys
-        .into_iter()
-        .map(|y| Variable::from_shared(y, Some(node.clone())))
-        .collect();
-    // Collected, not pushed: an exact-size collect allocates exactly one slot
-    // per output (pushing into an empty `Vec` reserves four).
-    let several = outputs.len() > 1;
-    let slots = outputs
-        .iter()
-        .map(|y| OutputSlot {
-            variable: S::back(&y.node),
-            shape: several.then(|| y.shape().into_boxed_slice()),
-        })
-        .collect();
-    S::write(&node.outputs, |outputs| *outputs = slots);
-    Ok(outputs)
+    Ok(record(op, inputs, None)?.into_vec())
 }
 
 /// [`apply`] for an op with one output.
 ///
 /// # Errors
-/// As [`apply`]; [`Error::OutputCount`] if the op declares more than one output.
-pub fn apply_one<S: Strategy, F: Function>(op: F, inputs: &[&Variable<S>]) -> Result<Variable<S>> {
-    if op.num_outputs() != 1 {
-        return Err(Error::OutputCount {
-            op: op.name(),
+/// As [`apply`]; [`Error::OutputCount`] if the op does not return exactly one
+/// output.
+pub fn apply_one<S: Strategy, F: Function<S>>(
+    op: F,
+    inputs: &[&Variable<S>],
+) -> Result<Variable<S>> {
+    let name = op.name();
+    record(op, inputs, Some(1))?
+        .into_iter()
+        .next()
+        .ok_or(Error::OutputCount {
+            op: name,
             expected: 1,
-            got: op.num_outputs(),
+            got: 0,
+        })
+}
+
+/// The inputs' values, without iterator machinery for the common arities.
+fn values<S: Strategy>(inputs: &[&Variable<S>]) -> Tensors {
+    match inputs {
+        [a] => a.tensor().into(),
+        [a, b] => [a.tensor(), b.tensor()].into(),
+        _ => inputs.iter().map(|x| x.tensor()).collect(),
+    }
+}
+
+/// The links a function keeps of its inputs; the values move into them (a
+/// leaf's value is shared with its node).
+fn links<S: Strategy>(inputs: &[&Variable<S>], mut xs: Tensors, several_outputs: bool) -> Links<S> {
+    match (inputs, several_outputs) {
+        ([], false) => Links::Nullary,
+        ([a], false) => Links::Unary([Input::new(a, xs.take(0))]),
+        ([a, b], false) => Links::Binary([Input::new(a, xs.take(0)), Input::new(b, xs.take(1))]),
+        _ => Links::general(inputs.iter().zip(xs).map(|(x, value)| Input::new(x, value))),
+    }
+}
+
+/// Runs the op and records it; `expected` outputs, if the caller needs a
+/// count (checked before anything is recorded).
+fn record<S: Strategy, F: Function<S>>(
+    mut op: F,
+    inputs: &[&Variable<S>],
+    expected: Option<usize>,
+) -> Result<SmallVec<[Variable<S>; 1]>> {
+    let name = op.name();
+    if inputs.len() != op.num_inputs() {
+        return Err(Error::InputCount {
+            op: name,
+            expected: op.num_inputs(),
+            got: inputs.len(),
         });
     }
-    let mut outputs = apply(op, inputs)?;
-    Ok(outputs.swap_remove(0))
+    let xs = values(inputs);
+    let ys = op.forward(&xs)?;
+    let declared = op.num_outputs();
+    let expected = expected.unwrap_or(declared);
+    if ys.len() != declared || ys.len() != expected {
+        return Err(Error::OutputCount {
+            op: name,
+            expected,
+            got: ys.len(),
+        });
+    }
+    if ys.is_empty() {
+        return Ok(SmallVec::new());
+    }
+    if !is_grad_enabled() {
+        return Ok(ys.into_iter().map(Variable::from_tensor).collect());
+    }
+
+    let generation = inputs
+        .iter()
+        .map(|x| x.generation())
+        .max()
+        .unwrap_or(Generation::LEAF);
+    let links = links(inputs, xs, ys.len() > 1);
+    let function = S::new_strong(FunctionInner::new(Box::new(op), links, generation));
+    let mut outputs = SmallVec::new();
+    if ys.len() == 1 {
+        let y = ys.into_iter().next().expect("one output");
+        outputs.push(Variable::with_creator(y, Some(function.clone())));
+    } else {
+        outputs.extend(
+            ys.into_iter()
+                .map(|y| Variable::with_creator(y, Some(function.clone()))),
+        );
+    }
+    S::get(&function).set_outputs(&outputs);
+    drop(function);
+    S::maybe_collect();
+    Ok(outputs)
 }

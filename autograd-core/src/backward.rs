@@ -2,15 +2,22 @@
 //!
 //! The seed (DeZero step 17) keeps a list of pending functions, re-sorts it by
 //! generation on every insert and pops the last. The same order comes from a
-//! max-heap keyed by `(generation, creation order)`, and a set of visited
-//! function nodes keeps each function from running twice.
+//! max-heap keyed by `(generation, creation order)`.
 //!
-//! Gradients live in a buffer owned by the call, keyed by variable node. Those
-//! that meet at a variable are summed in place. An intermediate gradient is
-//! removed from the buffer when its creator runs and handed to the op by value
-//! (an op may compute its input gradients in that same buffer); what remains at
-//! the end belongs to leaves. Nothing is written to any variable until every
-//! function has run, so a failed backward changes no gradient.
+//! Gradients live in a buffer owned by the call, keyed by variable node, so
+//! that concurrent passes over one `ArcWeak` graph never see each other's.
+//! Those that meet at a variable are summed. An intermediate gradient is
+//! removed from the buffer when its creator runs and handed to the op by
+//! value; what remains at the end belongs to leaves. A function is scheduled
+//! when its output receives its first gradient (a function with several
+//! outputs is also marked, so that it runs once). Nothing is written to any
+//! variable until every function has run, so a failed backward changes no
+//! gradient.
+//!
+//! One traversal serves both kinds of pass: gradients as values (a tensor
+//! per variable, each op's array-level `backward`) and, with `create_graph`,
+//! gradients as variables whose graph records how they were computed (each
+//! op's `backward_graph`).
 
 use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
@@ -18,12 +25,28 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use autograd_mem::Strategy;
-use ndarray::{ArrayD, Dimension};
+use ndarray::ArrayD;
+use smallvec::SmallVec;
 
-use crate::node::FunctionInner;
-use crate::{Error, Result, Shape, SharedArray, Variable};
+use crate::function_node::{FunctionInner, Input};
+use crate::generation::Order;
+use crate::no_grad::RecordingGuard;
+use crate::variable::{Grad, VariableInner};
+use crate::{Error, Result, Tensor, Tensors, Variable};
 
-/// How to run [`Variable::backward_with`].
+/// How to run [`Variable::backward_with`] (and `grad` in autograd-ops).
+///
+/// ```
+/// use autograd_core::{BackwardOptions, Variable};
+/// let x = Variable::scalar(3.0);
+/// let y = &x * &x;
+/// y.backward_with(BackwardOptions::default().create_graph(true))?;
+/// let gx = x.grad_variable().unwrap(); // 2x, with a graph
+/// x.cleargrad();
+/// gx.backward()?; // d(2x)/dx
+/// assert_eq!(x.grad().unwrap().sum(), 2.0);
+/// # Ok::<(), autograd_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct BackwardOptions {
     /// The gradient of the output; ones of its shape when `None`.
@@ -32,6 +55,10 @@ pub struct BackwardOptions {
     /// behaviour; `retain_grad` in PyTorch). Off by default: intermediate
     /// gradients are freed as soon as they have been passed on.
     pub retain_grad: bool,
+    /// Record the computation of the gradients, so that they are variables
+    /// with graphs and can be differentiated again (higher-order gradients;
+    /// `create_graph` in PyTorch). Records even inside `no_grad`.
+    pub create_graph: bool,
 }
 
 impl BackwardOptions {
@@ -44,6 +71,12 @@ impl BackwardOptions {
     /// Keeps intermediate gradients on their variables.
     pub fn retain_grad(mut self, retain: bool) -> Self {
         self.retain_grad = retain;
+        self
+    }
+
+    /// Records the gradients' computation (higher-order gradients).
+    pub fn create_graph(mut self, create: bool) -> Self {
+        self.create_graph = create;
         self
     }
 }
@@ -65,177 +98,473 @@ impl<S: Strategy> Variable<S> {
         self.backward_with(BackwardOptions::default())
     }
 
-    /// [`backward`](Variable::backward) with a given output gradient or
-    /// retained intermediate gradients.
+    /// [`backward`](Variable::backward) with a given output gradient,
+    /// retained intermediate gradients, or a recorded graph of the gradients.
+    ///
+    /// With `create_graph`, each leaf's gradient is a variable with a graph
+    /// ([`grad_variable`](Variable::grad_variable)); a second such backward
+    /// adds to it as a recorded sum.
     ///
     /// # Errors
-    /// As [`backward`](Variable::backward), and [`Error::SeedShape`] when the
-    /// given gradient's shape is not this variable's.
+    /// As [`backward`](Variable::backward); [`Error::SeedShape`] when the
+    /// given gradient's shape is not this variable's;
+    /// [`Error::RetainGradWithCreateGraph`] for both options at once;
+    /// [`Error::NoGraphBackward`] when `create_graph` meets an op without a
+    /// variable-level backward.
     pub fn backward_with(&self, options: BackwardOptions) -> Result<()> {
-        let shape = self.dim();
-        let seed = match options.grad {
-            Some(grad) if grad.raw_dim() != shape => {
-                return Err(Error::SeedShape {
-                    expected: shape.slice().to_vec(),
-                    got: grad.shape().to_vec(),
-                });
-            }
-            Some(grad) => grad,
-            None => ArrayD::ones(shape),
-        };
-        let mut pass = Pass::new(options.retain_grad);
-        pass.add_gradient(self, seed);
-        while let Some(Pending(function)) = pass.pending.pop() {
-            pass.run(&function)?;
+        if options.create_graph && options.retain_grad {
+            return Err(Error::RetainGradWithCreateGraph);
         }
-        pass.store();
+        let seed = seed(self, options.grad)?;
+        if options.create_graph {
+            let _recording = RecordingGuard::new();
+            let root = (self.clone(), Variable::from_tensor(seed));
+            let done = Pass::<S, Graph>::run([root], Capture::Store { retain: false })?;
+            for (variable, grad) in done.leaves {
+                variable.accumulate_grad(Grad::Variable(grad))?;
+            }
+        } else {
+            let capture = Capture::Store {
+                retain: options.retain_grad,
+            };
+            let done = Pass::<S, Values>::run([(self.clone(), seed)], capture)?;
+            for (variable, grad) in done.leaves.into_iter().chain(done.captured) {
+                variable.accumulate_grad(Grad::Values(grad))?;
+            }
+        }
+        S::maybe_collect();
         Ok(())
     }
+}
+
+/// The gradients of `outputs` with respect to `inputs`, returned and stored
+/// on no variable: PyTorch's `torch.autograd.grad`, behind
+/// `autograd_ops::grad`.
+///
+/// Each output starts from ones, or from `options.grad` when there is a
+/// single output. An input the outputs do not depend on gets zeros of its
+/// shape. With `options.create_graph` the gradients have graphs.
+/// `retain_grad` has no effect: nothing is stored.
+///
+/// # Errors
+/// [`Error::GradForSeveralOutputs`] for a given gradient with several
+/// outputs, [`Error::SeedShape`] for one of the wrong shape, and what
+/// [`Variable::backward_with`] returns.
+pub fn gradients<S: Strategy>(
+    outputs: &[&Variable<S>],
+    inputs: &[&Variable<S>],
+    options: BackwardOptions,
+) -> Result<Vec<Variable<S>>> {
+    if options.grad.is_some() && outputs.len() != 1 {
+        return Err(Error::GradForSeveralOutputs {
+            outputs: outputs.len(),
+        });
+    }
+    let mut given = options.grad;
+    let mut seeds = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        seeds.push(((*output).clone(), seed(output, given.take())?));
+    }
+    let targets: HashSet<usize, NodeIds> = inputs.iter().map(|x| x.id()).collect();
+    let zeros = |x: &Variable<S>| Variable::from_tensor(Tensor::zeros(&x.shape()));
+    let found: HashMap<usize, Variable<S>, NodeIds> = if options.create_graph {
+        let _recording = RecordingGuard::new();
+        let seeds = seeds
+            .into_iter()
+            .map(|(y, seed)| (y, Variable::from_tensor(seed)));
+        let done = Pass::<S, Graph>::run(seeds, Capture::Targets(targets))?;
+        done.leaves
+            .into_iter()
+            .chain(done.captured)
+            .map(|(x, g)| (x.id(), g))
+            .collect()
+    } else {
+        let done = Pass::<S, Values>::run(seeds, Capture::Targets(targets))?;
+        done.leaves
+            .into_iter()
+            .chain(done.captured)
+            .map(|(x, g)| (x.id(), Variable::from_tensor(g)))
+            .collect()
+    };
+    let grads = inputs
+        .iter()
+        .map(|x| found.get(&x.id()).cloned().unwrap_or_else(|| zeros(x)))
+        .collect();
+    S::maybe_collect();
+    Ok(grads)
+}
+
+/// The starting gradient: `given`, checked against `variable`'s shape, or ones.
+fn seed<S: Strategy>(variable: &Variable<S>, given: Option<ArrayD<f64>>) -> Result<Tensor> {
+    let shape = variable.shape();
+    match given {
+        Some(grad) if grad.shape() != shape.as_slice() => Err(Error::SeedShape {
+            expected: shape,
+            got: grad.shape().to_vec(),
+        }),
+        Some(grad) => Ok(Tensor::from_array(grad)),
+        None => Ok(Tensor::ones(&shape)),
+    }
+}
+
+/// What a pass keeps besides the leaves' gradients.
+enum Capture {
+    /// For `backward`: intermediate gradients too, when retaining.
+    Store { retain: bool },
+    /// For `grad`: the gradients of these variables (and no others).
+    Targets(HashSet<usize, NodeIds>),
+}
+
+/// A gradient not yet passed on, and the leaf it belongs to (whose handle
+/// keeps it alive until the pass ends).
+struct Pending<S: Strategy, T> {
+    grad: T,
+    leaf: Option<Variable<S>>,
+}
+
+/// What a finished pass found.
+struct Done<S: Strategy, T> {
+    /// Every leaf reached (for `Targets`, the targets among them).
+    leaves: Vec<(Variable<S>, T)>,
+    /// Intermediate gradients retained, or targets that are intermediates.
+    captured: Vec<(Variable<S>, T)>,
 }
 
 /// One backward call's state.
-struct Pass<S: Strategy> {
-    retain_grad: bool,
-    /// Gradients not yet passed on, by variable node.
-    grads: HashMap<usize, (Variable<S>, ArrayD<f64>), NodeIds>,
-    pending: BinaryHeap<Pending<S>>,
-    visited: HashSet<usize, NodeIds>,
-    /// Intermediate gradients to store at the end, when retaining.
-    retained: Vec<(Variable<S>, ArrayD<f64>)>,
-    /// Scratch: the current function's outputs, upgraded.
-    outputs: Vec<(Option<Variable<S>>, Option<Shape>)>,
+struct Pass<S: Strategy, G: Gradients<S>> {
+    grads: HashMap<usize, Pending<S, G::Grad>, NodeIds>,
+    schedule: BinaryHeap<Scheduled<S>>,
+    /// Functions with several outputs already scheduled (one with a single
+    /// output is scheduled exactly when that output gets its first gradient).
+    scheduled_several: HashSet<usize, NodeIds>,
+    capture: Capture,
+    captured: Vec<(Variable<S>, G::Grad)>,
 }
 
-impl<S: Strategy> Pass<S> {
-    fn new(retain_grad: bool) -> Self {
-        Pass {
-            retain_grad,
+impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
+    /// Runs a pass from `roots` (each with its starting gradient).
+    fn run(
+        roots: impl IntoIterator<Item = (Variable<S>, G::Grad)>,
+        capture: Capture,
+    ) -> Result<Done<S, G::Grad>> {
+        let mut pass = Pass::<S, G> {
             grads: HashMap::default(),
-            pending: BinaryHeap::new(),
-            visited: HashSet::default(),
-            retained: Vec::new(),
-            outputs: Vec::new(),
+            schedule: BinaryHeap::new(),
+            scheduled_several: HashSet::default(),
+            capture,
+            captured: Vec::new(),
+        };
+        for (root, grad) in roots {
+            if root.is_leaf() {
+                pass.add_to_leaf(root, grad)?;
+            } else {
+                pass.add_to_intermediate(&root.node, grad)?;
+            }
+        }
+        while let Some(Scheduled { function, .. }) = pass.schedule.pop() {
+            pass.step(&S::get(&function))?;
+        }
+        let targets = match &pass.capture {
+            Capture::Targets(targets) => Some(targets),
+            Capture::Store { .. } => None,
+        };
+        let leaves = pass
+            .grads
+            .into_iter()
+            .filter(|(id, _)| targets.is_none_or(|targets| targets.contains(id)))
+            .filter_map(|(_, pending)| pending.leaf.map(|leaf| (leaf, pending.grad)))
+            .collect();
+        Ok(Done {
+            leaves,
+            captured: pass.captured,
+        })
+    }
+
+    /// Adds `grad` to what an intermediate variable has received; schedules
+    /// its creator on the first.
+    fn add_to_intermediate(
+        &mut self,
+        node: &S::Strong<VariableInner<S>>,
+        grad: G::Grad,
+    ) -> Result<()> {
+        match self.grads.entry(S::addr(node)) {
+            Entry::Occupied(mut entry) => G::accumulate(&mut entry.get_mut().grad, grad),
+            Entry::Vacant(entry) => {
+                entry.insert(Pending { grad, leaf: None });
+                if let Some(creator) = &S::get(node).creator {
+                    self.schedule(creator);
+                }
+                Ok(())
+            }
         }
     }
 
-    /// Adds `grad` to what `variable` has received, and schedules its creator.
-    fn add_gradient(&mut self, variable: &Variable<S>, grad: ArrayD<f64>) {
-        match self.grads.entry(variable.id()) {
-            Entry::Occupied(mut entry) => entry.get_mut().1 += &grad,
+    /// Adds `grad` to what a leaf has received.
+    fn add_to_leaf(&mut self, leaf: Variable<S>, grad: G::Grad) -> Result<()> {
+        match self.grads.entry(leaf.id()) {
+            Entry::Occupied(mut entry) => G::accumulate(&mut entry.get_mut().grad, grad),
             Entry::Vacant(entry) => {
-                entry.insert((variable.clone(), grad));
+                entry.insert(Pending {
+                    grad,
+                    leaf: Some(leaf),
+                });
+                Ok(())
             }
         }
-        if let Some(creator) = &variable.node.creator {
-            if self.visited.insert(S::addr(creator)) {
-                self.pending.push(Pending(creator.clone()));
-            }
+    }
+
+    fn schedule(&mut self, function: &S::Strong<FunctionInner<S>>) {
+        let inner = S::get(function);
+        if inner.has_several_outputs() && !self.scheduled_several.insert(S::addr(function)) {
+            return;
         }
+        self.schedule.push(Scheduled {
+            order: inner.order,
+            function: function.clone(),
+        });
     }
 
     /// Runs one function's backward and passes the gradients to its inputs.
-    fn run(&mut self, function: &FunctionInner<S>) -> Result<()> {
-        let gys = self.take_output_grads(function);
-        let xs: Vec<SharedArray> = function.inputs.iter().map(Variable::data).collect();
-        let op = function.op.name();
-        let gxs = function.op.backward(&xs, gys)?;
-        if gxs.len() != xs.len() {
-            return Err(Error::GradientCount {
-                op,
-                expected: xs.len(),
-                got: gxs.len(),
-            });
-        }
-        for (index, (x, gx)) in xs.iter().zip(&gxs).enumerate() {
-            if x.shape() != gx.shape() {
-                return Err(Error::GradientShape {
-                    op,
-                    index,
-                    expected: x.shape().to_vec(),
-                    got: gx.shape().to_vec(),
-                });
+    fn step(&mut self, function: &FunctionInner<S>) -> Result<()> {
+        let mut gys = G::List::default();
+        if let Some(back) = S::once_get(&function.output) {
+            // One output, and backward came here through it: it is alive.
+            let grad = match self.grads.remove(&S::back_addr(back)) {
+                Some(pending) => {
+                    if self.capturing() {
+                        if let Some(node) = S::upgrade(back) {
+                            self.capture(&Variable { node }, &pending.grad);
+                        }
+                    }
+                    pending.grad
+                }
+                None => G::zeros(
+                    &S::upgrade(back).map_or_else(Vec::new, |node| Variable::<S> { node }.shape()),
+                ),
+            };
+            G::push(&mut gys, grad);
+        } else {
+            for (output, shape) in function.outputs() {
+                let grad = match &output {
+                    Some(y) => match self.grads.remove(&y.id()) {
+                        Some(pending) => {
+                            self.capture(y, &pending.grad);
+                            pending.grad
+                        }
+                        None => G::zeros(&y.shape()),
+                    },
+                    // A gone output, whose shape the function kept.
+                    None => G::zeros(shape.unwrap_or_default()),
+                };
+                G::push(&mut gys, grad);
             }
         }
-        for (x, gx) in function.inputs.iter().zip(gxs) {
-            self.add_gradient(x, gx);
+        let gxs = G::backward(function, gys)?;
+        for (input, gx) in function.links.inputs().iter().zip(gxs) {
+            match input {
+                Input::Variable(node) => self.add_to_intermediate(node, gx)?,
+                Input::Leaf(back, _) => self.add_to_leaf_input(back, gx)?,
+            }
         }
         Ok(())
     }
 
-    /// Removes the outputs' gradients from the buffer: zeros for an output
-    /// that received none or is gone (and, when retaining, keeps a copy of
-    /// each one that arrived).
-    fn take_output_grads(&mut self, function: &FunctionInner<S>) -> Vec<ArrayD<f64>> {
-        // Upgrade under the slots' cell, then release it before touching any
-        // variable: no two cells are ever held at once.
-        // The scratch buffer is reused across functions: no allocation per op.
-        let mut outputs = std::mem::take(&mut self.outputs);
-        S::read(&function.outputs, |slots| {
-            outputs.extend(slots.iter().map(|slot| {
-                let output = S::upgrade(&slot.variable).map(|node| Variable { node });
-                (output, slot.shape.as_deref().map(<[usize]>::to_vec))
-            }));
-        });
-        let gys = outputs
-            .drain(..)
-            .map(|(output, shape)| {
-                let Some(output) = output else {
-                    debug_assert!(shape.is_some(), "a sole output is alive here");
-                    return ArrayD::zeros(shape.as_deref().unwrap_or_default());
-                };
-                match self.grads.remove(&output.id()) {
-                    Some((_, grad)) => {
-                        if self.retain_grad {
-                            self.retained.push((output, grad.clone()));
-                        }
-                        grad
-                    }
-                    None => ArrayD::zeros(output.dim()),
+    /// Adds `grad` to what a leaf a function reads has received; a leaf that
+    /// is gone gets nothing (nobody can read its gradient). Upgraded only the
+    /// first time, to hold it until the pass ends.
+    fn add_to_leaf_input(&mut self, back: &S::Back<VariableInner<S>>, grad: G::Grad) -> Result<()> {
+        match self.grads.entry(S::back_addr(back)) {
+            Entry::Occupied(mut entry) => G::accumulate(&mut entry.get_mut().grad, grad),
+            Entry::Vacant(entry) => {
+                if let Some(node) = S::upgrade(back) {
+                    entry.insert(Pending {
+                        grad,
+                        leaf: Some(Variable { node }),
+                    });
                 }
-            })
-            .collect();
-        self.outputs = outputs;
-        gys
+                Ok(())
+            }
+        }
     }
 
-    /// Adds the leaves' (and retained) gradients to the variables. Cannot
-    /// fail: every gradient has its variable's shape, and shapes never change.
-    fn store(self) {
-        for (variable, grad) in self.grads.into_values().chain(self.retained) {
-            S::write(&variable.node.state, |s| match &mut s.grad {
-                Some(stored) => **stored += &grad,
-                stored => *stored = Some(Box::new(grad)),
-            });
+    fn capturing(&self) -> bool {
+        match &self.capture {
+            Capture::Store { retain } => *retain,
+            Capture::Targets(targets) => !targets.is_empty(),
+        }
+    }
+
+    /// Keeps a copy of an intermediate's complete gradient, if asked to.
+    fn capture(&mut self, variable: &Variable<S>, grad: &G::Grad) {
+        let wanted = match &self.capture {
+            Capture::Store { retain } => *retain,
+            Capture::Targets(targets) => targets.contains(&variable.id()),
+        };
+        if wanted {
+            self.captured.push((variable.clone(), G::copy(grad)));
         }
     }
 }
 
+/// What gradients are in a pass: values, or variables with graphs.
+trait Gradients<S: Strategy> {
+    type Grad;
+    /// A list of gradients, one per output or input.
+    type List: Default + IntoIterator<Item = Self::Grad>;
+    fn push(list: &mut Self::List, grad: Self::Grad);
+    fn zeros(shape: &[usize]) -> Self::Grad;
+    fn copy(grad: &Self::Grad) -> Self::Grad;
+    fn accumulate(sum: &mut Self::Grad, grad: Self::Grad) -> Result<()>;
+    /// Runs `function`'s backward on the outputs' gradients; checks the
+    /// count and shapes of what it returns.
+    fn backward(function: &FunctionInner<S>, gys: Self::List) -> Result<Self::List>;
+}
+
+/// Gradients as tensors: each op's array-level backward.
+struct Values;
+
+impl<S: Strategy> Gradients<S> for Values {
+    type Grad = Tensor;
+    type List = Tensors;
+
+    fn push(list: &mut Tensors, grad: Tensor) {
+        list.push(grad);
+    }
+
+    fn zeros(shape: &[usize]) -> Tensor {
+        Tensor::zeros(shape)
+    }
+
+    fn copy(grad: &Tensor) -> Tensor {
+        grad.clone()
+    }
+
+    fn accumulate(sum: &mut Tensor, grad: Tensor) -> Result<()> {
+        sum.add_assign(&grad);
+        Ok(())
+    }
+
+    fn backward(function: &FunctionInner<S>, gys: Tensors) -> Result<Tensors> {
+        let xs: Tensors = match function.links.inputs() {
+            [a] => a.value().into(),
+            [a, b] => [a.value(), b.value()].into(),
+            inputs => inputs.iter().map(Input::value).collect(),
+        };
+        let op = function.op();
+        let gxs = op.backward(&xs, gys)?;
+        check(
+            op.name(),
+            xs.iter().map(Tensor::shape),
+            gxs.iter().map(Tensor::shape),
+        )?;
+        Ok(gxs)
+    }
+}
+
+/// Gradients as variables: each op's variable-level backward, recorded.
+struct Graph;
+
+impl<S: Strategy> Gradients<S> for Graph {
+    type Grad = Variable<S>;
+    type List = SmallVec<[Variable<S>; 2]>;
+
+    fn push(list: &mut Self::List, grad: Variable<S>) {
+        list.push(grad);
+    }
+
+    fn zeros(shape: &[usize]) -> Variable<S> {
+        Variable::from_tensor(Tensor::zeros(shape))
+    }
+
+    fn copy(grad: &Variable<S>) -> Variable<S> {
+        grad.clone()
+    }
+
+    fn accumulate(sum: &mut Variable<S>, grad: Variable<S>) -> Result<()> {
+        *sum = sum.try_add(&grad)?;
+        Ok(())
+    }
+
+    fn backward(
+        function: &FunctionInner<S>,
+        gys: SmallVec<[Variable<S>; 2]>,
+    ) -> Result<SmallVec<[Variable<S>; 2]>> {
+        let ys: SmallVec<[Option<Variable<S>>; 1]> =
+            function.outputs().into_iter().map(|(y, _)| y).collect();
+        // A leaf that is gone takes part as a constant of its value.
+        let xs: SmallVec<[Variable<S>; 2]> = function
+            .links
+            .inputs()
+            .iter()
+            .map(|x| {
+                x.variable()
+                    .unwrap_or_else(|| Variable::from_tensor(x.value()))
+            })
+            .collect();
+        let op = function.op();
+        let gxs = op.backward_graph(&xs, &ys, &gys)?;
+        let (x_shapes, gx_shapes): (Vec<_>, Vec<_>) = (
+            xs.iter().map(Variable::shape).collect(),
+            gxs.iter().map(Variable::shape).collect(),
+        );
+        check(
+            op.name(),
+            x_shapes.iter().map(Vec::as_slice),
+            gx_shapes.iter().map(Vec::as_slice),
+        )?;
+        Ok(gxs.into_iter().collect())
+    }
+}
+
+/// Checks that an op returned one gradient per input, each of its input's shape.
+fn check<'a>(
+    op: &'static str,
+    xs: impl ExactSizeIterator<Item = &'a [usize]>,
+    gxs: impl ExactSizeIterator<Item = &'a [usize]>,
+) -> Result<()> {
+    if xs.len() != gxs.len() {
+        return Err(Error::GradientCount {
+            op,
+            expected: xs.len(),
+            got: gxs.len(),
+        });
+    }
+    for (index, (x, gx)) in xs.zip(gxs).enumerate() {
+        if x.len() != gx.len() || x.iter().zip(gx).any(|(a, b)| a != b) {
+            return Err(Error::GradientShape {
+                op,
+                index,
+                expected: x.to_vec(),
+                got: gx.to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A scheduled function, ordered by generation, then by creation order.
-struct Pending<S: Strategy>(S::Strong<FunctionInner<S>>);
-
-impl<S: Strategy> Pending<S> {
-    fn key(&self) -> (crate::Generation, u64) {
-        (self.0.generation, self.0.seq)
-    }
+struct Scheduled<S: Strategy> {
+    order: Order,
+    function: S::Strong<FunctionInner<S>>,
 }
 
-impl<S: Strategy> PartialEq for Pending<S> {
+impl<S: Strategy> PartialEq for Scheduled<S> {
     fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
+        self.order == other.order
     }
 }
 
-impl<S: Strategy> Eq for Pending<S> {}
+impl<S: Strategy> Eq for Scheduled<S> {}
 
-impl<S: Strategy> PartialOrd for Pending<S> {
+impl<S: Strategy> PartialOrd for Scheduled<S> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<S: Strategy> Ord for Pending<S> {
+impl<S: Strategy> Ord for Scheduled<S> {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+        self.order.cmp(&other.order)
     }
 }
 

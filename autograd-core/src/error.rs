@@ -63,6 +63,50 @@ pub enum Error {
         /// The given gradient's shape.
         got: Shape,
     },
+    /// A user-written op failed in its own way: what it could not do, in its
+    /// own words. Build it with [`Error::op_failed`].
+    #[error("{op}: {message}")]
+    OpFailed {
+        /// The op's name.
+        op: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// A shape whose element count overflows, or whose bytes exceed what one
+    /// allocation may hold.
+    #[error("{op}: shape {shape:?} is too large")]
+    TooLarge {
+        /// The op's name.
+        op: &'static str,
+        /// The shape asked for.
+        shape: Shape,
+    },
+    /// `set_data` on a variable that a function computed.
+    #[error(
+        "set_data: only a leaf's value can be replaced; this variable's value is what its creator computed (detach() gives a leaf)"
+    )]
+    SetDataNotLeaf,
+    /// `backward` with `create_graph` reached an op that has only an
+    /// array-level backward, so its gradient cannot be differentiated again.
+    #[error(
+        "{op}: no variable-level backward, so create_graph cannot differentiate through it (implement Function::backward_graph)"
+    )]
+    NoGraphBackward {
+        /// The op's name.
+        op: &'static str,
+    },
+    /// `retain_grad` with `create_graph`: an intermediate would hold a
+    /// gradient whose graph holds the intermediate, a reference cycle.
+    #[error(
+        "backward: retain_grad with create_graph would make each intermediate own a gradient whose graph owns it (a reference cycle); use grad(...) for intermediate gradients"
+    )]
+    RetainGradWithCreateGraph,
+    /// A gradient was given for several outputs at once.
+    #[error("grad: a given output gradient needs exactly one output, got {outputs}")]
+    GradForSeveralOutputs {
+        /// How many outputs were passed.
+        outputs: usize,
+    },
     /// `set_data` was given a value of another shape.
     #[error("set_data: the variable has shape {expected:?}, the new value {got:?}")]
     SetDataShape {
@@ -101,6 +145,22 @@ pub enum Error {
         /// The requested shape.
         to: Shape,
     },
+}
+
+impl Error {
+    /// The error a user-written op returns when it cannot compute: `op` is
+    /// its name, `message` says why.
+    ///
+    /// ```
+    /// let err = autograd_core::Error::op_failed("Sqrt", "negative input at index 3");
+    /// assert_eq!(err.to_string(), "Sqrt: negative input at index 3");
+    /// ```
+    pub fn op_failed(op: &'static str, message: impl Into<String>) -> Self {
+        Error::OpFailed {
+            op,
+            message: message.into(),
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

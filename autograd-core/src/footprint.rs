@@ -3,11 +3,12 @@
 use std::collections::HashSet;
 use std::mem::{size_of, size_of_val};
 
-use autograd_mem::{Strategy, shared_block_size};
-use ndarray::OwnedRepr;
+use autograd_mem::Strategy;
 
-use crate::Variable;
-use crate::node::{FunctionInner, OutputSlot, VariableInner};
+use crate::function_node::{FunctionInner, GeneralLinks, Input, Links, OutputSlot};
+use crate::traversal::{Step, walk};
+use crate::variable::{Extras, Grad, VariableInner};
+use crate::{FunctionNode, Tensor, Variable};
 
 /// What a graph holds on the heap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,9 +17,8 @@ pub struct Footprint {
     pub variables: usize,
     /// Function nodes reachable from the root.
     pub functions: usize,
-    /// Bytes requested from the allocator for them: node blocks, the vectors
-    /// of inputs and outputs, array buffers (each shared buffer once), stored
-    /// gradients and names.
+    /// Bytes requested from the allocator for them: node blocks, links kept
+    /// out of line, values (each buffer once), stored gradients and names.
     pub bytes: usize,
 }
 
@@ -27,57 +27,75 @@ impl<S: Strategy> Variable<S> {
     /// everything its creators read), walked without recursion.
     ///
     /// This is what a graph that is never freed (under `StrongOnly`) leaks,
-    /// except for outputs of multi-output functions that nothing reads (the
-    /// walk follows inputs, not outputs; no op here has several outputs).
-    /// Array buffers count `len × 8` bytes, exact for arrays the engine and
-    /// its ops allocate; an op's own saved state counts only its inline size.
+    /// to the byte, for values of any shape and size, with two exceptions it
+    /// does not see: outputs of multi-output functions that nothing reads
+    /// (the walk follows inputs, not outputs), and what an op allocates in
+    /// its own fields (counted at its inline size). A stored gradient that
+    /// is a variable counts its node and value, not its graph.
     pub fn graph_footprint(&self) -> Footprint {
         let mut footprint = Footprint::default();
-        let mut seen_variables = HashSet::new();
-        let mut seen_functions = HashSet::new();
-        let mut seen_buffers = HashSet::new();
-        let mut stack = vec![self.clone()];
-        while let Some(variable) = stack.pop() {
-            if !seen_variables.insert(variable.id()) {
-                continue;
+        let mut buffers = HashSet::new();
+        let mut grad_variables = Vec::new();
+        let mut count = |tensor: &Tensor, bytes: &mut usize| {
+            if let Some((id, size)) = tensor.heap() {
+                if buffers.insert(id) {
+                    *bytes += size;
+                }
             }
-            footprint.variables += 1;
-            footprint.bytes += S::allocation_size::<VariableInner<S>>();
-            footprint.bytes += S::read(&variable.node.state, |s| {
-                let data = if seen_buffers.insert(s.data.as_ptr() as usize) {
-                    shared_block_size::<OwnedRepr<f64>>() + s.data.len() * size_of::<f64>()
-                } else {
-                    0
-                };
-                let grad = s.grad.as_ref().map_or(0, |g| {
-                    size_of::<ndarray::ArrayD<f64>>() + g.len() * size_of::<f64>()
+        };
+        walk(self, |step| match step {
+            Step::Variable { variable, .. } => {
+                footprint.variables += 1;
+                footprint.bytes += S::allocation_size::<VariableInner<S>>();
+                let grad = S::read(&variable.inner().state, |s| {
+                    count(&s.value, &mut footprint.bytes);
+                    let extras = s.extras.as_deref()?;
+                    footprint.bytes += size_of::<Extras<S>>();
+                    footprint.bytes += extras.name.as_ref().map_or(0, String::capacity);
+                    match extras.grad.as_ref()? {
+                        Grad::Values(grad) => {
+                            count(grad, &mut footprint.bytes);
+                            None
+                        }
+                        Grad::Variable(grad) => Some(grad.clone()),
+                    }
                 });
-                data + grad + s.name.as_ref().map_or(0, String::capacity)
-            });
-            let Some(function) = &variable.node.creator else {
-                continue;
-            };
-            if seen_functions.insert(S::addr(function)) {
-                footprint.functions += 1;
-                footprint.bytes += function_bytes(function);
-                stack.extend(function.inputs.iter().cloned());
+                grad_variables.extend(grad);
             }
+            Step::Creator {
+                node, first: true, ..
+            } => {
+                footprint.functions += 1;
+                footprint.bytes += function_bytes(node);
+            }
+            Step::Input {
+                saved: Some(value), ..
+            } => count(value, &mut footprint.bytes),
+            Step::Creator { .. } | Step::Input { .. } => {}
+        });
+        for grad in grad_variables {
+            footprint.bytes += S::allocation_size::<VariableInner<S>>();
+            count(&grad.tensor(), &mut footprint.bytes);
         }
         footprint
     }
 }
 
-fn function_bytes<S: Strategy>(function: &FunctionInner<S>) -> usize {
-    let outputs = S::read(&function.outputs, |slots| {
-        let shapes: usize = slots
-            .iter()
-            .filter_map(|slot| slot.shape.as_ref())
-            .map(|shape| shape.len() * size_of::<usize>())
-            .sum();
-        slots.capacity() * size_of::<OutputSlot<S>>() + shapes
-    });
-    S::allocation_size::<FunctionInner<S>>()
-        + size_of_val(&*function.op)
-        + function.inputs.capacity() * size_of::<Variable<S>>()
-        + outputs
+fn function_bytes<S: Strategy>(node: &FunctionNode<S>) -> usize {
+    let inner = S::get(&node.inner);
+    let out_of_line = match &inner.links {
+        Links::General(general) => {
+            let outputs = S::once_get(&general.outputs).map_or(0, |slots| {
+                slots
+                    .iter()
+                    .map(|slot| size_of::<OutputSlot<S>>() + slot.shape.len() * size_of::<usize>())
+                    .sum()
+            });
+            size_of::<GeneralLinks<S>>()
+                + general.inputs.capacity() * size_of::<Input<S>>()
+                + outputs
+        }
+        Links::Nullary | Links::Unary(_) | Links::Binary(_) => 0,
+    };
+    S::allocation_size::<FunctionInner<S>>() + size_of_val(inner.op()) + out_of_line
 }

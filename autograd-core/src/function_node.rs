@@ -1,49 +1,321 @@
-//! [`FunctionNode`]: a handle to a function in the graph.
+//! [`FunctionNode`]: a handle to a function in the graph, beside the node it
+//! points to.
 
 use std::fmt;
+use std::sync::Arc;
 
-use autograd_mem::{DefaultStrategy, Strategy};
+use autograd_mem::{DefaultStrategy, Freeing, GraphNode, NodeKind, Strategy, live};
+use smallvec::SmallVec;
 
-use crate::node::FunctionInner;
-use crate::{Generation, Variable};
+use crate::generation::Order;
+use crate::teardown::{self, Link};
+use crate::variable::VariableInner;
+use crate::{Function, Generation, SharedArray, Tensor, Variable};
 
 /// A function node of a graph, as [`Variable::creator`] returns it: which op
 /// ran, on which inputs, producing which outputs.
 ///
-/// Like a variable it is a cheap handle; holding it keeps its inputs (and their
-/// creators) alive, but not its outputs under the weak strategies.
+/// Like a variable it is a cheap handle. Holding it keeps alive the inputs
+/// that a function owns (every input under `StrongOnly` and the collected
+/// strategies; the intermediate ones under `RcWeak` and `ArcWeak`, where a
+/// function does not own the leaves it reads), and never its outputs under
+/// the weak strategies.
 pub struct FunctionNode<S: Strategy = DefaultStrategy> {
-    inner: S::Strong<FunctionInner<S>>,
+    pub(crate) inner: S::Strong<FunctionInner<S>>,
+}
+
+/// A function's node: the op, what it read, and what it produced. 88 bytes
+/// under `RcWeak` with the `Rc` counts, for one or two inputs and one output.
+pub(crate) struct FunctionInner<S: Strategy> {
+    /// `None` only while the node is being dropped.
+    pub(crate) op: Option<Box<dyn Function<S>>>,
+    pub(crate) links: Links<S>,
+    /// The output of a one-output function (set right after it exists: it
+    /// needs this node first). Functions with several outputs keep theirs in
+    /// [`GeneralLinks`].
+    pub(crate) output: S::Once<S::Back<VariableInner<S>>>,
+    pub(crate) order: Order,
+}
+
+/// What a function keeps of one input.
+///
+/// An intermediate input is owned: backward needs its creator chain. A leaf
+/// is held through the strategy's back-reference, weak under `RcWeak` and
+/// `ArcWeak`, with its value: the function needs the value and a way to hand
+/// the leaf its gradient, and once the leaf is gone nobody can read that
+/// gradient. So no graph owns a leaf, and a leaf's gradient graph (after
+/// `create_graph`) cannot own the leaf back: the second cycle,
+/// `x → x.grad → its creator → … → x`, cannot form.
+pub(crate) enum Input<S: Strategy> {
+    Variable(S::Strong<VariableInner<S>>),
+    Leaf(S::Back<VariableInner<S>>, Arc<SharedArray>),
+}
+
+/// A function's inputs, inline for up to two (and outputs, for a function
+/// with several).
+pub(crate) enum Links<S: Strategy> {
+    Nullary,
+    Unary([Input<S>; 1]),
+    Binary([Input<S>; 2]),
+    General(Box<GeneralLinks<S>>),
+}
+
+/// Links of a function with more than two inputs or more than one output.
+pub(crate) struct GeneralLinks<S: Strategy> {
+    pub(crate) inputs: Vec<Input<S>>,
+    /// Empty for a one-output function (its output is in `output`).
+    pub(crate) outputs: S::Once<Box<[OutputSlot<S>]>>,
+}
+
+/// A link to one output of a function with several.
+pub(crate) struct OutputSlot<S: Strategy> {
+    pub(crate) variable: S::Back<VariableInner<S>>,
+    /// For a zero gradient once the output is gone.
+    pub(crate) shape: Box<[usize]>,
+}
+
+impl<S: Strategy> Input<S> {
+    /// The input link for `variable`, whose value is `value`.
+    pub(crate) fn new(variable: &Variable<S>, value: Tensor) -> Self {
+        if variable.is_leaf() {
+            Input::Leaf(S::back(&variable.node), value.into_shared_repr())
+        } else {
+            Input::Variable(variable.node.clone())
+        }
+    }
+
+    /// The input as a variable, if it is alive.
+    pub(crate) fn variable(&self) -> Option<Variable<S>> {
+        match self {
+            Input::Variable(node) => Some(Variable { node: node.clone() }),
+            Input::Leaf(back, _) => S::upgrade(back).map(|node| Variable { node }),
+        }
+    }
+
+    /// The input's value (as forward read it, for a leaf).
+    pub(crate) fn value(&self) -> Tensor {
+        match self {
+            Input::Variable(node) => S::get(node).value(),
+            Input::Leaf(_, value) => Tensor::from_shared_repr(Arc::clone(value)),
+        }
+    }
+
+    /// The value the function keeps of a leaf it reads; `None` for an
+    /// intermediate (its variable holds the value).
+    pub(crate) fn saved_value(&self) -> Option<Tensor> {
+        match self {
+            Input::Variable(_) => None,
+            Input::Leaf(_, value) => Some(Tensor::from_shared_repr(Arc::clone(value))),
+        }
+    }
+
+    /// `true` if the function owns this input.
+    pub(crate) fn is_owned(&self) -> bool {
+        matches!(self, Input::Variable(_)) || S::FREEING != autograd_mem::Freeing::OnDrop
+    }
+
+    fn trace(&self, tracer: &mut S::Tracer<'_>) {
+        match self {
+            Input::Variable(node) => S::trace_strong(node, tracer),
+            Input::Leaf(back, _) => S::trace_back(back, tracer),
+        }
+    }
+}
+
+impl<S: Strategy> Links<S> {
+    /// Links for any arity, the inputs and (for several) outputs out of line.
+    pub(crate) fn general(inputs: impl Iterator<Item = Input<S>>) -> Self {
+        Links::General(Box::new(GeneralLinks {
+            inputs: inputs.collect(),
+            outputs: S::new_once(),
+        }))
+    }
+
+    pub(crate) fn inputs(&self) -> &[Input<S>] {
+        match self {
+            Links::Nullary => &[],
+            Links::Unary(inputs) => inputs,
+            Links::Binary(inputs) => inputs,
+            Links::General(general) => &general.inputs,
+        }
+    }
+}
+
+impl<S: Strategy> FunctionInner<S> {
+    pub(crate) fn new(op: Box<dyn Function<S>>, links: Links<S>, generation: Generation) -> Self {
+        live::record_created::<S>(NodeKind::Function);
+        FunctionInner {
+            op: Some(op),
+            links,
+            output: S::new_once(),
+            order: Order::next(generation),
+        }
+    }
+
+    pub(crate) fn op(&self) -> &dyn Function<S> {
+        self.op.as_deref().expect("an op until the node is dropped")
+    }
+
+    /// Links the function to its outputs, once they exist.
+    pub(crate) fn set_outputs(&self, outputs: &[Variable<S>]) {
+        match (&self.links, outputs) {
+            (Links::General(general), outputs) if outputs.len() > 1 => {
+                let slots = outputs
+                    .iter()
+                    .map(|y| OutputSlot {
+                        variable: S::back(&y.node),
+                        shape: y.shape().into_boxed_slice(),
+                    })
+                    .collect();
+                let _ = S::once_set(&general.outputs, slots);
+            }
+            (_, [y]) => {
+                let _ = S::once_set(&self.output, S::back(&y.node));
+            }
+            _ => {}
+        }
+    }
+
+    /// The outputs, upgraded (`None` where one is gone), with their shapes
+    /// where the function kept them.
+    pub(crate) fn outputs(&self) -> SmallVec<[(Option<Variable<S>>, Option<&[usize]>); 1]> {
+        if let Some(back) = S::once_get(&self.output) {
+            let mut one = SmallVec::new();
+            one.push((S::upgrade(back).map(|node| Variable { node }), None));
+            return one;
+        }
+        let Links::General(general) = &self.links else {
+            return SmallVec::new();
+        };
+        S::once_get(&general.outputs)
+            .map(|slots| {
+                slots
+                    .iter()
+                    .map(|slot| {
+                        (
+                            S::upgrade(&slot.variable).map(|node| Variable { node }),
+                            Some(&*slot.shape),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `true` if the function has more than one output.
+    pub(crate) fn has_several_outputs(&self) -> bool {
+        S::once_get(&self.output).is_none()
+    }
+}
+
+impl<S: Strategy> GraphNode<S> for FunctionInner<S> {
+    fn trace(&self, tracer: &mut S::Tracer<'_>) {
+        for input in self.links.inputs() {
+            input.trace(tracer);
+        }
+        if let Some(back) = S::once_get(&self.output) {
+            S::trace_back(back, tracer);
+        }
+        if let Links::General(general) = &self.links {
+            for slot in S::once_get(&general.outputs).into_iter().flatten() {
+                S::trace_back(&slot.variable, tracer);
+            }
+        }
+        if let Some(op) = &self.op {
+            op.visit_variables(&mut |variable| S::trace_strong(&variable.node, tracer));
+        }
+    }
+}
+
+impl<S: Strategy> FunctionInner<S> {
+    /// Moves the links this node owns onto `links` (for teardown). A weak
+    /// back-reference owns nothing and is simply dropped.
+    pub(crate) fn detach(&mut self, links: &mut Vec<Link<S>>) {
+        let weak_back = S::FREEING == Freeing::OnDrop;
+        let mut keep = |input: Input<S>| match input {
+            Input::Variable(node) => links.push(Link::Variable(node)),
+            Input::Leaf(back, _) if !weak_back => links.push(Link::Back(back)),
+            Input::Leaf(..) => {}
+        };
+        match std::mem::replace(&mut self.links, Links::Nullary) {
+            Links::Nullary => {}
+            Links::Unary([x]) => keep(x),
+            Links::Binary([a, b]) => {
+                keep(a);
+                keep(b);
+            }
+            Links::General(general) => {
+                let GeneralLinks {
+                    inputs,
+                    mut outputs,
+                } = *general;
+                inputs.into_iter().for_each(&mut keep);
+                if !weak_back {
+                    let slots = S::once_take(&mut outputs).unwrap_or_default();
+                    links.extend(slots.into_vec().into_iter().map(|s| Link::Back(s.variable)));
+                }
+            }
+        }
+        if let Some(output) = S::once_take(&mut self.output) {
+            if !weak_back {
+                links.push(Link::Back(output));
+            }
+        }
+    }
+
+    fn owns_links(&self) -> bool {
+        !matches!(self.links, Links::Nullary) || S::once_get(&self.output).is_some()
+    }
+}
+
+impl<S: Strategy> Drop for FunctionInner<S> {
+    fn drop(&mut self) {
+        live::record_dropped::<S>(NodeKind::Function);
+        let op = self.op.take();
+        if self.owns_links() {
+            // The op is dropped while this thread drains: a user op may hold
+            // variables, whose nodes then only add their links to the list.
+            teardown::release::<S>(|links| self.detach(links), || drop(op));
+        } else {
+            drop(op);
+        }
+    }
 }
 
 impl<S: Strategy> FunctionNode<S> {
-    pub(crate) fn from_inner(inner: S::Strong<FunctionInner<S>>) -> Self {
-        FunctionNode { inner }
+    pub(crate) fn op_name(inner: &S::Strong<FunctionInner<S>>) -> &'static str {
+        S::get(inner).op().name()
     }
 
     /// The op's name (`Function::name`).
     pub fn name(&self) -> &'static str {
-        self.inner.op.name()
+        Self::op_name(&self.inner)
     }
 
     /// The largest generation among the inputs.
     pub fn generation(&self) -> Generation {
-        self.inner.generation
+        S::get(&self.inner).order.generation()
     }
 
-    /// The variables the function read.
-    pub fn inputs(&self) -> &[Variable<S>] {
-        &self.inner.inputs
+    /// The variables the function read; `None` for a leaf that is gone
+    /// (under `RcWeak` and `ArcWeak` a function does not own the leaves it
+    /// reads, only their values).
+    pub fn inputs(&self) -> Vec<Option<Variable<S>>> {
+        S::get(&self.inner)
+            .links
+            .inputs()
+            .iter()
+            .map(Input::variable)
+            .collect()
     }
 
     /// The variables the function produced; `None` where an output is gone.
     pub fn outputs(&self) -> Vec<Option<Variable<S>>> {
-        S::read(&self.inner.outputs, |slots| {
-            slots
-                .iter()
-                .map(|slot| S::upgrade(&slot.variable).map(|node| Variable { node }))
-                .collect()
-        })
+        S::get(&self.inner)
+            .outputs()
+            .into_iter()
+            .map(|(output, _)| output)
+            .collect()
     }
 
     /// `true` if both handles point at the same node.
@@ -68,10 +340,11 @@ impl<S: Strategy> Clone for FunctionNode<S> {
 /// Shows this node only, never the graph behind it.
 impl<S: Strategy> fmt::Debug for FunctionNode<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = S::get(&self.inner);
         f.debug_struct("FunctionNode")
-            .field("op", &self.name())
-            .field("inputs", &self.inner.inputs.len())
-            .field("generation", &self.inner.generation.0)
+            .field("op", &inner.op().name())
+            .field("inputs", &inner.links.inputs().len())
+            .field("generation", &inner.order.generation().0)
             .finish()
     }
 }

@@ -1,22 +1,27 @@
 //! The engine of a reverse-mode automatic differentiation library: DeZero's
-//! step 17 in Rust.
+//! step 17 in Rust, grown to higher-order gradients.
 //!
-//! A [`Variable`] holds an `f64` array, its gradient and its creator. Running a
-//! [`Function`] on variables (with [`apply`]) records a function node that holds
-//! its inputs strongly and its outputs through the ownership strategy's
-//! back-reference, weak by default, so a graph is freed when its last handle
-//! goes. [`Variable::backward`] walks the graph from an output, always running
-//! the pending function of the highest [`Generation`] next, and adds each
-//! leaf's gradient to its `grad`.
+//! A [`Variable`] holds a [`Tensor`] (an `f64` array), its gradient and its
+//! creator. Running a [`Function`] on variables (with [`apply`]) records a
+//! function node that holds its inputs and, through the ownership strategy's
+//! back-reference (weak by default), its outputs, so a graph is freed when its
+//! last handle goes. [`Variable::backward`] walks the graph from an output,
+//! always running the pending function of the highest [`Generation`] next, and
+//! adds each leaf's gradient to its `grad`; with
+//! [`create_graph`](BackwardOptions::create_graph) the gradients are variables
+//! with graphs of their own, so they can be differentiated again.
 //!
-//! The ops themselves (`Add`, `Square`, ...) live in `autograd-ops`; this crate
-//! is the machinery they plug into.
+//! The arithmetic ops and the broadcasting pair live here (the operators need
+//! them); the rest of the op set lives in `autograd-ops`, which re-exports
+//! everything a user needs from this crate.
+//!
+//! Items hidden from these docs are plumbing between the workspace's crates,
+//! not API: they may change without notice.
 //!
 //! # Example
 //!
 //! ```
-//! use autograd_core::{apply_one, Function, Result, SharedArray, Variable};
-//! use ndarray::ArrayD;
+//! use autograd_core::{apply_one, Function, Result, Tensor, Tensors, Variable};
 //!
 //! /// y = x², as in the seed.
 //! struct Square;
@@ -24,13 +29,12 @@
 //! impl Function for Square {
 //!     fn name(&self) -> &'static str { "Square" }
 //!     fn num_inputs(&self) -> usize { 1 }
-//!     fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
-//!         Ok(vec![xs[0].mapv(|x| x * x).into_shared()])
+//!     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+//!         Ok(xs[0].map(|x| x * x).into())
 //!     }
-//!     fn backward(&self, xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
-//!         let mut gx = gys.pop().unwrap();
-//!         gx.zip_mut_with(&xs[0], |g, &x| *g *= 2.0 * x); // in place: no new buffer
-//!         Ok(vec![gx])
+//!     fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
+//!         // in place: no new buffer
+//!         Ok(gys.take(0).into_zip_with("Square", &xs[0], |g, x| g * 2.0 * x)?.into())
 //!     }
 //! }
 //!
@@ -48,6 +52,7 @@
 mod apply;
 pub mod arith;
 mod backward;
+pub mod broadcast;
 mod dot;
 mod error;
 mod footprint;
@@ -55,18 +60,44 @@ mod function;
 mod function_node;
 mod generation;
 mod no_grad;
-mod node;
 mod operators;
+#[doc(hidden)]
 pub mod shape;
+mod teardown;
+mod tensor;
+mod traversal;
 mod variable;
 
 pub use apply::{apply, apply_one};
-pub use autograd_mem::{self as mem, ArcWeak, DefaultStrategy, RcWeak, Strategy, StrongOnly};
-pub use backward::BackwardOptions;
+pub use autograd_mem::{
+    self as mem, ArcWeak, DefaultStrategy, Freeing, RcWeak, Strategy, StrategyKind, StrongOnly,
+};
+pub use backward::{BackwardOptions, gradients};
+pub use dot::DotStyle;
 pub use error::{Error, Result, Shape};
 pub use footprint::Footprint;
-pub use function::{Function, SharedArray};
+pub use function::Function;
 pub use function_node::FunctionNode;
 pub use generation::Generation;
 pub use no_grad::{NoGradGuard, is_grad_enabled, no_grad, with_no_grad};
+#[doc(hidden)]
+pub use operators::or_panic;
+pub use tensor::{SharedArray, Tensor, Tensors, TensorsIntoIter};
 pub use variable::Variable;
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use crate::function_node::FunctionInner;
+    use crate::variable::VariableInner;
+
+    /// The node sizes the performance work settled on (issue 9): a variable
+    /// and a one-output, two-input function cost 144 bytes together under
+    /// `RcWeak`, counts included.
+    #[test]
+    fn nodes_stay_small() {
+        let variable = mem::shared_block_size::<VariableInner<RcWeak>>();
+        let function = mem::shared_block_size::<FunctionInner<RcWeak>>();
+        assert_eq!((variable, function), (56, 88));
+    }
+}

@@ -1,32 +1,43 @@
 //! A scope in which ops compute values but build no graph.
+//!
+//! The state is two per-thread counters, not a saved flag: how many
+//! [`no_grad`] guards are alive, and how many passes of
+//! `backward` with `create_graph` are recording. Counters compose whatever
+//! order guards are dropped in, and the state after the last guard drops is
+//! always the state before the first.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
 
 thread_local! {
-    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+    /// Live [`NoGradGuard`]s on this thread.
+    static NO_GRAD_DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// `create_graph` backward passes recording on this thread.
+    static RECORDING_DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
-/// `true` unless the current thread is inside a [`no_grad`] scope.
+/// `true` unless the current thread is inside a [`no_grad`] scope (a
+/// `create_graph` backward records even there, as PyTorch's does).
 pub fn is_grad_enabled() -> bool {
-    GRAD_ENABLED.with(Cell::get)
+    RECORDING_DEPTH.with(Cell::get) > 0 || NO_GRAD_DEPTH.with(Cell::get) == 0
 }
 
 /// While alive, ops on this thread build no graph: their outputs are leaves
 /// and no function node is allocated (DeZero step 18, `torch.no_grad`).
 ///
-/// The previous state comes back when the guard drops, also on an early
-/// return through `?` or a panic, so scopes nest. The guard is neither `Send`
-/// nor `Sync`: the setting is per thread, and rayon workers do not inherit it.
+/// Guards nest and may be dropped in any order: graphs are built again once
+/// the last one is gone, also after an early return through `?` or a panic.
+/// The guard is neither `Send` nor `Sync`: the setting is per thread, and
+/// rayon workers do not inherit it.
 ///
 /// ```
-/// use autograd_core::{no_grad, Variable, is_grad_enabled};
+/// use autograd_core::{no_grad, is_grad_enabled};
 ///
-/// let x = Variable::scalar(3.0);
-/// {
-///     let _guard = no_grad();
-///     assert!(!is_grad_enabled());
-/// }
+/// let a = no_grad();
+/// let b = no_grad();
+/// drop(a); // out of order: b still holds the scope
+/// assert!(!is_grad_enabled());
+/// drop(b);
 /// assert!(is_grad_enabled());
 /// ```
 ///
@@ -39,16 +50,14 @@ pub fn is_grad_enabled() -> bool {
 #[must_use = "the scope ends when the guard is dropped"]
 #[derive(Debug)]
 pub struct NoGradGuard {
-    previous: bool,
     /// Per-thread state: the guard must not move to another thread.
     _not_send: PhantomData<*const ()>,
 }
 
 /// Enters a scope without graph building; see [`NoGradGuard`].
 pub fn no_grad() -> NoGradGuard {
-    let previous = GRAD_ENABLED.with(|enabled| enabled.replace(false));
+    NO_GRAD_DEPTH.with(|depth| depth.set(depth.get() + 1));
     NoGradGuard {
-        previous,
         _not_send: PhantomData,
     }
 }
@@ -61,6 +70,28 @@ pub fn with_no_grad<R>(f: impl FnOnce() -> R) -> R {
 
 impl Drop for NoGradGuard {
     fn drop(&mut self) {
-        GRAD_ENABLED.with(|enabled| enabled.set(self.previous));
+        NO_GRAD_DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
+/// While alive, ops record a graph even inside [`no_grad`]: what a
+/// `create_graph` backward holds while it runs the ops' variable-level
+/// backward.
+pub(crate) struct RecordingGuard {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl RecordingGuard {
+    pub(crate) fn new() -> Self {
+        RECORDING_DEPTH.with(|depth| depth.set(depth.get() + 1));
+        RecordingGuard {
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for RecordingGuard {
+    fn drop(&mut self) {
+        RECORDING_DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
     }
 }

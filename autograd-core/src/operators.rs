@@ -9,8 +9,8 @@ use std::ops;
 
 use autograd_mem::Strategy;
 
-use crate::arith::{Add, Div, Mul, Neg, Sub};
-use crate::{Result, Variable, apply_one};
+use crate::arith::{add, div, mul, neg, sub};
+use crate::{Result, Variable};
 
 impl<S: Strategy> Variable<S> {
     /// `self + rhs`, broadcasting.
@@ -18,7 +18,7 @@ impl<S: Strategy> Variable<S> {
     /// # Errors
     /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when the shapes do not broadcast.
     pub fn try_add(&self, rhs: &Variable<S>) -> Result<Variable<S>> {
-        apply_one(Add, &[self, rhs])
+        add(self, rhs)
     }
 
     /// `self - rhs`, broadcasting.
@@ -26,7 +26,7 @@ impl<S: Strategy> Variable<S> {
     /// # Errors
     /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when the shapes do not broadcast.
     pub fn try_sub(&self, rhs: &Variable<S>) -> Result<Variable<S>> {
-        apply_one(Sub, &[self, rhs])
+        sub(self, rhs)
     }
 
     /// `self * rhs`, elementwise, broadcasting.
@@ -34,7 +34,7 @@ impl<S: Strategy> Variable<S> {
     /// # Errors
     /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when the shapes do not broadcast.
     pub fn try_mul(&self, rhs: &Variable<S>) -> Result<Variable<S>> {
-        apply_one(Mul, &[self, rhs])
+        mul(self, rhs)
     }
 
     /// `self / rhs`, elementwise, broadcasting.
@@ -42,7 +42,7 @@ impl<S: Strategy> Variable<S> {
     /// # Errors
     /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when the shapes do not broadcast.
     pub fn try_div(&self, rhs: &Variable<S>) -> Result<Variable<S>> {
-        apply_one(Div, &[self, rhs])
+        div(self, rhs)
     }
 
     /// `-self`.
@@ -50,12 +50,15 @@ impl<S: Strategy> Variable<S> {
     /// # Errors
     /// None for a well-formed variable; `Result` keeps the `try_` methods alike.
     pub fn try_neg(&self) -> Result<Variable<S>> {
-        apply_one(Neg, &[self])
+        neg(self)
     }
 }
 
-/// Panics with the error's message, as ndarray's operators do on bad shapes.
-fn or_panic<T>(result: Result<T>) -> T {
+/// Panics with the error's message, as ndarray's operators do on bad shapes:
+/// what every operator and the ops' method sugar do with an error.
+#[doc(hidden)]
+#[track_caller]
+pub fn or_panic<T>(result: Result<T>) -> T {
     result.unwrap_or_else(|err| panic!("{err}"))
 }
 

@@ -1,12 +1,13 @@
-//! [`Variable`]: a handle to a value in the graph.
+//! [`Variable`]: a handle to a value in the graph, beside the node it points to.
 
 use std::fmt;
 
-use autograd_mem::{DefaultStrategy, Strategy};
-use ndarray::{Array, ArrayD, Dimension, IxDyn};
+use autograd_mem::{DefaultStrategy, GraphNode, NodeKind, Strategy, live};
+use ndarray::{Array, Dimension};
 
-use crate::node::VariableInner;
-use crate::{FunctionNode, Generation, SharedArray};
+use crate::function_node::FunctionInner;
+use crate::teardown::{self, Link};
+use crate::{Error, FunctionNode, Generation, Result, SharedArray, Tensor};
 
 /// A value in a computational graph: an `f64` array of any dimension, its
 /// gradient, and the function that created it.
@@ -39,6 +40,129 @@ pub struct Variable<S: Strategy = DefaultStrategy> {
     pub(crate) node: S::Strong<VariableInner<S>>,
 }
 
+/// A variable's node: its creator (fixed at creation) outside the cell, what
+/// can change inside it. 56 bytes under `RcWeak` with the `Rc` counts.
+pub(crate) struct VariableInner<S: Strategy> {
+    /// `None` for a leaf.
+    pub(crate) creator: Option<S::Strong<FunctionInner<S>>>,
+    pub(crate) state: S::Cell<VariableState<S>>,
+}
+
+/// What can change on a variable after it is created.
+pub(crate) struct VariableState<S: Strategy> {
+    /// A leaf's value always has a buffer of its own, so that the functions
+    /// reading the leaf share it for the price of a pointer.
+    pub(crate) value: Tensor,
+    /// Boxed: most variables never have a name or a gradient.
+    pub(crate) extras: Option<Box<Extras<S>>>,
+}
+
+/// The rarely used part of a variable's state.
+pub(crate) struct Extras<S: Strategy> {
+    pub(crate) name: Option<String>,
+    pub(crate) grad: Option<Grad<S>>,
+}
+
+/// A stored gradient: values from a first-order backward, or a variable
+/// (with its own graph after `create_graph`, or a leaf that
+/// [`Variable::grad_variable`] made so that two calls return the same one).
+pub(crate) enum Grad<S: Strategy> {
+    Values(Tensor),
+    Variable(Variable<S>),
+}
+
+impl<S: Strategy> Grad<S> {
+    fn tensor(&self) -> Tensor {
+        match self {
+            Grad::Values(tensor) => tensor.clone(),
+            Grad::Variable(variable) => variable.tensor(),
+        }
+    }
+}
+
+impl<S: Strategy> VariableState<S> {
+    fn extras(&mut self) -> &mut Extras<S> {
+        self.extras.get_or_insert_with(|| {
+            Box::new(Extras {
+                name: None,
+                grad: None,
+            })
+        })
+    }
+}
+
+impl<S: Strategy> VariableInner<S> {
+    pub(crate) fn new(value: Tensor, creator: Option<S::Strong<FunctionInner<S>>>) -> Self {
+        live::record_created::<S>(NodeKind::Variable);
+        let value = if creator.is_none() {
+            Tensor::from_shared_repr(value.into_shared_repr())
+        } else {
+            value
+        };
+        VariableInner {
+            creator,
+            state: S::new_cell(VariableState {
+                value,
+                extras: None,
+            }),
+        }
+    }
+
+    pub(crate) fn value(&self) -> Tensor {
+        S::read(&self.state, |s| s.value.clone())
+    }
+
+    pub(crate) fn generation(&self) -> Generation {
+        self.creator
+            .as_ref()
+            .map_or(Generation::LEAF, |f| S::get(f).order.generation().next())
+    }
+}
+
+impl<S: Strategy> GraphNode<S> for VariableInner<S> {
+    fn trace(&self, tracer: &mut S::Tracer<'_>) {
+        if let Some(creator) = &self.creator {
+            S::trace_strong(creator, tracer);
+        }
+        S::try_read(&self.state, |s| {
+            if let Some(Grad::Variable(grad)) = s.extras.as_ref().and_then(|e| e.grad.as_ref()) {
+                S::trace_strong(&grad.node, tracer);
+            }
+        });
+    }
+}
+
+impl<S: Strategy> VariableInner<S> {
+    /// Moves the links this node owns onto `links` (for teardown).
+    pub(crate) fn detach(&mut self, links: &mut Vec<Link<S>>) {
+        links.extend(self.creator.take().map(Link::Function));
+        let grad = S::get_mut(&mut self.state)
+            .extras
+            .as_mut()
+            .and_then(|e| e.grad.take());
+        if let Some(Grad::Variable(grad)) = grad {
+            links.push(Link::Variable(grad.node));
+        }
+    }
+
+    fn owns_links(&mut self) -> bool {
+        self.creator.is_some()
+            || S::get_mut(&mut self.state)
+                .extras
+                .as_ref()
+                .is_some_and(|e| matches!(e.grad, Some(Grad::Variable(_))))
+    }
+}
+
+impl<S: Strategy> Drop for VariableInner<S> {
+    fn drop(&mut self) {
+        live::record_dropped::<S>(NodeKind::Variable);
+        if self.owns_links() {
+            teardown::release::<S>(|links| self.detach(links), || {});
+        }
+    }
+}
+
 impl Variable {
     /// A new leaf under the [`DefaultStrategy`] holding `data`.
     pub fn new<D: Dimension>(data: Array<f64, D>) -> Self {
@@ -54,24 +178,38 @@ impl Variable {
 impl<S: Strategy> Variable<S> {
     /// A new leaf holding `data`, under strategy `S`: `Variable::<ArcWeak>::from_array(a)`.
     pub fn from_array<D: Dimension>(data: Array<f64, D>) -> Self {
-        Self::from_shared(data.into_dyn().into_shared(), None)
+        Self::from_tensor(Tensor::from_array(data))
     }
 
     /// A new 0-dimensional leaf under strategy `S`.
     pub fn from_scalar(value: f64) -> Self {
-        Self::from_array(ndarray::arr0(value))
+        Self::from_tensor(Tensor::scalar(value))
     }
 
-    pub(crate) fn from_shared(
-        data: SharedArray,
-        creator: Option<S::Strong<crate::node::FunctionInner<S>>>,
+    /// A new leaf holding `value`.
+    pub fn from_tensor(value: Tensor) -> Self {
+        Self::with_creator(value, None)
+    }
+
+    pub(crate) fn with_creator(
+        value: Tensor,
+        creator: Option<S::Strong<FunctionInner<S>>>,
     ) -> Self {
-        let generation = creator
-            .as_ref()
-            .map_or(Generation::LEAF, |f| f.generation.next());
         Variable {
-            node: S::new_strong(VariableInner::new(data, creator, generation)),
+            node: S::new_strong(VariableInner::new(value, creator)),
         }
+    }
+
+    pub(crate) fn inner(&self) -> S::Ref<'_, VariableInner<S>> {
+        S::get(&self.node)
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&VariableState<S>) -> R) -> R {
+        S::read(&self.inner().state, f)
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut VariableState<S>) -> R) -> R {
+        S::write(&self.inner().state, f)
     }
 
     /// Names the variable (shown by `Debug` and graph exports) and returns it.
@@ -83,68 +221,77 @@ impl<S: Strategy> Variable<S> {
     /// Names the variable.
     pub fn set_name(&self, name: impl Into<String>) {
         let name = name.into();
-        S::write(&self.node.state, |s| s.name = Some(name));
+        self.write(|s| s.extras().name = Some(name));
     }
 
     /// The variable's name, if it has one.
     pub fn name(&self) -> Option<String> {
-        S::read(&self.node.state, |s| s.name.clone())
+        self.read(|s| s.extras.as_ref().and_then(|e| e.name.clone()))
     }
 
-    /// The value. Cheap: the returned array shares the variable's buffer.
+    /// The value as an ndarray array. Cheap: it shares the variable's buffer
+    /// (a one-element value, which has none, is copied).
     pub fn data(&self) -> SharedArray {
-        S::read(&self.node.state, |s| s.data.clone())
+        self.read(|s| s.value.to_shared())
+    }
+
+    /// The value as a [`Tensor`] (shares the buffer).
+    pub fn tensor(&self) -> Tensor {
+        self.inner().value()
     }
 
     /// The value of a one-element variable, or `None` for any other size.
     pub fn item(&self) -> Option<f64> {
-        S::read(&self.node.state, |s| {
-            (s.data.len() == 1).then(|| s.data.iter().copied().next().unwrap_or_default())
+        self.read(|s| {
+            if s.value.len() == 1 {
+                s.value.view().iter().copied().next()
+            } else {
+                None
+            }
         })
     }
 
-    /// Replaces the value with one of the same shape (what an optimizer
-    /// step does).
+    /// Replaces a leaf's value with one of the same shape (what an optimizer
+    /// step does to a parameter).
     ///
-    /// Shapes in a graph never change, so every shape checked when an op ran
-    /// still holds when backward runs. Ops that read their inputs during
-    /// backward see the new value (`Exp` uses the output it computed), so
-    /// update parameters after backward, as a training step does.
+    /// Functions recorded before keep the value they read: a graph's values
+    /// never change under it, so its backward stays the derivative of what
+    /// its forward computed.
     ///
     /// # Errors
-    /// [`Error::SetDataShape`](crate::Error::SetDataShape) when `data` has
-    /// another shape; the variable keeps its value.
-    pub fn set_data<D: Dimension>(&self, data: Array<f64, D>) -> crate::Result<()> {
-        let data = data.into_dyn().into_shared();
-        S::write(&self.node.state, |s| {
-            if s.data.shape() != data.shape() {
-                return Err(crate::Error::SetDataShape {
-                    expected: s.data.shape().to_vec(),
+    /// [`Error::SetDataShape`] when `data` has another shape, and
+    /// [`Error::SetDataNotLeaf`] when a function computed this variable; the
+    /// variable keeps its value.
+    pub fn set_data<D: Dimension>(&self, data: Array<f64, D>) -> Result<()> {
+        if !self.is_leaf() {
+            return Err(Error::SetDataNotLeaf);
+        }
+        let data = Tensor::from_shared_repr(Tensor::from_array(data).into_shared_repr());
+        self.write(|s| {
+            if s.value.shape() != data.shape() {
+                return Err(Error::SetDataShape {
+                    expected: s.value.shape().to_vec(),
                     got: data.shape().to_vec(),
                 });
             }
-            s.data = data;
+            s.value = data;
             Ok(())
         })
     }
 
     /// The value's shape.
     pub fn shape(&self) -> Vec<usize> {
-        S::read(&self.node.state, |s| s.data.shape().to_vec())
-    }
-
-    pub(crate) fn dim(&self) -> IxDyn {
-        S::read(&self.node.state, |s| s.data.raw_dim())
+        self.read(|s| s.value.shape().to_vec())
     }
 
     /// The number of axes.
     pub fn ndim(&self) -> usize {
-        S::read(&self.node.state, |s| s.data.ndim())
+        self.read(|s| s.value.ndim())
     }
 
     /// The number of elements.
     pub fn len(&self) -> usize {
-        S::read(&self.node.state, |s| s.data.len())
+        self.read(|s| s.value.len())
     }
 
     /// `true` if the value has no elements.
@@ -153,36 +300,79 @@ impl<S: Strategy> Variable<S> {
     }
 
     /// The gradient accumulated by [`backward`](Variable::backward), if any.
+    /// Cheap: it shares the stored gradient's buffer.
     ///
     /// Leaves always receive theirs; other variables only when backward was
     /// asked to retain intermediate gradients.
-    pub fn grad(&self) -> Option<ArrayD<f64>> {
-        S::read(&self.node.state, |s| s.grad.as_deref().cloned())
+    pub fn grad(&self) -> Option<SharedArray> {
+        self.read(|s| {
+            let grad = s.extras.as_ref()?.grad.as_ref()?;
+            Some(match grad {
+                Grad::Values(tensor) => tensor.to_shared(),
+                Grad::Variable(variable) => variable.data(),
+            })
+        })
     }
 
-    /// Forgets the gradient, so that the next backward starts from zero.
+    /// The stored gradient as a variable: with the graph that computed it
+    /// when backward ran with `create_graph`, a leaf otherwise. Two calls
+    /// return the same variable.
+    pub fn grad_variable(&self) -> Option<Variable<S>> {
+        loop {
+            let values = match self.read(|s| {
+                s.extras
+                    .as_ref()?
+                    .grad
+                    .as_ref()
+                    .map(Grad::tensor_or_variable)
+            })? {
+                Ok(variable) => return Some(variable),
+                Err(values) => values,
+            };
+            // Made outside the cell: no node is created under a borrow.
+            let variable = Variable::from_tensor(values.clone());
+            let stored = self.write(|s| match s.extras().grad.as_mut() {
+                Some(grad @ Grad::Values(_)) if grad.holds(&values) => {
+                    *grad = Grad::Variable(variable.clone());
+                    true
+                }
+                _ => false,
+            });
+            if stored {
+                return Some(variable);
+            }
+            // Another backward changed the gradient meanwhile: look again.
+        }
+    }
+
+    /// Forgets the gradient, so that the next backward starts from zero. A
+    /// gradient variable obtained before keeps its value and graph.
     pub fn cleargrad(&self) {
-        S::write(&self.node.state, |s| s.grad = None);
+        let grad = self.write(|s| s.extras.as_mut().and_then(|e| e.grad.take()));
+        drop(grad); // outside the cell: it may free a gradient's graph
     }
 
     /// The function that created this variable; `None` for a leaf.
     pub fn creator(&self) -> Option<FunctionNode<S>> {
-        self.node.creator.clone().map(FunctionNode::from_inner)
+        self.inner()
+            .creator
+            .clone()
+            .map(|inner| FunctionNode { inner })
     }
 
     /// `true` if no function created this variable.
     pub fn is_leaf(&self) -> bool {
-        self.node.creator.is_none()
+        self.inner().creator.is_none()
     }
 
     /// The variable's [`Generation`]: 0 for a leaf, its creator's plus one otherwise.
     pub fn generation(&self) -> Generation {
-        self.node.generation
+        self.inner().generation()
     }
 
     /// A new leaf that shares this variable's value but not its graph.
     pub fn detach(&self) -> Self {
-        Self::from_shared(self.data(), None)
+        Self::from_tensor(self.tensor())
     }
 
     /// `true` if both handles point at the same node.
@@ -193,6 +383,96 @@ impl<S: Strategy> Variable<S> {
     /// The node's identity while it is alive (its address).
     pub(crate) fn id(&self) -> usize {
         S::addr(&self.node)
+    }
+
+    /// Stores `grad` as this variable's gradient, or adds it to the stored
+    /// one: in place for values (`create_graph` off), as a recorded sum for
+    /// variables (`create_graph` on). What a finished backward does to each
+    /// leaf, and to intermediates when retaining.
+    pub(crate) fn accumulate_grad(&self, grad: Grad<S>) -> Result<()> {
+        // Values onto values, or onto nothing: in place, under the cell.
+        let grad = match self.write(|s| {
+            let stored = &mut s.extras().grad;
+            match (stored.as_mut(), grad) {
+                (None, grad) => {
+                    *stored = Some(grad);
+                    Ok(())
+                }
+                (Some(Grad::Values(sum)), Grad::Values(new)) => {
+                    sum.add_assign(&new);
+                    Ok(())
+                }
+                (Some(_), grad) => Err(grad),
+            }
+        }) {
+            Ok(()) => return Ok(()),
+            Err(grad) => grad,
+        };
+        // A sum that involves a variable is computed outside the cell (it
+        // records ops), then stored if the gradient did not change meanwhile.
+        loop {
+            let old = self.read(|s| s.extras.as_ref()?.grad.as_ref().map(Grad::snapshot));
+            let sum = match (&old, &grad) {
+                (None, grad) => grad.snapshot(),
+                (Some(Grad::Variable(old)), Grad::Variable(new)) => {
+                    Grad::Variable(old.try_add(new)?)
+                }
+                (Some(Grad::Values(old)), Grad::Variable(new)) => {
+                    Grad::Variable(Variable::from_tensor(old.clone()).try_add(new)?)
+                }
+                // First-order onto a variable: the sum of values (a first-order
+                // backward records nothing, so the old graph is let go).
+                (Some(old), Grad::Values(new)) => {
+                    let mut sum = old.tensor();
+                    sum.add_assign(new);
+                    Grad::Values(sum)
+                }
+            };
+            let replaced = self.write(|s| {
+                let current = &mut s.extras().grad;
+                let unchanged = match (current.as_ref(), old.as_ref()) {
+                    (None, None) => true,
+                    (Some(current), Some(old)) => current.same_as(old),
+                    _ => false,
+                };
+                unchanged.then(|| std::mem::replace(current, Some(sum)))
+            });
+            if let Some(previous) = replaced {
+                drop(previous); // outside the cell
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl<S: Strategy> Grad<S> {
+    /// The variable, or the values to make one from.
+    fn tensor_or_variable(&self) -> std::result::Result<Variable<S>, Tensor> {
+        match self {
+            Grad::Variable(variable) => Ok(variable.clone()),
+            Grad::Values(tensor) => Err(tensor.clone()),
+        }
+    }
+
+    /// A cheap copy that [`same_as`](Grad::same_as) recognises.
+    fn snapshot(&self) -> Grad<S> {
+        match self {
+            Grad::Variable(variable) => Grad::Variable(variable.clone()),
+            Grad::Values(tensor) => Grad::Values(tensor.clone()),
+        }
+    }
+
+    /// `true` if `self` is still the gradient `snapshot` was taken of.
+    fn same_as(&self, snapshot: &Grad<S>) -> bool {
+        match (self, snapshot) {
+            (Grad::Variable(a), Grad::Variable(b)) => a.ptr_eq(b),
+            (Grad::Values(a), Grad::Values(b)) => a.ptr_eq(b) || (a == b && a.heap().is_none()),
+            _ => false,
+        }
+    }
+
+    fn holds(&self, values: &Tensor) -> bool {
+        self.same_as(&Grad::Values(values.clone()))
     }
 }
 
@@ -214,14 +494,23 @@ impl<S: Strategy, D: Dimension> From<Array<f64, D>> for Variable<S> {
 /// recurse through creators, and loop forever on a `StrongOnly` cycle).
 impl<S: Strategy> fmt::Debug for Variable<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let creator = self.node.creator.as_ref().map(|c| c.op.name());
-        S::read(&self.node.state, |s| {
+        let inner = self.inner();
+        let creator = inner
+            .creator
+            .as_ref()
+            .map(|c| FunctionNode::<S>::op_name(c));
+        let generation = inner.generation();
+        S::read(&inner.state, |s| {
+            let extras = s.extras.as_deref();
             f.debug_struct("Variable")
-                .field("name", &s.name)
-                .field("data", &s.data)
-                .field("grad", &s.grad)
+                .field("name", &extras.and_then(|e| e.name.as_deref()))
+                .field("data", &s.value)
+                .field(
+                    "grad",
+                    &extras.and_then(|e| e.grad.as_ref()).map(Grad::tensor),
+                )
                 .field("creator", &creator)
-                .field("generation", &self.node.generation.0)
+                .field("generation", &generation.0)
                 .field("strategy", &S::NAME)
                 .finish()
         })

@@ -1,8 +1,9 @@
 //! [`ArcWeak`]: thread-safe graphs whose function → output links are weak.
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, TryLockError, Weak};
 
-use crate::{BaseStrategy, Strategy, StrategyKind};
+use crate::strategy::reference_counting_strategy;
+use crate::{BaseStrategy, Freeing, StrategyKind};
 
 /// `Arc` + `Weak` + `Mutex`: graphs that are `Send + Sync`.
 ///
@@ -15,48 +16,83 @@ use crate::{BaseStrategy, Strategy, StrategyKind};
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ArcWeak;
 
-impl Strategy for ArcWeak {
-    type Strong<T> = Arc<T>;
-    type Back<T> = Weak<T>;
-    type Cell<T> = Mutex<T>;
+reference_counting_strategy! {
+    impl<> for ArcWeak, base ArcWeak, back WeakPtr, freeing Freeing::OnDrop,
+    kind StrategyKind::ArcWeak,
+    back_of <ArcWeak as BaseStrategy>::ptr_downgrade,
+    upgrade <ArcWeak as BaseStrategy>::ptr_upgrade,
+    unwrap_back Err,
+    back_addr <ArcWeak as BaseStrategy>::weak_addr
+}
 
-    const KIND: StrategyKind = StrategyKind::ArcWeak;
+impl BaseStrategy for ArcWeak {
+    type Ptr<T> = Arc<T>;
+    type WeakPtr<T> = Weak<T>;
+    type BaseCell<T> = Mutex<T>;
+    type BaseOnce<T> = OnceLock<T>;
+    const STRONG_ONLY_KIND: StrategyKind = StrategyKind::StrongOnlyArcWeak;
 
-    fn new_strong<T>(value: T) -> Arc<T> {
+    fn ptr_new<T>(value: T) -> Arc<T> {
         Arc::new(value)
     }
 
-    fn back<T>(strong: &Arc<T>) -> Weak<T> {
-        Arc::downgrade(strong)
+    fn ptr_addr<T>(ptr: &Arc<T>) -> usize {
+        Arc::as_ptr(ptr) as usize
     }
 
-    fn upgrade<T>(back: &Weak<T>) -> Option<Arc<T>> {
-        back.upgrade()
+    fn ptr_downgrade<T>(ptr: &Arc<T>) -> Weak<T> {
+        Arc::downgrade(ptr)
     }
 
-    fn into_inner<T>(strong: Arc<T>) -> Option<T> {
-        Arc::into_inner(strong)
+    fn ptr_upgrade<T>(weak: &Weak<T>) -> Option<Arc<T>> {
+        weak.upgrade()
     }
 
-    fn addr<T>(strong: &Arc<T>) -> usize {
-        Arc::as_ptr(strong) as usize
+    fn weak_addr<T>(weak: &Weak<T>) -> usize {
+        Weak::as_ptr(weak) as usize
     }
 
-    fn new_cell<T>(value: T) -> Mutex<T> {
+    fn ptr_try_unwrap<T>(ptr: Arc<T>) -> Result<T, Arc<T>> {
+        Arc::try_unwrap(ptr)
+    }
+
+    fn cell_new<T>(value: T) -> Mutex<T> {
         Mutex::new(value)
     }
 
-    fn read<T, R>(cell: &Mutex<T>, f: impl FnOnce(&T) -> R) -> R {
+    fn cell_read<T, R>(cell: &Mutex<T>, f: impl FnOnce(&T) -> R) -> R {
         f(&cell.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn write<T, R>(cell: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
+    fn cell_try_read<T, R>(cell: &Mutex<T>, f: impl FnOnce(&T) -> R) -> Option<R> {
+        match cell.try_lock() {
+            Ok(value) => Some(f(&value)),
+            Err(TryLockError::Poisoned(poisoned)) => Some(f(&poisoned.into_inner())),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn cell_write<T, R>(cell: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut cell.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn get_mut<T>(cell: &mut Mutex<T>) -> &mut T {
+    fn cell_get_mut<T>(cell: &mut Mutex<T>) -> &mut T {
         cell.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl BaseStrategy for ArcWeak {}
+    fn once_new<T>() -> OnceLock<T> {
+        OnceLock::new()
+    }
+
+    fn once_value<T>(once: &OnceLock<T>) -> Option<&T> {
+        once.get()
+    }
+
+    fn once_init<T>(once: &OnceLock<T>, value: T) -> Result<(), T> {
+        once.set(value)
+    }
+
+    fn once_remove<T>(once: &mut OnceLock<T>) -> Option<T> {
+        once.take()
+    }
+}

@@ -6,11 +6,15 @@
 //! question, *what does a function hold of its outputs, and through which
 //! pointer and cell types?*, with interchangeable [`Strategy`] types:
 //!
-//! | strategy | pointers | cell | function → output | breaks cycles |
+//! | strategy | pointers | cell | function → output | a dropped graph is |
 //! |---|---|---|---|---|
-//! | [`RcWeak`] | `Rc` | `RefCell` | `rc::Weak` | yes (DeZero step 17) |
-//! | [`ArcWeak`] | `Arc` | `Mutex` | `sync::Weak` | yes, and graphs are `Send + Sync` |
-//! | [`StrongOnly<B>`] | `B`'s | `B`'s | strong | no: every graph leaks |
+//! | [`RcWeak`] | `Rc` | `RefCell` | `rc::Weak` | freed at once (DeZero step 17) |
+//! | [`ArcWeak`] | `Arc` | `Mutex` | `sync::Weak` | freed at once; graphs are `Send + Sync` |
+//! | [`StrongOnly<B>`] | `B`'s | `B`'s | strong | never freed: every graph leaks |
+//!
+//! [`Freeing`] names the three answers; [`StrategyKind`] lists the strategies
+//! (the list is written once, in this crate's `strategy_list!`, and every
+//! other list of them is generated from it).
 //!
 //! [`live`] counts the variable and function nodes alive under each strategy,
 //! cheaply enough to stay on in release builds, which is how the leak that
@@ -19,24 +23,18 @@
 //! The cargo features `sync` and `strong-only` only move the [`DefaultStrategy`]
 //! alias; every strategy is always compiled and usable by name.
 //!
+//! Items hidden from these docs are plumbing between the workspace's crates,
+//! not API: they may change without notice.
+//!
 //! # Example
 //!
 //! ```
-//! use autograd_mem::{RcWeak, StrongOnly, Strategy};
+//! use autograd_mem::{Freeing, RcWeak, Strategy, StrategyKind, StrongOnly};
 //!
-//! // A strong handle, and the back-reference a function keeps to its output.
-//! let output = RcWeak::new_strong(42);
-//! let back = RcWeak::back(&output);
-//! assert_eq!(RcWeak::upgrade(&back).as_deref(), Some(&42));
-//! drop(output);
-//! assert!(RcWeak::upgrade(&back).is_none()); // the weak link did not keep it alive
-//!
-//! // The same under `StrongOnly`: the back-reference owns the output.
-//! let output = StrongOnly::<RcWeak>::new_strong(42);
-//! let back = StrongOnly::<RcWeak>::back(&output);
-//! drop(output);
-//! assert_eq!(StrongOnly::<RcWeak>::upgrade(&back).as_deref(), Some(&42));
-//! assert!(RcWeak::BREAKS_CYCLES && !StrongOnly::<RcWeak>::BREAKS_CYCLES);
+//! assert_eq!(RcWeak::FREEING, Freeing::OnDrop);
+//! assert_eq!(StrongOnly::<RcWeak>::FREEING, Freeing::Never);
+//! assert_eq!(StrategyKind::from_cli_name("arc-weak"), Some(StrategyKind::ArcWeak));
+//! assert!(StrategyKind::ALL.iter().any(|kind| kind.name() == "StrongOnly<ArcWeak>"));
 //! ```
 #![forbid(unsafe_code)]
 
@@ -44,18 +42,112 @@ mod arc_weak;
 mod default;
 pub mod live;
 mod rc_weak;
-mod strategy;
+#[doc(hidden)]
+pub mod strategy;
 mod strong_only;
 
 pub use arc_weak::ArcWeak;
 pub use default::{DefaultBase, DefaultStrategy};
 pub use live::{LiveNodes, NodeKind};
 pub use rc_weak::RcWeak;
-pub use strategy::{BaseStrategy, Strategy, StrategyKind, shared_block_size};
+#[doc(hidden)]
+pub use strategy::shared_block_size;
+pub use strategy::{BaseStrategy, Freeing, GraphNode, Strategy};
 pub use strong_only::StrongOnly;
 
-/// Generates a module of four `#[test]`s per entry, one per strategy, each
-/// calling a generic test function: `name => function;`.
+/// The strategies, written once. Calls `callback! { args [entries] }` with
+/// one entry per strategy: `Variant, Type, "Name", "cli-name", snake_name;`.
+/// [`StrategyKind`], the test matrix ([`test_each_strategy!`]) and every list
+/// in the other crates are generated from it. A new strategy is a file and
+/// one line here.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! strategy_list {
+    ($($callback:ident)::+ ! { $($args:tt)* }) => {
+        $($callback)::+! {
+            $($args)*
+            [
+                RcWeak, $crate::RcWeak, "RcWeak", "rc-weak", rc_weak;
+                ArcWeak, $crate::ArcWeak, "ArcWeak", "arc-weak", arc_weak;
+                StrongOnlyRcWeak, $crate::StrongOnly<$crate::RcWeak>, "StrongOnly<RcWeak>", "strong-only-rc-weak", strong_only_rc_weak;
+                StrongOnlyArcWeak, $crate::StrongOnly<$crate::ArcWeak>, "StrongOnly<ArcWeak>", "strong-only-arc-weak", strong_only_arc_weak;
+            ]
+        }
+    };
+}
+
+/// Expands the strategy list into [`StrategyKind`].
+macro_rules! define_kinds {
+    ([$($variant:ident, $ty:ty, $name:literal, $cli:literal, $snake:ident;)*]) => {
+        /// Which strategy a type is: the strategies as values, for live counts,
+        /// reports and command lines.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum StrategyKind {
+            $(
+                #[doc = concat!("[`", $name, "`](", stringify!($ty), ").")]
+                $variant,
+            )*
+        }
+
+        impl StrategyKind {
+            /// Every strategy, in the order reports list them.
+            pub const ALL: &'static [StrategyKind] = &[$(StrategyKind::$variant),*];
+
+            /// A dense index in `0..ALL.len()`, for per-strategy tables.
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The name users write: `RcWeak`, `StrongOnly<ArcWeak>`, ...
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(StrategyKind::$variant => $name,)*
+                }
+            }
+
+            /// The name on a command line: `rc-weak`, `strong-only-arc-weak`, ...
+            pub const fn cli_name(self) -> &'static str {
+                match self {
+                    $(StrategyKind::$variant => $cli,)*
+                }
+            }
+
+            /// The strategy whose [`cli_name`](StrategyKind::cli_name) is `name`.
+            pub fn from_cli_name(name: &str) -> Option<StrategyKind> {
+                Self::ALL.iter().copied().find(|kind| kind.cli_name() == name)
+            }
+
+            /// When a graph under this strategy is freed.
+            pub const fn freeing(self) -> Freeing {
+                match self {
+                    $(StrategyKind::$variant => <$ty as Strategy>::FREEING,)*
+                }
+            }
+
+            /// Calls `visitor` with this strategy as a type: how code that is
+            /// generic over [`Strategy`] is run for a strategy chosen at run time.
+            pub fn visit<V: StrategyVisitor>(self, visitor: V) -> V::Output {
+                match self {
+                    $(StrategyKind::$variant => visitor.visit::<$ty>(),)*
+                }
+            }
+        }
+    };
+}
+strategy_list!(define_kinds! {});
+
+/// Code generic over a [`Strategy`], run for a [`StrategyKind`] chosen at run
+/// time by [`StrategyKind::visit`].
+pub trait StrategyVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Runs with `S` as the strategy.
+    fn visit<S: Strategy>(self) -> Self::Output;
+}
+
+/// Generates a module of one `#[test]` per strategy for each entry, each
+/// calling a generic test function: `name => function;`. The strategies come
+/// from the one list, so a new strategy joins every test matrix.
 ///
 /// ```
 /// use autograd_mem::Strategy;
@@ -69,27 +161,39 @@ pub use strong_only::StrongOnly;
 /// }
 /// # fn main() {}
 /// ```
+#[doc(hidden)]
 #[macro_export]
 macro_rules! test_each_strategy {
     ($($name:ident => $body:ident;)*) => {
-        $(mod $name {
+        $crate::strategy_list!($crate::__test_matrix! { $($name => $body;)* });
+    };
+}
+
+/// One module per test, one test per strategy (see [`test_each_strategy!`]):
+/// one row at a time, since a row's tests repeat over the strategy list.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __test_matrix {
+    ([$($entries:tt)*]) => {};
+    ($name:ident => $body:ident; $($rest:tt)*) => {
+        mod $name {
+            $crate::__test_matrix_one! { $body $($rest)* }
+        }
+        $crate::__test_matrix! { $($rest)* }
+    };
+}
+
+/// The tests of one matrix row.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __test_matrix_one {
+    ($body:ident $($name:ident => $other:ident;)* [$($variant:ident, $ty:ty, $label:literal, $cli:literal, $snake:ident;)*]) => {
+        $(
             #[test]
-            fn rc_weak() {
-                super::$body::<$crate::RcWeak>()
+            fn $snake() {
+                super::$body::<$ty>()
             }
-            #[test]
-            fn arc_weak() {
-                super::$body::<$crate::ArcWeak>()
-            }
-            #[test]
-            fn strong_only_rc_weak() {
-                super::$body::<$crate::StrongOnly<$crate::RcWeak>>()
-            }
-            #[test]
-            fn strong_only_arc_weak() {
-                super::$body::<$crate::StrongOnly<$crate::ArcWeak>>()
-            }
-        })*
+        )*
     };
 }
 
@@ -107,6 +211,17 @@ mod tests {
         creator: S::Cell<Option<S::Strong<Node<S>>>>,
         output: S::Cell<Option<S::Back<Node<S>>>>,
         dropped: Arc<AtomicBool>,
+    }
+
+    impl<S: Strategy> GraphNode<S> for Node<S> {
+        fn trace(&self, tracer: &mut S::Tracer<'_>) {
+            S::try_read(&self.creator, |c| {
+                c.iter().for_each(|c| S::trace_strong(c, tracer))
+            });
+            S::try_read(&self.output, |o| {
+                o.iter().for_each(|o| S::trace_back(o, tracer))
+            });
+        }
     }
 
     impl<S: Strategy> Drop for Node<S> {
@@ -129,8 +244,8 @@ mod tests {
         let variable_dropped = Arc::new(AtomicBool::new(false));
         let variable = node::<S>(&variable_dropped);
         let function = node::<S>(&Arc::new(AtomicBool::new(false)));
-        S::write(&function.output, |o| *o = Some(S::back(&variable)));
-        S::write(&variable.creator, |c| *c = Some(function));
+        S::write(&S::get(&function).output, |o| *o = Some(S::back(&variable)));
+        S::write(&S::get(&variable).creator, |c| *c = Some(function));
         drop(variable);
         variable_dropped.load(Ordering::SeqCst)
     }
@@ -143,49 +258,61 @@ mod tests {
         assert!(!cycle_is_freed::<StrongOnly<ArcWeak>>());
     }
 
-    fn declared<S: Strategy + Debug>() -> (bool, &'static str) {
-        (S::BREAKS_CYCLES, S::NAME)
+    fn declared<S: Strategy + Debug>() -> (Freeing, &'static str) {
+        (S::FREEING, S::NAME)
     }
 
     #[test]
-    fn strategies_declare_whether_they_break_cycles() {
-        assert_eq!(declared::<RcWeak>(), (true, "RcWeak"));
-        assert_eq!(declared::<ArcWeak>(), (true, "ArcWeak"));
+    fn strategies_declare_when_their_graphs_are_freed() {
+        assert_eq!(declared::<RcWeak>(), (Freeing::OnDrop, "RcWeak"));
+        assert_eq!(declared::<ArcWeak>(), (Freeing::OnDrop, "ArcWeak"));
         assert_eq!(
             declared::<StrongOnly<RcWeak>>(),
-            (false, "StrongOnly<RcWeak>")
+            (Freeing::Never, "StrongOnly<RcWeak>")
         );
         assert_eq!(
             declared::<StrongOnly<ArcWeak>>(),
-            (false, "StrongOnly<ArcWeak>")
+            (Freeing::Never, "StrongOnly<ArcWeak>")
         );
-    }
-
-    #[test]
-    fn into_inner_returns_the_value_only_from_the_last_handle() {
-        let a = RcWeak::new_strong(RefCell::new(1));
-        let b = a.clone();
-        assert!(RcWeak::into_inner(a).is_none());
-        assert_eq!(RcWeak::into_inner(b).map(RefCell::into_inner), Some(1));
-        let a = ArcWeak::new_strong(5);
-        let back = ArcWeak::back(&a);
-        assert_eq!(ArcWeak::into_inner(a), Some(5));
-        assert!(ArcWeak::upgrade(&back).is_none());
-    }
-
-    #[test]
-    fn cells_give_shared_and_exclusive_access() {
-        fn exercise<S: Strategy>() {
-            let mut cell = S::new_cell(vec![1]);
-            S::write(&cell, |v| v.push(2));
-            assert_eq!(S::read(&cell, |v| v.len()), 2);
-            S::get_mut(&mut cell).push(3);
-            assert_eq!(S::read(&cell, Clone::clone), vec![1, 2, 3]);
+        for kind in StrategyKind::ALL {
+            assert_eq!(StrategyKind::from_cli_name(kind.cli_name()), Some(*kind));
+            assert_eq!(
+                kind.index(),
+                StrategyKind::ALL.iter().position(|k| k == kind).unwrap()
+            );
         }
-        exercise::<RcWeak>();
-        exercise::<ArcWeak>();
-        exercise::<StrongOnly<RcWeak>>();
-        exercise::<StrongOnly<ArcWeak>>();
+    }
+
+    #[test]
+    fn a_visitor_runs_with_the_kind_as_a_type() {
+        struct Name;
+        impl StrategyVisitor for Name {
+            type Output = &'static str;
+            fn visit<S: Strategy>(self) -> &'static str {
+                S::NAME
+            }
+        }
+        for kind in StrategyKind::ALL {
+            assert_eq!(kind.visit(Name), kind.name());
+        }
+    }
+
+    fn cells_give_shared_and_exclusive_access<S: Strategy>() {
+        let mut cell = S::new_cell(vec![1]);
+        S::write(&cell, |v| v.push(2));
+        assert_eq!(S::read(&cell, |v| v.len()), 2);
+        S::get_mut(&mut cell).push(3);
+        assert_eq!(S::read(&cell, Clone::clone), vec![1, 2, 3]);
+        assert_eq!(S::try_read(&cell, |v| v.len()), Some(3));
+        let mut once = S::new_once();
+        assert!(S::once_get(&once).is_none());
+        assert!(S::once_set(&once, RefCell::new(1)).is_ok());
+        assert!(S::once_set(&once, RefCell::new(2)).is_err());
+        assert_eq!(S::once_take(&mut once).map(RefCell::into_inner), Some(1));
+    }
+
+    test_each_strategy! {
+        cells => cells_give_shared_and_exclusive_access;
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! [`RcWeak`]: single-threaded graphs whose function → output links are weak.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 
-use crate::{BaseStrategy, Strategy, StrategyKind};
+use crate::strategy::reference_counting_strategy;
+use crate::{BaseStrategy, Freeing, StrategyKind};
 
 /// `Rc` + `Weak` + `RefCell`: DeZero's step 17 in Rust.
 ///
@@ -13,48 +14,79 @@ use crate::{BaseStrategy, Strategy, StrategyKind};
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RcWeak;
 
-impl Strategy for RcWeak {
-    type Strong<T> = Rc<T>;
-    type Back<T> = Weak<T>;
-    type Cell<T> = RefCell<T>;
+reference_counting_strategy! {
+    impl<> for RcWeak, base RcWeak, back WeakPtr, freeing Freeing::OnDrop,
+    kind StrategyKind::RcWeak,
+    back_of <RcWeak as BaseStrategy>::ptr_downgrade,
+    upgrade <RcWeak as BaseStrategy>::ptr_upgrade,
+    unwrap_back Err,
+    back_addr <RcWeak as BaseStrategy>::weak_addr
+}
 
-    const KIND: StrategyKind = StrategyKind::RcWeak;
+impl BaseStrategy for RcWeak {
+    type Ptr<T> = Rc<T>;
+    type WeakPtr<T> = Weak<T>;
+    type BaseCell<T> = RefCell<T>;
+    type BaseOnce<T> = OnceCell<T>;
+    const STRONG_ONLY_KIND: StrategyKind = StrategyKind::StrongOnlyRcWeak;
 
-    fn new_strong<T>(value: T) -> Rc<T> {
+    fn ptr_new<T>(value: T) -> Rc<T> {
         Rc::new(value)
     }
 
-    fn back<T>(strong: &Rc<T>) -> Weak<T> {
-        Rc::downgrade(strong)
+    fn ptr_addr<T>(ptr: &Rc<T>) -> usize {
+        Rc::as_ptr(ptr) as usize
     }
 
-    fn upgrade<T>(back: &Weak<T>) -> Option<Rc<T>> {
-        back.upgrade()
+    fn ptr_downgrade<T>(ptr: &Rc<T>) -> Weak<T> {
+        Rc::downgrade(ptr)
     }
 
-    fn into_inner<T>(strong: Rc<T>) -> Option<T> {
-        Rc::into_inner(strong)
+    fn ptr_upgrade<T>(weak: &Weak<T>) -> Option<Rc<T>> {
+        weak.upgrade()
     }
 
-    fn addr<T>(strong: &Rc<T>) -> usize {
-        Rc::as_ptr(strong) as usize
+    fn weak_addr<T>(weak: &Weak<T>) -> usize {
+        Weak::as_ptr(weak) as usize
     }
 
-    fn new_cell<T>(value: T) -> RefCell<T> {
+    fn ptr_try_unwrap<T>(ptr: Rc<T>) -> Result<T, Rc<T>> {
+        Rc::try_unwrap(ptr)
+    }
+
+    fn cell_new<T>(value: T) -> RefCell<T> {
         RefCell::new(value)
     }
 
-    fn read<T, R>(cell: &RefCell<T>, f: impl FnOnce(&T) -> R) -> R {
+    fn cell_read<T, R>(cell: &RefCell<T>, f: impl FnOnce(&T) -> R) -> R {
         f(&cell.borrow())
     }
 
-    fn write<T, R>(cell: &RefCell<T>, f: impl FnOnce(&mut T) -> R) -> R {
+    fn cell_try_read<T, R>(cell: &RefCell<T>, f: impl FnOnce(&T) -> R) -> Option<R> {
+        cell.try_borrow().ok().map(|value| f(&value))
+    }
+
+    fn cell_write<T, R>(cell: &RefCell<T>, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut cell.borrow_mut())
     }
 
-    fn get_mut<T>(cell: &mut RefCell<T>) -> &mut T {
+    fn cell_get_mut<T>(cell: &mut RefCell<T>) -> &mut T {
         cell.get_mut()
     }
-}
 
-impl BaseStrategy for RcWeak {}
+    fn once_new<T>() -> OnceCell<T> {
+        OnceCell::new()
+    }
+
+    fn once_value<T>(once: &OnceCell<T>) -> Option<&T> {
+        once.get()
+    }
+
+    fn once_init<T>(once: &OnceCell<T>, value: T) -> Result<(), T> {
+        once.set(value)
+    }
+
+    fn once_remove<T>(once: &mut OnceCell<T>) -> Option<T> {
+        once.take()
+    }
+}

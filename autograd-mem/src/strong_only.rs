@@ -3,7 +3,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::{BaseStrategy, Strategy, StrategyKind};
+use crate::strategy::reference_counting_strategy;
+use crate::{BaseStrategy, Freeing};
 
 /// A base strategy's pointers and cells, but functions hold their outputs
 /// *strongly*.
@@ -17,7 +18,7 @@ pub struct StrongOnly<B: BaseStrategy>(PhantomData<B>);
 
 impl<B: BaseStrategy> fmt::Debug for StrongOnly<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::NAME)
+        f.write_str(<Self as crate::Strategy>::NAME)
     }
 }
 
@@ -35,46 +36,11 @@ impl<B: BaseStrategy> Clone for StrongOnly<B> {
 
 impl<B: BaseStrategy> Copy for StrongOnly<B> {}
 
-impl<B: BaseStrategy> Strategy for StrongOnly<B> {
-    type Strong<T> = B::Strong<T>;
-    type Back<T> = B::Strong<T>;
-    type Cell<T> = B::Cell<T>;
-
-    const KIND: StrategyKind = B::KIND.strong_only();
-
-    fn new_strong<T>(value: T) -> B::Strong<T> {
-        B::new_strong(value)
-    }
-
-    fn back<T>(strong: &B::Strong<T>) -> B::Strong<T> {
-        strong.clone()
-    }
-
-    fn upgrade<T>(back: &B::Strong<T>) -> Option<B::Strong<T>> {
-        Some(back.clone())
-    }
-
-    fn into_inner<T>(strong: B::Strong<T>) -> Option<T> {
-        B::into_inner(strong)
-    }
-
-    fn addr<T>(strong: &B::Strong<T>) -> usize {
-        B::addr(strong)
-    }
-
-    fn new_cell<T>(value: T) -> B::Cell<T> {
-        B::new_cell(value)
-    }
-
-    fn read<T, R>(cell: &B::Cell<T>, f: impl FnOnce(&T) -> R) -> R {
-        B::read(cell, f)
-    }
-
-    fn write<T, R>(cell: &B::Cell<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        B::write(cell, f)
-    }
-
-    fn get_mut<T>(cell: &mut B::Cell<T>) -> &mut T {
-        B::get_mut(cell)
-    }
+reference_counting_strategy! {
+    impl<B: BaseStrategy> for StrongOnly<B>, base B, back Ptr, freeing Freeing::Never,
+    kind B::STRONG_ONLY_KIND,
+    back_of Clone::clone,
+    upgrade |back: &B::Ptr<T>| Some(back.clone()),
+    unwrap_back B::ptr_try_unwrap,
+    back_addr B::ptr_addr
 }

@@ -1,7 +1,11 @@
-//! [`gradcheck`]: backward compared with central differences.
+//! [`gradcheck`] and [`gradgradcheck`]: backward compared with central
+//! differences, for first and second derivatives.
 
-use autograd_core::{Error, Result, Strategy, Variable, with_no_grad};
+use autograd_core::arith::{add, mul};
+use autograd_core::{BackwardOptions, Error, Result, Strategy, Variable};
 use ndarray::{ArrayD, Dimension, IxDyn};
+
+use crate::{grad, sum};
 
 /// How closely backward matched central differences, per input.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,12 +86,31 @@ pub fn gradcheck<S: Strategy>(
     inputs: &[ArrayD<f64>],
     options: GradcheckOptions,
 ) -> std::result::Result<GradcheckReport, GradcheckError> {
-    let leaves: Vec<Variable<S>> = inputs.iter().cloned().map(Variable::from_array).collect();
-    f(&leaves)?.backward()?;
+    check(&f, inputs, options, |leaves| {
+        f(leaves)?.backward()?;
+        Ok(leaves
+            .iter()
+            .map(|leaf| leaf.grad().map(|g| g.to_owned()))
+            .collect())
+    })
+}
 
+/// Compares `analytic` (the gradients at the leaves, `None` for one that
+/// received none) with central differences of `Σ f`.
+fn check<S: Strategy>(
+    f: &impl Fn(&[Variable<S>]) -> Result<Variable<S>>,
+    inputs: &[ArrayD<f64>],
+    options: GradcheckOptions,
+    analytic: impl Fn(&[Variable<S>]) -> Result<Vec<Option<ArrayD<f64>>>>,
+) -> std::result::Result<GradcheckReport, GradcheckError> {
+    let leaves: Vec<Variable<S>> = inputs.iter().cloned().map(Variable::from_array).collect();
+    let grads = analytic(&leaves)?;
+
+    // Built with graphs (not under no_grad): `f` may itself differentiate,
+    // as gradgradcheck's does.
     let value_at = |point: &[ArrayD<f64>]| -> Result<f64> {
         let leaves: Vec<Variable<S>> = point.iter().cloned().map(Variable::from_array).collect();
-        Ok(with_no_grad(|| f(&leaves))?.data().sum())
+        Ok(f(&leaves)?.data().sum())
     };
     let mut report = GradcheckReport {
         max_abs_error: Vec::new(),
@@ -95,10 +118,8 @@ pub fn gradcheck<S: Strategy>(
     };
     let mut worst: Option<GradcheckError> = None;
     let mut worst_rel = options.tolerance;
-    for (input, leaf) in leaves.iter().enumerate() {
-        let analytic = leaf
-            .grad()
-            .unwrap_or_else(|| ArrayD::zeros(inputs[input].raw_dim()));
+    for (input, grad) in grads.into_iter().enumerate() {
+        let analytic = grad.unwrap_or_else(|| ArrayD::zeros(inputs[input].raw_dim()));
         let (mut max_abs, mut max_rel) = (0.0_f64, 0.0_f64);
         for (index, &a) in analytic.indexed_iter() {
             let numeric = central_difference(&value_at, inputs, input, &index, options.eps)?;
@@ -126,6 +147,72 @@ pub fn gradcheck<S: Strategy>(
     }
 }
 
+/// Checks second derivatives of `f` at `inputs`, like PyTorch's
+/// `torch.autograd.gradgradcheck`, in two steps. First the gradients that
+/// `backward` with `create_graph` records (each op's variable-level
+/// backward) are checked against central differences of `f`; then
+/// [`gradcheck`] runs on `g(x) = Σᵢ Σ wᵢ ⊙ ∂(Σ f(x))/∂xᵢ`, whose gradient is a
+/// Hessian-vector product, for fixed pseudo-random weights `wᵢ`. The report
+/// is the second step's.
+///
+/// ```
+/// use autograd_ops::{gradgradcheck, GradcheckOptions, sin, Variable};
+/// use ndarray::array;
+///
+/// let report = gradgradcheck(
+///     |xs: &[Variable]| sin(&xs[0]),
+///     &[array![0.5, -1.5].into_dyn()],
+///     GradcheckOptions::default(),
+/// )?;
+/// assert!(report.max_rel_error[0] < 1e-6);
+/// # Ok::<(), autograd_ops::GradcheckError>(())
+/// ```
+///
+/// # Errors
+/// As [`gradcheck`]; [`Error::NoGraphBackward`] (as
+/// [`GradcheckError::Graph`]) when `f` uses an op without a variable-level
+/// backward.
+pub fn gradgradcheck<S: Strategy>(
+    f: impl Fn(&[Variable<S>]) -> Result<Variable<S>>,
+    inputs: &[ArrayD<f64>],
+    options: GradcheckOptions,
+) -> std::result::Result<GradcheckReport, GradcheckError> {
+    let weights: Vec<Variable<S>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, x)| Variable::from_array(weights_like(x, i as u64)))
+        .collect();
+    let g = |xs: &[Variable<S>]| -> Result<Variable<S>> {
+        let y = f(xs)?;
+        let refs: Vec<&Variable<S>> = xs.iter().collect();
+        let gxs = grad(&[&y], &refs, BackwardOptions::default().create_graph(true))?;
+        let mut total = Variable::from_scalar(0.0);
+        for (gx, w) in gxs.iter().zip(&weights) {
+            total = add(&total, &sum(&mul(gx, w)?)?)?;
+        }
+        Ok(total)
+    };
+    check(&f, inputs, options, |leaves| {
+        let y = f(leaves)?;
+        let refs: Vec<&Variable<S>> = leaves.iter().collect();
+        let gxs = grad(&[&y], &refs, BackwardOptions::default().create_graph(true))?;
+        Ok(gxs.iter().map(|gx| Some(gx.data().to_owned())).collect())
+    })?;
+    gradcheck(g, inputs, options)
+}
+
+/// Fixed weights in [0.5, 1.5) of `x`'s shape (a hash of the position).
+fn weights_like(x: &ArrayD<f64>, salt: u64) -> ArrayD<f64> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ salt.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    ArrayD::from_shape_simple_fn(x.raw_dim(), || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        0.5 + ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
 /// `(f(x + eps) - f(x - eps)) / 2eps` along one element of one input.
 fn central_difference(
     value_at: &impl Fn(&[ArrayD<f64>]) -> Result<f64>,
@@ -141,4 +228,111 @@ fn central_difference(
     point[input][index.clone()] = original - eps;
     let minus = value_at(&point)?;
     Ok((plus - minus) / (2.0 * eps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autograd_core::{Function, RcWeak, Tensor, Tensors, apply_one};
+    use ndarray::array;
+
+    /// A deliberately wrong op: both checks must catch it.
+    struct WrongSquare;
+
+    impl<S: Strategy> Function<S> for WrongSquare {
+        fn name(&self) -> &'static str {
+            "WrongSquare"
+        }
+        fn num_inputs(&self) -> usize {
+            1
+        }
+        fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+            Ok(xs[0].map(|x| x * x).into())
+        }
+        fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
+            // missing the factor 2
+            Ok(gys
+                .take(0)
+                .into_zip_with("WrongSquare", &xs[0], |g, x| g * x)?
+                .into())
+        }
+        fn backward_graph(
+            &self,
+            xs: &[Variable<S>],
+            _ys: &[Option<Variable<S>>],
+            gys: &[Variable<S>],
+        ) -> Result<Vec<Variable<S>>> {
+            // The right first derivative, 2x, but as a constant: its graph
+            // says the second derivative is 0 (the bug a missing
+            // variable-level backward would be if it were silent).
+            let two_x = Variable::from_tensor(xs[0].tensor().map(|x| 2.0 * x));
+            Ok(vec![mul(&gys[0], &two_x)?])
+        }
+    }
+
+    #[test]
+    fn gradcheck_names_the_worst_element() {
+        let err = gradcheck(
+            |xs: &[Variable<RcWeak>]| apply_one(WrongSquare, &[&xs[0]]),
+            &[array![0.1, -3.0, 0.2].into_dyn()],
+            GradcheckOptions::default(),
+        )
+        .unwrap_err();
+        match err {
+            GradcheckError::Mismatch {
+                input,
+                index,
+                analytic,
+                numeric,
+                ..
+            } => {
+                assert_eq!((input, index), (0, vec![1]));
+                assert_eq!(analytic, -3.0);
+                assert!((numeric + 6.0).abs() < 1e-4, "{numeric}");
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn gradgradcheck_catches_a_wrong_second_derivative() {
+        let err = gradgradcheck(
+            |xs: &[Variable<RcWeak>]| apply_one(WrongSquare, &[&xs[0]]),
+            &[array![0.5, -1.0].into_dyn()],
+            GradcheckOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, GradcheckError::Mismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn gradgradcheck_names_an_op_without_a_variable_level_backward() {
+        struct FirstOrderOnly;
+        impl<S: Strategy> Function<S> for FirstOrderOnly {
+            fn name(&self) -> &'static str {
+                "FirstOrderOnly"
+            }
+            fn num_inputs(&self) -> usize {
+                1
+            }
+            fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+                Ok(xs[0].clone().into())
+            }
+            fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+                Ok(gys)
+            }
+        }
+        let err = gradgradcheck(
+            |xs: &[Variable<RcWeak>]| apply_one(FirstOrderOnly, &[&xs[0]]),
+            &[array![0.5].into_dyn()],
+            GradcheckOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            GradcheckError::Graph(Error::NoGraphBackward {
+                op: "FirstOrderOnly"
+            })
+        );
+    }
 }

@@ -1,11 +1,17 @@
 //! Differentiable ops for `autograd-core`: the seed's `Add` and `Square` and
-//! the ops after them, with free functions and method sugar.
+//! the ops after them, each differentiable to any order, with free
+//! functions, method sugar, [`grad`] and the gradient checks.
 //!
-//! Each op is a [`Function`] on arrays, so it runs
-//! under every ownership strategy. Use the free functions (they return
-//! `Result`) or the sugar: operators like `&a + &b` and the methods of
-//! [`VariableOps`], which panic on bad input the way ndarray's operators do
-//! and have `try_` twins.
+//! Each op is a [`Function`] on tensors, so it runs under every ownership
+//! strategy. Use the free functions (they return `Result`) or the sugar:
+//! operators like `&a + &b` and the methods of [`VariableOps`], which panic
+//! on bad input the way ndarray's operators do and have `try_` twins.
+//!
+//! One file per op family holds its ops, their free functions and their
+//! tests: `arith` (in autograd-core, for the operators), `elementwise`
+//! (square, pow, exp, log), `trig` (sin, cos, tanh), `reduce` (sum, and the
+//! broadcasting pair from autograd-core), `shape_ops` (reshape, transpose),
+//! `matmul`.
 //!
 //! This crate re-exports what a user of the ops needs from `autograd-core`,
 //! so depending on it alone is enough.
@@ -25,41 +31,46 @@
 //!
 //! // The same with sugar.
 //! let z = &x.square() + &x;
-//! assert_eq!(z.data(), array![2.0, 2.0, 0.75].into_dyn().into_shared());
+//! assert_eq!(z.data(), array![2.0, 2.0, 0.75].into_dyn());
 //! # Ok::<(), autograd_ops::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 
 mod elementwise;
-mod functions;
+mod grad;
 mod gradcheck;
 mod matmul;
+mod methods;
 mod reduce;
-mod reshape;
-mod variable_ops;
+mod shape_ops;
+#[cfg(test)]
+mod testing;
+mod trig;
 
-pub use autograd_core::arith::{Add, Div, Mul, Neg, Sub};
+pub use autograd_core::arith::{Add, Div, Mul, Neg, Sub, add, div, mul, neg, sub};
+pub use autograd_core::broadcast::{broadcast_to, sum_to};
 pub use autograd_core::mem;
 pub use autograd_core::{
-    ArcWeak, BackwardOptions, DefaultStrategy, Error, Function, FunctionNode, Generation, RcWeak,
-    Result, SharedArray, Strategy, StrongOnly, Variable, apply, apply_one, no_grad, with_no_grad,
+    ArcWeak, BackwardOptions, DefaultStrategy, DotStyle, Error, Footprint, Freeing, Function,
+    FunctionNode, Generation, NoGradGuard, RcWeak, Result, SharedArray, Strategy, StrategyKind,
+    StrongOnly, Tensor, Tensors, Variable, apply, apply_one, is_grad_enabled, no_grad,
+    with_no_grad,
 };
-pub use elementwise::{Exp, Log, Pow, Square};
-pub use functions::{
-    add, broadcast_to, div, exp, log, matmul, mul, neg, pow, reshape, square, sub, sum, sum_axis,
-    sum_to, transpose,
-};
-pub use gradcheck::{GradcheckError, GradcheckOptions, GradcheckReport, gradcheck};
-pub use matmul::MatMul;
-pub use reduce::{BroadcastTo, Sum, SumTo};
-pub use reshape::{Reshape, Transpose};
-pub use variable_ops::VariableOps;
+pub use elementwise::{Exp, Log, Pow, Square, exp, log, pow, square};
+pub use grad::grad;
+pub use gradcheck::{GradcheckError, GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck};
+pub use matmul::{MatMul, matmul};
+pub use methods::VariableOps;
+pub use reduce::{BroadcastTo, Sum, SumTo, sum, sum_axis};
+pub use shape_ops::{Reshape, Transpose, reshape, transpose};
+pub use trig::{Cos, Sin, Tanh, cos, sin, tanh};
 
 /// Everything needed to build and differentiate graphs: `use autograd_ops::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        BackwardOptions, Error, Result, Variable, VariableOps, add, broadcast_to, div, exp, log,
-        matmul, mul, neg, no_grad, pow, reshape, square, sub, sum, sum_axis, sum_to, transpose,
+        BackwardOptions, Error, Result, Variable, VariableOps, add, broadcast_to, cos, div, exp,
+        grad, is_grad_enabled, log, matmul, mul, neg, no_grad, pow, reshape, sin, square, sub, sum,
+        sum_axis, sum_to, tanh, transpose, with_no_grad,
     };
 }
 

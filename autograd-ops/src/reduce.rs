@@ -1,11 +1,14 @@
-//! Reductions and their inverse: [`Sum`], [`SumTo`], [`BroadcastTo`].
-//!
-//! Each is the other's backward: summing an axis spreads the gradient back
-//! over it, and broadcasting sums the gradient back to the input's shape.
+//! Reductions: [`Sum`] (all elements or one axis), with its free functions
+//! and tests. Its inverse, broadcasting, is [`BroadcastTo`] and [`SumTo`]
+//! (defined in autograd-core, where the arithmetic ops need them).
 
-use autograd_core::shape::{broadcast_to, sum_to};
-use autograd_core::{Error, Function, Result, SharedArray};
-use ndarray::{ArrayD, Axis, IxDyn};
+use autograd_core::broadcast::broadcast_to;
+use autograd_core::{Error, Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
+use ndarray::{Axis, IxDyn};
+
+pub use autograd_core::broadcast::{BroadcastTo, SumTo};
+
+use crate::shape_ops::reshape;
 
 /// The sum of all elements, or along one axis; `keepdims` keeps the summed
 /// axes with size 1 (as NumPy's `keepdims`).
@@ -17,7 +20,22 @@ pub struct Sum {
     pub keepdims: bool,
 }
 
-impl Function for Sum {
+impl Sum {
+    /// The output's shape with the summed axes kept as size 1: what the
+    /// gradient is reshaped to before it is spread back over the input.
+    fn kept_shape(&self, input: &[usize]) -> Vec<usize> {
+        match self.axis {
+            Some(axis) => {
+                let mut shape = input.to_vec();
+                shape[axis] = 1;
+                shape
+            }
+            None => vec![1; input.len()],
+        }
+    }
+}
+
+impl<S: Strategy> Function<S> for Sum {
     fn name(&self) -> &'static str {
         "Sum"
     }
@@ -26,12 +44,12 @@ impl Function for Sum {
         1
     }
 
-    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
-        let x = &xs[0];
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        let x = xs[0].view();
         let y = match self.axis {
             Some(axis) if axis >= x.ndim() => {
                 return Err(Error::InvalidAxis {
-                    op: self.name(),
+                    op: "Sum",
                     axis,
                     shape: x.shape().to_vec(),
                 });
@@ -39,84 +57,132 @@ impl Function for Sum {
             Some(axis) => x.sum_axis(Axis(axis)),
             None => ndarray::arr0(x.sum()).into_dyn(),
         };
-        let y = match (self.axis, self.keepdims) {
-            (Some(axis), true) => y.insert_axis(Axis(axis)),
-            (None, true) => y
-                .into_shape_with_order(IxDyn(&vec![1; x.ndim()]))
-                .map_err(|_| Error::InvalidTarget {
-                    op: "Sum",
-                    from: vec![],
-                    to: vec![1; x.ndim()],
-                })?,
-            (_, false) => y,
+        let y = if self.keepdims {
+            y.into_shape_with_order(IxDyn(&self.kept_shape(x.shape())))
+                .expect("the summed axes kept as size 1")
+        } else {
+            y
         };
-        Ok(vec![y.into_shared()])
+        Ok(Tensor::from(y).into())
     }
 
-    fn backward(&self, xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
-        // Put the summed axis back (size 1), then spread the gradient over it.
-        let gy = match (self.axis, self.keepdims) {
-            (Some(axis), false) => gys.swap_remove(0).insert_axis(Axis(axis)),
-            _ => gys.swap_remove(0),
-        };
-        Ok(vec![broadcast_to(self.name(), &gy.view(), xs[0].shape())?])
-    }
-}
-
-/// Sums an array down to `shape` (the inverse of broadcasting).
-#[derive(Debug, Clone)]
-pub struct SumTo {
-    /// The target shape; it must broadcast to the input's shape.
-    pub shape: Vec<usize>,
-}
-
-impl Function for SumTo {
-    fn name(&self) -> &'static str {
-        "SumTo"
+    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
+        // Put the summed axes back (size 1), then spread the gradient over them.
+        let gy = gys.take(0).into_array();
+        let gy = gy
+            .into_shape_with_order(IxDyn(&self.kept_shape(xs[0].shape())))
+            .map_err(|_| Error::GradientShape {
+                op: "Sum",
+                index: 0,
+                expected: self.kept_shape(xs[0].shape()),
+                got: vec![],
+            })?;
+        Ok(Tensor::from(gy).broadcast_to("Sum", xs[0].shape())?.into())
     }
 
-    fn num_inputs(&self) -> usize {
-        1
-    }
-
-    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
-        let y = sum_to(self.name(), xs[0].to_owned(), &self.shape)?;
-        Ok(vec![y.into_shared()])
-    }
-
-    fn backward(&self, xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
-        let gy = gys.swap_remove(0);
-        Ok(vec![broadcast_to(self.name(), &gy.view(), xs[0].shape())?])
+    fn backward_graph(
+        &self,
+        xs: &[Variable<S>],
+        _ys: &[Option<Variable<S>>],
+        gys: &[Variable<S>],
+    ) -> Result<Vec<Variable<S>>> {
+        let shape = xs[0].shape();
+        let kept = reshape(&gys[0], &self.kept_shape(&shape))?;
+        Ok(vec![broadcast_to(&kept, &shape)?])
     }
 }
 
-/// Repeats an array along new or size-1 axes to `shape`, as NumPy broadcasts.
-#[derive(Debug, Clone)]
-pub struct BroadcastTo {
-    /// The target shape.
-    pub shape: Vec<usize>,
+/// The sum of all elements, as a 0-dimensional variable.
+///
+/// # Errors
+/// None for a well-formed variable; `Result` keeps every op's signature alike.
+pub fn sum<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
+    apply_one(Sum::default(), &[x])
 }
 
-impl Function for BroadcastTo {
-    fn name(&self) -> &'static str {
-        "BroadcastTo"
+/// The sum along `axis`; `keepdims` keeps it with size 1.
+///
+/// # Errors
+/// [`Error::InvalidAxis`] when `axis` is out of range.
+pub fn sum_axis<S: Strategy>(x: &Variable<S>, axis: usize, keepdims: bool) -> Result<Variable<S>> {
+    apply_one(
+        Sum {
+            axis: Some(axis),
+            keepdims,
+        },
+        &[x],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_both_orders, positive};
+    use autograd_core::broadcast::sum_to;
+    use autograd_core::{BackwardOptions, RcWeak, arith::mul};
+    use ndarray::{ArrayD, ShapeBuilder, array};
+
+    type V = Variable<RcWeak>;
+
+    #[test]
+    fn closed_forms_and_keepdims() {
+        let x = V::from_array(array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        assert_eq!(
+            sum_axis(&x, 0, false).unwrap().data(),
+            array![5.0, 7.0, 9.0].into_dyn()
+        );
+        assert_eq!(sum_axis(&x, 1, true).unwrap().shape(), vec![2, 1]);
+        let all = apply_one(
+            Sum {
+                axis: None,
+                keepdims: true,
+            },
+            &[&x],
+        )
+        .unwrap();
+        assert_eq!((all.shape(), all.item()), (vec![1, 1], Some(21.0)));
+        sum(&x).unwrap().backward().unwrap();
+        assert_eq!(x.grad().unwrap(), ArrayD::ones(vec![2, 3]));
     }
 
-    fn num_inputs(&self) -> usize {
-        1
+    #[test]
+    fn an_axis_out_of_range_is_an_error() {
+        let x = V::from_array(ArrayD::zeros(vec![2, 3]));
+        assert_eq!(
+            sum_axis(&x, 2, false).unwrap_err(),
+            Error::InvalidAxis {
+                op: "Sum",
+                axis: 2,
+                shape: vec![2, 3]
+            }
+        );
     }
 
-    fn forward(&mut self, xs: &[SharedArray]) -> Result<Vec<SharedArray>> {
-        Ok(vec![
-            broadcast_to(self.name(), &xs[0].view(), &self.shape)?.into_shared(),
-        ])
+    #[test]
+    fn a_column_major_output_gradient_is_spread_right() {
+        let x = V::from_array(ArrayD::ones(vec![2, 3, 4]));
+        let y = sum_axis(&x, 1, false).unwrap(); // (2, 4)
+        let seed =
+            ArrayD::from_shape_vec(IxDyn(&[2, 4]).f(), (0..8).map(f64::from).collect()).unwrap();
+        y.backward_with(BackwardOptions::default().with_grad(seed.clone()))
+            .unwrap();
+        let grad = x.grad().unwrap();
+        for ((i, j, k), g) in grad
+            .into_dimensionality::<ndarray::Ix3>()
+            .unwrap()
+            .indexed_iter()
+        {
+            assert_eq!(*g, seed[[i, k]], "at ({i}, {j}, {k})");
+        }
     }
 
-    fn backward(&self, xs: &[SharedArray], mut gys: Vec<ArrayD<f64>>) -> Result<Vec<ArrayD<f64>>> {
-        Ok(vec![sum_to(
-            self.name(),
-            gys.swap_remove(0),
-            xs[0].shape(),
-        )?])
+    #[test]
+    fn first_and_second_order_gradcheck() {
+        let a = positive(&[2, 3], 3);
+        check_both_orders(|x| mul(&sum(&x[0])?, &x[0]), &[a.clone()]);
+        check_both_orders(|x| mul(&sum_axis(&x[0], 1, true)?, &x[0]), &[a.clone()]);
+        check_both_orders(|x| mul(&sum_axis(&x[0], 0, false)?, &x[0]), &[a.clone()]);
+        check_both_orders(|x| sum_to(&mul(&x[0], &x[0])?, &[1, 3]), &[a.clone()]);
+        check_both_orders(|x| mul(&broadcast_to(&x[0], &[4, 2, 3])?, &x[0]), &[a]);
     }
 }

@@ -7,7 +7,7 @@
 mod example;
 
 use autograd_ops::mem::live;
-use autograd_ops::{DefaultStrategy, Strategy};
+use autograd_ops::{DefaultStrategy, Freeing, Strategy};
 
 #[test]
 fn gradient_descent_reaches_the_least_squares_line() {
@@ -35,7 +35,7 @@ fn gradient_descent_reaches_the_least_squares_line() {
     );
     assert!((slope - 2.0).abs() < 0.3 && (intercept - 5.0).abs() < 0.2);
 
-    if DefaultStrategy::BREAKS_CYCLES {
+    if DefaultStrategy::FREEING == Freeing::OnDrop {
         // Each step's graph is freed with it: live nodes stay flat.
         assert!(live_after_step.windows(2).all(|w| w[0] == w[1]));
     } else {

@@ -1,12 +1,301 @@
-//! Cross-crate integration tests for the autograd workspace; the tests live in
-//! `tests/tests/`. This library holds what they share.
+//! The cross-crate tests' kit. The tests live in `tests/tests/`, one file per
+//! promise of the README's Guarantees table; what they share is here:
+//! comparisons, a small stack, live-node and heap accounting, and user-written
+//! ops that exercise the engine's checks.
 //!
 //! ```
 //! assert!(autograd_tests::close(1.0, 1.0 + 1e-15, 1e-12));
 //! ```
 #![forbid(unsafe_code)]
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use autograd_mem::{LiveNodes, live};
+use autograd_ops::{Error, Function, Result, Strategy, Tensor, Tensors, Variable};
+
 /// `true` if `a` and `b` agree within `rel`, relative to the larger magnitude (at least 1).
 pub fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs()).max(1.0)
+}
+
+/// The stack the no-recursion tests run on: a recursion over a million
+/// nodes would need tens of megabytes.
+pub const SMALL_STACK: usize = 256 * 1024;
+
+/// Runs `f` on a new thread with a [`SMALL_STACK`] and returns its result;
+/// a stack overflow aborts the test binary, a panic fails the test.
+pub fn on_small_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    std::thread::Builder::new()
+        .stack_size(SMALL_STACK)
+        .spawn(f)
+        .expect("a thread")
+        .join()
+        .expect("no stack overflow, no panic")
+}
+
+/// The nodes of strategy `S` that `f` left alive on this thread.
+pub fn nodes_left<S: Strategy, R>(f: impl FnOnce() -> R) -> LiveNodes {
+    let start = live::this_thread::<S>();
+    drop(f());
+    live::this_thread::<S>().since(start)
+}
+
+/// `LiveNodes` of `variables` and `functions`.
+pub fn nodes(variables: isize, functions: isize) -> LiveNodes {
+    LiveNodes {
+        variables,
+        functions,
+    }
+}
+
+/// The message `f` panics with (operators panic like ndarray's).
+///
+/// # Panics
+/// If `f` does not panic.
+pub fn panic_message(f: impl FnOnce()) -> String {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("a panic");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// Heap accounting, for test binaries that install the counting allocator:
+/// `#[global_allocator] static HEAP: autograd_bench::alloc::CountingAlloc<std::alloc::System> = ...;`
+pub mod heap {
+    use autograd_bench::alloc;
+
+    /// The heap bytes that `f` allocated on this thread and did not free.
+    ///
+    /// # Panics
+    /// If the test binary did not install the counting allocator.
+    pub fn kept<R>(f: impl FnOnce() -> R) -> isize {
+        assert!(alloc::is_counting(), "install the counting allocator");
+        let start = alloc::scoped_bytes();
+        alloc::scoped(|| drop(f()));
+        alloc::scoped_bytes() - start
+    }
+}
+
+/// `y = x`, keeping a variable in a field, as a DeZero port that stores
+/// `self.inputs` would. Its drop drops that variable, and with it whatever
+/// only that variable held.
+pub struct Holding<S: Strategy> {
+    /// The variable the op keeps.
+    pub kept: Variable<S>,
+}
+
+impl<S: Strategy> Function<S> for Holding<S>
+where
+    Variable<S>: Send + Sync,
+{
+    fn name(&self) -> &'static str {
+        "Holding"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].clone().into())
+    }
+    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+        Ok(gys)
+    }
+    fn visit_variables(&self, visit: &mut dyn FnMut(&Variable<S>)) {
+        visit(&self.kept);
+    }
+}
+
+/// The ways a user-written op can get its counts and shapes wrong, or fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// forward returns two tensors for one declared output
+    TooManyOutputs,
+    /// backward returns no gradient
+    NoGradient,
+    /// backward returns two gradients for one input
+    TwoGradients,
+    /// backward returns a gradient of another shape
+    WrongShape,
+    /// backward fails in its own words ([`Error::op_failed`])
+    Fails,
+}
+
+/// `y = x`, with a fault; `active` can switch the fault off, so that the
+/// very graph that failed can be differentiated again.
+pub struct Faulty {
+    /// What goes wrong.
+    pub fault: Fault,
+    /// Whether it goes wrong now.
+    pub active: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Faulty {
+    /// A faulty op, active.
+    pub fn new(fault: Fault) -> Self {
+        Faulty {
+            fault,
+            active: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        }
+    }
+}
+
+impl<S: Strategy> Function<S> for Faulty {
+    fn name(&self) -> &'static str {
+        "Faulty"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        let y = xs[0].clone();
+        Ok(match self.fault {
+            Fault::TooManyOutputs => [y.clone(), y].into(),
+            _ => y.into(),
+        })
+    }
+    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+        if !self.active.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(gys);
+        }
+        match self.fault {
+            Fault::NoGradient => Ok(Tensors::new()),
+            Fault::TwoGradients => Ok([gys[0].clone(), gys[0].clone()].into()),
+            Fault::WrongShape => Ok(Tensor::zeros(&[7, 7]).into()),
+            Fault::Fails => Err(Error::op_failed("Faulty", "cannot differentiate here")),
+            Fault::TooManyOutputs => Ok(gys),
+        }
+    }
+}
+
+/// `(2x, 3x)`: two outputs.
+pub struct Split;
+
+impl<S: Strategy> Function<S> for Split {
+    fn name(&self) -> &'static str {
+        "Split"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn num_outputs(&self) -> usize {
+        2
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok([xs[0].map(|x| 2.0 * x), xs[0].map(|x| 3.0 * x)].into())
+    }
+    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+        Ok(gys[0]
+            .zip_with("Split", &gys[1], |a, b| 2.0 * a + 3.0 * b)?
+            .into())
+    }
+}
+
+/// Random DAGs of `add` and `square` over broadcasting shapes, for the
+/// property tests of two guarantees (gradients, and freeing).
+pub mod dags {
+    use autograd_mem::LiveNodes;
+    use autograd_ops::{Result, Strategy as Ownership, Variable, add, square};
+    use ndarray::{ArrayD, IxDyn};
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    /// Leaf shapes, all broadcasting to (2, 3).
+    const SHAPES: [&[usize]; 5] = [&[2, 3], &[1, 3], &[2, 1], &[3], &[]];
+
+    /// One op of a DAG, on earlier variables (chosen by index).
+    #[derive(Debug, Clone)]
+    pub enum Step {
+        /// `a + b`
+        Add(Index, Index),
+        /// `a²`
+        Square(Index),
+    }
+
+    /// Leaves and the ops built on them.
+    #[derive(Debug, Clone)]
+    pub struct Dag {
+        /// The leaves' values.
+        pub leaves: Vec<ArrayD<f64>>,
+        /// The ops, in order.
+        pub steps: Vec<Step>,
+    }
+
+    fn leaf() -> impl Strategy<Value = ArrayD<f64>> {
+        (0..SHAPES.len()).prop_flat_map(|s| {
+            let shape = SHAPES[s];
+            let n = shape.iter().product::<usize>();
+            prop::collection::vec(-1.0..1.0f64, n)
+                .prop_map(move |v| ArrayD::from_shape_vec(IxDyn(shape), v).expect("n elements"))
+        })
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (any::<Index>(), any::<Index>()).prop_map(|(a, b)| Step::Add(a, b)),
+            any::<Index>().prop_map(Step::Square),
+        ]
+    }
+
+    /// DAGs of one to three leaves and one to eight ops.
+    pub fn dag() -> impl Strategy<Value = Dag> {
+        (
+            prop::collection::vec(leaf(), 1..4),
+            prop::collection::vec(step(), 1..9),
+        )
+            .prop_map(|(leaves, steps)| Dag { leaves, steps })
+    }
+
+    impl Dag {
+        /// Builds the graph on `leaves`; returns its last variable.
+        ///
+        /// # Errors
+        /// None for the shapes used here (they all broadcast).
+        pub fn build<S: Ownership>(&self, leaves: &[Variable<S>]) -> Result<Variable<S>> {
+            let mut pool: Vec<Variable<S>> = leaves.to_vec();
+            for step in &self.steps {
+                let next = match step {
+                    Step::Add(a, b) => add(&pool[a.index(pool.len())], &pool[b.index(pool.len())])?,
+                    Step::Square(a) => square(&pool[a.index(pool.len())])?,
+                };
+                pool.push(next);
+            }
+            Ok(pool.pop().expect("at least one step"))
+        }
+
+        /// The nodes the graph keeps when nothing frees it: every op's output
+        /// and function, and every leaf some op reads.
+        pub fn own_nodes(&self) -> LiveNodes {
+            let mut used = vec![false; self.leaves.len()];
+            let mut mark = |i: usize| {
+                if i < used.len() {
+                    used[i] = true;
+                }
+            };
+            for (pool_len, step) in (self.leaves.len()..).zip(&self.steps) {
+                match step {
+                    Step::Add(a, b) => {
+                        mark(a.index(pool_len));
+                        mark(b.index(pool_len));
+                    }
+                    Step::Square(a) => mark(a.index(pool_len)),
+                }
+            }
+            let ops = self.steps.len() as isize;
+            LiveNodes {
+                variables: ops + used.iter().filter(|&&u| u).count() as isize,
+                functions: ops,
+            }
+        }
+    }
+
+    /// The case count: 64, or `AUTOGRAD_PROPTEST_CASES` (read here, since
+    /// `ProptestConfig::with_cases` overrides `PROPTEST_CASES`).
+    pub fn cases() -> u32 {
+        std::env::var("AUTOGRAD_PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(64)
+    }
 }

@@ -1,13 +1,9 @@
 //! [`VariableOps`]: the ops as methods on [`Variable`].
 
-use autograd_core::{Result, Strategy, Variable};
+use autograd_core::{Result, Strategy, Variable, or_panic};
 
-/// Panics with the error's message, as ndarray's operators do on bad shapes.
-fn or_panic<T>(result: Result<T>) -> T {
-    result.unwrap_or_else(|err| panic!("{err}"))
-}
-
-/// Declares each method, its `try_` twin, and the free function behind both.
+/// Declares each method, its `try_` twin, and the free function behind both:
+/// the list of methods is written once, here.
 macro_rules! methods {
     ($( $(#[$doc:meta])* fn $name:ident / $try_name:ident ( $($arg:ident : $ty:ty),* ) => $free:path; )*) => {
         /// Method sugar for the ops. Each method panics where its free
@@ -20,13 +16,18 @@ macro_rules! methods {
         /// let y = x.square().exp().log(); // = x²
         /// y.backward()?;
         /// assert!((x.grad().unwrap().sum() - 4.0).abs() < 1e-12);
+        /// assert!(x.try_reshape(&[3]).is_err());
         /// # Ok::<(), autograd_ops::Error>(())
         /// ```
         pub trait VariableOps: Sized {
             $(
                 $(#[$doc])*
+                #[track_caller]
                 fn $name(&self, $($arg: $ty),*) -> Self;
                 #[doc = concat!("[`", stringify!($name), "`](VariableOps::", stringify!($name), "), returning the error instead of panicking.")]
+                ///
+                /// # Errors
+                /// As the free function's.
                 fn $try_name(&self, $($arg: $ty),*) -> Result<Self>;
             )*
         }
@@ -53,6 +54,12 @@ methods! {
     fn exp / try_exp() => crate::exp;
     /// `ln self`; see [`log`](crate::log).
     fn log / try_log() => crate::log;
+    /// `sin self`; see [`sin`](crate::sin).
+    fn sin / try_sin() => crate::sin;
+    /// `cos self`; see [`cos`](crate::cos).
+    fn cos / try_cos() => crate::cos;
+    /// `tanh self`; see [`tanh`](crate::tanh).
+    fn tanh / try_tanh() => crate::tanh;
     /// The sum of all elements; see [`sum`](crate::sum).
     fn sum / try_sum() => crate::sum;
     /// The sum along an axis; see [`sum_axis`](crate::sum_axis).

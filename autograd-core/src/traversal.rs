@@ -1,0 +1,97 @@
+//! The one walk over a graph that is not backward: breadth-first from a
+//! variable through creators and their inputs, with a queue, never recursion.
+//! [`graph_footprint`](crate::Variable::graph_footprint) and
+//! [`to_dot`](crate::Variable::to_dot) are built on it.
+
+use std::collections::{HashMap, VecDeque};
+
+use autograd_mem::Strategy;
+
+use crate::{FunctionNode, Tensor, Variable};
+
+/// What a walk meets, in breadth-first order. Variables and functions are
+/// numbered in the order they are first met; the root is variable 0.
+pub(crate) enum Step<'a, S: Strategy> {
+    /// A variable met for the first time.
+    Variable {
+        number: usize,
+        variable: &'a Variable<S>,
+    },
+    /// Variable `output` was created by function `function`; `first` on the
+    /// function's first visit (its inputs follow).
+    Creator {
+        output: usize,
+        function: usize,
+        node: &'a FunctionNode<S>,
+        first: bool,
+    },
+    /// Function `function` reads a variable (`Some(number)`) or a leaf that
+    /// is gone (`None`). `owned`: whether the function owns it. `saved`: the
+    /// value a function keeps of a leaf it reads.
+    Input {
+        function: usize,
+        variable: Option<usize>,
+        owned: bool,
+        saved: Option<&'a Tensor>,
+    },
+}
+
+/// Walks the graph behind `root`, calling `visit` at every step.
+pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'_, S>)) {
+    let mut variables: HashMap<usize, usize> = HashMap::new();
+    let mut functions: HashMap<usize, usize> = HashMap::new();
+    let mut queue = VecDeque::new();
+    variables.insert(root.id(), 0);
+    visit(Step::Variable {
+        number: 0,
+        variable: root,
+    });
+    queue.push_back((0, root.clone()));
+    while let Some((output, variable)) = queue.pop_front() {
+        let Some(node) = variable.creator() else {
+            continue;
+        };
+        let next = functions.len();
+        let function = *functions.entry(node.id()).or_insert(next);
+        let first = function == next;
+        visit(Step::Creator {
+            output,
+            function,
+            node: &node,
+            first,
+        });
+        if !first {
+            continue;
+        }
+        let inner = S::get(&node.inner);
+        for input in inner.links.inputs() {
+            let owned = input.is_owned();
+            let saved = input.saved_value();
+            let saved = saved.as_ref();
+            let Some(x) = input.variable() else {
+                visit(Step::Input {
+                    function,
+                    variable: None,
+                    owned,
+                    saved,
+                });
+                continue;
+            };
+            let next = variables.len();
+            let number = *variables.entry(x.id()).or_insert(next);
+            if number == next {
+                visit(Step::Variable {
+                    number,
+                    variable: &x,
+                });
+                queue.push_back((number, x.clone()));
+            }
+            visit(Step::Input {
+                function,
+                variable: Some(number),
+                owned,
+                saved,
+            });
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Trigonometric ops: [`Sin`], [`Cos`], [`Tanh`], their free functions, and
+//! their tests. Each is differentiable to any order (DeZero steps 27 and 35).
+
+use autograd_core::arith::{mul, sub};
+use autograd_core::{Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
+
+use crate::elementwise::{constant, negate, unary_op};
+
+/// `y = sin x`; `dy/dx = cos x`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sin;
+
+impl<S: Strategy> Function<S> for Sin {
+    unary_op!("Sin");
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].map(f64::sin).into())
+    }
+
+    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
+        Ok(gys
+            .take(0)
+            .into_zip_with("Sin", &xs[0], |g, x| g * x.cos())?
+            .into())
+    }
+
+    fn backward_graph(
+        &self,
+        xs: &[Variable<S>],
+        _ys: &[Option<Variable<S>>],
+        gys: &[Variable<S>],
+    ) -> Result<Vec<Variable<S>>> {
+        Ok(vec![mul(&gys[0], &cos(&xs[0])?)?])
+    }
+}
+
+/// `y = cos x`; `dy/dx = -sin x`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cos;
+
+impl<S: Strategy> Function<S> for Cos {
+    unary_op!("Cos");
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].map(f64::cos).into())
+    }
+
+    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
+        Ok(gys
+            .take(0)
+            .into_zip_with("Cos", &xs[0], |g, x| -g * x.sin())?
+            .into())
+    }
+
+    fn backward_graph(
+        &self,
+        xs: &[Variable<S>],
+        _ys: &[Option<Variable<S>>],
+        gys: &[Variable<S>],
+    ) -> Result<Vec<Variable<S>>> {
+        Ok(vec![mul(&gys[0], &negate(&sin(&xs[0])?)?)?])
+    }
+}
+
+/// `y = tanh x`; `dy/dx = 1 - y²`, from the output kept in forward (as
+/// DeZero's step 35 writes it).
+#[derive(Debug, Clone, Default)]
+pub struct Tanh {
+    output: Option<Tensor>,
+}
+
+impl<S: Strategy> Function<S> for Tanh {
+    unary_op!("Tanh");
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        let y = xs[0].map(f64::tanh);
+        self.output = Some(y.clone());
+        Ok(y.into())
+    }
+
+    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
+        let y = match &self.output {
+            Some(y) => y.clone(),
+            None => xs[0].map(f64::tanh),
+        };
+        Ok(gys
+            .take(0)
+            .into_zip_with("Tanh", &y, |g, y| g * (1.0 - y * y))?
+            .into())
+    }
+
+    fn backward_graph(
+        &self,
+        xs: &[Variable<S>],
+        ys: &[Option<Variable<S>>],
+        gys: &[Variable<S>],
+    ) -> Result<Vec<Variable<S>>> {
+        let y = match &ys[0] {
+            Some(y) => y.clone(),
+            None => tanh(&xs[0])?,
+        };
+        let slope = sub(&constant(1.0), &mul(&y, &y)?)?;
+        Ok(vec![mul(&gys[0], &slope)?])
+    }
+}
+
+/// `sin x`, elementwise.
+///
+/// # Errors
+/// None for a well-formed variable; `Result` keeps every op's signature alike.
+pub fn sin<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
+    apply_one(Sin, &[x])
+}
+
+/// `cos x`, elementwise.
+///
+/// # Errors
+/// None for a well-formed variable; `Result` keeps every op's signature alike.
+pub fn cos<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
+    apply_one(Cos, &[x])
+}
+
+/// `tanh x`, elementwise.
+///
+/// # Errors
+/// None for a well-formed variable; `Result` keeps every op's signature alike.
+pub fn tanh<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
+    apply_one(Tanh::default(), &[x])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_both_orders, positive};
+    use autograd_core::{BackwardOptions, RcWeak};
+
+    type V = Variable<RcWeak>;
+
+    /// The n-th derivative of `f` at `x`, by repeated `create_graph` backward.
+    fn nth_derivatives(f: impl Fn(&V) -> Result<V>, x: f64, n: usize) -> Vec<f64> {
+        let x = V::from_scalar(x);
+        let mut y = f(&x).unwrap();
+        let mut derivatives = Vec::new();
+        for _ in 0..n {
+            x.cleargrad();
+            y.backward_with(BackwardOptions::default().create_graph(true))
+                .unwrap();
+            y = x.grad_variable().unwrap();
+            derivatives.push(y.item().unwrap());
+        }
+        derivatives
+    }
+
+    #[test]
+    fn sin_derivatives_cycle_through_cos_and_sin() {
+        let d = nth_derivatives(sin, 1.0, 4);
+        let (s, c) = 1.0f64.sin_cos();
+        for (got, want) in d.iter().zip([c, -s, -c, s]) {
+            assert!((got - want).abs() < 1e-12, "{d:?}");
+        }
+        let d = nth_derivatives(cos, 1.0, 2);
+        assert!((d[0] + s).abs() < 1e-12 && (d[1] + c).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tanh_derivatives_match_their_closed_forms() {
+        // With t = tanh x, each derivative is a polynomial in t.
+        let t: f64 = 0.5f64.tanh();
+        let u = 1.0 - t * t;
+        let closed = [
+            u,
+            -2.0 * t * u,
+            u * (6.0 * t * t - 2.0),
+            u * (16.0 * t - 24.0 * t.powi(3)),
+            u * (16.0 - 120.0 * t * t + 120.0 * t.powi(4)),
+            u * (-272.0 * t + 960.0 * t.powi(3) - 720.0 * t.powi(5)),
+        ];
+        let d = nth_derivatives(tanh, 0.5, 6);
+        for (n, (got, want)) in d.iter().zip(closed).enumerate() {
+            assert!(
+                (got - want).abs() <= 1e-10 * want.abs().max(1.0),
+                "order {}: {got} vs {want}",
+                n + 1
+            );
+        }
+    }
+
+    #[test]
+    fn first_and_second_order_gradcheck() {
+        let a = positive(&[2, 3], 7);
+        check_both_orders(|x| sin(&x[0]), &[a.clone()]);
+        check_both_orders(|x| cos(&x[0]), &[a.clone()]);
+        check_both_orders(|x| tanh(&x[0]), &[a]);
+    }
+}
