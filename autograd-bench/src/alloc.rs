@@ -14,9 +14,11 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 static SCOPED: AtomicIsize = AtomicIsize::new(0);
 
 thread_local! {
-    // `const` and without `Drop`: reading it never allocates, so the
-    // allocator may use it.
+    // `const` and without `Drop`: reading them never allocates, so the
+    // allocator may use them.
     static IN_SCOPE: Cell<bool> = const { Cell::new(false) };
+    /// This thread's share of [`SCOPED`].
+    static THREAD_SCOPED: Cell<isize> = const { Cell::new(0) };
 }
 
 fn in_scope() -> bool {
@@ -36,9 +38,16 @@ pub fn scoped<R>(f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// Net bytes allocated inside [`scoped`] calls and not yet freed.
+/// Net bytes allocated inside [`scoped`] calls and not yet freed, on all
+/// threads.
 pub fn scoped_bytes() -> isize {
     SCOPED.load(Ordering::Relaxed)
+}
+
+/// Net bytes allocated inside [`scoped`] calls on this thread and not yet
+/// freed by it: what tests running side by side measure.
+pub fn thread_scoped_bytes() -> isize {
+    THREAD_SCOPED.try_with(Cell::get).unwrap_or(0)
 }
 
 /// Wraps allocator `A`, counting the bytes requested and not yet freed.
@@ -94,6 +103,7 @@ fn grew(size: usize) {
     }
     if in_scope() {
         SCOPED.fetch_add(size as isize, Ordering::Relaxed);
+        let _ = THREAD_SCOPED.try_with(|n| n.set(n.get() + size as isize));
     }
 }
 
@@ -101,6 +111,7 @@ fn shrank(size: usize) {
     LIVE.fetch_sub(size, Ordering::Relaxed);
     if in_scope() {
         SCOPED.fetch_sub(size as isize, Ordering::Relaxed);
+        let _ = THREAD_SCOPED.try_with(|n| n.set(n.get() - size as isize));
     }
 }
 

@@ -106,7 +106,9 @@ pub(crate) fn release<S: Strategy>(detach: impl FnOnce(&mut Vec<Link<S>>), also:
     }
 }
 
-/// Drops the worklist's links until it is empty, a batch at a time.
+/// Drops the worklist's links until it is empty, a batch at a time. The
+/// list's buffer is handed back when done, so that a thread keeps one buffer
+/// (as large as its largest batch) rather than allocating one per drop.
 fn drain<S: Strategy>() {
     /// Ends the draining even if a drop panics (a user op's `Drop`), so that
     /// later drops on this thread drain again.
@@ -117,17 +119,21 @@ fn drain<S: Strategy>() {
         }
     }
     let _draining = Draining::<S>(std::marker::PhantomData);
-    let mut batch = Vec::new();
+    let Some(mut batch) = with_worklist::<S, _>(|list| std::mem::take(&mut list.links)) else {
+        return;
+    };
     loop {
-        let taken = with_worklist::<S, _>(|list| {
+        while let Some(link) = batch.pop() {
+            link.release_into(&mut batch);
+        }
+        // Links that nested drops (an op's fields) added meanwhile, if any;
+        // the emptied batch's buffer goes back to the list either way.
+        let more = with_worklist::<S, _>(|list| {
             std::mem::swap(&mut list.links, &mut batch);
             !batch.is_empty()
         });
-        if taken != Some(true) {
+        if more != Some(true) {
             return;
-        }
-        while let Some(link) = batch.pop() {
-            link.release_into(&mut batch);
         }
     }
 }

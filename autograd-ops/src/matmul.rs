@@ -1,6 +1,7 @@
 //! [`MatMul`]: the matrix product of two 2-D arrays, its free function, and
 //! its tests.
 
+use autograd_core::shape::element_count;
 use autograd_core::{Error, Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
 use ndarray::{ArrayView2, Ix2};
 
@@ -32,6 +33,7 @@ fn matrices<'a>(
     if a.ncols() != b.nrows() {
         return Err(mismatch());
     }
+    element_count("MatMul", &[a.nrows(), b.ncols()])?;
     Ok((a, b))
 }
 
@@ -79,7 +81,8 @@ impl<S: Strategy> Function<S> for MatMul {
 /// The matrix product of 2-D `a` `(m, k)` and `b` `(k, n)`.
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] unless both are 2-D with matching inner sizes.
+/// [`Error::ShapeMismatch`] unless both are 2-D with matching inner sizes,
+/// [`Error::TooLarge`] when the product would not fit in memory.
 pub fn matmul<S: Strategy>(a: &Variable<S>, b: &Variable<S>) -> Result<Variable<S>> {
     apply_one(MatMul, &[a, b])
 }

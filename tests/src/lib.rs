@@ -66,15 +66,16 @@ pub fn panic_message(f: impl FnOnce()) -> String {
 pub mod heap {
     use autograd_bench::alloc;
 
-    /// The heap bytes that `f` allocated on this thread and did not free.
+    /// What `f` returns, and the heap bytes it allocated on this thread and
+    /// did not free (the result's own heap counts as kept).
     ///
     /// # Panics
     /// If the test binary did not install the counting allocator.
-    pub fn kept<R>(f: impl FnOnce() -> R) -> isize {
+    pub fn kept<R>(f: impl FnOnce() -> R) -> (R, isize) {
         assert!(alloc::is_counting(), "install the counting allocator");
-        let start = alloc::scoped_bytes();
-        alloc::scoped(|| drop(f()));
-        alloc::scoped_bytes() - start
+        let start = alloc::thread_scoped_bytes();
+        let result = alloc::scoped(f);
+        (result, alloc::thread_scoped_bytes() - start)
     }
 }
 

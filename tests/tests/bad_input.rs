@@ -1,0 +1,317 @@
+//! Guarantee: bad input is an `Err` naming the op and the shapes, never a
+//! panic and never silent garbage; a failed application leaves no node
+//! behind. Element counts from a user are checked arithmetic. The operators
+//! and methods panic like ndarray's (their message is the error's), with
+//! `try_` twins that return it.
+
+use autograd_ops::prelude::*;
+use autograd_ops::{Function, RcWeak, Strategy, StrongOnly, Tensor, Tensors, apply, apply_one};
+use autograd_tests::{Fault, Faulty, Split, nodes, nodes_left, panic_message};
+use ndarray::{ArrayD, arr0, array};
+
+type V = Variable<RcWeak>;
+
+fn var(a: ArrayD<f64>) -> V {
+    V::from_array(a)
+}
+
+/// Runs `f`, which must fail, and checks it left no node behind (under a
+/// strategy that would keep any node it made).
+fn fails_cleanly(
+    f: impl Fn(&[Variable<StrongOnly<RcWeak>>]) -> Result<Variable<StrongOnly<RcWeak>>>,
+    inputs: &[ArrayD<f64>],
+) -> Error {
+    let vars: Vec<_> = inputs.iter().cloned().map(Variable::from_array).collect();
+    let mut err = None;
+    let left = nodes_left::<StrongOnly<RcWeak>, _>(|| {
+        err = Some(f(&vars).expect_err("bad input must fail"))
+    });
+    assert_eq!(left, nodes(0, 0), "a failed application left nodes behind");
+    err.expect("an error")
+}
+
+#[test]
+fn shapes_that_do_not_fit_are_errors_naming_the_op_and_shapes() {
+    let (a, b) = (ArrayD::zeros(vec![2, 3]), ArrayD::zeros(vec![4]));
+    let ab = [a.clone(), b.clone()];
+    let mismatch = |op| Error::ShapeMismatch {
+        op,
+        lhs: vec![2, 3],
+        rhs: vec![4],
+    };
+    assert_eq!(fails_cleanly(|x| add(&x[0], &x[1]), &ab), mismatch("Add"));
+    assert_eq!(fails_cleanly(|x| sub(&x[0], &x[1]), &ab), mismatch("Sub"));
+    assert_eq!(fails_cleanly(|x| mul(&x[0], &x[1]), &ab), mismatch("Mul"));
+    assert_eq!(fails_cleanly(|x| div(&x[0], &x[1]), &ab), mismatch("Div"));
+    assert_eq!(
+        fails_cleanly(|x| matmul(&x[0], &x[1]), &ab),
+        mismatch("MatMul")
+    );
+    let invalid = |op, to: &[usize]| Error::InvalidTarget {
+        op,
+        from: vec![2, 3],
+        to: to.to_vec(),
+    };
+    let one = [a.clone()];
+    assert_eq!(
+        fails_cleanly(|x| sum_to(&x[0], &[3, 1]), &one),
+        invalid("SumTo", &[3, 1])
+    );
+    assert_eq!(
+        fails_cleanly(|x| sum_to(&x[0], &[1, 2, 3]), &one),
+        invalid("SumTo", &[1, 2, 3])
+    );
+    assert_eq!(
+        fails_cleanly(|x| broadcast_to(&x[0], &[2, 2]), &one),
+        invalid("BroadcastTo", &[2, 2])
+    );
+    assert_eq!(
+        fails_cleanly(|x| reshape(&x[0], &[4]), &one),
+        invalid("Reshape", &[4])
+    );
+    assert_eq!(
+        fails_cleanly(|x| sum_axis(&x[0], 2, false), &one),
+        Error::InvalidAxis {
+            op: "Sum",
+            axis: 2,
+            shape: vec![2, 3]
+        }
+    );
+    assert_eq!(
+        mismatch("Add").to_string(),
+        "Add: shapes [2, 3] and [4] are incompatible"
+    );
+}
+
+#[test]
+fn element_counts_that_overflow_are_errors_not_panics() {
+    // Issue 8, defect 4: this broadcast panicked with "capacity overflow".
+    let x = [arr0(1.0).into_dyn()];
+    let huge = [1usize << 31, 1 << 31];
+    assert_eq!(
+        fails_cleanly(|x| broadcast_to(&x[0], &huge), &x),
+        Error::TooLarge {
+            op: "BroadcastTo",
+            shape: huge.to_vec()
+        }
+    );
+    assert!(matches!(
+        fails_cleanly(|x| broadcast_to(&x[0], &[usize::MAX]), &x),
+        Error::TooLarge { .. }
+    ));
+    assert_eq!(
+        fails_cleanly(|x| reshape(&x[0], &[1 << 40, 1 << 40]), &x),
+        Error::TooLarge {
+            op: "Reshape",
+            shape: vec![1 << 40, 1 << 40]
+        }
+    );
+    // Empty operands whose product shape is too large to hold.
+    let (a, b) = (
+        ArrayD::zeros(vec![1 << 33, 0]),
+        ArrayD::zeros(vec![0, 1 << 33]),
+    );
+    assert_eq!(
+        fails_cleanly(|x| matmul(&x[0], &x[1]), &[a, b]),
+        Error::TooLarge {
+            op: "MatMul",
+            shape: vec![1 << 33, 1 << 33]
+        }
+    );
+    // (1, 0) and (0, 1) broadcast to (0, 0): empty, fine.
+    let (row, col) = (ArrayD::zeros(vec![1, 0]), ArrayD::zeros(vec![0, 1]));
+    assert_eq!(add(&var(row), &var(col)).unwrap().shape(), vec![0, 0]);
+    let x = var(ArrayD::zeros(vec![1, 2]));
+    let y = var(ArrayD::zeros(vec![1, 1]));
+    assert!(matches!(
+        broadcast_to(&y, &[1 << 62, 1]),
+        Err(Error::TooLarge { .. })
+    ));
+    assert!(sum_to(&x, &[usize::MAX, 2]).is_err());
+}
+
+#[test]
+fn an_op_that_decides_in_forward_to_return_nothing_is_an_error_for_apply_one() {
+    /// Returns as many outputs as forward decides (none here).
+    struct Unbind {
+        outputs: usize,
+    }
+    impl<S: Strategy> Function<S> for Unbind {
+        fn name(&self) -> &'static str {
+            "Unbind"
+        }
+        fn num_inputs(&self) -> usize {
+            1
+        }
+        fn num_outputs(&self) -> usize {
+            self.outputs
+        }
+        fn forward(&mut self, _xs: &[Tensor]) -> Result<Tensors> {
+            self.outputs = 0;
+            Ok(Tensors::new())
+        }
+        fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+            Ok(gys)
+        }
+    }
+    // Issue 8, defect 3: this panicked at `swap_remove`.
+    let x = [arr0(1.0).into_dyn()];
+    assert_eq!(
+        fails_cleanly(|x| apply_one(Unbind { outputs: 1 }, &[&x[0]]), &x),
+        Error::OutputCount {
+            op: "Unbind",
+            expected: 1,
+            got: 0
+        }
+    );
+    // `apply` takes it: no outputs, nothing recorded.
+    let x = var(arr0(1.0).into_dyn());
+    assert!(apply(Unbind { outputs: 1 }, &[&x]).unwrap().is_empty());
+}
+
+#[test]
+fn counts_that_differ_from_what_an_op_declares_are_errors() {
+    let x = [arr0(1.0).into_dyn()];
+    assert_eq!(
+        fails_cleanly(|x| apply_one(Split, &[&x[0], &x[0]]), &x),
+        Error::InputCount {
+            op: "Split",
+            expected: 1,
+            got: 2
+        }
+    );
+    assert_eq!(
+        fails_cleanly(|x| apply_one(Split, &[&x[0]]), &x),
+        Error::OutputCount {
+            op: "Split",
+            expected: 1,
+            got: 2
+        }
+    );
+    assert_eq!(
+        fails_cleanly(
+            |x| apply_one(Faulty::new(Fault::TooManyOutputs), &[&x[0]]),
+            &x
+        ),
+        Error::OutputCount {
+            op: "Faulty",
+            expected: 1,
+            got: 2
+        }
+    );
+}
+
+#[test]
+fn an_output_gradient_of_the_wrong_shape_is_an_error() {
+    let x = var(array![1.0, 2.0].into_dyn());
+    let y = square(&x).unwrap();
+    let err = y
+        .backward_with(BackwardOptions::default().with_grad(ArrayD::ones(vec![2, 1])))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::SeedShape {
+            expected: vec![2],
+            got: vec![2, 1]
+        }
+    );
+    assert!(x.grad().is_none());
+}
+
+#[test]
+fn set_data_keeps_the_shape_and_only_replaces_a_leaf() {
+    let x = var(array![1.0, 2.0, 3.0].into_dyn());
+    let w = var(array![1.0, 1.0, 1.0].into_dyn());
+    let z = &x * &w;
+    assert_eq!(
+        w.set_data(array![1.0, 2.0, 3.0, 4.0]),
+        Err(Error::SetDataShape {
+            expected: vec![3],
+            got: vec![4]
+        })
+    );
+    assert_eq!(
+        z.set_data(array![0.0, 0.0, 0.0]),
+        Err(Error::SetDataNotLeaf)
+    );
+    assert_eq!(w.data(), array![1.0, 1.0, 1.0].into_dyn());
+    // A same-shape update is what an optimizer step does. The graph built
+    // before keeps the value it read: its backward is still the derivative
+    // of what its forward computed.
+    w.set_data(array![2.0, 2.0, 2.0]).unwrap();
+    z.backward().unwrap();
+    assert_eq!(x.grad().unwrap(), array![1.0, 1.0, 1.0].into_dyn());
+    x.cleargrad();
+    (&x * &w).backward().unwrap();
+    assert_eq!(x.grad().unwrap(), array![2.0, 2.0, 2.0].into_dyn());
+}
+
+#[test]
+fn zero_dimensional_and_empty_arrays_work() {
+    let s = var(arr0(3.0).into_dyn());
+    square(&s).unwrap().backward().unwrap();
+    assert_eq!(
+        (s.ndim(), s.grad().unwrap()),
+        (0, arr0(6.0).into_dyn().into_shared())
+    );
+
+    let e = var(ArrayD::zeros(vec![0, 4]));
+    assert!(e.is_empty());
+    let y = sum(&square(&e).unwrap()).unwrap();
+    assert_eq!(y.item(), Some(0.0));
+    y.backward().unwrap();
+    assert_eq!(e.grad().unwrap().shape(), &[0, 4]);
+}
+
+#[test]
+fn extreme_values_follow_ieee_754() {
+    let x = var(array![1e200, 1e-200, f64::NAN, f64::INFINITY, -f64::INFINITY, 0.0].into_dyn());
+    let y = square(&x).unwrap();
+    y.backward().unwrap();
+    let (v, g) = (y.data(), x.grad().unwrap());
+    assert_eq!(v[0], f64::INFINITY); // overflow
+    assert_eq!(v[1], 0.0); // underflow
+    assert!(v[2].is_nan() && g[2].is_nan());
+    assert_eq!((v[3], g[3]), (f64::INFINITY, f64::INFINITY));
+    assert_eq!((v[4], g[4]), (f64::INFINITY, -f64::INFINITY));
+    assert_eq!(g[5], 0.0);
+    let z = var(array![0.0, -1.0].into_dyn());
+    let l = log(&z).unwrap();
+    assert_eq!(l.data()[0], f64::NEG_INFINITY);
+    assert!(l.data()[1].is_nan());
+    let q = div(&var(array![1.0].into_dyn()), &var(array![0.0].into_dyn())).unwrap();
+    assert_eq!(q.data()[0], f64::INFINITY);
+}
+
+#[test]
+fn operators_and_methods_panic_with_the_error_and_try_twins_return_it() {
+    let a = var(array![1.0, 2.0].into_dyn());
+    let b = var(array![1.0, 2.0, 3.0].into_dyn());
+    assert_eq!(
+        panic_message(|| drop(&a * &b)),
+        "Mul: shapes [2] and [3] are incompatible"
+    );
+    assert_eq!(
+        panic_message(|| drop(a.clone() + b.clone())),
+        "Add: shapes [2] and [3] are incompatible"
+    );
+    assert_eq!(
+        panic_message(|| drop(a.reshape(&[3]))),
+        "Reshape: cannot turn shape [2] into shape [3]"
+    );
+    assert_eq!(a.try_add(&b).unwrap_err(), add(&a, &b).unwrap_err());
+    assert_eq!(
+        a.try_reshape(&[3]).unwrap_err(),
+        reshape(&a, &[3]).unwrap_err()
+    );
+    assert_eq!(a.try_matmul(&b).unwrap_err(), matmul(&a, &b).unwrap_err());
+}
+
+#[test]
+fn a_user_op_fails_in_its_own_words() {
+    let x = var(arr0(1.0).into_dyn());
+    let y = apply_one(Faulty::new(Fault::Fails), &[&x]).unwrap();
+    let err = y.backward().unwrap_err();
+    assert_eq!(err, Error::op_failed("Faulty", "cannot differentiate here"));
+    assert_eq!(err.to_string(), "Faulty: cannot differentiate here");
+}

@@ -1,0 +1,155 @@
+//! Guarantee: `ArcWeak` graphs are `Send + Sync` and safe to share: moved
+//! between threads, built on and differentiated concurrently, concurrent
+//! backward calls on one graph adding exactly their contributions, no
+//! deadlock. Each test holds `SERIAL` so that the global live counts it
+//! checks are its own. (`Variable<RcWeak>` is not `Send`: a `compile_fail`
+//! doctest on `Variable`.)
+
+use std::sync::{Barrier, Mutex};
+
+use autograd_mem::live;
+use autograd_ops::{ArcWeak, Variable, VariableOps, add, mul, square};
+use ndarray::arr0;
+use rayon::prelude::*;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+type V = Variable<ArcWeak>;
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn arc_weak_variables_and_functions_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Variable<ArcWeak>>();
+    assert_send_sync::<autograd_ops::FunctionNode<ArcWeak>>();
+    assert_send_sync::<Variable<autograd_ops::StrongOnly<ArcWeak>>>();
+}
+
+#[test]
+fn a_graph_built_on_one_thread_runs_backward_on_another() {
+    let _serial = serial();
+    let start = live::total::<ArcWeak>();
+    {
+        let x = V::from_scalar(3.0);
+        let y = std::thread::spawn({
+            let x = x.clone();
+            move || square(&square(&x).unwrap()).unwrap()
+        })
+        .join()
+        .unwrap();
+        std::thread::spawn(move || y.backward().unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(x.grad().unwrap().sum(), 4.0 * 27.0);
+    }
+    assert_eq!(live::total::<ArcWeak>(), start);
+}
+
+#[test]
+fn threads_sharing_a_leaf_add_exactly_their_contributions() {
+    let _serial = serial();
+    const THREADS: usize = 4;
+    const CALLS: usize = 200;
+    let start = live::total::<ArcWeak>();
+    {
+        let leaf = V::from_scalar(3.0);
+        let barrier = Barrier::new(THREADS);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (leaf, barrier) = (&leaf, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    for _ in 0..CALLS {
+                        // y = (t + 1)·x²: dy/dx = 2(t + 1)x, an exact integer
+                        let c = V::from_scalar((t + 1) as f64);
+                        mul(&c, &square(leaf).unwrap()).unwrap().backward().unwrap();
+                    }
+                });
+            }
+        });
+        let expected: f64 = (1..=THREADS).map(|c| (CALLS * 2 * c * 3) as f64).sum();
+        assert_eq!(leaf.grad().unwrap().sum(), expected);
+    }
+    assert_eq!(live::total::<ArcWeak>(), start);
+}
+
+#[test]
+fn rayon_with_more_tasks_than_threads_does_not_deadlock() {
+    let _serial = serial();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let leaf = V::from_scalar(2.0);
+    pool.install(|| {
+        (0..2000).into_par_iter().for_each(|_| {
+            let y = leaf.square().square(); // x⁴: dy/dx = 4x³ = 32
+            y.backward().unwrap();
+            // Nested parallelism while other tasks hold the leaf.
+            (0..4).into_par_iter().for_each(|_| {
+                let _ = add(&leaf, &leaf).unwrap();
+            });
+        })
+    });
+    assert_eq!(leaf.grad().unwrap(), arr0(2000.0 * 32.0).into_dyn());
+}
+
+#[test]
+fn concurrent_backward_calls_on_one_graph_add_exactly() {
+    let _serial = serial();
+    const THREADS: usize = 4;
+    const CALLS: usize = 300;
+    let start = live::total::<ArcWeak>();
+    {
+        let x = V::from_scalar(2.0);
+        let w = V::from_scalar(3.0);
+        // One graph, y = (x·w)² + x: dy/dx = 2xw² + 1 = 37, dy/dw = 2x²w = 24.
+        let y = add(&square(&mul(&x, &w).unwrap()).unwrap(), &x).unwrap();
+        let barrier = Barrier::new(THREADS);
+        std::thread::scope(|scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..CALLS {
+                        y.backward().unwrap();
+                    }
+                });
+            }
+        });
+        let calls = (THREADS * CALLS) as f64;
+        assert_eq!(x.grad().unwrap().sum(), 37.0 * calls);
+        assert_eq!(w.grad().unwrap().sum(), 24.0 * calls);
+    }
+    assert_eq!(live::total::<ArcWeak>(), start);
+}
+
+#[test]
+fn backward_runs_while_another_thread_builds_on_the_same_graph() {
+    let _serial = serial();
+    let start = live::total::<ArcWeak>();
+    {
+        let x = V::from_scalar(2.0);
+        let a = square(&x).unwrap();
+        let y = square(&a).unwrap(); // x⁴
+        const ROUNDS: usize = 300;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for _ in 0..ROUNDS {
+                    y.backward().unwrap();
+                }
+            });
+            scope.spawn(|| {
+                let mut z = a.clone();
+                for _ in 0..ROUNDS {
+                    z = add(&z, &y).unwrap(); // builds on a and y meanwhile
+                }
+                assert_eq!(z.item(), Some(4.0 + ROUNDS as f64 * 16.0));
+            });
+        });
+        assert_eq!(x.grad().unwrap().sum(), ROUNDS as f64 * 32.0);
+    }
+    assert_eq!(live::total::<ArcWeak>(), start);
+}

@@ -1,0 +1,181 @@
+//! Guarantee: no leak under the weak strategies; exactly the graph under
+//! `StrongOnly`, to the node and to the byte.
+//!
+//! * The seed's closing experiment (DeZero step 17, section 17.5), ten
+//!   iterations of `square(square(square(x)))` on fresh 10,000-element
+//!   arrays, with backward: under `RcWeak` and `ArcWeak` back to the start
+//!   count after every iteration; under `StrongOnly` exactly +4 variables and
+//!   +3 functions per iteration.
+//! * The bytes a `StrongOnly` seed graph keeps equal its `graph_footprint`,
+//!   for values of any shape and size (0 to 6 axes, one element, none).
+//! * Random DAGs: freed, or exactly their own nodes kept.
+//!
+//! Heap bytes are counted by the counting allocator this binary installs.
+
+use autograd_bench::alloc::CountingAlloc;
+use autograd_bench::{SeedRng, seed_loop};
+use autograd_mem::{Freeing, LiveNodes, live};
+use autograd_ops::{ArcWeak, DefaultStrategy, RcWeak, Strategy, StrongOnly, Variable, square};
+use autograd_tests::dags::{Dag, cases, dag};
+use autograd_tests::{close, heap, nodes, nodes_left};
+use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
+
+#[global_allocator]
+static HEAP: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::System);
+
+const ITERATIONS: usize = 10;
+const SIZE: usize = 10_000;
+
+/// Runs the experiment; the live nodes (this thread's view, relative to the
+/// start) after each iteration.
+fn seed_experiment<S: Strategy>(seed: u64) -> Vec<LiveNodes> {
+    let start = live::this_thread::<S>();
+    let mut rng = SeedRng::new(seed);
+    (0..ITERATIONS)
+        .map(|_| {
+            let x = rng.randn(SIZE);
+            let leaf = seed_loop::<S>(x.clone(), false).unwrap();
+            let grad = leaf.grad().unwrap();
+            assert_eq!(grad.len(), SIZE);
+            for (&g, &x) in grad.iter().zip(&x) {
+                assert!(close(g, 8.0 * x.powi(7), 1e-12), "{g} vs 8·{x}⁷");
+            }
+            drop(leaf);
+            live::this_thread::<S>().since(start)
+        })
+        .collect()
+}
+
+fn assert_freed<S: Strategy>() {
+    assert_eq!(S::FREEING, Freeing::OnDrop);
+    for after in seed_experiment::<S>(1) {
+        assert_eq!(after, LiveNodes::default());
+    }
+}
+
+fn assert_keeps_exactly_the_graph<S: Strategy>() {
+    assert_eq!(S::FREEING, Freeing::Never);
+    for (i, after) in seed_experiment::<S>(2).into_iter().enumerate() {
+        let n = i as isize + 1;
+        assert_eq!(after, nodes(4 * n, 3 * n));
+    }
+}
+
+#[test]
+fn rc_weak_frees_every_iteration_of_the_seed_experiment() {
+    assert_freed::<RcWeak>();
+}
+
+#[test]
+fn arc_weak_frees_every_iteration_of_the_seed_experiment() {
+    assert_freed::<ArcWeak>();
+}
+
+#[test]
+fn strong_only_over_rc_keeps_four_variables_and_three_functions_per_iteration() {
+    assert_keeps_exactly_the_graph::<StrongOnly<RcWeak>>();
+}
+
+#[test]
+fn strong_only_over_arc_keeps_four_variables_and_three_functions_per_iteration() {
+    assert_keeps_exactly_the_graph::<StrongOnly<ArcWeak>>();
+}
+
+#[test]
+fn the_default_strategy_behaves_as_its_features_say() {
+    match DefaultStrategy::FREEING {
+        Freeing::OnDrop => assert_freed::<DefaultStrategy>(),
+        Freeing::Never => assert_keeps_exactly_the_graph::<DefaultStrategy>(),
+        Freeing::OnCollection => unreachable!("no collected default in this build"),
+    }
+}
+
+/// The seed graph on a value of `shape`: what it keeps on the heap, and
+/// what its footprint says it holds.
+fn kept_and_footprint<S: Strategy>(shape: &[usize]) -> (isize, usize) {
+    let n = shape.iter().product::<usize>();
+    let (footprint, kept) = heap::kept(|| {
+        // Made inside the count: the graph takes the array over.
+        let value = ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(|i| i as f64 * 0.01).collect())
+            .expect("n elements");
+        let x = Variable::<S>::from_array(value);
+        let y = square(&square(&square(&x).unwrap()).unwrap()).unwrap();
+        y.backward().unwrap();
+        y.graph_footprint()
+    });
+    (kept, footprint.bytes)
+}
+
+#[test]
+fn a_kept_graph_holds_exactly_its_footprint_for_any_shape() {
+    // Warm up: this thread's live counts and teardown lists (one per
+    // strategy, kept for the thread's life) exist before anything is counted.
+    let _ = kept_and_footprint::<RcWeak>(&[2]);
+    let _ = kept_and_footprint::<ArcWeak>(&[2]);
+    let shapes: [&[usize]; 12] = [
+        &[],
+        &[1],
+        &[3],
+        &[2, 3],
+        &[2, 3, 4],
+        &[1, 2, 1, 2],
+        &[2, 1, 2, 1, 2], // five axes: ndarray keeps the shape on the heap
+        &[1, 1, 1, 1, 1], // one element, five axes
+        &[1, 2, 1, 2, 1, 2],
+        &[0],
+        &[0, 4], // no elements: every empty array reports the same pointer
+        &[2, 0, 3],
+    ];
+    for shape in shapes {
+        let (kept, footprint) = kept_and_footprint::<StrongOnly<RcWeak>>(shape);
+        assert_eq!(
+            kept, footprint as isize,
+            "StrongOnly<RcWeak>, shape {shape:?}"
+        );
+        let (kept, footprint) = kept_and_footprint::<StrongOnly<ArcWeak>>(shape);
+        assert_eq!(
+            kept, footprint as isize,
+            "StrongOnly<ArcWeak>, shape {shape:?}"
+        );
+        let (kept, _) = kept_and_footprint::<RcWeak>(shape);
+        assert_eq!(kept, 0, "RcWeak, shape {shape:?}");
+        let (kept, _) = kept_and_footprint::<ArcWeak>(shape);
+        assert_eq!(kept, 0, "ArcWeak, shape {shape:?}");
+    }
+}
+
+/// Builds, differentiates and drops the DAG; the nodes left behind.
+fn dag_leftover<S: Strategy>(dag: &Dag) -> LiveNodes {
+    nodes_left::<S, _>(|| {
+        let leaves: Vec<Variable<S>> = dag
+            .leaves
+            .iter()
+            .cloned()
+            .map(Variable::from_array)
+            .collect();
+        let y = dag.build(&leaves).expect("shapes broadcast");
+        y.backward().expect("backward succeeds");
+        for (leaf, value) in leaves.iter().zip(&dag.leaves) {
+            if let Some(grad) = leaf.grad() {
+                assert_eq!(
+                    grad.shape(),
+                    value.shape(),
+                    "a gradient has its leaf's shape"
+                );
+            }
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn random_dags_are_freed_or_keep_exactly_their_nodes(dag in dag()) {
+        prop_assert_eq!(dag_leftover::<RcWeak>(&dag), LiveNodes::default());
+        prop_assert_eq!(dag_leftover::<ArcWeak>(&dag), LiveNodes::default());
+        prop_assert_eq!(dag_leftover::<StrongOnly<RcWeak>>(&dag), dag.own_nodes());
+        prop_assert_eq!(dag_leftover::<StrongOnly<ArcWeak>>(&dag), dag.own_nodes());
+    }
+}
