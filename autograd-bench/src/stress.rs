@@ -72,6 +72,7 @@ impl Subject {
                     StrategyKind::ArcWeak => &[Subject::ArcWeak, Subject::ArcWeakSharedLeaf][..],
                     StrategyKind::StrongOnlyRcWeak => &[Subject::StrongOnlyRcWeak][..],
                     StrategyKind::StrongOnlyArcWeak => &[Subject::StrongOnlyArcWeak][..],
+                    StrategyKind::Collected | StrategyKind::CollectedSync => &[][..],
                 });
             }
         }

@@ -56,9 +56,11 @@ use crate::{Error, Result, Tensor, Tensors, Variable};
 /// ```
 ///
 /// Ops hold no variables of their graph as a rule (they save [`Tensor`]s:
-/// values, not nodes). One that does may tell a cycle collector about them
-/// with [`visit_variables`](Function::visit_variables); dropping such an op
-/// never recurses, however long the chain of ops behind its variables.
+/// values, not nodes). One that does may: dropping it never recurses,
+/// however long the chain behind its variables. A cycle collector does not
+/// see into an op, so under the collected strategies a cycle that runs
+/// through an op's own variables is never collected (seeing them would let
+/// the collector drop them before the op's own `Drop` could read them).
 pub trait Function<S: Strategy = DefaultStrategy>: Send + Sync + 'static {
     /// The op's name, as errors and graph exports show it.
     fn name(&self) -> &'static str;
@@ -114,12 +116,5 @@ pub trait Function<S: Strategy = DefaultStrategy>: Send + Sync + 'static {
     ) -> Result<Vec<Variable<S>>> {
         let _ = (xs, ys, gys);
         Err(Error::NoGraphBackward { op: self.name() })
-    }
-
-    /// Calls `visit` with every [`Variable`] the op holds in its own fields
-    /// (none, by default). Only a cycle collector needs this: a cycle through
-    /// an op's variables that it is not told about is never collected.
-    fn visit_variables(&self, visit: &mut dyn FnMut(&Variable<S>)) {
-        let _ = visit;
     }
 }

@@ -143,6 +143,7 @@ impl<S: Strategy> Links<S> {
 
 impl<S: Strategy> FunctionInner<S> {
     pub(crate) fn new(op: Box<dyn Function<S>>, links: Links<S>, generation: Generation) -> Self {
+        crate::variable::declare_nodes::<S>();
         live::record_created::<S>(NodeKind::Function);
         FunctionInner {
             op: Some(op),
@@ -220,9 +221,6 @@ impl<S: Strategy> GraphNode<S> for FunctionInner<S> {
             for slot in S::once_get(&general.outputs).into_iter().flatten() {
                 S::trace_back(&slot.variable, tracer);
             }
-        }
-        if let Some(op) = &self.op {
-            op.visit_variables(&mut |variable| S::trace_strong(&variable.node, tracer));
         }
     }
 }

@@ -70,7 +70,8 @@ mod variable;
 
 pub use apply::{apply, apply_one};
 pub use autograd_mem::{
-    self as mem, ArcWeak, DefaultStrategy, Freeing, RcWeak, Strategy, StrategyKind, StrongOnly,
+    self as mem, ArcWeak, Collected, CollectedSync, DefaultStrategy, Freeing, RcWeak, Strategy,
+    StrategyKind, StrongOnly,
 };
 pub use backward::{BackwardOptions, gradients};
 pub use dot::DotStyle;

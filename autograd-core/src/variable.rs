@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use autograd_mem::{DefaultStrategy, GraphNode, NodeKind, Strategy, live};
+use autograd_mem::{
+    CollectedSync, DefaultStrategy, GraphNode, NodeKind, Strategy, StrategyKind, live,
+};
 use ndarray::{Array, Dimension};
 
 use crate::function_node::FunctionInner;
@@ -93,6 +95,7 @@ impl<S: Strategy> VariableState<S> {
 
 impl<S: Strategy> VariableInner<S> {
     pub(crate) fn new(value: Tensor, creator: Option<S::Strong<FunctionInner<S>>>) -> Self {
+        declare_nodes::<S>();
         live::record_created::<S>(NodeKind::Variable);
         let value = if creator.is_none() {
             Tensor::from_shared_repr(value.into_shared_repr())
@@ -116,6 +119,20 @@ impl<S: Strategy> VariableInner<S> {
         self.creator
             .as_ref()
             .map_or(Generation::LEAF, |f| S::get(f).order.generation().next())
+    }
+}
+
+/// Under `CollectedSync`, declares the two node types thread-safe (the
+/// compiler checks it here, on the concrete types), which that strategy's
+/// pointer requires; nothing under any other strategy.
+pub(crate) fn declare_nodes<S: Strategy>() {
+    if S::KIND == StrategyKind::CollectedSync {
+        static DECLARED: std::sync::Once = std::sync::Once::new();
+        DECLARED.call_once(|| {
+            use autograd_mem::collected_sync::declare_thread_safe;
+            declare_thread_safe::<VariableInner<CollectedSync>>();
+            declare_thread_safe::<FunctionInner<CollectedSync>>();
+        });
     }
 }
 

@@ -1,8 +1,18 @@
 //! The default strategy, chosen by cargo features.
 //!
 //! Features are additive: they never remove a strategy, they only move these
-//! two aliases. `sync` picks the base, `strong-only` wraps it; with both on the
-//! default is `StrongOnly<ArcWeak>`.
+//! two aliases. `sync` makes graphs thread-safe; `strong-only` drops the weak
+//! link; `collected` drops it and adds a cycle collector, and so wins over
+//! `strong-only` (a strong link with a collector is what it is):
+//!
+//! | features | `DefaultStrategy` |
+//! |---|---|
+//! | (none) | `RcWeak` |
+//! | `sync` | `ArcWeak` |
+//! | `strong-only` | `StrongOnly<RcWeak>` |
+//! | `sync, strong-only` | `StrongOnly<ArcWeak>` |
+//! | `collected` (with or without `strong-only`) | `Collected` |
+//! | `collected, sync` (with or without `strong-only`) | `CollectedSync` |
 
 #[cfg(not(feature = "sync"))]
 /// The base strategy: [`RcWeak`](crate::RcWeak), or [`ArcWeak`](crate::ArcWeak)
@@ -13,11 +23,19 @@ pub type DefaultBase = crate::RcWeak;
 /// with the `sync` feature.
 pub type DefaultBase = crate::ArcWeak;
 
-#[cfg(not(feature = "strong-only"))]
-/// The strategy a `Variable` without a type parameter uses: [`DefaultBase`], or
-/// [`StrongOnly<DefaultBase>`](crate::StrongOnly) with the `strong-only` feature.
+#[cfg(not(any(feature = "strong-only", feature = "collected")))]
+/// The strategy a `Variable` without a type parameter uses; see the table
+/// in this module's source or the README.
 pub type DefaultStrategy = DefaultBase;
-#[cfg(feature = "strong-only")]
-/// The strategy a `Variable` without a type parameter uses: [`DefaultBase`], or
-/// [`StrongOnly<DefaultBase>`](crate::StrongOnly) with the `strong-only` feature.
+#[cfg(all(feature = "strong-only", not(feature = "collected")))]
+/// The strategy a `Variable` without a type parameter uses; see the table
+/// in this module's source or the README.
 pub type DefaultStrategy = crate::StrongOnly<DefaultBase>;
+#[cfg(all(feature = "collected", not(feature = "sync")))]
+/// The strategy a `Variable` without a type parameter uses; see the table
+/// in this module's source or the README.
+pub type DefaultStrategy = crate::Collected;
+#[cfg(all(feature = "collected", feature = "sync"))]
+/// The strategy a `Variable` without a type parameter uses; see the table
+/// in this module's source or the README.
+pub type DefaultStrategy = crate::CollectedSync;

@@ -10,6 +10,8 @@
 //! |---|---|---|---|---|
 //! | [`RcWeak`] | `Rc` | `RefCell` | `rc::Weak` | freed at once (DeZero step 17) |
 //! | [`ArcWeak`] | `Arc` | `Mutex` | `sync::Weak` | freed at once; graphs are `Send + Sync` |
+//! | [`Collected`] | gcmodule `Cc` | `RefCell` | strong | freed when the cycle collector runs (CPython's way) |
+//! | [`CollectedSync`] | gcmodule `ThreadedCc` | `Mutex` | strong | the same; graphs are `Send + Sync` |
 //! | [`StrongOnly<B>`] | `B`'s | `B`'s | strong | never freed: every graph leaks |
 //!
 //! [`Freeing`] names the three answers; [`StrategyKind`] lists the strategies
@@ -20,8 +22,9 @@
 //! cheaply enough to stay on in release builds, which is how the leak that
 //! [`StrongOnly`] demonstrates is measured rather than guessed.
 //!
-//! The cargo features `sync` and `strong-only` only move the [`DefaultStrategy`]
-//! alias; every strategy is always compiled and usable by name.
+//! The cargo features `sync`, `strong-only` and `collected` only move the
+//! [`DefaultStrategy`] alias; every strategy is always compiled and usable by
+//! name.
 //!
 //! Items hidden from these docs are plumbing between the workspace's crates,
 //! not API: they may change without notice.
@@ -36,9 +39,13 @@
 //! assert_eq!(StrategyKind::from_cli_name("arc-weak"), Some(StrategyKind::ArcWeak));
 //! assert!(StrategyKind::ALL.iter().any(|kind| kind.name() == "StrongOnly<ArcWeak>"));
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // allowed in `collected_sync` alone: see its docs
 
 mod arc_weak;
+mod collected;
+#[doc(hidden)]
+pub mod collected_sync;
+mod collection;
 mod default;
 pub mod live;
 mod rc_weak;
@@ -47,6 +54,9 @@ pub mod strategy;
 mod strong_only;
 
 pub use arc_weak::ArcWeak;
+pub use collected::Collected;
+pub use collected_sync::CollectedSync;
+pub use collection::{Collection, CollectorStats, Policy};
 pub use default::{DefaultBase, DefaultStrategy};
 pub use live::{LiveNodes, NodeKind};
 pub use rc_weak::RcWeak;
@@ -71,6 +81,8 @@ macro_rules! strategy_list {
                 ArcWeak, $crate::ArcWeak, "ArcWeak", "arc-weak", arc_weak;
                 StrongOnlyRcWeak, $crate::StrongOnly<$crate::RcWeak>, "StrongOnly<RcWeak>", "strong-only-rc-weak", strong_only_rc_weak;
                 StrongOnlyArcWeak, $crate::StrongOnly<$crate::ArcWeak>, "StrongOnly<ArcWeak>", "strong-only-arc-weak", strong_only_arc_weak;
+                Collected, $crate::Collected, "Collected", "collected", collected;
+                CollectedSync, $crate::CollectedSync, "CollectedSync", "collected-sync", collected_sync;
             ]
         }
     };
@@ -251,11 +263,28 @@ mod tests {
     }
 
     #[test]
-    fn weak_strategies_free_what_strong_only_keeps() {
+    fn weak_strategies_free_what_strong_only_keeps_and_a_collector_frees_later() {
         assert!(cycle_is_freed::<RcWeak>());
         assert!(cycle_is_freed::<ArcWeak>());
         assert!(!cycle_is_freed::<StrongOnly<RcWeak>>());
         assert!(!cycle_is_freed::<StrongOnly<ArcWeak>>());
+        Collected::set_policy(Policy::Never);
+        let dropped = Arc::new(AtomicBool::new(false));
+        {
+            let variable = node::<Collected>(&dropped);
+            let function = node::<Collected>(&Arc::new(AtomicBool::new(false)));
+            Collected::write(&Collected::get(&function).output, |o| {
+                *o = Some(Collected::back(&variable))
+            });
+            Collected::write(&Collected::get(&variable).creator, |c| *c = Some(function));
+        }
+        assert!(
+            !dropped.load(Ordering::SeqCst),
+            "a cycle outlives its handles"
+        );
+        assert!(Collected::collect().freed >= 2);
+        assert!(dropped.load(Ordering::SeqCst), "and the collector frees it");
+        Collected::set_policy(Policy::Auto);
     }
 
     fn declared<S: Strategy + Debug>() -> (Freeing, &'static str) {
@@ -273,6 +302,14 @@ mod tests {
         assert_eq!(
             declared::<StrongOnly<ArcWeak>>(),
             (Freeing::Never, "StrongOnly<ArcWeak>")
+        );
+        assert_eq!(
+            declared::<Collected>(),
+            (Freeing::OnCollection, "Collected")
+        );
+        assert_eq!(
+            declared::<CollectedSync>(),
+            (Freeing::OnCollection, "CollectedSync")
         );
         for kind in StrategyKind::ALL {
             assert_eq!(StrategyKind::from_cli_name(kind.cli_name()), Some(*kind));
@@ -322,10 +359,11 @@ mod tests {
         } else {
             "RcWeak"
         };
-        let expected = if cfg!(feature = "strong-only") {
-            format!("StrongOnly<{base}>")
-        } else {
-            base.to_string()
+        let expected = match (cfg!(feature = "collected"), cfg!(feature = "strong-only")) {
+            (true, _) if cfg!(feature = "sync") => "CollectedSync".to_string(),
+            (true, _) => "Collected".to_string(),
+            (false, true) => format!("StrongOnly<{base}>"),
+            (false, false) => base.to_string(),
         };
         assert_eq!(DefaultStrategy::NAME, expected);
         assert_eq!(DefaultBase::NAME, base);

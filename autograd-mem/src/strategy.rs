@@ -5,6 +5,7 @@ use std::fmt::Debug;
 use std::ops::Deref;
 
 use crate::StrategyKind;
+use crate::collection::{Collection, CollectorStats, Policy};
 
 /// When a graph whose last handle is gone gets freed: the three ways the
 /// seed (DeZero step 17, section 17.1) sets side by side.
@@ -121,6 +122,32 @@ pub trait Strategy: Sized + Send + Sync + Debug + Default + 'static {
     /// Runs the cycle collector if the strategy has one and its policy says
     /// it is time. autograd-core calls it where no node is borrowed.
     fn maybe_collect() {}
+
+    /// Runs the cycle collector now, if the strategy has one, and says what
+    /// it freed; nothing for the strategies without one.
+    fn collect() -> Collection {
+        Collection::default()
+    }
+
+    /// Sets when the collector runs on its own (per thread for
+    /// [`Collected`](crate::Collected), for all threads for
+    /// [`CollectedSync`](crate::CollectedSync)); no effect without one.
+    fn set_policy(policy: Policy) {
+        let _ = policy;
+    }
+
+    /// When the collector runs on its own; [`Policy::Never`] without one.
+    fn policy() -> Policy {
+        Policy::Never
+    }
+
+    /// What the strategy's collections did, over all threads.
+    fn collector_stats() -> CollectorStats {
+        CollectorStats::default()
+    }
+
+    /// Starts [`collector_stats`](Strategy::collector_stats) over.
+    fn reset_collector_stats() {}
 
     /// A new cell holding `value`.
     fn new_cell<T>(value: T) -> Self::Cell<T>;

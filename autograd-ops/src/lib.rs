@@ -51,10 +51,10 @@ pub use autograd_core::arith::{Add, Div, Mul, Neg, Sub, add, div, mul, neg, sub}
 pub use autograd_core::broadcast::{broadcast_to, sum_to};
 pub use autograd_core::mem;
 pub use autograd_core::{
-    ArcWeak, BackwardOptions, DefaultStrategy, DotStyle, Error, Footprint, Freeing, Function,
-    FunctionNode, Generation, NoGradGuard, RcWeak, Result, SharedArray, Strategy, StrategyKind,
-    StrongOnly, Tensor, Tensors, Variable, apply, apply_one, is_grad_enabled, no_grad,
-    with_no_grad,
+    ArcWeak, BackwardOptions, Collected, CollectedSync, DefaultStrategy, DotStyle, Error,
+    Footprint, Freeing, Function, FunctionNode, Generation, NoGradGuard, RcWeak, Result,
+    SharedArray, Strategy, StrategyKind, StrongOnly, Tensor, Tensors, Variable, apply, apply_one,
+    is_grad_enabled, no_grad, with_no_grad,
 };
 pub use elementwise::{Exp, Log, Pow, Square, exp, log, pow, square};
 pub use grad::grad;

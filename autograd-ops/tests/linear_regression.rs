@@ -35,10 +35,19 @@ fn gradient_descent_reaches_the_least_squares_line() {
     );
     assert!((slope - 2.0).abs() < 0.3 && (intercept - 5.0).abs() < 0.2);
 
-    if DefaultStrategy::FREEING == Freeing::OnDrop {
+    match DefaultStrategy::FREEING {
         // Each step's graph is freed with it: live nodes stay flat.
-        assert!(live_after_step.windows(2).all(|w| w[0] == w[1]));
-    } else {
-        assert!(live_after_step[999].functions > live_after_step[0].functions);
+        Freeing::OnDrop => assert!(live_after_step.windows(2).all(|w| w[0] == w[1])),
+        // Each step's graph stays.
+        Freeing::Never => {
+            assert!(live_after_step[999].functions > live_after_step[0].functions)
+        }
+        // Each step's graph stays until a collection: after one, none is left.
+        Freeing::OnCollection => {
+            DefaultStrategy::collect();
+            assert!(
+                live::this_thread::<DefaultStrategy>().functions <= live_after_step[0].functions
+            );
+        }
     }
 }

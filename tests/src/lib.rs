@@ -103,9 +103,6 @@ where
     fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
         Ok(gys)
     }
-    fn visit_variables(&self, visit: &mut dyn FnMut(&Variable<S>)) {
-        visit(&self.kept);
-    }
 }
 
 /// The ways a user-written op can get its counts and shapes wrong, or fail.

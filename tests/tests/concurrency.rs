@@ -153,3 +153,43 @@ fn backward_runs_while_another_thread_builds_on_the_same_graph() {
     }
     assert_eq!(live::total::<ArcWeak>(), start);
 }
+
+/// `CollectedSync` graphs are `Send + Sync` too: concurrent backward calls
+/// on one graph add exactly, and a collection afterwards frees every node,
+/// whichever thread made it.
+#[test]
+fn collected_sync_graphs_are_shared_and_collected() {
+    use autograd_ops::{CollectedSync, Strategy};
+    type C = Variable<CollectedSync>;
+    let _serial = serial();
+    const THREADS: usize = 4;
+    const CALLS: usize = 100;
+    CollectedSync::collect();
+    let start = live::total::<CollectedSync>();
+    {
+        let x = C::from_scalar(2.0);
+        let y = square(&mul(&x, &C::from_scalar(3.0)).unwrap()).unwrap(); // 9x²
+        let barrier = Barrier::new(THREADS);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (x, y, barrier) = (&x, &y, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    for _ in 0..CALLS {
+                        y.backward().unwrap();
+                        // and graphs of its own on the shared leaf
+                        let c = C::from_scalar((t + 1) as f64);
+                        mul(&c, x).unwrap().backward().unwrap();
+                    }
+                });
+            }
+        });
+        let own: f64 = (1..=THREADS).map(|c| (CALLS * c) as f64).sum();
+        assert_eq!(
+            x.grad().unwrap().sum(),
+            36.0 * (THREADS * CALLS) as f64 + own
+        );
+    }
+    CollectedSync::collect();
+    assert_eq!(live::total::<CollectedSync>(), start);
+}

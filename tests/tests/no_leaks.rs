@@ -1,5 +1,6 @@
 //! Guarantee: no leak under the weak strategies; exactly the graph under
-//! `StrongOnly`, to the node and to the byte.
+//! `StrongOnly`, to the node and to the byte; under the collected
+//! strategies, exactly the graph until a collection and nothing after it.
 //!
 //! * The seed's closing experiment (DeZero step 17, section 17.5), ten
 //!   iterations of `square(square(square(x)))` on fresh 10,000-element
@@ -8,14 +9,22 @@
 //!   +3 functions per iteration.
 //! * The bytes a `StrongOnly` seed graph keeps equal its `graph_footprint`,
 //!   for values of any shape and size (0 to 6 axes, one element, none).
+//! * The same experiment under `Collected` and `CollectedSync`, automatic
+//!   collection off: +4 variables and +3 functions per iteration, as
+//!   `StrongOnly`, then one `collect` frees all 70 nodes and every byte.
 //! * Random DAGs: freed, or exactly their own nodes kept.
 //!
 //! Heap bytes are counted by the counting allocator this binary installs.
 
 use autograd_bench::alloc::CountingAlloc;
 use autograd_bench::{SeedRng, seed_loop};
-use autograd_mem::{Freeing, LiveNodes, live};
-use autograd_ops::{ArcWeak, DefaultStrategy, RcWeak, Strategy, StrongOnly, Variable, square};
+use std::sync::Mutex;
+
+use autograd_mem::{Freeing, LiveNodes, Policy, live};
+use autograd_ops::{
+    ArcWeak, Collected, CollectedSync, DefaultStrategy, RcWeak, Strategy, StrongOnly, Variable,
+    square,
+};
 use autograd_tests::dags::{Dag, cases, dag};
 use autograd_tests::{close, heap, nodes, nodes_left};
 use ndarray::{ArrayD, IxDyn};
@@ -82,12 +91,79 @@ fn strong_only_over_arc_keeps_four_variables_and_three_functions_per_iteration()
     assert_keeps_exactly_the_graph::<StrongOnly<ArcWeak>>();
 }
 
+/// `CollectedSync`'s collector is process-wide (it frees what any thread
+/// left), so its tests take turns and count nodes over all threads.
+static COLLECTOR: Mutex<()> = Mutex::new(());
+
+/// The experiment with automatic collection off: exactly the graph before a
+/// collection; after one, nothing, to the node and to the byte.
+fn assert_kept_until_collected<S: Strategy>() {
+    assert_eq!(S::FREEING, Freeing::OnCollection);
+    let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+    let policy = S::policy();
+    S::set_policy(Policy::Never);
+    let mut rng = SeedRng::new(3);
+    // Warm up: the collector's object space and this thread's lists exist.
+    drop(seed_loop::<S>(rng.randn(SIZE), false).unwrap());
+    S::collect();
+    let start = live::total::<S>();
+    let (freed, bytes) = heap::kept(|| {
+        for i in 1..=ITERATIONS as isize {
+            let x = rng.randn(SIZE);
+            let leaf = seed_loop::<S>(x, false).unwrap();
+            assert_eq!(leaf.grad().unwrap().len(), SIZE);
+            drop(leaf);
+            assert_eq!(live::total::<S>().since(start), nodes(4 * i, 3 * i));
+        }
+        S::collect().freed
+    });
+    assert_eq!(freed, 7 * ITERATIONS, "the collector frees every node");
+    assert_eq!(live::total::<S>(), start);
+    assert_eq!(
+        bytes,
+        0,
+        "{}: the graphs and the collector's own bookkeeping are gone",
+        S::NAME
+    );
+    S::set_policy(policy);
+}
+
+#[test]
+fn collected_keeps_the_graph_until_a_collection_frees_it_all() {
+    assert_kept_until_collected::<Collected>();
+}
+
+#[test]
+fn collected_sync_keeps_the_graph_until_a_collection_frees_it_all() {
+    assert_kept_until_collected::<CollectedSync>();
+}
+
+#[test]
+fn a_collected_graph_holds_exactly_its_footprint_until_collected() {
+    fn check<S: Strategy>() {
+        let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+        let policy = S::policy();
+        S::set_policy(Policy::Never);
+        let _ = kept_and_footprint::<S>(&[2]); // warm up
+        S::collect();
+        for shape in [&[][..], &[3], &[2, 1, 2, 1, 2], &[0, 4]] {
+            let (kept, footprint) = kept_and_footprint::<S>(shape);
+            assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME);
+            let (_, freed) = heap::kept(|| S::collect());
+            assert_eq!(freed, -kept, "{}, shape {shape:?}", S::NAME);
+        }
+        S::set_policy(policy);
+    }
+    check::<Collected>();
+    check::<CollectedSync>();
+}
+
 #[test]
 fn the_default_strategy_behaves_as_its_features_say() {
     match DefaultStrategy::FREEING {
         Freeing::OnDrop => assert_freed::<DefaultStrategy>(),
         Freeing::Never => assert_keeps_exactly_the_graph::<DefaultStrategy>(),
-        Freeing::OnCollection => unreachable!("no collected default in this build"),
+        Freeing::OnCollection => assert_kept_until_collected::<DefaultStrategy>(),
     }
 }
 

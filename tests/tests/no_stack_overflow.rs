@@ -1,10 +1,15 @@
 //! Guarantee: no stack overflow at any depth. Backward, drop and `Debug`
 //! never recurse over the graph, also when the drop glue of a user op
-//! reaches variables (and the whole graph behind them). Every test runs on a
-//! 256 KiB stack, where a recursion over a million nodes would overflow.
+//! reaches variables (and the whole graph behind them); under the collected
+//! strategies neither does a collection (gcmodule marks what live nodes
+//! reach recursively, so the strategy runs it on a stack segment sized to
+//! the live graph). Every test runs on a 256 KiB stack, where a recursion
+//! over a million nodes would overflow.
 
-use autograd_mem::{Freeing, live};
-use autograd_ops::{ArcWeak, RcWeak, Strategy, Variable, add, apply_one, square};
+use autograd_mem::{Freeing, Policy, live};
+use autograd_ops::{
+    ArcWeak, Collected, CollectedSync, RcWeak, Strategy, Variable, add, apply_one, square,
+};
 use autograd_tests::{Holding, nodes, nodes_left, on_small_stack};
 
 const DEPTH: usize = 1_000_000;
@@ -116,6 +121,37 @@ fn a_million_user_ops_holding_variables_drop_without_recursion() {
     on_small_stack(user_ops_holding_variables::<ArcWeak>);
 }
 
+/// A million-op chain under a collected strategy with its default policy
+/// (collections run while the chain is built, marking it all), backward,
+/// drop, collect: every node freed.
+fn deep_collected<S: Strategy>() {
+    S::set_policy(Policy::Auto);
+    let start = live::total::<S>();
+    {
+        let x = Variable::<S>::from_scalar(1.0);
+        let y = chain(&x, DEPTH);
+        y.backward().unwrap();
+        assert_eq!(x.grad().unwrap().sum(), DEPTH as f64 + 1.0);
+        S::collect(); // all of it alive: marked, nothing freed
+        assert_eq!(
+            live::total::<S>().since(start),
+            nodes(DEPTH as isize + 1, DEPTH as isize)
+        );
+    }
+    S::collect();
+    assert_eq!(live::total::<S>(), start);
+}
+
+#[test]
+fn a_million_op_chain_runs_backward_drops_and_is_collected_under_collected() {
+    on_small_stack(deep_collected::<Collected>);
+}
+
+#[test]
+fn a_million_op_chain_runs_backward_drops_and_is_collected_under_collected_sync() {
+    on_small_stack(deep_collected::<CollectedSync>);
+}
+
 #[test]
 fn holding_only_an_early_creator_frees_the_rest_iteratively() {
     on_small_stack(|| {
@@ -136,7 +172,9 @@ fn holding_only_an_early_creator_frees_the_rest_iteratively() {
 }
 
 #[test]
-fn the_strategies_here_are_the_ones_that_free_on_drop() {
+fn the_strategies_here_free_on_drop_or_on_collection() {
     assert_eq!(RcWeak::FREEING, Freeing::OnDrop);
     assert_eq!(ArcWeak::FREEING, Freeing::OnDrop);
+    assert_eq!(Collected::FREEING, Freeing::OnCollection);
+    assert_eq!(CollectedSync::FREEING, Freeing::OnCollection);
 }

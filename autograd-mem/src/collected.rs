@@ -1,0 +1,201 @@
+//! [`Collected`]: single-threaded graphs whose function → output links are
+//! strong, freed by a cycle collector (the seed's second method).
+
+use std::cell::{Cell, OnceCell, RefCell};
+
+use jrsonnet_gcmodule::{Cc, Trace, Tracer, collect_thread_cycles};
+
+use crate::collection::{self, Collection, CollectorStats, Policy, Totals};
+use crate::{Freeing, GraphNode, Strategy, StrategyKind, live};
+
+/// Reference counting plus a cycle collector, as CPython frees DeZero's
+/// graph when the weak link is missing: every graph is a cycle
+/// (`y → f → y`), reference counting alone never frees it, and gcmodule's
+/// collector (CPython's algorithm, in Rust) finds and frees the unreachable
+/// ones when it runs. Memory climbs between collections and the program
+/// pauses for each: the sawtooth the report shows.
+///
+/// Pointers are gcmodule `Cc`s in this thread's object space, cells are
+/// `RefCell`s; graphs are neither `Send` nor `Sync` (see
+/// [`CollectedSync`](crate::CollectedSync)). When the collector runs is the
+/// thread's [`Policy`] ([`Collected::set_policy`]); [`Strategy::collect`]
+/// runs it at once.
+///
+/// A cycle that runs through the variables a user op keeps in its own fields
+/// is not seen by the collector (ops are opaque to it) and is never freed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Collected;
+
+/// A node as the collector holds it: what it traces is the node's own links.
+pub(crate) struct Traced<T>(T);
+
+impl<T: GraphNode<Collected>> Trace for Traced<T> {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.0.trace(tracer);
+    }
+
+    fn is_type_tracked() -> bool {
+        true
+    }
+}
+
+/// An owning handle under [`Collected`]: a gcmodule `Cc`.
+#[doc(hidden)]
+pub struct CcHandle<T>(Cc<Traced<T>>);
+
+impl<T> Clone for CcHandle<T> {
+    fn clone(&self) -> Self {
+        CcHandle(self.0.clone())
+    }
+}
+
+thread_local! {
+    static POLICY: Cell<Policy> = const { Cell::new(Policy::Auto) };
+    /// Nodes created on this thread since its last collection.
+    static CREATED: Cell<u64> = const { Cell::new(0) };
+    /// Nodes alive on this thread after its last collection.
+    static SURVIVORS: Cell<u64> = const { Cell::new(0) };
+}
+
+static TOTALS: Totals = Totals::new();
+
+impl Collected {
+    fn live_nodes() -> u64 {
+        let live = live::this_thread::<Collected>();
+        (live.variables + live.functions).max(0) as u64
+    }
+}
+
+impl Strategy for Collected {
+    type Strong<T: GraphNode<Self>> = CcHandle<T>;
+    type Ref<'a, T: GraphNode<Self> + 'a> = &'a T;
+    type Back<T: GraphNode<Self>> = CcHandle<T>;
+    type Cell<T> = RefCell<T>;
+    type Once<T> = OnceCell<T>;
+    type Tracer<'a> = Tracer<'a>;
+
+    const KIND: StrategyKind = StrategyKind::Collected;
+    const FREEING: Freeing = Freeing::OnCollection;
+
+    fn new_strong<T: GraphNode<Self>>(value: T) -> CcHandle<T> {
+        CREATED.with(|n| n.set(n.get() + 1));
+        CcHandle(Cc::new(Traced(value)))
+    }
+
+    fn get<T: GraphNode<Self>>(strong: &CcHandle<T>) -> &T {
+        &strong.0.0
+    }
+
+    fn back<T: GraphNode<Self>>(strong: &CcHandle<T>) -> CcHandle<T> {
+        strong.clone()
+    }
+
+    fn upgrade<T: GraphNode<Self>>(back: &CcHandle<T>) -> Option<CcHandle<T>> {
+        Some(back.clone())
+    }
+
+    fn try_unwrap<T: GraphNode<Self>>(strong: CcHandle<T>) -> Result<T, CcHandle<T>> {
+        // gcmodule's `Cc` cannot give its value up: teardown lets the node's
+        // `Drop` hand its links over instead.
+        Err(strong)
+    }
+
+    fn try_unwrap_back<T: GraphNode<Self>>(back: CcHandle<T>) -> Result<T, CcHandle<T>> {
+        Err(back)
+    }
+
+    fn addr<T: GraphNode<Self>>(strong: &CcHandle<T>) -> usize {
+        &*strong.0 as *const Traced<T> as usize
+    }
+
+    fn back_addr<T: GraphNode<Self>>(back: &CcHandle<T>) -> usize {
+        Self::addr(back)
+    }
+
+    /// gcmodule's block for a tracked value: a header (two list pointers
+    /// and a vtable pointer), two counts, then the value.
+    fn allocation_size<T: GraphNode<Self>>() -> usize {
+        use std::alloc::Layout;
+        let (block, _) = Layout::new::<[usize; 3]>()
+            .extend(Layout::new::<[usize; 2]>())
+            .and_then(|(block, _)| block.extend(Layout::new::<T>()))
+            .expect("a node layout fits in memory");
+        block.pad_to_align().size()
+    }
+
+    fn trace_strong<T: GraphNode<Self>>(strong: &CcHandle<T>, tracer: &mut Tracer<'_>) {
+        strong.0.trace(tracer);
+    }
+
+    fn trace_back<T: GraphNode<Self>>(back: &CcHandle<T>, tracer: &mut Tracer<'_>) {
+        back.0.trace(tracer);
+    }
+
+    /// Sets the policy of this thread.
+    fn set_policy(policy: Policy) {
+        POLICY.with(|p| p.set(policy));
+    }
+
+    fn policy() -> Policy {
+        POLICY.with(Cell::get)
+    }
+
+    fn collector_stats() -> CollectorStats {
+        TOTALS.get()
+    }
+
+    fn reset_collector_stats() {
+        TOTALS.reset();
+    }
+
+    fn maybe_collect() {
+        let due = Self::policy().due(CREATED.with(Cell::get), SURVIVORS.with(Cell::get));
+        if due {
+            Self::collect();
+        }
+    }
+
+    fn collect() -> Collection {
+        let collection = collection::run(Self::live_nodes() as usize, collect_thread_cycles);
+        CREATED.with(|n| n.set(0));
+        SURVIVORS.with(|n| n.set(Self::live_nodes()));
+        TOTALS.add(collection);
+        collection
+    }
+
+    fn new_cell<T>(value: T) -> RefCell<T> {
+        RefCell::new(value)
+    }
+
+    fn read<T, R>(cell: &RefCell<T>, f: impl FnOnce(&T) -> R) -> R {
+        f(&cell.borrow())
+    }
+
+    fn try_read<T, R>(cell: &RefCell<T>, f: impl FnOnce(&T) -> R) -> Option<R> {
+        cell.try_borrow().ok().map(|value| f(&value))
+    }
+
+    fn write<T, R>(cell: &RefCell<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut cell.borrow_mut())
+    }
+
+    fn get_mut<T>(cell: &mut RefCell<T>) -> &mut T {
+        cell.get_mut()
+    }
+
+    fn new_once<T>() -> OnceCell<T> {
+        OnceCell::new()
+    }
+
+    fn once_get<T>(once: &OnceCell<T>) -> Option<&T> {
+        once.get()
+    }
+
+    fn once_set<T>(once: &OnceCell<T>, value: T) -> Result<(), T> {
+        once.set(value)
+    }
+
+    fn once_take<T>(once: &mut OnceCell<T>) -> Option<T> {
+        once.take()
+    }
+}

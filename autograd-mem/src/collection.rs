@@ -1,0 +1,134 @@
+//! What the collected strategies share: when they collect on their own
+//! ([`Policy`]), what a collection did ([`Collection`]), what all of them did
+//! ([`CollectorStats`]), and running a collection on a stack deep enough.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// When a collected strategy runs its cycle collector on its own (it always
+/// runs when [`Strategy::collect`](crate::Strategy::collect) is called).
+///
+/// gcmodule collects only when asked; the strategies ask at points where no
+/// node is borrowed (after an op is recorded, after a backward pass).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// After as many nodes were created since the last collection as
+    /// survived it, and at least 700 (CPython's first-generation threshold):
+    /// each node is then scanned a bounded number of times on average,
+    /// however large the live graph.
+    #[default]
+    Auto,
+    /// After every `n` nodes created (`n` ≥ 1).
+    Every(u64),
+    /// Only when asked: tests use this to see the graph before a collection.
+    Never,
+}
+
+impl Policy {
+    /// CPython's first-generation threshold, the least [`Policy::Auto`] waits.
+    pub const AUTO_MINIMUM: u64 = 700;
+
+    /// Whether a collection is due after `created` nodes since the last one,
+    /// which left `survivors`.
+    pub(crate) fn due(self, created: u64, survivors: u64) -> bool {
+        match self {
+            Policy::Auto => created >= survivors.max(Self::AUTO_MINIMUM),
+            Policy::Every(n) => created >= n.max(1),
+            Policy::Never => false,
+        }
+    }
+}
+
+/// What one collection did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Collection {
+    /// Nodes the collector freed (variables and functions in unreachable cycles).
+    pub freed: usize,
+    /// How long the program paused for it.
+    pub pause: Duration,
+}
+
+/// What a strategy's collections did since the last
+/// [`reset`](CollectorStats::reset), over all threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectorStats {
+    /// Collections run.
+    pub collections: u64,
+    /// Nodes they freed.
+    pub freed: u64,
+    /// Time spent collecting.
+    pub total: Duration,
+    /// The longest single pause.
+    pub longest: Duration,
+}
+
+/// The running totals behind [`CollectorStats`], one per strategy.
+pub(crate) struct Totals {
+    collections: AtomicU64,
+    freed: AtomicU64,
+    nanos: AtomicU64,
+    longest_nanos: AtomicU64,
+}
+
+impl Totals {
+    pub(crate) const fn new() -> Totals {
+        Totals {
+            collections: AtomicU64::new(0),
+            freed: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
+            longest_nanos: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn add(&self, collection: Collection) {
+        let nanos = u64::try_from(collection.pause.as_nanos()).unwrap_or(u64::MAX);
+        self.collections.fetch_add(1, Ordering::Relaxed);
+        self.freed
+            .fetch_add(collection.freed as u64, Ordering::Relaxed);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.longest_nanos.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> CollectorStats {
+        CollectorStats {
+            collections: self.collections.load(Ordering::Relaxed),
+            freed: self.freed.load(Ordering::Relaxed),
+            total: Duration::from_nanos(self.nanos.load(Ordering::Relaxed)),
+            longest: Duration::from_nanos(self.longest_nanos.load(Ordering::Relaxed)),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        for total in [
+            &self.collections,
+            &self.freed,
+            &self.nanos,
+            &self.longest_nanos,
+        ] {
+            total.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The stack a collection may need per live node: gcmodule marks the nodes
+/// reachable from live ones recursively (a few frames per node).
+const STACK_PER_NODE: usize = 1024;
+/// The least stack a collection gets.
+const MIN_STACK: usize = 1 << 20;
+
+/// Runs `collect` (which returns the nodes freed) on a stack deep enough for
+/// `live` live nodes, timing it. The stack is a separate segment, mapped
+/// lazily (`stacker`), so only what the marking really uses is touched.
+pub(crate) fn run(live: usize, collect: impl FnOnce() -> usize) -> Collection {
+    let needed = live.saturating_mul(STACK_PER_NODE).max(MIN_STACK);
+    let started = Instant::now();
+    let freed = if stacker::remaining_stack().is_some_and(|left| left >= needed) {
+        collect()
+    } else {
+        stacker::grow(needed, collect)
+    };
+    Collection {
+        freed,
+        pause: started.elapsed(),
+    }
+}
