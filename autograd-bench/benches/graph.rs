@@ -1,26 +1,35 @@
-//! Criterion benchmarks: what the graph costs against the same arithmetic by
-//! hand, per strategy. `cargo bench -p autograd-bench`; one group alone with
-//! `cargo bench -p autograd-bench -- W2`.
+//! Criterion benchmarks: what the graph costs against the cheapest plain
+//! code doing the same work, per strategy. `cargo bench -p autograd-bench`;
+//! one group alone with e.g. `cargo bench -p autograd-bench -- add_chain`;
+//! on the system allocator with `--no-default-features`.
 //!
-//! * W1 `seed_loop`: the seed's experiment on 10,000 elements, beside
-//!   `raw_naive` and `raw_fused`.
-//! * W2 `op_chain`: per-op bookkeeping on one-element arrays.
-//! * W3 `deep_chain`: a 100,000-op chain, beside the chain without a graph.
-//! * W5 `scaling`: stress-loop throughput on one thread and on all.
+//! * `seed_loop` (W1): the seed's experiment on 10,000 elements as a
+//!   training loop runs it (a fresh leaf, forward, backward, the gradient
+//!   read and cleared), beside `raw_naive` and `raw_fused`.
+//! * `add_chain` (W2): per-op bookkeeping, a 1,000-op add chain on a
+//!   one-element array, beside its floor (an array per op forward and
+//!   backward, and a tape).
+//! * `add_square_chain`: the same with two kinds of op, beside its floor.
+//! * `deep_chain` (W3): a 10⁶-op chain built, backward'd and dropped.
+//! * `scaling` (W5): seed-loop throughput on one thread and on all.
 //!
-//! The leaking strategies appear only where their leak stays small: criterion
-//! repeats a benchmark thousands of times, and under `StrongOnly` every
-//! repetition's graph stays in memory.
+//! Every strategy that frees its graphs (on drop or on collection) runs
+//! in each group; the strategies that never free appear only in
+//! `seed_loop_leaking`, briefly: every repetition stays in memory.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use autograd_bench::{
-    SeedRng, deep_chain, deep_chain_raw, op_chain, op_chain_raw, raw_fused, raw_naive,
-    seed_forward, seed_loop,
+    SeedRng, add_chain, add_chain_raw, add_square_chain, add_square_chain_raw, deep_chain,
+    deep_chain_raw, raw_fused, raw_naive, seed_step,
 };
-use autograd_ops::{ArcWeak, RcWeak, Strategy, StrongOnly, Variable, square};
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use autograd_mem::{Freeing, StrategyKind, StrategyVisitor};
+use autograd_ops::{ArcWeak, Strategy, Variable, square};
+use criterion::measurement::WallTime;
+use criterion::{
+    BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
 use ndarray::Array1;
 use rayon::prelude::*;
 
@@ -34,93 +43,121 @@ fn input() -> Array1<f64> {
     SeedRng::new(17).randn(SIZE)
 }
 
+/// The strategies whose graphs are freed (on drop or by a collector).
+fn freeing_strategies() -> impl Iterator<Item = StrategyKind> {
+    StrategyKind::ALL
+        .iter()
+        .copied()
+        .filter(|kind| kind.freeing() != Freeing::Never)
+}
+
 fn w1_seed_loop(c: &mut Criterion) {
-    let mut group = c.benchmark_group("W1_seed_loop");
     let x = input();
-    let fresh = || x.clone();
+    let mut group = c.benchmark_group("seed_loop");
     group.bench_function("raw_naive", |b| {
         b.iter_batched(
-            || fresh().into_dyn(),
+            || x.clone().into_dyn(),
             |x| raw_naive(&x),
             BatchSize::SmallInput,
         )
     });
     group.bench_function("raw_fused", |b| {
         b.iter_batched(
-            || fresh().into_dyn(),
+            || x.clone().into_dyn(),
             |x| raw_fused(&x),
             BatchSize::SmallInput,
         )
     });
-    fn graph<S: Strategy>(
-        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-        x: &Array1<f64>,
-    ) {
-        for retain in [false, true] {
-            let id = BenchmarkId::new(
-                format!("{}/forward+backward", S::NAME),
-                if retain { "retained" } else { "freed" },
-            );
-            group.bench_function(id, |b| {
-                b.iter_batched(
-                    || x.clone(),
-                    |x| seed_loop::<S>(x, retain),
-                    BatchSize::SmallInput,
-                )
+    struct Step<'g, 'a>(&'g mut BenchmarkGroup<'a, WallTime>, &'g Array1<f64>);
+    impl StrategyVisitor for Step<'_, '_> {
+        type Output = ();
+        fn visit<S: Strategy>(self) {
+            let x = self.1;
+            self.0.bench_function(S::NAME, |b| {
+                b.iter_batched(|| x.clone(), |x| seed_step::<S>(x), BatchSize::SmallInput)
             });
         }
-        group.bench_function(BenchmarkId::new(format!("{}/forward", S::NAME), "-"), |b| {
-            b.iter_batched(|| x.clone(), seed_forward::<S>, BatchSize::SmallInput)
-        });
     }
-    graph::<RcWeak>(&mut group, &x);
-    graph::<ArcWeak>(&mut group, &x);
+    for kind in freeing_strategies() {
+        kind.visit(Step(&mut group, &x));
+    }
     group.finish();
 
-    // The leaking strategies, briefly: each repetition leaks ~400 KB.
-    let mut group = c.benchmark_group("W1_seed_loop_leaking");
+    // The strategies that never free, briefly: each repetition keeps ~320 KB.
+    let mut group = c.benchmark_group("seed_loop_leaking");
     group
         .sample_size(10)
         .warm_up_time(Duration::from_millis(200))
         .measurement_time(Duration::from_millis(500));
-    fn leaking<S: Strategy>(
-        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-        x: &Array1<f64>,
-    ) {
-        group.bench_function(format!("{}/forward+backward/freed", S::NAME), |b| {
-            b.iter_batched(
-                || x.clone(),
-                |x| seed_loop::<S>(x, false),
-                BatchSize::SmallInput,
-            )
-        });
+    for kind in StrategyKind::ALL
+        .iter()
+        .filter(|k| k.freeing() == Freeing::Never)
+    {
+        kind.visit(Step(&mut group, &x));
     }
-    leaking::<StrongOnly<RcWeak>>(&mut group, &x);
-    leaking::<StrongOnly<ArcWeak>>(&mut group, &x);
     group.finish();
 }
 
-fn w2_op_chain(c: &mut Criterion) {
+fn w2_add_chain(c: &mut Criterion) {
     const K: usize = 1000;
-    let mut group = c.benchmark_group("W2_op_chain");
+    let mut group = c.benchmark_group("add_chain");
     group.throughput(Throughput::Elements(K as u64));
-    group.bench_function("raw_ndarray", |b| b.iter(|| op_chain_raw(black_box(K))));
-    group.bench_function("RcWeak", |b| b.iter(|| op_chain::<RcWeak>(black_box(K))));
-    group.bench_function("ArcWeak", |b| b.iter(|| op_chain::<ArcWeak>(black_box(K))));
+    group.bench_function("floor", |b| b.iter(|| add_chain_raw(black_box(0.5), K)));
+    struct Chain<'g, 'a>(&'g mut BenchmarkGroup<'a, WallTime>);
+    impl StrategyVisitor for Chain<'_, '_> {
+        type Output = ();
+        fn visit<S: Strategy>(self) {
+            let x = Variable::<S>::from_scalar(0.5);
+            self.0
+                .bench_function(S::NAME, |b| b.iter(|| add_chain(&x, black_box(K))));
+        }
+    }
+    for kind in freeing_strategies() {
+        kind.visit(Chain(&mut group));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("add_square_chain");
+    group.throughput(Throughput::Elements(K as u64));
+    group.bench_function("floor", |b| b.iter(|| add_square_chain_raw(black_box(K))));
+    struct Mixed<'g, 'a>(&'g mut BenchmarkGroup<'a, WallTime>);
+    impl StrategyVisitor for Mixed<'_, '_> {
+        type Output = ();
+        fn visit<S: Strategy>(self) {
+            self.0
+                .bench_function(S::NAME, |b| b.iter(|| add_square_chain::<S>(black_box(K))));
+        }
+    }
+    for kind in freeing_strategies() {
+        kind.visit(Mixed(&mut group));
+    }
     group.finish();
 }
 
 fn w3_deep_chain(c: &mut Criterion) {
-    const D: usize = 100_000;
-    let mut group = c.benchmark_group("W3_deep_chain");
+    const D: usize = 1_000_000;
+    let mut group = c.benchmark_group("deep_chain");
     group
         .throughput(Throughput::Elements(D as u64))
-        .sample_size(10);
-    group.bench_function("raw_ndarray", |b| b.iter(|| deep_chain_raw(black_box(D))));
-    group.bench_function("RcWeak", |b| b.iter(|| deep_chain::<RcWeak>(black_box(D))));
-    group.bench_function("ArcWeak", |b| {
-        b.iter(|| deep_chain::<ArcWeak>(black_box(D)))
-    });
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("floor", |b| b.iter(|| deep_chain_raw(black_box(D))));
+    struct Deep<'g, 'a>(&'g mut BenchmarkGroup<'a, WallTime>);
+    impl StrategyVisitor for Deep<'_, '_> {
+        type Output = ();
+        fn visit<S: Strategy>(self) {
+            self.0.bench_function(S::NAME, |b| {
+                b.iter(|| {
+                    let result = deep_chain::<S>(black_box(D));
+                    S::collect();
+                    result
+                })
+            });
+        }
+    }
+    for kind in [StrategyKind::RcWeak, StrategyKind::ArcWeak] {
+        kind.visit(Deep(&mut group));
+    }
     group.finish();
 }
 
@@ -128,58 +165,59 @@ fn w5_scaling(c: &mut Criterion) {
     const BATCH: usize = 64;
     let x = input();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut group = c.benchmark_group("W5_scaling");
+    let mut group = c.benchmark_group("scaling");
     group.throughput(Throughput::Elements(BATCH as u64));
     for threads in [1, cores] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .expect("a pool");
-        // Each task builds and drops its own graph.
-        fn independent<S: Strategy>(pool: &rayon::ThreadPool, x: &Array1<f64>, n: u64) -> Duration {
+        let timed = |n: u64, task: &(dyn Fn() + Sync)| {
             let start = Instant::now();
             for _ in 0..n {
-                pool.install(|| {
-                    (0..BATCH).into_par_iter().for_each(|_| {
-                        black_box(seed_loop::<S>(x.clone(), false).expect("builds"));
-                    })
-                });
+                pool.install(|| (0..BATCH).into_par_iter().for_each(|_| task()));
             }
             start.elapsed()
-        }
-        group.bench_function(BenchmarkId::new("RcWeak", threads), |b| {
-            b.iter_custom(|n| independent::<RcWeak>(&pool, &x, n))
-        });
-        group.bench_function(BenchmarkId::new("ArcWeak", threads), |b| {
-            b.iter_custom(|n| independent::<ArcWeak>(&pool, &x, n))
-        });
+        };
         group.bench_function(BenchmarkId::new("raw_naive", threads), |b| {
-            b.iter_custom(|n| {
-                let start = Instant::now();
-                for _ in 0..n {
-                    pool.install(|| {
-                        (0..BATCH).into_par_iter().for_each(|_| {
-                            black_box(raw_naive(&x.clone().into_dyn()));
+            b.iter_custom(|n| timed(n, &|| drop(black_box(raw_naive(&x.clone().into_dyn())))))
+        });
+        struct Scale<'g, 'a, 'p> {
+            group: &'g mut BenchmarkGroup<'a, WallTime>,
+            threads: usize,
+            timed: &'p dyn Fn(u64, &(dyn Fn() + Sync)) -> Duration,
+            x: &'p Array1<f64>,
+        }
+        impl StrategyVisitor for Scale<'_, '_, '_> {
+            type Output = ();
+            fn visit<S: Strategy>(self) {
+                let (timed, x) = (self.timed, self.x);
+                self.group
+                    .bench_function(BenchmarkId::new(S::NAME, self.threads), |b| {
+                        b.iter_custom(|n| {
+                            timed(n, &|| {
+                                black_box(seed_step::<S>(x.clone()).expect("runs"));
+                            })
                         })
                     });
-                }
-                start.elapsed()
-            })
-        });
+            }
+        }
+        for kind in [StrategyKind::RcWeak, StrategyKind::ArcWeak] {
+            kind.visit(Scale {
+                group: &mut group,
+                threads,
+                timed: &timed,
+                x: &x,
+            });
+        }
         // Every task adds to one leaf's gradient: serialised by design.
         let leaf = Variable::<ArcWeak>::from_array(x.clone());
         group.bench_function(BenchmarkId::new("ArcWeak_shared_leaf", threads), |b| {
             b.iter_custom(|n| {
-                let start = Instant::now();
-                for _ in 0..n {
-                    pool.install(|| {
-                        (0..BATCH).into_par_iter().for_each(|_| {
-                            let y = square(&square(&square(&leaf).unwrap()).unwrap()).unwrap();
-                            y.backward().unwrap();
-                        })
-                    });
-                }
-                start.elapsed()
+                timed(n, &|| {
+                    let y = square(&square(&square(&leaf).unwrap()).unwrap()).unwrap();
+                    y.backward().unwrap();
+                })
             })
         });
     }
@@ -189,7 +227,7 @@ fn w5_scaling(c: &mut Criterion) {
 criterion_group!(
     benches,
     w1_seed_loop,
-    w2_op_chain,
+    w2_add_chain,
     w3_deep_chain,
     w5_scaling
 );

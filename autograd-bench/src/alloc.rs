@@ -6,9 +6,11 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Whether allocations are counted at all (see [`set_counting`]).
+static COUNTING: AtomicBool = AtomicBool::new(true);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// Bytes allocated and not freed by code running inside [`scoped`].
 static SCOPED: AtomicIsize = AtomicIsize::new(0);
@@ -97,7 +99,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAlloc<A> {
 }
 
 fn grew(size: usize) {
-    let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+    if !COUNTING.load(Ordering::Relaxed) {
+        return;
+    }
+    let live = LIVE.fetch_add(size, Ordering::Relaxed).wrapping_add(size);
     if live > PEAK.load(Ordering::Relaxed) {
         PEAK.fetch_max(live, Ordering::Relaxed);
     }
@@ -108,11 +113,23 @@ fn grew(size: usize) {
 }
 
 fn shrank(size: usize) {
+    if !COUNTING.load(Ordering::Relaxed) {
+        return;
+    }
     LIVE.fetch_sub(size, Ordering::Relaxed);
     if in_scope() {
         SCOPED.fetch_sub(size as isize, Ordering::Relaxed);
         let _ = THREAD_SCOPED.try_with(|n| n.set(n.get() - size as isize));
     }
+}
+
+/// Stops (`false`) or resumes counting: for measurements that two threads
+/// would otherwise contend on the shared counters for. Blocks allocated
+/// while counting and freed while not (or the reverse) leave the live count
+/// off by their size, so stop counting only around work that frees what it
+/// allocates.
+pub fn set_counting(on: bool) {
+    COUNTING.store(on, Ordering::Relaxed);
 }
 
 /// Heap bytes allocated through [`CountingAlloc`] and not yet freed.

@@ -2,9 +2,9 @@
 //! experiment (DeZero step 17, section 17.5) at scale, under every ownership
 //! strategy, beside the same arithmetic in plain ndarray.
 //!
-//! The report binary (`cargo run --release -p autograd-bench`) and the
+//! The report binaries (`cargo run --release -p autograd-bench`) and the
 //! criterion benches (`cargo bench -p autograd-bench`) are built on this
-//! library; the tests use its workloads too.
+//! library; the tests use its workloads and counting allocator too.
 //!
 //! # Example
 //!
@@ -23,14 +23,13 @@
 #![deny(unsafe_code)] // allowed in `alloc` alone: `GlobalAlloc` needs it
 
 pub mod alloc;
-pub mod plot;
+pub mod cli;
 pub mod report;
 mod rng;
-pub mod stress;
 mod workloads;
 
 pub use rng::SeedRng;
 pub use workloads::{
-    add_chain, add_chain_raw, deep_chain, deep_chain_raw, op_chain, op_chain_raw, raw_fused,
-    raw_naive, seed_forward, seed_graph, seed_loop,
+    add_chain, add_chain_raw, add_square_chain, add_square_chain_raw, deep_chain, deep_chain_raw,
+    raw_fused, raw_naive, second_cycle_step, seed_forward, seed_graph, seed_loop, seed_step,
 };

@@ -2,7 +2,7 @@
 //! tests: the seed's experiment, per-op bookkeeping, a deep chain, and the
 //! same arithmetic in plain ndarray as the floor to measure against.
 
-use autograd_ops::{BackwardOptions, Result, Strategy, Variable, add, square};
+use autograd_ops::{BackwardOptions, Result, Strategy, Variable, add, square, tanh};
 use ndarray::{Array0, Array1, ArrayD, Zip, arr0};
 
 /// The seed's section 17.5 with backward: `y = square(square(square(x)))`,
@@ -13,6 +13,20 @@ use ndarray::{Array0, Array1, ArrayD, Zip, arr0};
 /// None in practice; the ops' `Result` is passed on.
 pub fn seed_loop<S: Strategy>(x: Array1<f64>, retain_grad: bool) -> Result<Variable<S>> {
     Ok(seed_graph::<S>(x, retain_grad)?.0)
+}
+
+/// One iteration of the seed loop as a training loop runs it (W1): a fresh
+/// leaf, forward, backward, the gradient read (its sum) and cleared, the
+/// graph dropped. Returns the gradient's sum.
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn seed_step<S: Strategy>(x: Array1<f64>) -> Result<f64> {
+    let (x, y) = seed_graph::<S>(x, false)?;
+    drop(y);
+    let grad = x.grad().map_or(f64::NAN, |g| g.sum());
+    x.cleargrad();
+    Ok(grad)
 }
 
 /// [`seed_loop`], returning `(x, y)`: the whole graph stays reachable from `y`.
@@ -36,6 +50,20 @@ pub fn seed_graph<S: Strategy>(
 pub fn seed_forward<S: Strategy>(x: Array1<f64>) -> Result<Variable<S>> {
     let x = Variable::<S>::from_array(x);
     square(&square(&square(&x)?)?)
+}
+
+/// The loop of PyTorch issue 7343, where the second cycle forms: `x` a fresh
+/// leaf, `y = tanh(x)`, backward with `create_graph` (so `x`'s gradient is a
+/// variable whose graph reads `x`), then `x` and `y` dropped without
+/// `cleargrad`. Returns the gradient's sum.
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn second_cycle_step<S: Strategy>(x: Array1<f64>) -> Result<f64> {
+    let x = Variable::<S>::from_array(x);
+    let y = tanh(&x)?;
+    y.backward_with(BackwardOptions::default().create_graph(true))?;
+    Ok(x.grad().map_or(f64::NAN, |g| g.sum()))
 }
 
 /// The per-op bookkeeping workload (W2): `y = y + x`, `k` times from
@@ -88,13 +116,13 @@ pub fn add_chain_raw(x: f64, k: usize) -> f64 {
 
 /// A chain of `k` ops on a one-element array, alternating `y = y + x` and
 /// `y = y²` on `x = 0.2` (`y` settles near 0.076 and the gradient stays
-/// finite at any length), then backward.
-/// Measures per-op bookkeeping, not arithmetic. Returns `(y, dy/dx)`.
+/// finite at any length), then backward: per-op bookkeeping with two kinds
+/// of op. Returns `(y, dy/dx)`.
 ///
 /// # Errors
 /// None in practice; the ops' `Result` is passed on.
-pub fn op_chain<S: Strategy>(k: usize) -> Result<(f64, f64)> {
-    let x = Variable::<S>::from_array(arr0(0.2));
+pub fn add_square_chain<S: Strategy>(k: usize) -> Result<(f64, f64)> {
+    let x = Variable::<S>::from_scalar(0.2);
     let mut y = x.clone();
     for i in 0..k {
         y = if i % 2 == 0 {
@@ -110,29 +138,37 @@ pub fn op_chain<S: Strategy>(k: usize) -> Result<(f64, f64)> {
     ))
 }
 
-/// [`op_chain`] as plain one-element ndarray expressions, forward and the
-/// backward by hand: what the graph's bookkeeping is compared with.
-pub fn op_chain_raw(k: usize) -> (f64, f64) {
-    let x = arr0(0.2).into_dyn();
-    let mut values = Vec::with_capacity(k + 1);
-    values.push(x.clone());
-    for i in 0..k {
-        let y = &values[i];
-        let next = if i % 2 == 0 { y + &x } else { y * y };
-        values.push(next);
+/// [`add_square_chain`]'s floor, as [`add_chain_raw`] is [`add_chain`]'s: a
+/// one-element array per op forward and per op backward, and a tape of
+/// per-op records (an op's input, which `y²`'s backward needs).
+pub fn add_square_chain_raw(k: usize) -> (f64, f64) {
+    /// What a tape keeps of one op.
+    struct Record {
+        square: bool,
+        input: Array0<f64>,
     }
-    // dy/dy_i walks back; d(y+x) adds 1 to dx, d(y²) multiplies by 2y.
-    let mut gy = ArrayD::<f64>::ones(x.raw_dim());
-    let mut gx = ArrayD::<f64>::zeros(x.raw_dim());
-    for i in (0..k).rev() {
-        if i % 2 == 0 {
-            gx = &gx + &gy;
+    let x = arr0(0.2);
+    let mut tape = Vec::with_capacity(k);
+    let mut y = x.clone();
+    for i in 0..k {
+        let square = i % 2 == 1;
+        let next = if square { &y * &y } else { &y + &x };
+        tape.push(Record {
+            square,
+            input: std::mem::replace(&mut y, next),
+        });
+    }
+    let mut gy = arr0(1.0);
+    let mut gx = arr0(0.0);
+    for record in tape.iter().rev() {
+        if record.square {
+            gy = &gy * &record.input * 2.0; // a new array, as an op's backward makes
         } else {
-            gy = &gy * &values[i] * 2.0;
+            gx = &gx + &gy;
         }
     }
     gx = &gx + &gy; // y₀ is x itself
-    (values[k].sum(), gx.sum())
+    (y.into_scalar(), gx.into_scalar())
 }
 
 /// `d` ops of `y = y + x` from `y = x`, then backward, then drop. Returns
@@ -233,10 +269,10 @@ mod tests {
     }
 
     #[test]
-    fn op_chain_matches_its_raw_twin() {
+    fn add_square_chain_matches_its_floor() {
         for k in [0, 1, 2, 7, 1000] {
-            let (y, g) = op_chain::<RcWeak>(k).unwrap();
-            let (y_raw, g_raw) = op_chain_raw(k);
+            let (y, g) = add_square_chain::<RcWeak>(k).unwrap();
+            let (y_raw, g_raw) = add_square_chain_raw(k);
             assert!(
                 close(y, y_raw) && close(g, g_raw),
                 "k={k}: {y} {g} vs {y_raw} {g_raw}"
@@ -244,8 +280,25 @@ mod tests {
             assert!(y.is_finite() && y < 0.5 && g.is_finite());
         }
         // By hand for k = 2: y = (x + x)², dy/dx = 8x at x = 0.2.
-        let (y, g) = op_chain::<ArcWeak>(2).unwrap();
+        let (y, g) = add_square_chain::<ArcWeak>(2).unwrap();
         assert!(close(y, 0.16) && close(g, 1.6), "{y} {g}");
+    }
+
+    #[test]
+    fn add_chain_and_its_floor_agree() {
+        let x = Variable::<RcWeak>::from_scalar(0.5);
+        assert_eq!(add_chain(&x, 1000).unwrap(), 1001.0);
+        assert!(x.grad().is_none(), "read and cleared");
+        assert_eq!(add_chain_raw(0.5, 1000), 1001.0);
+    }
+
+    #[test]
+    fn the_w1_and_second_cycle_steps_compute_their_gradients() {
+        let x = SeedRng::new(5).randn(100);
+        let expected: f64 = x.iter().map(|&x| 8.0 * x.powi(7)).sum();
+        assert!(close(seed_step::<RcWeak>(x.clone()).unwrap(), expected));
+        let expected: f64 = x.iter().map(|&x| 1.0 - x.tanh().powi(2)).sum();
+        assert!(close(second_cycle_step::<ArcWeak>(x).unwrap(), expected));
     }
 
     #[test]

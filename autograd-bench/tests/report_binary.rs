@@ -1,17 +1,39 @@
 //! Runs the report binary with a tiny configuration and checks what it wrote:
-//! every strategy present, each leak equal to its prediction from the graph,
-//! nothing leaked by the weak strategies, and a well-formed SVG.
+//! every strategy present, each kept graph equal to its prediction from the
+//! graph, nothing left by the strategies that free on drop, the collected
+//! strategies back to nothing after a collection, and a well-formed SVG.
 
 use std::process::Command;
 
+use autograd_mem::{Freeing, StrategyKind};
 use serde_json::Value;
 
 fn run_report(extra: &[&str]) -> (Value, std::path::PathBuf) {
-    let out = std::env::temp_dir().join(format!("autograd-report-test-{}", std::process::id()));
+    run_report_with(60, 6, extra)
+}
+
+fn run_report_with(
+    iterations: usize,
+    samples: usize,
+    extra: &[&str],
+) -> (Value, std::path::PathBuf) {
+    let out = std::env::temp_dir().join(format!(
+        "autograd-report-test-{}-{}",
+        std::process::id(),
+        extra.join("_").replace(['-', ':'], "")
+    ));
     let output = Command::new(env!("CARGO_BIN_EXE_autograd-bench"))
-        .args(["--iterations", "60", "--size", "1000", "--threads", "2"])
-        .args(["--deep", "1000", "--samples", "6", "--json", "--out"])
+        .args([
+            "--iterations",
+            &iterations.to_string(),
+            "--size",
+            "1000",
+            "--threads",
+            "2",
+        ])
+        .args(["--deep", "1000", "--second-cycle", "50", "--json", "--out"])
         .arg(&out)
+        .args(["--samples", &samples.to_string()])
         .args(extra)
         .output()
         .expect("the binary runs");
@@ -34,61 +56,141 @@ fn run_named<'a>(report: &'a Value, subject: &str) -> &'a Value {
 }
 
 #[test]
-fn the_report_measures_every_strategy_and_the_leak_matches_its_prediction() {
+fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction() {
+    // Automatic collection off, so that the collected runs keep exactly
+    // their graphs until the final collection.
     for retain in [false, true] {
-        let (report, out) = run_report(if retain { &["--retain-grad"] } else { &[] });
-        assert_eq!(report["heap_measured"], true);
-        for weak in [
-            "RcWeak",
-            "ArcWeak",
-            "ArcWeak (shared leaf)",
-            "raw_naive",
-            "raw_fused",
-        ] {
-            let run = run_named(&report, weak);
-            assert_eq!(run["live_heap_after_bytes"], 0, "{weak} leaked: {run}");
-            assert_eq!(run["live_variables_after"], 0);
-            assert_eq!(run["live_functions_after"], 0);
-            assert_eq!(run["iterations"], 60);
+        let mut args = vec!["--collect", "never"];
+        if retain {
+            args.push("--retain-grad");
         }
-        for leaking in ["StrongOnly<RcWeak>", "StrongOnly<ArcWeak>"] {
-            let run = run_named(&report, leaking);
+        let (report, out) = run_report(&args);
+        assert_eq!(report["config"]["heap_measured"], true);
+        for baseline in ["raw_naive", "raw_fused"] {
+            let run = run_named(&report, baseline);
+            assert_eq!(run["live_heap_after_bytes"], 0, "{baseline}: {run}");
+        }
+        assert_eq!(
+            run_named(&report, "ArcWeak (shared leaf)")["live_heap_after_bytes"],
+            0
+        );
+        for kind in StrategyKind::ALL {
+            let run = run_named(&report, kind.name());
             let iterations = run["iterations"].as_i64().unwrap();
-            let predicted = run["predicted_leak_per_iteration"].as_i64().unwrap();
-            // Five arrays of 1,000 f64 (x, a, b, y and x's gradient), eight
-            // with retained gradients, plus the nodes.
-            let arrays = if retain { 8 } else { 5 };
-            assert!(
-                predicted > arrays * 8000 && predicted < arrays * 8000 + 4096,
-                "{predicted}"
-            );
-            assert_eq!(
-                run["live_heap_after_bytes"].as_i64().unwrap(),
-                predicted * iterations
-            );
-            assert_eq!(
-                run["live_variables_after"].as_i64().unwrap(),
-                4 * iterations
-            );
-            assert_eq!(
-                run["live_functions_after"].as_i64().unwrap(),
-                3 * iterations
-            );
+            assert_eq!(iterations, 60);
+            let left = |key: &str| run[key].as_i64().unwrap();
+            match kind.freeing() {
+                Freeing::OnDrop => {
+                    assert_eq!(left("live_heap_after_bytes"), 0, "{}: {run}", kind.name());
+                    assert_eq!(left("live_variables_after"), 0);
+                    assert_eq!(left("live_functions_after"), 0);
+                }
+                Freeing::Never | Freeing::OnCollection => {
+                    let predicted = left("predicted_leak_per_iteration");
+                    // Four arrays of 1,000 f64 (x, a, b, y; the gradient is
+                    // cleared), seven with retained gradients, plus the nodes.
+                    let arrays = if retain { 7 } else { 4 };
+                    assert!(
+                        predicted > arrays * 8000 && predicted < arrays * 8000 + 4096,
+                        "{}: {predicted}",
+                        kind.name()
+                    );
+                    assert_eq!(
+                        left("live_heap_after_bytes"),
+                        predicted * iterations,
+                        "{}",
+                        kind.name()
+                    );
+                    assert_eq!(left("live_variables_after"), 4 * iterations);
+                    assert_eq!(left("live_functions_after"), 3 * iterations);
+                    if kind.freeing() == Freeing::OnCollection {
+                        assert_eq!(
+                            run["live_heap_after_collection_bytes"],
+                            0,
+                            "{}",
+                            kind.name()
+                        );
+                        assert_eq!(run["live_nodes_after_collection"], 0, "{}", kind.name());
+                    }
+                }
+            }
         }
         let svg = std::fs::read_to_string(out.join("live-heap.svg")).unwrap();
         let doc = roxmltree::Document::parse(&svg).expect("the plot is XML");
         assert_eq!(doc.root_element().tag_name().name(), "svg");
+        for kind in StrategyKind::ALL {
+            assert!(
+                svg.contains(&kind.name().replace('<', "&lt;").replace('>', "&gt;")),
+                "{} labelled",
+                kind.name()
+            );
+        }
         let on_disk: Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
                 .unwrap();
-        assert_eq!(on_disk["runs"].as_array().unwrap().len(), 7);
+        assert_eq!(
+            on_disk["runs"].as_array().unwrap().len(),
+            3 + StrategyKind::ALL.len()
+        );
         assert_eq!(report["deep_chains"][0]["live_nodes_after"], 0);
         std::fs::remove_dir_all(&out).unwrap();
     }
 }
 
 #[test]
-fn one_strategy_can_be_chosen() {
+fn the_collected_strategies_collect_on_their_own_by_default() {
+    let (report, out) = run_report_with(
+        3000,
+        300,
+        &["--strategy", "collected", "--strategy", "collected-sync"],
+    );
+    for name in ["Collected", "CollectedSync"] {
+        let run = run_named(&report, name);
+        assert!(run["collections"]["count"].as_u64().unwrap() > 0, "{run}");
+        // A sawtooth: the heap fell at least once between samples.
+        let heap: Vec<i64> = run["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["live_heap_bytes"].as_i64().unwrap())
+            .collect();
+        assert!(heap.windows(2).any(|w| w[1] < w[0]), "{name}: {heap:?}");
+        // Every node is gone; on two threads gcmodule's contended locks may
+        // keep a little state of their own (none on one thread).
+        assert_eq!(run["live_nodes_after_collection"], 0, "{name}");
+        let left = run["live_heap_after_collection_bytes"].as_i64().unwrap();
+        assert!((0..4096).contains(&left), "{name}: {left}");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn the_second_cycle_loop_leaves_nothing_under_the_weak_strategies() {
+    let (report, out) = run_report(&[
+        "--strategy",
+        "rc-weak",
+        "--strategy",
+        "arc-weak",
+        "--strategy",
+        "strong-only-rc-weak",
+    ]);
+    let cycle = report["second_cycle"].as_array().unwrap();
+    let named = |name: &str| cycle.iter().find(|s| s["strategy"] == name).unwrap();
+    for weak in ["RcWeak", "ArcWeak"] {
+        assert_eq!(named(weak)["bytes_left_per_iteration"], 0.0, "{weak}");
+        assert_eq!(named(weak)["nodes_left"], 0);
+    }
+    assert!(
+        named("StrongOnly<RcWeak>")["bytes_left_per_iteration"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn strategies_can_be_chosen_by_their_command_line_names() {
     let (report, out) = run_report(&["--strategy", "rc-weak"]);
     let names: Vec<&str> = report["runs"]
         .as_array()
@@ -106,6 +208,7 @@ fn a_bad_argument_is_a_clear_error_with_exit_code_2() {
         &["--size", "0"][..],
         &["--strategy", "gc"],
         &["--iterations", "many"],
+        &["--collect", "sometimes"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_autograd-bench"))
             .args(args)

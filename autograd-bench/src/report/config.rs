@@ -1,0 +1,81 @@
+//! What a report run measures: the command line, resolved.
+
+use autograd_mem::{Policy, StrategyKind};
+use serde::Serialize;
+
+/// How to run the report's experiments.
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    /// Iterations of the seed loop per run (the runs that never free stop
+    /// at the heap budget).
+    pub iterations: usize,
+    /// Elements of each input array (the seed uses 10,000).
+    pub size: usize,
+    /// Threads in the rayon pool of the seed loop.
+    pub threads: usize,
+    /// The strategies whose runs are made, in report order.
+    pub strategies: Vec<StrategyKind>,
+    /// Keep intermediate gradients in the seed loop.
+    pub retain_grad: bool,
+    /// Heap the runs that never free may fill together, in bytes.
+    pub heap_budget: usize,
+    /// Points per run on the live-heap curve.
+    pub samples: usize,
+    /// When the collected strategies collect on their own.
+    pub policy: Policy,
+    /// Lengths of the deep chains (none: skip the section).
+    pub deep: Vec<usize>,
+    /// Iterations of the second-cycle loop per strategy (0: skip it).
+    pub second_cycle_iterations: usize,
+    /// The global allocator this binary runs on.
+    pub allocator: &'static str,
+}
+
+/// The configuration as the report records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigSummary {
+    /// The global allocator the binary ran on.
+    pub allocator: String,
+    /// Whether heap bytes were measured (the counting allocator is installed).
+    pub heap_measured: bool,
+    /// Threads in the pool.
+    pub threads: usize,
+    /// Elements per input array.
+    pub size: usize,
+    /// Iterations asked for per run.
+    pub iterations: usize,
+    /// Whether intermediate gradients were retained.
+    pub retain_grad: bool,
+    /// Heap the runs that never free could fill together, in bytes.
+    pub heap_budget: usize,
+    /// The collected strategies' policy, as the command line gives it.
+    pub policy: String,
+    /// The strategy of the single-strategy sections (the default strategy).
+    pub default_strategy: String,
+}
+
+/// A policy as the command line writes it: `auto`, `never` or `every:N`.
+pub fn policy_name(policy: Policy) -> String {
+    match policy {
+        Policy::Auto => "auto".to_string(),
+        Policy::Never => "never".to_string(),
+        Policy::Every(n) => format!("every:{n}"),
+    }
+}
+
+/// Parses `auto`, `never` or `every:N` (N ≥ 1).
+///
+/// # Errors
+/// A message naming what is accepted.
+pub fn parse_policy(text: &str) -> Result<Policy, String> {
+    match text {
+        "auto" => Ok(Policy::Auto),
+        "never" => Ok(Policy::Never),
+        _ => text
+            .strip_prefix("every:")
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|&n| n >= 1)
+            .map(Policy::Every)
+            .ok_or_else(|| format!("`{text}`: expected auto, never or every:N (N ≥ 1)")),
+    }
+}

@@ -1,0 +1,69 @@
+//! Deep chains: `d` ops of `y = y + x`, backward, drop, on one thread under
+//! the default strategy, beside the same additions without a graph.
+
+use std::time::Instant;
+
+use autograd_ops::{DefaultStrategy, Strategy};
+use serde::Serialize;
+
+use crate::alloc;
+
+/// One deep chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeepResult {
+    /// Ops in the chain.
+    pub ops: usize,
+    /// Build, backward and drop, in seconds.
+    pub seconds: f64,
+    /// `seconds / ops`, in nanoseconds.
+    pub ns_per_op: f64,
+    /// The same chain without a graph, in nanoseconds per op (measured over
+    /// at most 1,000,000 ops).
+    pub raw_ns_per_op: f64,
+    /// Peak heap above the start, per op (one variable and one function node).
+    pub peak_bytes_per_op: f64,
+    /// Nodes alive after the drop (and, for a collected strategy, a
+    /// collection), above the start: 0 when all were freed.
+    pub live_nodes_after: isize,
+}
+
+/// The longest chain the graph-free twin runs, per deep chain.
+const RAW_CHAIN_OPS: usize = 1_000_000;
+
+/// Runs [`deep_chain`](crate::deep_chain) once at each length.
+pub fn run(lengths: &[usize]) -> Vec<DeepResult> {
+    type S = DefaultStrategy;
+    lengths
+        .iter()
+        .map(|&ops| {
+            let nodes_start = autograd_mem::live::total::<S>();
+            let heap_start = alloc::live_bytes() as i64;
+            alloc::reset_peak();
+            let started = Instant::now();
+            let (_, grad) = crate::deep_chain::<S>(ops).expect("the chain builds");
+            let seconds = started.elapsed().as_secs_f64();
+            assert_eq!(
+                grad,
+                ops as f64 + 1.0,
+                "dy/dx of a chain of {ops} additions"
+            );
+            let peak = alloc::peak_bytes() as i64 - heap_start;
+            S::collect();
+            let raw_started = Instant::now();
+            // Without a graph the cost per op does not grow with length:
+            // a million ops measure it as well as ten million.
+            let raw_ops = ops.min(RAW_CHAIN_OPS);
+            std::hint::black_box(crate::deep_chain_raw(raw_ops));
+            let raw_seconds = raw_started.elapsed().as_secs_f64();
+            let nodes = autograd_mem::live::total::<S>().since(nodes_start);
+            DeepResult {
+                ops,
+                seconds,
+                ns_per_op: seconds * 1e9 / ops as f64,
+                raw_ns_per_op: raw_seconds * 1e9 / raw_ops as f64,
+                peak_bytes_per_op: peak as f64 / ops as f64,
+                live_nodes_after: nodes.variables + nodes.functions,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,168 @@
+//! The main job's report: each experiment in its own module, each output in
+//! its own ([`table`], JSON through serde, [`plot`]).
+//!
+//! * [`seed_loop`]: the seed's experiment at scale, under every strategy and
+//!   the baselines: the three ways to free a graph side by side.
+//! * [`memory_modes`]: no graph, retained gradients.
+//! * [`deep_chain`]: chains up to 10⁷ ops.
+//! * [`second_cycle`]: the loop where higher-order gradients would make a
+//!   leaf own its gradient's graph.
+//! * [`allocators`] (when asked): this build beside the system allocator's.
+
+pub mod allocators;
+pub mod config;
+pub mod deep_chain;
+pub mod memory_modes;
+pub mod plot;
+pub mod second_cycle;
+pub mod seed_loop;
+pub mod subject;
+pub mod table;
+
+use autograd_ops::{DefaultStrategy, Strategy};
+use serde::Serialize;
+
+pub use config::{ConfigSummary, ReportConfig};
+pub use subject::{Baseline, Subject};
+
+use allocators::AllocatorFigures;
+use deep_chain::DeepResult;
+use memory_modes::MemoryMode;
+use second_cycle::SecondCycleResult;
+use seed_loop::RunResult;
+
+/// Everything the main job measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// How it ran.
+    pub config: ConfigSummary,
+    /// The seed loop under each subject, baselines first.
+    pub runs: Vec<RunResult>,
+    /// The seed loop on one thread with no graph, and with retained gradients.
+    pub memory_modes: Vec<MemoryMode>,
+    /// The deep chains.
+    pub deep_chains: Vec<DeepResult>,
+    /// The second-cycle loop under each strategy.
+    pub second_cycle: Vec<SecondCycleResult>,
+    /// This build's and the system allocator's figures, when asked.
+    pub allocators: Vec<AllocatorFigures>,
+    /// Why the system allocator's figures are missing, if they are.
+    pub allocators_error: Option<String>,
+}
+
+/// What is happening, for a progress display: `(section, done, total)`.
+pub type Progress<'a> = dyn FnMut(&str, usize, usize) + 'a;
+
+/// Runs every experiment of `config`; with `compare_allocators`, the
+/// allocator comparison too.
+pub fn build(
+    config: &ReportConfig,
+    compare_allocators: bool,
+    progress: &mut Progress<'_>,
+) -> Report {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .build()
+        .expect("a thread pool");
+    warm_up_pool(&pool);
+    let inputs = seed_loop::make_inputs(config.size, 8, 17);
+    let subjects = Subject::plan(&config.strategies);
+    let keeping = subjects
+        .iter()
+        .filter(|s| s.freeing() == Some(autograd_mem::Freeing::Never))
+        .count()
+        + subjects
+            .iter()
+            .filter(|s| {
+                s.freeing() == Some(autograd_mem::Freeing::OnCollection)
+                    && config.policy == autograd_mem::Policy::Never
+            })
+            .count();
+    let budget = config.heap_budget / keeping.max(1);
+    let mut runs: Vec<RunResult> = subjects
+        .iter()
+        .map(|&subject| {
+            let name = subject.to_string();
+            seed_loop::run(
+                subject,
+                config,
+                &inputs,
+                &pool,
+                budget,
+                &mut |done, total| progress(&name, done, total),
+            )
+        })
+        .collect();
+    seed_loop::relate(&mut runs);
+    progress("no_grad and retain_grad", 0, 1);
+    let memory_modes = memory_modes::run(&inputs, config.iterations.min(2000));
+    progress("deep chains", 0, config.deep.len());
+    let deep_chains = deep_chain::run(&config.deep);
+    progress("second cycle", 0, 1);
+    let second_cycle = if config.second_cycle_iterations > 0 {
+        second_cycle::run(
+            &config.strategies,
+            config.second_cycle_iterations,
+            config.heap_budget,
+            config.policy,
+        )
+    } else {
+        Vec::new()
+    };
+    let (allocators, allocators_error) = if compare_allocators {
+        progress("allocators", 0, 1);
+        let here = allocators::measure(config.allocator, &inputs, config.threads);
+        match allocators::from_system_build(config.size, config.threads) {
+            Ok(system) => (vec![here, system], None),
+            Err(err) => (vec![here], Some(err)),
+        }
+    } else {
+        (Vec::new(), None)
+    };
+    Report {
+        config: ConfigSummary {
+            allocator: config.allocator.to_string(),
+            heap_measured: crate::alloc::is_counting(),
+            threads: pool.current_num_threads(),
+            size: config.size,
+            iterations: config.iterations,
+            retain_grad: config.retain_grad,
+            heap_budget: config.heap_budget,
+            policy: config::policy_name(config.policy),
+            default_strategy: DefaultStrategy::NAME.to_string(),
+        },
+        runs,
+        memory_modes,
+        deep_chains,
+        second_cycle,
+        allocators,
+        allocators_error,
+    }
+}
+
+/// Makes every worker register its live-node shard and steal work many
+/// times, so that the pool's lazily allocated state (those shards,
+/// work-stealing buffers, each thread's epoch record) exists before any run
+/// takes its heap baseline.
+fn warm_up_pool(pool: &rayon::ThreadPool) {
+    use rayon::prelude::*;
+    pool.broadcast(|_| autograd_mem::live::this_thread::<autograd_ops::RcWeak>());
+    for _ in 0..200 {
+        pool.install(|| {
+            (0..256).into_par_iter().for_each(|i| {
+                std::hint::black_box((0..100 + i % 7).sum::<usize>());
+            })
+        });
+    }
+}
+
+/// Bytes in a human unit: `812 B`, `78.1 KiB`, `1.50 GiB`.
+pub fn bytes(n: f64) -> String {
+    let (value, unit) = match n.abs() {
+        a if a >= 1024.0 * 1024.0 * 1024.0 => (n / (1024.0 * 1024.0 * 1024.0), "GiB"),
+        a if a >= 1024.0 * 1024.0 => (n / (1024.0 * 1024.0), "MiB"),
+        a if a >= 1024.0 => (n / 1024.0, "KiB"),
+        _ => return format!("{n:.0} B"),
+    };
+    format!("{value:.2} {unit}")
+}

@@ -1,0 +1,164 @@
+//! The live-heap plot: the three ways to free a graph at a glance. Flat
+//! (the weak link frees each graph on drop), a sawtooth (a collector frees
+//! them when it runs), rising until the budget (nothing frees them). Drawn
+//! with plotters' SVG backend, which needs no system library.
+
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use crate::report::seed_loop::RunResult;
+use crate::report::{Report, bytes};
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(27, 158, 119),
+    RGBColor(117, 112, 179),
+    RGBColor(217, 95, 2),
+    RGBColor(231, 41, 138),
+    RGBColor(102, 166, 30),
+    RGBColor(230, 171, 2),
+    RGBColor(166, 118, 29),
+    RGBColor(102, 102, 102),
+];
+
+/// A round step for `top` bytes in at most `ticks` intervals (a power of
+/// two), and the axis top it gives.
+fn byte_ticks(top: u64, ticks: u64) -> (u64, u64) {
+    let mut step = 1u64;
+    while top.div_ceil(step) > ticks {
+        step *= 2;
+    }
+    (step, top.div_ceil(step).max(1) * step)
+}
+
+/// The curve's points up to `max_x`, cut where it crosses `max_x`.
+fn clipped(run: &RunResult, max_x: u64) -> Vec<(u64, u64)> {
+    let mut points = Vec::new();
+    let mut previous: Option<(u64, u64)> = None;
+    for sample in &run.samples {
+        let (x, y) = (
+            sample.iteration as u64,
+            sample.live_heap_bytes.max(0) as u64,
+        );
+        if x > max_x {
+            if let Some((px, py)) = previous {
+                let t = (max_x - px) as f64 / (x - px).max(1) as f64;
+                points.push((max_x, (py as f64 + (y as f64 - py as f64) * t) as u64));
+            }
+            break;
+        }
+        points.push((x, y));
+        previous = Some((x, y));
+    }
+    points
+}
+
+/// Live heap bytes against iterations, one line per strategy. When a run
+/// stopped early at the heap budget, the axis ends where it stopped (the
+/// other runs go on as they were; the legend gives each run's final value).
+///
+/// # Errors
+/// What plotters reports (drawing into a string does not fail in practice).
+pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Error>> {
+    let runs: Vec<&RunResult> = report
+        .runs
+        .iter()
+        .filter(|r| r.subject.strategy().is_some())
+        .collect();
+    let last = |r: &RunResult| r.samples.last().map_or(0, |s| s.iteration as u64);
+    let max_x = runs
+        .iter()
+        .filter(|r| r.capped_by_budget)
+        .map(|r| last(r))
+        .max()
+        .or_else(|| runs.iter().map(|r| last(r)).max())
+        .unwrap_or(1)
+        .max(1);
+    let lines: Vec<Vec<(u64, u64)>> = runs.iter().map(|r| clipped(r, max_x)).collect();
+    let max_y = lines
+        .iter()
+        .flatten()
+        .map(|&(_, y)| y)
+        .max()
+        .unwrap_or(0)
+        .max(1 << 20);
+    let (step, top) = byte_ticks(max_y + max_y / 20, 6);
+    let y_ticks: Vec<u64> = (0..=top / step).map(|i| i * step).collect();
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, 480)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "Live heap during the seed loop ({} elements, {} threads)",
+                    report.config.size, report.config.threads
+                ),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0u64..max_x, (0u64..top).with_key_points(y_ticks))?;
+        chart
+            .configure_mesh()
+            .x_desc("iteration")
+            .y_desc("live heap")
+            .x_labels(11)
+            .y_labels(8)
+            .y_label_formatter(&|v| bytes(*v as f64))
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(210, 210, 210))
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 14))
+            .draw()?;
+        for (i, (run, points)) in runs.iter().zip(lines).enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let style = color.stroke_width(2);
+            let label = format!(
+                "{} (freed {}): {} after {}",
+                run.subject,
+                run.freeing,
+                bytes(run.live_heap_after_bytes as f64),
+                run.iterations
+            );
+            // Lines lying on each other (the weak strategies at 0) alternate
+            // dashes, so that each stays visible.
+            if i % 2 == 0 {
+                chart
+                    .draw_series(DashedLineSeries::new(points, 9, 6, style))?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 3, style)
+                    });
+            } else {
+                chart
+                    .draw_series(LineSeries::new(points, style))?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .label_font(("sans-serif", 12))
+            .draw()?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_ticks_are_round_and_cover_the_top() {
+        assert_eq!(byte_ticks(100 << 20, 4), (32 << 20, 128 << 20));
+        assert_eq!(byte_ticks(1, 6), (1, 1));
+        let (step, top) = byte_ticks(300, 6);
+        assert!(step.is_power_of_two() && top >= 300 && top / step <= 6);
+    }
+}

@@ -1,0 +1,99 @@
+//! The second cycle: PyTorch issue 7343's loop (`x` a fresh leaf,
+//! `y = tanh(x)`, backward with `create_graph`, both dropped, no
+//! `cleargrad`) under each strategy, with the bytes it leaves per iteration.
+
+use autograd_mem::{Freeing, Policy, Strategy, StrategyKind, StrategyVisitor, live};
+use serde::Serialize;
+
+use crate::{SeedRng, alloc, second_cycle_step};
+
+/// What the loop left under one strategy.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondCycleResult {
+    /// The strategy.
+    pub strategy: String,
+    /// Iterations run (fewer under a strategy that never frees, at the
+    /// heap budget).
+    pub iterations: usize,
+    /// Heap bytes the loop left, per iteration (for a collected strategy,
+    /// before its last collection).
+    pub bytes_left_per_iteration: f64,
+    /// Nodes the loop left.
+    pub nodes_left: isize,
+    /// For a collected strategy: heap bytes left after one more collection.
+    pub bytes_left_after_collection: Option<i64>,
+}
+
+/// Elements of each leaf: the cycle is about links, not data.
+const SIZE: usize = 16;
+
+struct Loop {
+    iterations: usize,
+    budget: usize,
+    policy: Policy,
+}
+
+impl StrategyVisitor for Loop {
+    type Output = SecondCycleResult;
+
+    fn visit<S: Strategy>(self) -> SecondCycleResult {
+        let policy = S::policy();
+        S::set_policy(self.policy);
+        let mut rng = SeedRng::new(7343);
+        let mut step = || {
+            std::hint::black_box(second_cycle_step::<S>(rng.randn(SIZE)).expect("tanh runs"));
+        };
+        step(); // warm up this thread's bookkeeping
+        S::collect();
+        // One iteration's leak, to stop a strategy that never frees in time.
+        let one = {
+            let start = alloc::thread_scoped_bytes();
+            alloc::scoped(&mut step);
+            (alloc::thread_scoped_bytes() - start).max(1) as usize
+        };
+        let keeps = S::FREEING == Freeing::Never
+            || (S::FREEING == Freeing::OnCollection && self.policy == Policy::Never);
+        let iterations = if keeps {
+            self.iterations.min(self.budget / one).max(1)
+        } else {
+            self.iterations
+        };
+        let nodes_start = live::this_thread::<S>();
+        let start = alloc::thread_scoped_bytes();
+        alloc::scoped(|| (0..iterations).for_each(|_| step()));
+        let left = alloc::thread_scoped_bytes() - start;
+        let nodes = live::this_thread::<S>().since(nodes_start);
+        let after_collection = (S::FREEING == Freeing::OnCollection).then(|| {
+            alloc::scoped(S::collect);
+            alloc::thread_scoped_bytes() - start
+        });
+        S::set_policy(policy);
+        SecondCycleResult {
+            strategy: S::NAME.to_string(),
+            iterations,
+            bytes_left_per_iteration: left as f64 / iterations as f64,
+            nodes_left: nodes.variables + nodes.functions,
+            bytes_left_after_collection: after_collection.map(|b| b as i64),
+        }
+    }
+}
+
+/// Runs the loop `iterations` times under each of `strategies`, on the
+/// calling thread; a strategy that never frees stops at `budget` bytes.
+pub fn run(
+    strategies: &[StrategyKind],
+    iterations: usize,
+    budget: usize,
+    policy: Policy,
+) -> Vec<SecondCycleResult> {
+    strategies
+        .iter()
+        .map(|kind| {
+            kind.visit(Loop {
+                iterations,
+                budget,
+                policy,
+            })
+        })
+        .collect()
+}

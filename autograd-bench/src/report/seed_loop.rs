@@ -1,0 +1,340 @@
+//! The seed's experiment at scale: one training-loop iteration (a fresh
+//! 10,000-element leaf, `square(square(square(x)))`, backward, the gradient
+//! read and cleared, the graph dropped) as a rayon-parallel loop under each
+//! subject, with time, live nodes and heap measured around it.
+
+use std::time::{Duration, Instant};
+
+use autograd_mem::{Freeing, LiveNodes, Policy, StrategyKind, StrategyVisitor, live};
+use autograd_ops::{ArcWeak, Strategy, Variable, square};
+use ndarray::Array1;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::report::ReportConfig;
+use crate::report::subject::{Baseline, Subject, freeing_name};
+use crate::{alloc, raw_fused, raw_naive, seed_graph, seed_step};
+
+/// Live heap kept by the iterations so far, after some iterations.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Sample {
+    /// Iterations done.
+    pub iteration: usize,
+    /// Heap bytes the iterations so far allocated and did not free.
+    pub live_heap_bytes: i64,
+}
+
+/// What a collector did during a run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Collections {
+    /// Collections run.
+    pub count: u64,
+    /// Time spent collecting, in seconds.
+    pub total_seconds: f64,
+    /// The longest single pause, in seconds.
+    pub longest_pause_seconds: f64,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// What ran.
+    pub subject: Subject,
+    /// When its graphs are freed: "on drop", "on collection", "never", or
+    /// "no graph" for a baseline.
+    pub freeing: &'static str,
+    /// Threads in the pool.
+    pub threads: usize,
+    /// Iterations run.
+    pub iterations: usize,
+    /// `true` if the heap budget cut the iterations short.
+    pub capped_by_budget: bool,
+    /// Wall time of the loop.
+    pub wall_seconds: f64,
+    /// Iterations per second.
+    pub graphs_per_second: f64,
+    /// Wall time per iteration relative to `raw_naive` in the same run.
+    pub relative_to_raw_naive: f64,
+    /// Wall time per iteration relative to `RcWeak` in the same run.
+    pub relative_to_rc_weak: f64,
+    /// Variable nodes alive after the run, above its start.
+    pub live_variables_after: isize,
+    /// Function nodes alive after the run, above its start.
+    pub live_functions_after: isize,
+    /// Heap bytes the iterations allocated and did not free (counted inside
+    /// the iterations only, so the thread pool's own lazy allocations stay
+    /// out), before any final collection.
+    pub live_heap_after_bytes: i64,
+    /// Measured: live heap after, divided by iterations.
+    pub leaked_bytes_per_iteration: f64,
+    /// Predicted from the graph: what one iteration's graph holds (its
+    /// footprint) where the strategy does not free it on drop, else 0.
+    pub predicted_leak_per_iteration: usize,
+    /// The largest live heap during the run, above its start.
+    pub peak_heap_bytes: i64,
+    /// For a collected strategy: what its collector did, and the live heap
+    /// and nodes after one final collection.
+    pub collections: Option<Collections>,
+    /// After a final collection (collected strategies): heap bytes left.
+    /// The nodes are all gone by then (see the next field); what bytes
+    /// remain on several threads are the state gcmodule's locks allocate
+    /// when first contended.
+    pub live_heap_after_collection_bytes: Option<i64>,
+    /// After a final collection (collected strategies): nodes left.
+    pub live_nodes_after_collection: Option<isize>,
+    /// The live-heap curve.
+    pub samples: Vec<Sample>,
+}
+
+/// Inputs for the runs: a few fresh random arrays, copied per iteration so
+/// that every iteration owns a new array, as in the seed.
+pub fn make_inputs(size: usize, count: usize, seed: u64) -> Vec<Array1<f64>> {
+    let mut rng = crate::SeedRng::new(seed);
+    (0..count).map(|_| rng.randn(size)).collect()
+}
+
+/// The shared context of one run.
+struct Run<'a> {
+    subject: Subject,
+    config: &'a ReportConfig,
+    pool: &'a rayon::ThreadPool,
+    inputs: &'a [Array1<f64>],
+    budget: usize,
+    progress: &'a mut dyn FnMut(usize, usize),
+}
+
+/// Runs `subject` on `pool`; `budget` bounds what a run that keeps its
+/// graphs may keep; `progress(done, total)` is called between chunks.
+pub fn run(
+    subject: Subject,
+    config: &ReportConfig,
+    inputs: &[Array1<f64>],
+    pool: &rayon::ThreadPool,
+    budget: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> RunResult {
+    let mut run = Run {
+        subject,
+        config,
+        pool,
+        inputs,
+        budget,
+        progress,
+    };
+    let input = |i: usize| inputs[i % inputs.len()].to_owned();
+    match subject {
+        Subject::Baseline(Baseline::RawNaive) => {
+            run.measure(0, &|| {}, &|i| {
+                std::hint::black_box(raw_naive(&input(i).into_dyn()));
+            })
+            .0
+        }
+        Subject::Baseline(Baseline::RawFused) => {
+            run.measure(0, &|| {}, &|i| {
+                std::hint::black_box(raw_fused(&input(i).into_dyn()));
+            })
+            .0
+        }
+        Subject::Strategy(kind) => kind.visit(run),
+        Subject::SharedLeaf(_) => {
+            let leaf = Variable::<ArcWeak>::from_array(inputs[0].clone());
+            // Every task adds to one gradient: serialised on its lock by design.
+            run.measure(0, &|| {}, &|_| {
+                let y = square(&square(&square(&leaf).unwrap()).unwrap()).unwrap();
+                y.backward().unwrap();
+            })
+            .0
+        }
+    }
+}
+
+impl StrategyVisitor for Run<'_> {
+    type Output = RunResult;
+
+    fn visit<S: Strategy>(mut self) -> RunResult {
+        // The policy on every worker (`Collected`'s is per thread).
+        let policy = self.config.policy;
+        self.pool.broadcast(|_| S::set_policy(policy));
+        // The prediction, from one graph (which itself stays, where the
+        // strategy does not free on drop, before the run's baseline is taken).
+        let footprint = {
+            let (x, y) = seed_graph::<S>(self.inputs[0].clone(), self.config.retain_grad)
+                .expect("the seed graph builds");
+            x.cleargrad();
+            y.graph_footprint().bytes
+        };
+        let predicted = if S::FREEING == Freeing::OnDrop {
+            0
+        } else {
+            footprint
+        };
+        let retain = self.config.retain_grad;
+        let inputs = self.inputs;
+        let pool = self.pool;
+        // After the warm-up, what it left is collected before the baseline,
+        // each worker in turn freeing a graph of its own first, so that every
+        // worker's teardown lists exist before anything is counted.
+        let collect_warm_up = || {
+            for turn in 0..pool.current_num_threads() {
+                pool.broadcast(|context| {
+                    if context.index() == turn {
+                        let x = inputs[0].to_owned();
+                        drop(seed_step::<S>(x));
+                        S::collect();
+                    }
+                });
+            }
+            S::reset_collector_stats();
+        };
+        let (mut result, kept_start) = self.measure(predicted, &collect_warm_up, &|i| {
+            let x = inputs[i % inputs.len()].to_owned();
+            if retain {
+                let (x, y) = seed_graph::<S>(x, true).expect("the seed graph builds");
+                std::hint::black_box(x.grad());
+                x.cleargrad();
+                drop(y);
+            } else {
+                std::hint::black_box(seed_step::<S>(x).expect("the seed graph builds"));
+            }
+        });
+        if S::FREEING == Freeing::OnCollection {
+            let stats = S::collector_stats();
+            result.collections = Some(Collections {
+                count: stats.collections,
+                total_seconds: stats.total.as_secs_f64(),
+                longest_pause_seconds: stats.longest.as_secs_f64(),
+            });
+            // One more collection on every worker (under `Collected` each
+            // has its own object space), counted like the iterations.
+            let nodes_start = self.live_nodes().since(autograd_mem::LiveNodes {
+                variables: result.live_variables_after,
+                functions: result.live_functions_after,
+            });
+            self.pool.broadcast(|_| alloc::scoped(|| S::collect()));
+            result.live_heap_after_collection_bytes =
+                Some(alloc::scoped_bytes() as i64 - kept_start);
+            let nodes = self.live_nodes().since(nodes_start);
+            result.live_nodes_after_collection = Some(nodes.variables + nodes.functions);
+        }
+        result
+    }
+}
+
+impl Run<'_> {
+    fn live_nodes(&self) -> LiveNodes {
+        self.subject
+            .strategy()
+            .map(live::total_of)
+            .unwrap_or_default()
+    }
+
+    /// Whether the run keeps its graphs for its whole length.
+    fn keeps_everything(&self) -> bool {
+        match self.subject.freeing() {
+            Some(Freeing::Never) => true,
+            Some(Freeing::OnCollection) => self.config.policy == Policy::Never,
+            _ => false,
+        }
+    }
+
+    /// Runs the loop and measures it; also returns the scoped-heap count at
+    /// its start.
+    fn measure(
+        &mut self,
+        predicted_leak: usize,
+        after_warm_up: &dyn Fn(),
+        iteration: &(dyn Fn(usize) + Sync),
+    ) -> (RunResult, i64) {
+        // Heap is counted inside the iterations only: see `alloc::scoped`.
+        let iteration = &|i: usize| alloc::scoped(|| iteration(i));
+        let pool = self.pool;
+        let threads = pool.current_num_threads();
+        let mut iterations = self.config.iterations;
+        let mut capped = false;
+        if self.keeps_everything()
+            && predicted_leak > 0
+            && iterations.saturating_mul(predicted_leak) > self.budget
+        {
+            iterations = (self.budget / predicted_leak).max(1);
+            capped = true;
+        }
+        // Warm up: threads, their thread-locals, rayon's queues and the
+        // allocator's caches exist before the baseline is read. (What the
+        // warm-up keeps stays out of the run.)
+        let warm_up = (threads * 4).min(iterations);
+        for _ in 0..3 {
+            pool.broadcast(|context| iteration(context.index()));
+            pool.install(|| (0..warm_up).into_par_iter().for_each(iteration));
+        }
+        after_warm_up();
+
+        let chunk = iterations.div_ceil(self.config.samples.max(1)).max(1);
+        // Allocated before the baseline, so that the curve does not measure itself.
+        let mut samples = Vec::with_capacity(iterations.div_ceil(chunk) + 1);
+        samples.push(Sample {
+            iteration: 0,
+            live_heap_bytes: 0,
+        });
+        let heap_start = alloc::live_bytes() as i64;
+        let kept_start = alloc::scoped_bytes() as i64;
+        let nodes_start = self.live_nodes();
+        alloc::reset_peak();
+        let started = Instant::now();
+        let mut done = 0;
+        while done < iterations {
+            let end = (done + chunk).min(iterations);
+            pool.install(|| (done..end).into_par_iter().for_each(iteration));
+            done = end;
+            samples.push(Sample {
+                iteration: done,
+                live_heap_bytes: alloc::scoped_bytes() as i64 - kept_start,
+            });
+            (self.progress)(done, iterations);
+        }
+        let wall = seconds(started.elapsed());
+        let live_heap_after = alloc::scoped_bytes() as i64 - kept_start;
+        let nodes = self.live_nodes().since(nodes_start);
+        let result = RunResult {
+            subject: self.subject,
+            freeing: freeing_name(self.subject.freeing()),
+            threads,
+            iterations,
+            capped_by_budget: capped,
+            wall_seconds: wall,
+            graphs_per_second: iterations as f64 / wall,
+            relative_to_raw_naive: f64::NAN,
+            relative_to_rc_weak: f64::NAN,
+            live_variables_after: nodes.variables,
+            live_functions_after: nodes.functions,
+            live_heap_after_bytes: live_heap_after,
+            leaked_bytes_per_iteration: live_heap_after as f64 / iterations as f64,
+            predicted_leak_per_iteration: predicted_leak,
+            peak_heap_bytes: alloc::peak_bytes() as i64 - heap_start,
+            collections: None,
+            live_heap_after_collection_bytes: None,
+            live_nodes_after_collection: None,
+            samples,
+        };
+        (result, kept_start)
+    }
+}
+
+fn seconds(duration: Duration) -> f64 {
+    duration.as_secs_f64().max(1e-9)
+}
+
+/// Fills in each run's time relative to `raw_naive` and to `RcWeak`.
+pub fn relate(runs: &mut [RunResult]) {
+    let per_iteration = |subject: Subject, runs: &[RunResult]| {
+        runs.iter()
+            .find(|r| r.subject == subject)
+            .map(|r| r.wall_seconds / r.iterations as f64)
+    };
+    let naive = per_iteration(Subject::Baseline(Baseline::RawNaive), runs);
+    let rc = per_iteration(Subject::Strategy(StrategyKind::RcWeak), runs);
+    for run in runs {
+        let own = run.wall_seconds / run.iterations as f64;
+        run.relative_to_raw_naive = naive.map_or(f64::NAN, |n| own / n);
+        run.relative_to_rc_weak = rc.map_or(f64::NAN, |r| own / r);
+    }
+}

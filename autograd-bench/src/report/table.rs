@@ -1,0 +1,224 @@
+//! The report as plain-text tables.
+
+use std::fmt::Write as _;
+
+use crate::report::seed_loop::RunResult;
+use crate::report::{Report, bytes};
+
+impl Report {
+    /// The report as plain-text tables.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        self.seed_loop_table(&mut out);
+        self.memory_modes_table(&mut out);
+        self.deep_chains_table(&mut out);
+        self.second_cycle_table(&mut out);
+        self.allocators_table(&mut out);
+        out
+    }
+
+    fn seed_loop_table(&self, out: &mut String) {
+        let c = &self.config;
+        let _ = writeln!(
+            out,
+            "seed loop: y = square(square(square(x))), backward, gradient read and cleared, on fresh \
+             {}-element arrays; {} thread(s); allocator: {}; intermediate gradients {}; collection: {}",
+            c.size,
+            c.threads,
+            c.allocator,
+            if c.retain_grad { "retained" } else { "freed" },
+            c.policy,
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:<13} {:>8} {:>8} {:>9} {:>8} {:>8} {:>12} {:>11} {:>10} {:>10} {:>10}",
+            "subject",
+            "freed",
+            "iters",
+            "wall s",
+            "graphs/s",
+            "vs naive",
+            "vs Rc",
+            "live var/fn",
+            "live heap",
+            "leak/iter",
+            "predicted",
+            "peak heap",
+        );
+        for r in &self.runs {
+            let _ = writeln!(
+                out,
+                "{:<22} {:<13} {:>8} {:>8.3} {:>9.0} {:>7.2}x {:>7.2}x {:>12} {:>11} {:>10} {:>10} {:>10}",
+                r.subject.to_string(),
+                r.freeing,
+                r.iterations,
+                r.wall_seconds,
+                r.graphs_per_second,
+                r.relative_to_raw_naive,
+                r.relative_to_rc_weak,
+                format!("{}/{}", r.live_variables_after, r.live_functions_after),
+                bytes(r.live_heap_after_bytes as f64),
+                bytes(r.leaked_bytes_per_iteration),
+                bytes(r.predicted_leak_per_iteration as f64),
+                bytes(r.peak_heap_bytes as f64),
+            );
+        }
+        for r in self.runs.iter().filter(|r| r.collections.is_some()) {
+            Self::collections_line(out, r);
+        }
+        if let Some(capped) = self.runs.iter().find(|r| r.capped_by_budget) {
+            let _ = writeln!(
+                out,
+                "runs that keep their graphs stop at a heap budget of {} in all ({} iterations for {}); \
+                 their throughput is bound by page faults on fresh memory, not by the graph.",
+                bytes(self.config.heap_budget as f64),
+                capped.iterations,
+                capped.subject,
+            );
+        }
+        if !self.config.heap_measured {
+            let _ = writeln!(
+                out,
+                "(heap not measured: the counting allocator is not installed)"
+            );
+        }
+    }
+
+    fn collections_line(out: &mut String, r: &RunResult) {
+        let Some(c) = r.collections else { return };
+        let _ = writeln!(
+            out,
+            "{}: {} collections, {:.1} ms collecting in all ({:.1}% of the run), longest pause {:.2} ms; \
+             peak {}; after one more collection {} nodes and {} left",
+            r.subject,
+            c.count,
+            c.total_seconds * 1e3,
+            100.0 * c.total_seconds / r.wall_seconds,
+            c.longest_pause_seconds * 1e3,
+            bytes(r.peak_heap_bytes as f64),
+            r.live_nodes_after_collection.unwrap_or(0),
+            bytes(r.live_heap_after_collection_bytes.unwrap_or(0) as f64),
+        );
+    }
+
+    fn memory_modes_table(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "\nseed loop on one thread ({}): building no graph, keeping gradients",
+            self.config.default_strategy
+        );
+        let _ = writeln!(
+            out,
+            "{:<38} {:>9} {:>12} {:>11}",
+            "mode", "µs/iter", "result keeps", "peak heap"
+        );
+        for m in &self.memory_modes {
+            let _ = writeln!(
+                out,
+                "{:<38} {:>9.1} {:>12} {:>11}",
+                m.mode,
+                m.micros_per_iteration,
+                bytes(m.kept_heap_bytes as f64),
+                bytes(m.peak_heap_bytes as f64)
+            );
+        }
+    }
+
+    fn deep_chains_table(&self, out: &mut String) {
+        if self.deep_chains.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\ndeep chain: y = y + x, d times, backward, drop ({}, one thread; raw: no graph, over at most 10^6 ops)",
+            self.config.default_strategy
+        );
+        let _ = writeln!(
+            out,
+            "{:>10} {:>9} {:>9} {:>12} {:>11} {:>10}",
+            "ops", "seconds", "ns/op", "raw ns/op", "peak/op", "live after"
+        );
+        for d in &self.deep_chains {
+            let _ = writeln!(
+                out,
+                "{:>10} {:>9.3} {:>9.1} {:>12.1} {:>11} {:>10}",
+                d.ops,
+                d.seconds,
+                d.ns_per_op,
+                d.raw_ns_per_op,
+                bytes(d.peak_bytes_per_op),
+                d.live_nodes_after,
+            );
+        }
+    }
+
+    fn second_cycle_table(&self, out: &mut String) {
+        if self.second_cycle.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\nsecond cycle: x a fresh leaf, y = tanh(x), y.backward_with(create_graph), x and y dropped \
+             (PyTorch issue 7343's loop; one thread)"
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:>9} {:>16} {:>11} {:>18}",
+            "strategy", "iters", "bytes left/iter", "nodes left", "after collection"
+        );
+        for s in &self.second_cycle {
+            let _ = writeln!(
+                out,
+                "{:<22} {:>9} {:>16} {:>11} {:>18}",
+                s.strategy,
+                s.iterations,
+                bytes(s.bytes_left_per_iteration),
+                s.nodes_left,
+                s.bytes_left_after_collection
+                    .map_or_else(|| "-".to_string(), |b| bytes(b as f64)),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "PyTorch warns that backward(create_graph=True) \"will create a reference cycle between the \
+             parameter and its gradient\"; here no function owns a leaf it reads under RcWeak and ArcWeak, \
+             so the cycle cannot form."
+        );
+    }
+
+    fn allocators_table(&self, out: &mut String) {
+        if self.allocators.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\nallocators: the seed loop's time per iteration on one thread (W1) and its throughput on \
+             {} threads over one (W5), per build",
+            self.allocators[0].scaling.first().map_or(0, |s| s.threads)
+        );
+        let _ = writeln!(
+            out,
+            "{:<12} {:<10} {:>10} {:>12} {:>12} {:>8}",
+            "allocator", "subject", "µs/iter", "1 thread/s", "all/s", "scaling"
+        );
+        for figures in &self.allocators {
+            for ((subject, micros), scaling) in
+                figures.micros_per_iteration.iter().zip(&figures.scaling)
+            {
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:<10} {:>10.1} {:>12.0} {:>12.0} {:>7.2}x",
+                    figures.allocator,
+                    subject,
+                    micros,
+                    scaling.one_thread,
+                    scaling.all_threads,
+                    scaling.ratio,
+                );
+            }
+        }
+        if let Some(err) = &self.allocators_error {
+            let _ = writeln!(out, "(the system allocator's build did not run: {err})");
+        }
+    }
+}
