@@ -188,21 +188,21 @@ pub fn deep_chain<S: Strategy>(d: usize) -> Result<(f64, f64)> {
     Ok((value, x.grad().map_or(0.0, |g| g.sum())))
 }
 
-/// [`deep_chain`] without a graph: `d` additions on a one-element array and
-/// the backward they imply (one gradient addition per op), allocating per op
-/// as the graph does.
+/// [`deep_chain`]'s floor: `d` additions on a one-element (0-dimensional)
+/// array and the backward they imply (one gradient addition per op),
+/// allocating an array per op as the graph does, with no graph.
 pub fn deep_chain_raw(d: usize) -> (f64, f64) {
-    let x = arr0(1.0).into_dyn();
+    let x = arr0(1.0);
     let mut y = x.clone();
     for _ in 0..d {
         y = &y + &x;
     }
-    let gy = ArrayD::<f64>::ones(x.raw_dim());
+    let gy = arr0(1.0);
     let mut gx = gy.clone(); // y₀ is x itself
     for _ in 0..d {
         gx = &gx + &gy;
     }
-    (y.sum(), gx.sum())
+    (y.into_scalar(), gx.into_scalar())
 }
 
 /// The exact arithmetic of [`seed_loop`] in plain ndarray, one new array per

@@ -9,8 +9,9 @@ use smallvec::SmallVec;
 
 use crate::generation::Order;
 use crate::teardown::{self, Link};
+use crate::tensor::Buffer;
 use crate::variable::VariableInner;
-use crate::{Function, Generation, SharedArray, Tensor, Variable};
+use crate::{Function, Generation, Tensor, Variable};
 
 /// A function node of a graph, as [`Variable::creator`] returns it: which op
 /// ran, on which inputs, producing which outputs.
@@ -48,7 +49,7 @@ pub(crate) struct FunctionInner<S: Strategy> {
 /// `x → x.grad → its creator → … → x`, cannot form.
 pub(crate) enum Input<S: Strategy> {
     Variable(S::Strong<VariableInner<S>>),
-    Leaf(S::Back<VariableInner<S>>, Arc<SharedArray>),
+    Leaf(S::Back<VariableInner<S>>, Arc<Buffer>),
 }
 
 /// A function's inputs, inline for up to two (and outputs, for a function

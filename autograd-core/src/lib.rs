@@ -53,6 +53,7 @@ mod apply;
 pub mod arith;
 mod backward;
 pub mod broadcast;
+pub mod buffers;
 mod dot;
 mod error;
 mod footprint;

@@ -50,7 +50,48 @@ enum Repr {
     /// One element; the shape is `[1; ndim]`.
     One { ndim: u8, value: f64 },
     /// Standard layout, and the buffer holds exactly `len` elements.
-    Shared(Arc<SharedArray>),
+    Shared(Arc<Buffer>),
+}
+
+/// A shared array whose buffer goes back to this thread's buffer cache
+/// (see [`buffers`](crate::buffers)) when the last tensor holding it goes.
+pub(crate) struct Buffer(Option<SharedArray>);
+
+impl std::ops::Deref for Buffer {
+    type Target = SharedArray;
+    fn deref(&self) -> &SharedArray {
+        self.0.as_ref().expect("a buffer until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut SharedArray {
+        self.0.as_mut().expect("a buffer until dropped")
+    }
+}
+
+impl Clone for Buffer {
+    fn clone(&self) -> Self {
+        Buffer(self.0.clone())
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // Only a buffer nothing else shares (no `data()` clone alive) is kept.
+        if let Some(Ok(array)) = self.0.take().map(SharedArray::try_into_owned_nocopy) {
+            let (buffer, _) = array.into_raw_vec_and_offset();
+            crate::buffers::give(buffer);
+        }
+    }
+}
+
+/// A standard-layout array of `shape`, its buffer from this thread's cache
+/// when one of that length is there. Its elements are unspecified: the
+/// caller writes all of them.
+fn alloc(shape: &[usize]) -> ArrayD<f64> {
+    let len = shape.iter().product();
+    ArrayD::from_shape_vec(IxDyn(shape), crate::buffers::take(len)).expect("len elements")
 }
 
 impl Tensor {
@@ -71,7 +112,9 @@ impl Tensor {
                 value,
             });
         }
-        Self::from_array(ArrayD::from_elem(IxDyn(shape), value))
+        let mut array = alloc(shape);
+        array.fill(value);
+        Self::from_array(array)
     }
 
     /// Zeros of `shape`; see [`full`](Tensor::full).
@@ -117,7 +160,7 @@ impl Tensor {
         // The buffer holds exactly the elements, so what it costs is known.
         buffer.shrink_to_fit();
         let array = ArrayD::from_shape_vec(dim, buffer).expect("len elements in standard layout");
-        Tensor(Repr::Shared(Arc::new(array.into_shared())))
+        Tensor(Repr::Shared(Arc::new(Buffer(Some(array.into_shared())))))
     }
 
     /// The tensor's shape.
@@ -195,7 +238,7 @@ impl Tensor {
         match self.0 {
             Repr::One { .. } => self.view().to_owned(),
             Repr::Shared(array) => match Arc::try_unwrap(array) {
-                Ok(array) => array.into_owned(),
+                Ok(mut buffer) => buffer.0.take().expect("a buffer").into_owned(),
                 Err(array) => array.view().to_owned(),
             },
         }
@@ -208,7 +251,13 @@ impl Tensor {
                 ndim,
                 value: f(value),
             }),
-            (None, Repr::Shared(array)) => Self::from_array(array.mapv(f)),
+            (None, Repr::Shared(array)) => {
+                let mut out = alloc(array.shape());
+                ndarray::Zip::from(&mut out)
+                    .and(&***array)
+                    .for_each(|o, &x| *o = f(x));
+                Self::from_array(out)
+            }
             (None, Repr::One { .. }) => unreachable!("an inline tensor has one element"),
         }
     }
@@ -250,7 +299,7 @@ impl Tensor {
             a.broadcast(IxDyn(&shape)).expect("checked to broadcast"),
             b.broadcast(IxDyn(&shape)).expect("checked to broadcast"),
         );
-        let mut out = ArrayD::zeros(IxDyn(&shape));
+        let mut out = alloc(&shape);
         ndarray::Zip::from(&mut out)
             .and(&a)
             .and(&b)
@@ -341,7 +390,9 @@ impl Tensor {
         }
         let view = self.view();
         let view = view.broadcast(IxDyn(shape)).ok_or_else(invalid)?;
-        Ok(Self::from_array(view.to_owned()))
+        let mut out = alloc(shape);
+        out.assign(&view);
+        Ok(Self::from_array(out))
     }
 
     /// A mutable view, copying the buffer first if anything else holds it.
@@ -377,7 +428,7 @@ impl Tensor {
         } else {
             0
         };
-        let bytes = autograd_mem::shared_block_size::<SharedArray>()
+        let bytes = autograd_mem::shared_block_size::<Buffer>()
             + autograd_mem::shared_block_size::<OwnedRepr<f64>>()
             + array.len() * size_of::<f64>()
             + axes;
@@ -386,15 +437,15 @@ impl Tensor {
 
     /// This tensor with a buffer of its own, as leaves hold their values
     /// (so that functions share them for the price of a pointer).
-    pub(crate) fn into_shared_repr(self) -> Arc<SharedArray> {
+    pub(crate) fn into_shared_repr(self) -> Arc<Buffer> {
         match self.0 {
-            Repr::One { .. } => Arc::new(self.to_shared()),
+            Repr::One { .. } => Arc::new(Buffer(Some(self.to_shared()))),
             Repr::Shared(array) => array,
         }
     }
 
     /// A tensor from a shared buffer made by [`into_shared_repr`](Tensor::into_shared_repr).
-    pub(crate) fn from_shared_repr(array: Arc<SharedArray>) -> Tensor {
+    pub(crate) fn from_shared_repr(array: Arc<Buffer>) -> Tensor {
         Tensor(Repr::Shared(array))
     }
 }

@@ -67,14 +67,22 @@ pub mod heap {
     use autograd_bench::alloc;
 
     /// What `f` returns, and the heap bytes it allocated on this thread and
-    /// did not free (the result's own heap counts as kept).
+    /// did not free (the result's own heap counts as kept). The engine's
+    /// buffer cache on this thread (large buffers kept for reuse, not graph
+    /// memory) is emptied before and after, inside the count.
     ///
     /// # Panics
     /// If the test binary did not install the counting allocator.
     pub fn kept<R>(f: impl FnOnce() -> R) -> (R, isize) {
+        use autograd_core::buffers::release_thread_cache;
         assert!(alloc::is_counting(), "install the counting allocator");
+        release_thread_cache();
         let start = alloc::thread_scoped_bytes();
-        let result = alloc::scoped(f);
+        let result = alloc::scoped(|| {
+            let result = f();
+            release_thread_cache();
+            result
+        });
         (result, alloc::thread_scoped_bytes() - start)
     }
 }

@@ -42,7 +42,7 @@ pub struct Scaling {
 }
 
 /// Iterations per W1 figure and per W5 batch.
-const ITERATIONS: usize = 4_000;
+const ITERATIONS: usize = 16_000;
 const BATCH: usize = 64;
 
 /// Measures this build: W1 on the calling thread, W5 on pools of one and

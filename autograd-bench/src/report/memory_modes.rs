@@ -46,13 +46,17 @@ pub fn run(inputs: &[Array1<f64>], iterations: usize) -> Vec<MemoryMode> {
         .iter()
         .map(|(mode, run)| {
             drop(run(0)); // warm up
-            let heap_start = alloc::live_bytes() as i64;
+            autograd_core::buffers::release_thread_cache();
+            // The engine's buffer cache is left out: reuse, not what a result keeps.
+            let heap =
+                || alloc::live_bytes() as i64 - autograd_core::buffers::cached_bytes() as i64;
+            let heap_start = heap();
             alloc::reset_peak();
             let mut kept = 0;
             let started = Instant::now();
             for i in 0..iterations {
                 let result = run(i);
-                kept = alloc::live_bytes() as i64 - heap_start;
+                kept = heap() - heap_start;
                 drop(result);
             }
             MemoryMode {

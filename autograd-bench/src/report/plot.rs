@@ -30,6 +30,17 @@ fn byte_ticks(top: u64, ticks: u64) -> (u64, u64) {
     (step, top.div_ceil(step).max(1) * step)
 }
 
+/// A tick's label: whole units without decimals (`128 MiB`).
+fn tick(value: u64) -> String {
+    let units = [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in units {
+        if value >= size && value % size == 0 {
+            return format!("{} {unit}", value / size);
+        }
+    }
+    bytes(value as f64)
+}
+
 /// The curve's points up to `max_x`, cut where it crosses `max_x`.
 fn clipped(run: &RunResult, max_x: u64) -> Vec<(u64, u64)> {
     let mut points = Vec::new();
@@ -106,7 +117,7 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
             .y_desc("live heap")
             .x_labels(11)
             .y_labels(8)
-            .y_label_formatter(&|v| bytes(*v as f64))
+            .y_label_formatter(&|v| tick(*v))
             .light_line_style(RGBColor(238, 238, 238))
             .bold_line_style(RGBColor(210, 210, 210))
             .label_style(("sans-serif", 12))
@@ -115,10 +126,13 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
         for (i, (run, points)) in runs.iter().zip(lines).enumerate() {
             let color = COLORS[i % COLORS.len()];
             let style = color.stroke_width(2);
+            let freed = match run.subject.freeing() {
+                Some(freeing) => freeing.describe(),
+                None => "no graph",
+            };
             let label = format!(
-                "{} (freed {}): {} after {}",
+                "{} ({freed}): {} after {} iterations",
                 run.subject,
-                run.freeing,
                 bytes(run.live_heap_after_bytes as f64),
                 run.iterations
             );
@@ -158,6 +172,8 @@ mod tests {
     fn byte_ticks_are_round_and_cover_the_top() {
         assert_eq!(byte_ticks(100 << 20, 4), (32 << 20, 128 << 20));
         assert_eq!(byte_ticks(1, 6), (1, 1));
+        assert_eq!(tick(128 << 20), "128 MiB");
+        assert_eq!(tick(0), "0 B");
         let (step, top) = byte_ticks(300, 6);
         assert!(step.is_power_of_two() && top >= 300 && top / step <= 6);
     }

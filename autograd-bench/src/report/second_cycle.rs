@@ -51,6 +51,7 @@ impl StrategyVisitor for Loop {
             alloc::scoped(&mut step);
             (alloc::thread_scoped_bytes() - start).max(1) as usize
         };
+        S::collect(); // what that iteration left stays out of the count
         let keeps = S::FREEING == Freeing::Never
             || (S::FREEING == Freeing::OnCollection && self.policy == Policy::Never);
         let iterations = if keeps {

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use autograd_core::buffers::{cached_bytes, release_thread_cache};
 use autograd_mem::{Freeing, LiveNodes, Policy, StrategyKind, StrategyVisitor, live};
 use autograd_ops::{ArcWeak, Strategy, Variable, square};
 use ndarray::Array1;
@@ -72,6 +73,9 @@ pub struct RunResult {
     pub predicted_leak_per_iteration: usize,
     /// The largest live heap during the run, above its start.
     pub peak_heap_bytes: i64,
+    /// Heap the engine's buffer cache held at the end (large buffers kept
+    /// for reuse, not graph memory; left out of the live heap above).
+    pub buffer_cache_bytes: i64,
     /// For a collected strategy: what its collector did, and the live heap
     /// and nodes after one final collection.
     pub collections: Option<Collections>,
@@ -211,8 +215,9 @@ impl StrategyVisitor for Run<'_> {
                 functions: result.live_functions_after,
             });
             self.pool.broadcast(|_| alloc::scoped(|| S::collect()));
+            // What the buffer caches hold is reuse, not graph memory.
             result.live_heap_after_collection_bytes =
-                Some(alloc::scoped_bytes() as i64 - kept_start);
+                Some(alloc::scoped_bytes() as i64 - cached_bytes() as i64 - kept_start);
             let nodes = self.live_nodes().since(nodes_start);
             result.live_nodes_after_collection = Some(nodes.variables + nodes.functions);
         }
@@ -267,6 +272,11 @@ impl Run<'_> {
             pool.install(|| (0..warm_up).into_par_iter().for_each(iteration));
         }
         after_warm_up();
+        // The buffer caches start empty: what they hold during the run was
+        // allocated inside it, and is left out of the live heap.
+        pool.broadcast(|_| release_thread_cache());
+        release_thread_cache();
+        let graph_heap = || alloc::scoped_bytes() as i64 - cached_bytes() as i64;
 
         let chunk = iterations.div_ceil(self.config.samples.max(1)).max(1);
         // Allocated before the baseline, so that the curve does not measure itself.
@@ -276,7 +286,7 @@ impl Run<'_> {
             live_heap_bytes: 0,
         });
         let heap_start = alloc::live_bytes() as i64;
-        let kept_start = alloc::scoped_bytes() as i64;
+        let kept_start = graph_heap();
         let nodes_start = self.live_nodes();
         alloc::reset_peak();
         let started = Instant::now();
@@ -287,12 +297,12 @@ impl Run<'_> {
             done = end;
             samples.push(Sample {
                 iteration: done,
-                live_heap_bytes: alloc::scoped_bytes() as i64 - kept_start,
+                live_heap_bytes: graph_heap() - kept_start,
             });
             (self.progress)(done, iterations);
         }
         let wall = seconds(started.elapsed());
-        let live_heap_after = alloc::scoped_bytes() as i64 - kept_start;
+        let live_heap_after = graph_heap() - kept_start;
         let nodes = self.live_nodes().since(nodes_start);
         let result = RunResult {
             subject: self.subject,
@@ -310,6 +320,7 @@ impl Run<'_> {
             leaked_bytes_per_iteration: live_heap_after as f64 / iterations as f64,
             predicted_leak_per_iteration: predicted_leak,
             peak_heap_bytes: alloc::peak_bytes() as i64 - heap_start,
+            buffer_cache_bytes: cached_bytes() as i64,
             collections: None,
             live_heap_after_collection_bytes: None,
             live_nodes_after_collection: None,

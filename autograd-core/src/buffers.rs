@@ -1,0 +1,137 @@
+//! A per-thread cache of large tensor buffers.
+//!
+//! A training loop frees and allocates the same large arrays every
+//! iteration. glibc's `malloc` gives free memory at the top of its heap back
+//! to the kernel once more than 128 KiB lie there, so such a loop can
+//! page-fault its arrays back in on every iteration (ten times slower here:
+//! the README's allocator section). The engine keeps the buffers of large
+//! tensors it frees and hands them to the next tensors of the same length,
+//! so that an iteration's frees and allocations pair up inside the engine.
+//! When the cache is full it frees the buffer at the lowest address (the
+//! one least likely to border the top of the heap), so what it gives back is
+//! reused by the next allocation of that size rather than trimmed.
+//!
+//! The cache holds at most [`MAX_BUFFERS`] buffers of at least
+//! [`MIN_LEN`] elements, [`MAX_BYTES`] in all, per thread;
+//! [`cached_bytes`] reports what all threads hold, and
+//! [`release_thread_cache`] empties this thread's.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The fewest elements a buffer needs to be cached (16 KiB): smaller ones
+/// are what allocators recycle well on their own.
+pub const MIN_LEN: usize = 2048;
+/// The most buffers a thread keeps.
+pub const MAX_BUFFERS: usize = 16;
+/// The most bytes a thread keeps.
+pub const MAX_BYTES: usize = 4 << 20;
+
+/// Bytes held by every thread's cache.
+static CACHED: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static CACHE: RefCell<Vec<Vec<f64>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn bytes(buffer: &[f64]) -> usize {
+    std::mem::size_of_val(buffer)
+}
+
+/// A buffer of exactly `len` elements (contents unspecified): from this
+/// thread's cache if it holds one, else newly allocated.
+pub(crate) fn take(len: usize) -> Vec<f64> {
+    if len >= MIN_LEN {
+        let cached = CACHE
+            .try_with(|cache| {
+                let mut cache = cache.borrow_mut();
+                let index = cache.iter().rposition(|b| b.len() == len)?;
+                Some(cache.swap_remove(index))
+            })
+            .ok()
+            .flatten();
+        if let Some(buffer) = cached {
+            CACHED.fetch_sub(bytes(&buffer), Ordering::Relaxed);
+            return buffer;
+        }
+    }
+    vec![0.0; len]
+}
+
+/// Takes a buffer back: cached if it is large and exact (its capacity is
+/// its length), otherwise freed.
+pub(crate) fn give(buffer: Vec<f64>) {
+    if buffer.len() < MIN_LEN || buffer.capacity() != buffer.len() {
+        return;
+    }
+    let size = bytes(&buffer);
+    let freed = CACHE.try_with(|cache| {
+        let mut cache = cache.borrow_mut();
+        // Room for every buffer from the start: the list never grows later.
+        let room = (MAX_BUFFERS + 1).saturating_sub(cache.len());
+        cache.reserve_exact(room);
+        cache.push(buffer);
+        CACHED.fetch_add(size, Ordering::Relaxed);
+        let mut evicted = Vec::new();
+        while cache.len() > MAX_BUFFERS || cache.iter().map(|b| bytes(b)).sum::<usize>() > MAX_BYTES
+        {
+            // The lowest address: the buffer least likely to border the top
+            // of the heap, whose freeing would be trimmed.
+            let lowest = cache
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, b)| b.as_ptr() as usize)
+                .map_or(0, |(i, _)| i);
+            let victim = cache.swap_remove(lowest);
+            CACHED.fetch_sub(bytes(&victim), Ordering::Relaxed);
+            evicted.push(victim);
+        }
+        evicted
+    });
+    // Freed outside the cache's borrow (the thread may be exiting: then the
+    // buffer was simply dropped).
+    drop(freed);
+}
+
+/// Frees this thread's cached buffers (the list keeps its room).
+pub fn release_thread_cache() {
+    while let Some(buffer) = CACHE
+        .try_with(|cache| cache.borrow_mut().pop())
+        .ok()
+        .flatten()
+    {
+        CACHED.fetch_sub(bytes(&buffer), Ordering::Relaxed);
+        drop(buffer);
+    }
+}
+
+/// Bytes held by every thread's cache: heap the engine keeps for reuse, not
+/// graph memory.
+pub fn cached_bytes() -> usize {
+    CACHED.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_buffers_are_reused_and_the_cache_is_bounded() {
+        release_thread_cache();
+        let before = cached_bytes();
+        let a = take(MIN_LEN);
+        let address = a.as_ptr();
+        give(a);
+        assert_eq!(cached_bytes() - before, MIN_LEN * 8);
+        let b = take(MIN_LEN);
+        assert_eq!(b.as_ptr(), address, "the cached buffer comes back");
+        give(vec![0.0; 8]); // small: freed
+        for _ in 0..MAX_BUFFERS + 4 {
+            give(vec![0.0; MIN_LEN]);
+        }
+        CACHE.with(|c| assert!(c.borrow().len() <= MAX_BUFFERS));
+        release_thread_cache();
+        assert_eq!(cached_bytes(), before);
+        drop(b);
+    }
+}
