@@ -47,10 +47,14 @@ impl<S: Strategy> Variable<S> {
             Step::Variable { variable, .. } => {
                 footprint.variables += 1;
                 footprint.bytes += S::allocation_size::<VariableInner<S>>();
-                let grad = S::read(&variable.inner().state, |s| {
-                    count(&s.value, &mut footprint.bytes);
+                let inner = variable.inner();
+                count(&inner.value, &mut footprint.bytes);
+                let grad = S::read(&inner.state, |s| {
                     let extras = s.extras.as_deref()?;
                     footprint.bytes += size_of::<Extras<S>>();
+                    if let Some(value) = &extras.value {
+                        count(value, &mut footprint.bytes);
+                    }
                     footprint.bytes += extras.name.as_ref().map_or(0, String::capacity);
                     match extras.grad.as_ref()? {
                         Grad::Values(grad) => {

@@ -93,11 +93,13 @@ impl<S: Strategy> Input<S> {
         }
     }
 
-    /// The input's value (as forward read it, for a leaf).
+    /// The input's value (as forward read it, for a leaf). A one-element
+    /// leaf value is copied inline rather than shared (no count to touch).
+    #[inline]
     pub(crate) fn value(&self) -> Tensor {
         match self {
             Input::Variable(node) => S::get(node).value(),
-            Input::Leaf(_, value) => Tensor::from_shared_repr(Arc::clone(value)),
+            Input::Leaf(_, value) => Tensor::from_buffer(value),
         }
     }
 
@@ -180,7 +182,7 @@ impl<S: Strategy> FunctionInner<S> {
 
     /// The outputs, upgraded (`None` where one is gone), with their shapes
     /// where the function kept them.
-    pub(crate) fn outputs(&self) -> SmallVec<[(Option<Variable<S>>, Option<&[usize]>); 1]> {
+    pub(crate) fn outputs(&self) -> SmallVec<[LiveOutput<'_, S>; 1]> {
         if let Some(back) = S::once_get(&self.output) {
             let mut one = SmallVec::new();
             one.push((S::upgrade(back).map(|node| Variable { node }), None));
@@ -209,6 +211,10 @@ impl<S: Strategy> FunctionInner<S> {
         S::once_get(&self.output).is_none()
     }
 }
+
+/// One output as [`FunctionInner::outputs`] sees it: the variable if it is
+/// still alive, and its shape if the function kept it (several outputs).
+pub(crate) type LiveOutput<'a, S> = (Option<Variable<S>>, Option<&'a [usize]>);
 
 impl<S: Strategy> GraphNode<S> for FunctionInner<S> {
     fn trace(&self, tracer: &mut S::Tracer<'_>) {

@@ -59,12 +59,14 @@ pub(crate) struct Buffer(Option<SharedArray>);
 
 impl std::ops::Deref for Buffer {
     type Target = SharedArray;
+    #[inline]
     fn deref(&self) -> &SharedArray {
         self.0.as_ref().expect("a buffer until dropped")
     }
 }
 
 impl std::ops::DerefMut for Buffer {
+    #[inline]
     fn deref_mut(&mut self) -> &mut SharedArray {
         self.0.as_mut().expect("a buffer until dropped")
     }
@@ -96,6 +98,7 @@ fn alloc(shape: &[usize]) -> ArrayD<f64> {
 
 impl Tensor {
     /// A 0-dimensional tensor.
+    #[inline]
     pub fn scalar(value: f64) -> Self {
         Tensor(Repr::One { ndim: 0, value })
     }
@@ -164,6 +167,7 @@ impl Tensor {
     }
 
     /// The tensor's shape.
+    #[inline]
     pub fn shape(&self) -> &[usize] {
         match &self.0 {
             Repr::One { ndim, .. } => &ONES[..usize::from(*ndim)],
@@ -172,11 +176,13 @@ impl Tensor {
     }
 
     /// The number of axes.
+    #[inline]
     pub fn ndim(&self) -> usize {
         self.shape().len()
     }
 
     /// The number of elements.
+    #[inline]
     pub fn len(&self) -> usize {
         match &self.0 {
             Repr::One { .. } => 1,
@@ -190,6 +196,7 @@ impl Tensor {
     }
 
     /// The element of a one-element tensor; `None` for any other size.
+    #[inline]
     pub fn item(&self) -> Option<f64> {
         match &self.0 {
             Repr::One { value, .. } => Some(*value),
@@ -200,6 +207,7 @@ impl Tensor {
 
     /// `(ndim, value)` of a one-element tensor with at most four axes, whether
     /// inline or in a buffer (a leaf's): the case the fast paths take.
+    #[inline]
     fn as_one(&self) -> Option<(u8, f64)> {
         match &self.0 {
             Repr::One { ndim, value } => Some((*ndim, *value)),
@@ -212,6 +220,7 @@ impl Tensor {
     }
 
     /// The elements as an ndarray view (no copy).
+    #[inline]
     pub fn view(&self) -> ArrayViewD<'_, f64> {
         match &self.0 {
             Repr::One { ndim, value } => ArrayViewD::from_shape(
@@ -245,6 +254,7 @@ impl Tensor {
     }
 
     /// `f` applied to every element, in a new tensor.
+    #[inline]
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
         match (self.as_one(), &self.0) {
             (Some((ndim, value)), _) => Tensor(Repr::One {
@@ -264,6 +274,7 @@ impl Tensor {
 
     /// `f` applied to every element, in this tensor's buffer when nothing
     /// else holds it.
+    #[inline]
     pub fn into_map(mut self, f: impl Fn(f64) -> f64) -> Tensor {
         if let Some((ndim, value)) = self.as_one() {
             return Tensor(Repr::One {
@@ -281,6 +292,7 @@ impl Tensor {
     /// # Errors
     /// [`Error::ShapeMismatch`] naming `op` when the shapes do not
     /// broadcast, [`Error::TooLarge`] when the result would not fit in memory.
+    #[inline]
     pub fn zip_with(
         &self,
         op: &'static str,
@@ -312,6 +324,7 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`zip_with`](Tensor::zip_with).
+    #[inline]
     pub fn into_zip_with(
         mut self,
         op: &'static str,
@@ -333,6 +346,7 @@ impl Tensor {
 
     /// Adds `other`, of the same shape, into this tensor: how gradients
     /// that meet at a variable are summed.
+    #[inline]
     pub(crate) fn add_assign(&mut self, other: &Tensor) {
         debug_assert_eq!(self.shape(), other.shape());
         if let (Some((ndim, x)), Some((_, y))) = (self.as_one(), other.as_one()) {
@@ -349,6 +363,7 @@ impl Tensor {
     /// # Errors
     /// [`Error::InvalidTarget`] naming `op` when `shape` does not broadcast
     /// to this tensor's shape.
+    #[inline]
     pub fn sum_to(self, op: &'static str, shape: &[usize]) -> Result<Tensor> {
         if let Repr::One { ndim, .. } = &self.0 {
             if usize::from(*ndim) == shape.len() && shape.iter().all(|&n| n == 1) {
@@ -396,6 +411,7 @@ impl Tensor {
     }
 
     /// A mutable view, copying the buffer first if anything else holds it.
+    #[inline]
     fn view_mut(&mut self) -> ArrayViewMutD<'_, f64> {
         match &mut self.0 {
             Repr::One { ndim, value } => ArrayViewMutD::from_shape(
@@ -437,6 +453,7 @@ impl Tensor {
 
     /// This tensor with a buffer of its own, as leaves hold their values
     /// (so that functions share them for the price of a pointer).
+    #[inline]
     pub(crate) fn into_shared_repr(self) -> Arc<Buffer> {
         match self.0 {
             Repr::One { .. } => Arc::new(Buffer(Some(self.to_shared()))),
@@ -444,7 +461,20 @@ impl Tensor {
         }
     }
 
+    /// The tensor a shared buffer holds: inline for one element, else sharing it.
+    #[inline]
+    pub(crate) fn from_buffer(array: &Arc<Buffer>) -> Tensor {
+        if array.len() == 1 && array.ndim() <= INLINE_NDIM {
+            return Tensor(Repr::One {
+                ndim: array.ndim() as u8,
+                value: array.first().copied().unwrap_or_default(),
+            });
+        }
+        Tensor(Repr::Shared(Arc::clone(array)))
+    }
+
     /// A tensor from a shared buffer made by [`into_shared_repr`](Tensor::into_shared_repr).
+    #[inline]
     pub(crate) fn from_shared_repr(array: Arc<Buffer>) -> Tensor {
         Tensor(Repr::Shared(array))
     }
@@ -452,6 +482,7 @@ impl Tensor {
 
 impl Default for Tensor {
     /// A 0-dimensional zero.
+    #[inline]
     fn default() -> Self {
         Tensor::scalar(0.0)
     }
@@ -501,38 +532,37 @@ impl fmt::Debug for Tensor {
 #[derive(Clone, PartialEq)]
 pub struct Tensors(List);
 
-/// Inline up to two (unused slots hold zero scalars, which own nothing), on
-/// the heap beyond. Hand-written rather than a `SmallVec`: building and
-/// taking apart one- and two-element lists is the per-op hot path, and this
-/// does it with plain moves (measured in the closing note of the
-/// performance work).
+/// One or two inline, on the heap beyond (and when empty, which costs no
+/// allocation). The variants need no tag of their own (a tensor's has room
+/// to spare), so a list of two is 32 bytes moved as two aligned halves:
+/// building and taking apart one- and two-element lists is the per-op hot
+/// path, which is why this is hand-written rather than a `SmallVec`.
 #[derive(Clone, PartialEq)]
 enum List {
-    Inline(u8, [Tensor; 2]),
+    One(Tensor),
+    Two([Tensor; 2]),
     Heap(Vec<Tensor>),
 }
 
 impl Tensors {
     /// An empty list.
+    #[inline]
     pub fn new() -> Self {
-        Tensors(List::Inline(0, Default::default()))
+        Tensors(List::Heap(Vec::new()))
     }
 
     /// Appends a tensor.
+    #[inline]
     pub fn push(&mut self, tensor: Tensor) {
-        match &mut self.0 {
-            List::Inline(len, items) if usize::from(*len) < items.len() => {
-                items[usize::from(*len)] = tensor;
-                *len += 1;
-            }
-            List::Inline(_, items) => {
-                let mut heap = Vec::with_capacity(4);
-                heap.extend(std::mem::take(items));
+        self.0 = match std::mem::replace(&mut self.0, List::Heap(Vec::new())) {
+            List::Heap(heap) if heap.is_empty() => List::One(tensor),
+            List::One(first) => List::Two([first, tensor]),
+            List::Two([a, b]) => List::Heap(vec![a, b, tensor]),
+            List::Heap(mut heap) => {
                 heap.push(tensor);
-                self.0 = List::Heap(heap);
+                List::Heap(heap)
             }
-            List::Heap(heap) => heap.push(tensor),
-        }
+        };
     }
 
     /// Removes and returns the tensor at `index`, putting a zero scalar in its
@@ -540,6 +570,7 @@ impl Tensors {
     ///
     /// # Panics
     /// If `index` is out of range.
+    #[inline]
     pub fn take(&mut self, index: usize) -> Tensor {
         std::mem::take(&mut self[index])
     }
@@ -553,32 +584,38 @@ impl Default for Tensors {
 
 impl std::ops::Deref for Tensors {
     type Target = [Tensor];
+    #[inline]
     fn deref(&self) -> &[Tensor] {
         match &self.0 {
-            List::Inline(len, items) => &items[..usize::from(*len)],
+            List::One(tensor) => std::slice::from_ref(tensor),
+            List::Two(tensors) => tensors,
             List::Heap(heap) => heap,
         }
     }
 }
 
 impl std::ops::DerefMut for Tensors {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [Tensor] {
         match &mut self.0 {
-            List::Inline(len, items) => &mut items[..usize::from(*len)],
+            List::One(tensor) => std::slice::from_mut(tensor),
+            List::Two(tensors) => tensors,
             List::Heap(heap) => heap,
         }
     }
 }
 
 impl From<Tensor> for Tensors {
+    #[inline]
     fn from(tensor: Tensor) -> Self {
-        Tensors(List::Inline(1, [tensor, Tensor::default()]))
+        Tensors(List::One(tensor))
     }
 }
 
 impl From<[Tensor; 2]> for Tensors {
+    #[inline]
     fn from(tensors: [Tensor; 2]) -> Self {
-        Tensors(List::Inline(2, tensors))
+        Tensors(List::Two(tensors))
     }
 }
 
@@ -601,13 +638,13 @@ impl FromIterator<Tensor> for Tensors {
 impl IntoIterator for Tensors {
     type Item = Tensor;
     type IntoIter = TensorsIntoIter;
+    #[inline]
     fn into_iter(self) -> TensorsIntoIter {
-        match self.0 {
-            List::Inline(len, items) => {
-                TensorsIntoIter(ListIter::Inline(items.into_iter().take(usize::from(len))))
-            }
-            List::Heap(heap) => TensorsIntoIter(ListIter::Heap(heap.into_iter())),
-        }
+        TensorsIntoIter(match self.0 {
+            List::One(tensor) => ListIter::Inline([tensor, Tensor::default()].into_iter().take(1)),
+            List::Two(tensors) => ListIter::Inline(tensors.into_iter().take(2)),
+            List::Heap(heap) => ListIter::Heap(heap.into_iter()),
+        })
     }
 }
 
@@ -623,6 +660,7 @@ enum ListIter {
 
 impl Iterator for TensorsIntoIter {
     type Item = Tensor;
+    #[inline]
     fn next(&mut self) -> Option<Tensor> {
         match &mut self.0 {
             ListIter::Inline(items) => items.next(),
@@ -630,6 +668,7 @@ impl Iterator for TensorsIntoIter {
         }
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.0 {
             ListIter::Inline(items) => items.size_hint(),
@@ -728,5 +767,20 @@ mod tests {
     #[test]
     fn the_value_types_stay_small() {
         assert_eq!(size_of::<Tensor>(), 16);
+        assert_eq!(size_of::<Tensors>(), 32);
+    }
+
+    #[test]
+    fn lists_grow_and_come_apart_in_order() {
+        let mut list = Tensors::new();
+        assert!(list.is_empty());
+        for i in 0..4 {
+            list.push(Tensor::scalar(f64::from(i)));
+            assert_eq!(list.len(), i as usize + 1);
+        }
+        let items: Vec<f64> = list.into_iter().map(|t| t.item().unwrap()).collect();
+        assert_eq!(items, [0.0, 1.0, 2.0, 3.0]);
+        let two: Tensors = [Tensor::scalar(1.0), Tensor::scalar(2.0)].into();
+        assert_eq!(two.into_iter().len(), 2);
     }
 }

@@ -42,20 +42,23 @@ pub struct Variable<S: Strategy = DefaultStrategy> {
     pub(crate) node: S::Strong<VariableInner<S>>,
 }
 
-/// A variable's node: its creator (fixed at creation) outside the cell, what
-/// can change inside it. 56 bytes under `RcWeak` with the `Rc` counts.
+/// A variable's node: what is fixed at creation (its creator, and the value
+/// a function computed) outside the cell, what can change inside it. Reading
+/// an intermediate's value takes no borrow and no lock. 56 bytes under
+/// `RcWeak` with the `Rc` counts.
 pub(crate) struct VariableInner<S: Strategy> {
     /// `None` for a leaf.
     pub(crate) creator: Option<S::Strong<FunctionInner<S>>>,
+    /// The value at creation. A leaf's always has a buffer of its own, so
+    /// that the functions reading the leaf share it for the price of a
+    /// pointer; `set_data` puts a leaf's later values in its extras.
+    pub(crate) value: Tensor,
     pub(crate) state: S::Cell<VariableState<S>>,
 }
 
 /// What can change on a variable after it is created.
 pub(crate) struct VariableState<S: Strategy> {
-    /// A leaf's value always has a buffer of its own, so that the functions
-    /// reading the leaf share it for the price of a pointer.
-    pub(crate) value: Tensor,
-    /// Boxed: most variables never have a name or a gradient.
+    /// Boxed: most variables never have a name, a gradient or a new value.
     pub(crate) extras: Option<Box<Extras<S>>>,
 }
 
@@ -63,6 +66,8 @@ pub(crate) struct VariableState<S: Strategy> {
 pub(crate) struct Extras<S: Strategy> {
     pub(crate) name: Option<String>,
     pub(crate) grad: Option<Grad<S>>,
+    /// A leaf's value since its last `set_data`.
+    pub(crate) value: Option<Tensor>,
 }
 
 /// A stored gradient: values from a first-order backward, or a variable
@@ -88,6 +93,7 @@ impl<S: Strategy> VariableState<S> {
             Box::new(Extras {
                 name: None,
                 grad: None,
+                value: None,
             })
         })
     }
@@ -104,15 +110,24 @@ impl<S: Strategy> VariableInner<S> {
         };
         VariableInner {
             creator,
-            state: S::new_cell(VariableState {
-                value,
-                extras: None,
-            }),
+            value,
+            state: S::new_cell(VariableState { extras: None }),
         }
     }
 
+    /// The current value: an intermediate's without a borrow, a leaf's as
+    /// `set_data` last left it.
+    #[inline]
     pub(crate) fn value(&self) -> Tensor {
-        S::read(&self.state, |s| s.value.clone())
+        if self.creator.is_some() {
+            return self.value.clone();
+        }
+        S::read(&self.state, |s| {
+            s.extras
+                .as_ref()
+                .and_then(|e| e.value.clone())
+                .unwrap_or_else(|| self.value.clone())
+        })
     }
 
     pub(crate) fn generation(&self) -> Generation {
@@ -249,7 +264,7 @@ impl<S: Strategy> Variable<S> {
     /// The value as an ndarray array. Cheap: it shares the variable's buffer
     /// (a one-element value, which has none, is copied).
     pub fn data(&self) -> SharedArray {
-        self.read(|s| s.value.to_shared())
+        self.tensor().to_shared()
     }
 
     /// The value as a [`Tensor`] (shares the buffer).
@@ -259,13 +274,7 @@ impl<S: Strategy> Variable<S> {
 
     /// The value of a one-element variable, or `None` for any other size.
     pub fn item(&self) -> Option<f64> {
-        self.read(|s| {
-            if s.value.len() == 1 {
-                s.value.view().iter().copied().next()
-            } else {
-                None
-            }
-        })
+        self.tensor().item()
     }
 
     /// Replaces a leaf's value with one of the same shape (what an optimizer
@@ -284,31 +293,32 @@ impl<S: Strategy> Variable<S> {
             return Err(Error::SetDataNotLeaf);
         }
         let data = Tensor::from_shared_repr(Tensor::from_array(data).into_shared_repr());
-        self.write(|s| {
-            if s.value.shape() != data.shape() {
-                return Err(Error::SetDataShape {
-                    expected: s.value.shape().to_vec(),
-                    got: data.shape().to_vec(),
-                });
-            }
-            s.value = data;
-            Ok(())
-        })
+        // Shapes never change, so the value at creation has the shape.
+        let shape = self.inner().value.shape().to_vec();
+        if shape != data.shape() {
+            return Err(Error::SetDataShape {
+                expected: shape,
+                got: data.shape().to_vec(),
+            });
+        }
+        let previous = self.write(|s| s.extras().value.replace(data));
+        drop(previous); // outside the cell
+        Ok(())
     }
 
     /// The value's shape.
     pub fn shape(&self) -> Vec<usize> {
-        self.read(|s| s.value.shape().to_vec())
+        self.inner().value.shape().to_vec()
     }
 
     /// The number of axes.
     pub fn ndim(&self) -> usize {
-        self.read(|s| s.value.ndim())
+        self.inner().value.ndim()
     }
 
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.read(|s| s.value.len())
+        self.inner().value.len()
     }
 
     /// `true` if the value has no elements.
@@ -452,7 +462,7 @@ impl<S: Strategy> Variable<S> {
                     (Some(current), Some(old)) => current.same_as(old),
                     _ => false,
                 };
-                unchanged.then(|| std::mem::replace(current, Some(sum)))
+                unchanged.then(|| current.replace(sum))
             });
             if let Some(previous) = replaced {
                 drop(previous); // outside the cell
@@ -517,11 +527,12 @@ impl<S: Strategy> fmt::Debug for Variable<S> {
             .as_ref()
             .map(|c| FunctionNode::<S>::op_name(c));
         let generation = inner.generation();
+        let value = inner.value();
         S::read(&inner.state, |s| {
             let extras = s.extras.as_deref();
             f.debug_struct("Variable")
                 .field("name", &extras.and_then(|e| e.name.as_deref()))
-                .field("data", &s.value)
+                .field("data", &value)
                 .field(
                     "grad",
                     &extras.and_then(|e| e.grad.as_ref()).map(Grad::tensor),

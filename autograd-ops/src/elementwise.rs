@@ -239,10 +239,10 @@ mod tests {
     #[test]
     fn first_and_second_order_gradcheck() {
         let a = positive(&[2, 3], 1);
-        check_both_orders(|x| square(&x[0]), &[a.clone()]);
-        check_both_orders(|x| pow(&x[0], 3.5), &[a.clone()]);
-        check_both_orders(|x| exp(&x[0]), &[a.clone()]);
-        check_both_orders(|x| log(&x[0]), &[a.clone()]);
+        check_both_orders(|x| square(&x[0]), std::slice::from_ref(&a));
+        check_both_orders(|x| pow(&x[0], 3.5), std::slice::from_ref(&a));
+        check_both_orders(|x| exp(&x[0]), std::slice::from_ref(&a));
+        check_both_orders(|x| log(&x[0]), std::slice::from_ref(&a));
         check_both_orders(|x| negate(&x[0]), &[a]);
     }
 }

@@ -179,10 +179,19 @@ mod tests {
     #[test]
     fn first_and_second_order_gradcheck() {
         let a = positive(&[2, 3], 3);
-        check_both_orders(|x| mul(&sum(&x[0])?, &x[0]), &[a.clone()]);
-        check_both_orders(|x| mul(&sum_axis(&x[0], 1, true)?, &x[0]), &[a.clone()]);
-        check_both_orders(|x| mul(&sum_axis(&x[0], 0, false)?, &x[0]), &[a.clone()]);
-        check_both_orders(|x| sum_to(&mul(&x[0], &x[0])?, &[1, 3]), &[a.clone()]);
+        check_both_orders(|x| mul(&sum(&x[0])?, &x[0]), std::slice::from_ref(&a));
+        check_both_orders(
+            |x| mul(&sum_axis(&x[0], 1, true)?, &x[0]),
+            std::slice::from_ref(&a),
+        );
+        check_both_orders(
+            |x| mul(&sum_axis(&x[0], 0, false)?, &x[0]),
+            std::slice::from_ref(&a),
+        );
+        check_both_orders(
+            |x| sum_to(&mul(&x[0], &x[0])?, &[1, 3]),
+            std::slice::from_ref(&a),
+        );
         check_both_orders(|x| mul(&broadcast_to(&x[0], &[4, 2, 3])?, &x[0]), &[a]);
     }
 }
