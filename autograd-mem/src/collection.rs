@@ -49,7 +49,7 @@ pub struct Collection {
 }
 
 /// What a strategy's collections did since the last
-/// [`reset`](CollectorStats::reset), over all threads.
+/// [`Strategy::reset_collector_stats`](crate::Strategy::reset_collector_stats), over all threads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CollectorStats {
     /// Collections run.

@@ -74,6 +74,11 @@ pub mod prelude {
     };
 }
 
+/// ARCHITECTURE.md's "add an op" recipe, compiled and run as a doc test.
+#[doc = include_str!("../../ARCHITECTURE.md")]
+#[cfg(doctest)]
+pub struct ArchitectureDoctests;
+
 /// The README's Rust examples, compiled and run as doc tests.
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
