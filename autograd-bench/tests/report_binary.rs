@@ -8,6 +8,12 @@ use std::process::Command;
 use autograd_mem::{Freeing, StrategyKind};
 use serde_json::Value;
 
+/// What may be left after a collection once every node is gone: on two
+/// threads, the first time gcmodule's lock is contended its parking lot
+/// allocates a table of its own (1,056 bytes here), kept for the process's
+/// life, and whether that falls inside a measured run depends on timing.
+const COLLECTOR_LOCK_STATE: i64 = 4096;
+
 fn run_report(extra: &[&str]) -> (Value, std::path::PathBuf) {
     run_report_with(60, 6, extra)
 }
@@ -104,13 +110,13 @@ fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction
                     assert_eq!(left("live_variables_after"), 4 * iterations);
                     assert_eq!(left("live_functions_after"), 3 * iterations);
                     if kind.freeing() == Freeing::OnCollection {
-                        assert_eq!(
-                            run["live_heap_after_collection_bytes"],
-                            0,
-                            "{}",
+                        assert_eq!(run["live_nodes_after_collection"], 0, "{}", kind.name());
+                        let left = run["live_heap_after_collection_bytes"].as_i64().unwrap();
+                        assert!(
+                            (0..COLLECTOR_LOCK_STATE).contains(&left),
+                            "{}: {left}",
                             kind.name()
                         );
-                        assert_eq!(run["live_nodes_after_collection"], 0, "{}", kind.name());
                     }
                 }
             }
@@ -161,11 +167,9 @@ fn the_collected_strategies_collect_on_their_own_by_default() {
             .map(|s| s["live_heap_bytes"].as_i64().unwrap())
             .collect();
         assert!(heap.windows(2).any(|w| w[1] < w[0]), "{name}: {heap:?}");
-        // Every node is gone; on two threads gcmodule's contended locks may
-        // keep a little state of their own (none on one thread).
         assert_eq!(run["live_nodes_after_collection"], 0, "{name}");
         let left = run["live_heap_after_collection_bytes"].as_i64().unwrap();
-        assert!((0..4096).contains(&left), "{name}: {left}");
+        assert!((0..COLLECTOR_LOCK_STATE).contains(&left), "{name}: {left}");
     }
     std::fs::remove_dir_all(&out).unwrap();
 }
