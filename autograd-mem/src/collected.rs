@@ -3,7 +3,7 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 
-use jrsonnet_gcmodule::{Cc, Trace, Tracer, collect_thread_cycles};
+use jrsonnet_gcmodule::{Cc, ObjectSpace, Trace, Tracer};
 
 use crate::collection::{self, Collection, CollectorStats, Policy, Totals};
 use crate::{Freeing, GraphNode, Strategy, StrategyKind, live};
@@ -15,14 +15,21 @@ use crate::{Freeing, GraphNode, Strategy, StrategyKind, live};
 /// ones when it runs. Memory climbs between collections and the program
 /// pauses for each: the sawtooth the report shows.
 ///
-/// Pointers are gcmodule `Cc`s in this thread's object space, cells are
-/// `RefCell`s; graphs are neither `Send` nor `Sync` (see
+/// Pointers are gcmodule `Cc`s in an object space of this thread's that the
+/// strategy owns, cells are `RefCell`s; graphs are neither `Send` nor `Sync` (see
 /// [`CollectedSync`](crate::CollectedSync)). When the collector runs is the
 /// thread's [`Policy`] ([`Collected::set_policy`]); [`Strategy::collect`]
 /// runs it at once.
 ///
 /// A cycle that runs through the variables a user op keeps in its own fields
 /// is not seen by the collector (ops are opaque to it) and is never freed.
+///
+/// At thread exit the space runs one last collection (on a stack deep enough
+/// for the live graph). Nodes that are still reachable then (from a
+/// thread-local the thread destroys after the space) are leaked on purpose,
+/// with the space's list they point into: they stay counted in
+/// [`live`](crate::live), and a later drop of one of them writes only into
+/// memory that is still allocated.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Collected;
 
@@ -49,7 +56,39 @@ impl<T> Clone for CcHandle<T> {
     }
 }
 
+/// This thread's object space. The strategy owns it, rather than using
+/// gcmodule's thread-local one, so that it decides what happens at thread
+/// exit: gcmodule's frees its list while nodes kept in other thread-locals
+/// still point into it (they then write into freed memory when dropped).
+struct ThreadSpace(Option<ObjectSpace>);
+
+impl Drop for ThreadSpace {
+    fn drop(&mut self) {
+        let Some(space) = self.0.take() else {
+            return;
+        };
+        // Graphs that became garbage before the thread's exit are freed, on a
+        // stack segment as deep as the live graph needs (gcmodule marks
+        // recursively).
+        let tracked = space.count_tracked();
+        if tracked > 0 {
+            collection::run(tracked, || space.collect_cycles());
+        }
+        if space.count_tracked() > 0 {
+            // Still reachable from a thread-local destroyed after this one:
+            // those nodes unlink themselves from the space's list when they
+            // are dropped, so the list must outlive them. Leaked on purpose.
+            std::mem::forget(space);
+        }
+    }
+}
+
 thread_local! {
+    static SPACE: ThreadSpace = ThreadSpace(Some(ObjectSpace::default()));
+    /// The space of nodes created after [`SPACE`] was destroyed (by another
+    /// thread-local's destructor): never freed, as such nodes may outlive
+    /// every destructor of the thread.
+    static LATE_SPACE: Cell<Option<&'static ObjectSpace>> = const { Cell::new(None) };
     static POLICY: Cell<Policy> = const { Cell::new(Policy::Auto) };
     /// Nodes created on this thread since its last collection.
     static CREATED: Cell<u64> = const { Cell::new(0) };
@@ -58,6 +97,24 @@ thread_local! {
 }
 
 static TOTALS: Totals = Totals::new();
+
+/// Runs `f` on this thread's object space, or on the late one once the
+/// thread has destroyed it.
+fn with_space<R>(f: impl FnOnce(&ObjectSpace) -> R) -> R {
+    let mut f = Some(f);
+    let mut run = |space: &ObjectSpace| f.take().map(|f| f(space));
+    if let Ok(Some(result)) = SPACE.try_with(|space| space.0.as_ref().and_then(&mut run)) {
+        return result;
+    }
+    let late = LATE_SPACE.with(|late| {
+        late.get().unwrap_or_else(|| {
+            let space: &'static ObjectSpace = Box::leak(Box::default());
+            late.set(Some(space));
+            space
+        })
+    });
+    run(late).expect("`f` has not run")
+}
 
 impl Collected {
     fn live_nodes() -> u64 {
@@ -79,7 +136,7 @@ impl Strategy for Collected {
 
     fn new_strong<T: GraphNode<Self>>(value: T) -> CcHandle<T> {
         CREATED.with(|n| n.set(n.get() + 1));
-        CcHandle(Cc::new(Traced(value)))
+        CcHandle(with_space(|space| space.create(Traced(value))))
     }
 
     fn get<T: GraphNode<Self>>(strong: &CcHandle<T>) -> &T {
@@ -156,7 +213,9 @@ impl Strategy for Collected {
     }
 
     fn collect() -> Collection {
-        let collection = collection::run(Self::live_nodes() as usize, collect_thread_cycles);
+        let collection = collection::run(Self::live_nodes() as usize, || {
+            with_space(ObjectSpace::collect_cycles)
+        });
         CREATED.with(|n| n.set(0));
         SURVIVORS.with(|n| n.set(Self::live_nodes()));
         TOTALS.add(collection);

@@ -61,6 +61,71 @@ pub fn panic_message(f: impl FnOnce()) -> String {
         .unwrap_or_default()
 }
 
+/// The environment variable that tells a re-run test binary it is the child
+/// of [`in_child_process`].
+pub const CHILD_ENV: &str = "AUTOGRAD_TESTS_CHILD";
+
+/// Runs `scenario` in a child process, for a test of a crash or a hang: the
+/// test binary is run again with only the calling test selected and
+/// [`CHILD_ENV`] set, and the child runs `scenario`. A crash (a signal, an
+/// abort, a stack overflow) or a panic in the child, or a child still running
+/// after `timeout` (then killed), fails the calling test with what the child
+/// printed, so that a regression fails one test instead of killing the
+/// suite or hanging it.
+///
+/// Call it first thing in a `#[test]`; the test's name is read from the
+/// test thread's name, as libtest gives it.
+///
+/// # Panics
+/// If the child fails as above, or does not run exactly one test.
+pub fn in_child_process(timeout: std::time::Duration, scenario: impl FnOnce()) {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    if std::env::var_os(CHILD_ENV).is_some() {
+        scenario();
+        return;
+    }
+    let test = std::thread::current()
+        .name()
+        .expect("libtest names a test's thread after the test")
+        .to_string();
+    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the test binary runs again");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            break Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().expect("the child's output");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    match status {
+        None => panic!("{test} still ran after {timeout:?} (a hang), killed:\n{printed}"),
+        Some(status) if !status.success() => {
+            panic!("{test} failed in its child process ({status}):\n{printed}")
+        }
+        Some(_) => assert!(
+            printed.contains("1 passed"),
+            "the child ran no test named {test}:\n{printed}"
+        ),
+    }
+}
+
 /// Heap accounting, for test binaries that install the counting allocator:
 /// `#[global_allocator] static HEAP: autograd_bench::alloc::CountingAlloc<std::alloc::System> = ...;`
 pub mod heap {
