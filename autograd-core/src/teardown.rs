@@ -15,7 +15,8 @@
 //! node's `Drop` hands its links over.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use autograd_mem::{Strategy, StrategyKind};
 
@@ -40,30 +41,54 @@ struct Worklist<S: Strategy> {
     draining: bool,
 }
 
+/// The worklists of one thread, by strategy (`StrategyKind::index`).
+type Worklists = RefCell<Vec<Option<Box<dyn Any>>>>;
+
 thread_local! {
-    /// The worklists, by strategy (`StrategyKind::index`).
-    static WORKLISTS: RefCell<Vec<Option<Box<dyn Any>>>> = const { RefCell::new(Vec::new()) };
+    static WORKLISTS: Worklists = const { RefCell::new(Vec::new()) };
+    /// The worklists of drops that run after [`WORKLISTS`] is destroyed (a
+    /// graph kept in a thread-local that the thread destroys later): never
+    /// freed, since such drops may come from any later destructor. A thread
+    /// makes them only then; their buffers are emptied after each drain.
+    static LATE_WORKLISTS: Cell<Option<&'static Worklists>> = const { Cell::new(None) };
 }
 
-/// Runs `f` on this thread's worklist for `S`; `None` once the thread's
-/// locals are being destroyed.
-fn with_worklist<S: Strategy, R>(f: impl FnOnce(&mut Worklist<S>) -> R) -> Option<R> {
-    WORKLISTS
-        .try_with(|lists| {
-            let mut lists = lists.borrow_mut();
-            let index = S::KIND.index();
-            if lists.len() <= index {
-                lists.resize_with(StrategyKind::ALL.len(), || None);
-            }
-            let list = lists[index].get_or_insert_with(|| {
-                Box::new(Worklist::<S> {
-                    links: Vec::new(),
-                    draining: false,
-                })
-            });
-            f(list.downcast_mut().expect("one worklist type per strategy"))
+/// Runs `f` on this thread's worklist for `S`: the thread's own, or the late
+/// one once the thread's locals are being destroyed (`late` is then `true`).
+fn with_worklist<S: Strategy, R>(f: impl FnOnce(&mut Worklist<S>, bool) -> R) -> R {
+    fn on<S: Strategy, R>(
+        lists: &Worklists,
+        late: bool,
+        f: impl FnOnce(&mut Worklist<S>, bool) -> R,
+    ) -> R {
+        let mut lists = lists.borrow_mut();
+        let index = S::KIND.index();
+        if lists.len() <= index {
+            lists.resize_with(StrategyKind::ALL.len(), || None);
+        }
+        let list = lists[index].get_or_insert_with(|| {
+            Box::new(Worklist::<S> {
+                links: Vec::new(),
+                draining: false,
+            })
+        });
+        f(
+            list.downcast_mut().expect("one worklist type per strategy"),
+            late,
+        )
+    }
+    let mut f = Some(f);
+    if let Ok(result) = WORKLISTS.try_with(|lists| on(lists, false, f.take().expect("not run"))) {
+        return result;
+    }
+    let late = LATE_WORKLISTS.with(|late| {
+        late.get().unwrap_or_else(|| {
+            let lists: &'static Worklists = Box::leak(Box::default());
+            late.set(Some(lists));
+            lists
         })
-        .ok()
+    });
+    on(late, true, f.take().expect("not run"))
 }
 
 impl<S: Strategy> Link<S> {
@@ -95,45 +120,61 @@ impl<S: Strategy> Link<S> {
 /// worklist; unless a drop on this thread is already draining it, the list
 /// is then drained, after `also` (which drops what else the node owns in
 /// place, such as an op, whose variables then only add to the list).
+///
+/// A panic in a drop (a user op's `Drop`) does not stop the drain: the rest
+/// of the graph is freed first, then the first panic goes on unwinding (a
+/// second one is dropped, and so is the first when the thread is already
+/// unwinding, where raising it would abort).
 pub(crate) fn release<S: Strategy>(detach: impl FnOnce(&mut Vec<Link<S>>), also: impl FnOnce()) {
-    let start = with_worklist::<S, _>(|list| {
+    let start = with_worklist::<S, _>(|list, _| {
         detach(&mut list.links);
         !std::mem::replace(&mut list.draining, true)
     });
-    also();
-    if start == Some(true) {
-        drain::<S>();
+    if !start {
+        also();
+        return;
+    }
+    let panic = catch_unwind(AssertUnwindSafe(also)).err();
+    if let Some(panic) = drain::<S>(panic) {
+        if !std::thread::panicking() {
+            resume_unwind(panic);
+        }
     }
 }
 
-/// Drops the worklist's links until it is empty, a batch at a time. The
-/// list's buffer is handed back when done, so that a thread keeps one buffer
-/// (as large as its largest batch) rather than allocating one per drop.
-fn drain<S: Strategy>() {
-    /// Ends the draining even if a drop panics (a user op's `Drop`), so that
-    /// later drops on this thread drain again.
-    struct Draining<S: Strategy>(std::marker::PhantomData<S>);
-    impl<S: Strategy> Drop for Draining<S> {
-        fn drop(&mut self) {
-            with_worklist::<S, _>(|list| list.draining = false);
-        }
-    }
-    let _draining = Draining::<S>(std::marker::PhantomData);
-    let Some(mut batch) = with_worklist::<S, _>(|list| std::mem::take(&mut list.links)) else {
-        return;
-    };
+/// Drops the worklist's links until it is empty, a batch at a time, and ends
+/// the draining; returns the first panic of a drop, if any (`panic` if
+/// given). The list's buffer is handed back when done, so that a thread
+/// keeps one buffer (as large as its largest batch) rather than allocating
+/// one per drop.
+fn drain<S: Strategy>(mut panic: Option<Box<dyn Any + Send>>) -> Option<Box<dyn Any + Send>> {
+    let mut batch = with_worklist::<S, _>(|list, _| std::mem::take(&mut list.links));
     loop {
-        while let Some(link) = batch.pop() {
-            link.release_into(&mut batch);
+        // A drop that panics has already moved its node's links onto the
+        // batch (or the list): keep going with the rest.
+        while let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+            while let Some(link) = batch.pop() {
+                link.release_into(&mut batch);
+            }
+        })) {
+            panic.get_or_insert(payload);
         }
         // Links that nested drops (an op's fields) added meanwhile, if any;
-        // the emptied batch's buffer goes back to the list either way.
-        let more = with_worklist::<S, _>(|list| {
+        // the emptied batch's buffer goes back to the list either way (a late
+        // list keeps none).
+        let more = with_worklist::<S, _>(|list, late| {
             std::mem::swap(&mut list.links, &mut batch);
-            !batch.is_empty()
+            let more = !batch.is_empty();
+            if !more {
+                list.draining = false;
+                if late {
+                    list.links = Vec::new();
+                }
+            }
+            more
         });
-        if more != Some(true) {
-            return;
+        if !more {
+            return panic;
         }
     }
 }

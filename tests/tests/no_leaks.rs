@@ -13,6 +13,9 @@
 //!   collection off: +4 variables and +3 functions per iteration, as
 //!   `StrongOnly`, then one `collect` frees all 70 nodes and every byte.
 //! * Random DAGs: freed, or exactly their own nodes kept.
+//! * A user op whose `Drop` panics: the rest of its graph is freed all the
+//!   same, then the panic goes on (a second one in the same drop does not
+//!   abort the process).
 //!
 //! Heap bytes are counted by the counting allocator this binary installs.
 
@@ -20,13 +23,15 @@ use autograd_bench::alloc::CountingAlloc;
 use autograd_bench::{SeedRng, seed_loop};
 use std::sync::Mutex;
 
-use autograd_mem::{Freeing, LiveNodes, Policy, live};
+use std::time::Duration;
+
+use autograd_mem::{Freeing, LiveNodes, Policy, live, test_each_strategy};
 use autograd_ops::{
-    ArcWeak, Collected, CollectedSync, DefaultStrategy, RcWeak, Strategy, StrongOnly, Variable,
-    square,
+    ArcWeak, Collected, CollectedSync, DefaultStrategy, Function, RcWeak, Result, Strategy,
+    StrongOnly, Tensor, Tensors, Variable, add, apply_one, square,
 };
 use autograd_tests::dags::{Dag, cases, dag};
-use autograd_tests::{close, heap, nodes, nodes_left};
+use autograd_tests::{close, heap, in_child_process, nodes, nodes_left, panic_message};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
@@ -254,4 +259,73 @@ proptest! {
         prop_assert_eq!(dag_leftover::<StrongOnly<RcWeak>>(&dag), dag.own_nodes());
         prop_assert_eq!(dag_leftover::<StrongOnly<ArcWeak>>(&dag), dag.own_nodes());
     }
+}
+
+/// `y = x`, whose `Drop` panics: a user op with a bug in its cleanup.
+struct PanicsOnDrop;
+
+impl<S: Strategy> Function<S> for PanicsOnDrop {
+    fn name(&self) -> &'static str {
+        "PanicsOnDrop"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].clone().into())
+    }
+    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+        Ok(gys)
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("PanicsOnDrop dropped");
+    }
+}
+
+/// A 200-op chain of adds with a [`PanicsOnDrop`] at each of `at`.
+fn chain_with_panicking_drops<S: Strategy>(at: &[usize]) -> Variable<S> {
+    let x = Variable::<S>::from_scalar(1.0);
+    let mut y = x.clone();
+    for i in 0..200 {
+        y = if at.contains(&i) {
+            apply_one(PanicsOnDrop, &[&y]).unwrap()
+        } else {
+            add(&y, &x).unwrap()
+        };
+    }
+    y
+}
+
+/// Dropping the chain frees all of it, then raises the op's panic.
+fn a_panicking_drop_frees_the_rest<S: Strategy>(at: &'static [usize]) {
+    if S::FREEING != Freeing::OnDrop {
+        return; // only the weak link frees on drop
+    }
+    let start = live::this_thread::<S>();
+    let y = chain_with_panicking_drops::<S>(at);
+    let message = panic_message(move || drop(y));
+    assert_eq!(message, "PanicsOnDrop dropped");
+    assert_eq!(live::this_thread::<S>().since(start), nodes(0, 0));
+    // The thread drains again: the next graph is freed as usual.
+    drop(chain_with_panicking_drops::<S>(&[]));
+    assert_eq!(live::this_thread::<S>().since(start), nodes(0, 0));
+}
+
+fn one_panicking_drop<S: Strategy>() {
+    a_panicking_drop_frees_the_rest::<S>(&[100]);
+}
+
+fn two_panicking_drops<S: Strategy>() {
+    // A second panic in the same drain must not abort the process.
+    in_child_process(Duration::from_secs(60), || {
+        a_panicking_drop_frees_the_rest::<S>(&[50, 150]);
+    });
+}
+
+test_each_strategy! {
+    a_panicking_op_drop_during_teardown_frees_the_rest_then_raises => one_panicking_drop;
+    two_panicking_op_drops_in_one_teardown_free_everything_without_abort => two_panicking_drops;
 }
