@@ -15,7 +15,7 @@
 use std::any::TypeId;
 use std::cell::Cell;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex, OnceLock, PoisonError, RwLock, TryLockError};
 
 use jrsonnet_gcmodule::{ThreadedCc, ThreadedCcRef, ThreadedObjectSpace, Trace, Tracer};
@@ -31,6 +31,16 @@ use crate::{Freeing, GraphNode, Strategy, StrategyKind, live};
 /// `Mutex`es. A collection stops every thread's access to the graph while it
 /// runs (gcmodule's lock). The [`Policy`] is process-wide
 /// ([`Strategy::set_policy`]).
+///
+/// A collection can only run while no thread holds a borrow of a node, and
+/// a backward pass holds one while an op's backward runs. So an automatic
+/// collection never waits: it is skipped while any thread holds a borrow
+/// (an op whose backward waits on worker threads that build graphs would
+/// otherwise wait for itself). [`Strategy::collect`] waits for the borrows
+/// of other threads to end, and new borrows wait for it; it collects
+/// nothing on a thread that holds a borrow itself. Calling it on a thread
+/// that some op's backward waits for blocks until that backward ends: a
+/// deadlock, as with any lock.
 ///
 /// A cycle that runs through the variables a user op keeps in its own fields
 /// is not seen by the collector and is never freed.
@@ -101,6 +111,95 @@ thread_local! {
     static BORROWS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Threads holding a borrow of a node (a thread counts once, however many
+/// it holds).
+static BORROWING: AtomicUsize = AtomicUsize::new(0);
+/// Set while a collection is starting or running: a thread's first borrow
+/// waits until it ends.
+static COLLECTING: AtomicBool = AtomicBool::new(false);
+/// Held by the collection that is starting or running; a borrow that backed
+/// off waits for it here.
+static COLLECTION: Mutex<()> = Mutex::new(());
+
+/// Counts this thread's new borrow. A thread's first borrow announces
+/// itself in [`BORROWING`] and then checks [`COLLECTING`], while a
+/// collection sets `COLLECTING` and then checks `BORROWING` (both
+/// sequentially consistent): of the two, at least one sees the other, so a
+/// collection never waits for a borrow whose thread may be waiting for it.
+fn enter_borrow() {
+    let first = BORROWS
+        .try_with(|n| {
+            n.set(n.get() + 1);
+            n.get() == 1
+        })
+        .unwrap_or(true);
+    if !first {
+        // This thread's first borrow keeps any collection from starting.
+        return;
+    }
+    loop {
+        BORROWING.fetch_add(1, Ordering::SeqCst);
+        if !COLLECTING.load(Ordering::SeqCst) {
+            return;
+        }
+        // A collection is starting: back off and wait for it to end.
+        BORROWING.fetch_sub(1, Ordering::SeqCst);
+        drop(COLLECTION.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// Counts the end of one of this thread's borrows.
+fn leave_borrow() {
+    let last = BORROWS
+        .try_with(|n| {
+            n.set(n.get().saturating_sub(1));
+            n.get() == 0
+        })
+        .unwrap_or(true);
+    if last {
+        BORROWING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs `collect` once no other thread holds a borrow, with new borrows
+/// waiting for it. `wait`: whether to wait for another collection and for
+/// other threads' borrows to end, or (an automatic collection) give up
+/// at once; `None` if it gave up.
+fn exclusively(wait: bool, collect: impl FnOnce() -> Collection) -> Option<Collection> {
+    let _one = if wait {
+        COLLECTION.lock().unwrap_or_else(PoisonError::into_inner)
+    } else {
+        match COLLECTION.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        }
+    };
+    COLLECTING.store(true, Ordering::SeqCst);
+    /// Lets borrows in again however the collection ends.
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            COLLECTING.store(false, Ordering::SeqCst);
+        }
+    }
+    let _done = Done;
+    while BORROWING.load(Ordering::SeqCst) > 0 {
+        if !wait {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+    // gcmodule runs the garbage's drops after it lets go of its lock, and a
+    // drop may borrow a node: on this thread that borrow must not wait for
+    // the collection it runs in. Counted as one of this thread's borrows, it
+    // is not a first one (nor may a drop start a collection).
+    let _ = BORROWS.try_with(|n| n.set(n.get() + 1));
+    let collection = collect();
+    let _ = BORROWS.try_with(|n| n.set(n.get().saturating_sub(1)));
+    Some(collection)
+}
+
 /// A borrow of a node: holds gcmodule's read lock, which keeps the collector
 /// from running meanwhile.
 #[doc(hidden)]
@@ -115,7 +214,7 @@ impl<T> Deref for SyncRef<'_, T> {
 
 impl<T> Drop for SyncRef<'_, T> {
     fn drop(&mut self) {
-        let _ = BORROWS.try_with(|n| n.set(n.get().saturating_sub(1)));
+        leave_borrow();
     }
 }
 
@@ -135,6 +234,17 @@ impl CollectedSync {
         let live = live::total::<CollectedSync>();
         (live.variables + live.functions).max(0) as u64
     }
+}
+
+/// Runs one collection and keeps the counts (with no borrow held anywhere).
+fn run_collection() -> Collection {
+    let collection = collection::run(CollectedSync::live_nodes() as usize, || {
+        SPACE.collect_cycles()
+    });
+    CREATED.store(0, Ordering::Relaxed);
+    SURVIVORS.store(CollectedSync::live_nodes(), Ordering::Relaxed);
+    TOTALS.add(collection);
+    collection
 }
 
 impl Strategy for CollectedSync {
@@ -161,7 +271,7 @@ impl Strategy for CollectedSync {
     }
 
     fn get<T: GraphNode<Self>>(strong: &SyncHandle<T>) -> SyncRef<'_, T> {
-        let _ = BORROWS.try_with(|n| n.set(n.get() + 1));
+        enter_borrow();
         SyncRef(strong.0.borrow())
     }
 
@@ -238,26 +348,26 @@ impl Strategy for CollectedSync {
         TOTALS.reset();
     }
 
+    /// Collects if the policy says so and no thread holds a borrow of a
+    /// node; never waits.
     fn maybe_collect() {
-        let borrowed = BORROWS.try_with(Cell::get).unwrap_or(1) > 0;
         let created = CREATED.load(Ordering::Relaxed);
-        if !borrowed && Self::policy().due(created, SURVIVORS.load(Ordering::Relaxed)) {
-            Self::collect();
+        if BORROWING.load(Ordering::Relaxed) == 0
+            && Self::policy().due(created, SURVIVORS.load(Ordering::Relaxed))
+        {
+            let _ = exclusively(false, run_collection);
         }
     }
 
-    /// Collects at once; nothing if this thread holds a borrow of a node
-    /// (only a user op's code, running inside backward, can), which the
-    /// collector would wait for forever.
+    /// Collects once the borrows that other threads hold have ended (new
+    /// ones wait for the collection); nothing if this thread holds a borrow
+    /// of a node (only a user op's code, running inside backward, can),
+    /// which the collector would wait for forever.
     fn collect() -> Collection {
         if BORROWS.try_with(Cell::get).unwrap_or(1) > 0 {
             return Collection::default();
         }
-        let collection = collection::run(Self::live_nodes() as usize, || SPACE.collect_cycles());
-        CREATED.store(0, Ordering::Relaxed);
-        SURVIVORS.store(Self::live_nodes(), Ordering::Relaxed);
-        TOTALS.add(collection);
-        collection
+        exclusively(true, run_collection).unwrap_or_default()
     }
 
     fn new_cell<T>(value: T) -> Mutex<T> {

@@ -1,14 +1,20 @@
 //! Guarantee: `ArcWeak` graphs are `Send + Sync` and safe to share: moved
 //! between threads, built on and differentiated concurrently, concurrent
 //! backward calls on one graph adding exactly their contributions, no
-//! deadlock. Each test holds `SERIAL` so that the global live counts it
+//! deadlock, also when an op's backward waits on a worker thread whose ops
+//! are due an automatic collection (`CollectedSync`). Each test holds `SERIAL` so that the global live counts it
 //! checks are its own. (`Variable<RcWeak>` is not `Send`: a `compile_fail`
 //! doctest on `Variable`.)
 
 use std::sync::{Barrier, Mutex};
+use std::time::Duration;
 
-use autograd_mem::live;
-use autograd_ops::{ArcWeak, Variable, VariableOps, add, mul, square};
+use autograd_mem::{Policy, live};
+use autograd_ops::{
+    ArcWeak, CollectedSync, Error, Function, Result, Strategy, Tensor, Tensors, Variable,
+    VariableOps, add, apply_one, mul, square,
+};
+use autograd_tests::in_child_process;
 use ndarray::arr0;
 use rayon::prelude::*;
 
@@ -192,4 +198,64 @@ fn collected_sync_graphs_are_shared_and_collected() {
     }
     CollectedSync::collect();
     assert_eq!(live::total::<CollectedSync>(), start);
+}
+
+/// `y = x`, whose backward waits for a worker thread that builds a graph of
+/// its own (as a rayon-parallel kernel's workers allocate).
+struct WaitsOnAWorker;
+
+impl<S: Strategy> Function<S> for WaitsOnAWorker
+where
+    Variable<S>: Send + Sync,
+{
+    fn name(&self) -> &'static str {
+        "WaitsOnAWorker"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].clone().into())
+    }
+    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+        let worked = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let x = Variable::<S>::from_scalar(2.0);
+                    square(&square(&x)?)?
+                        .item()
+                        .ok_or(Error::op_failed("WaitsOnAWorker", "a one-element result"))
+                })
+                .join()
+                .expect("the worker does not panic")
+        })?;
+        assert_eq!(worked, 16.0);
+        Ok(gys)
+    }
+}
+
+/// The worker's ops are due an automatic collection (one after every node):
+/// it must not wait for the borrow that the waiting backward holds.
+fn a_backward_waiting_on_a_worker<S: Strategy>()
+where
+    Variable<S>: Send + Sync,
+{
+    in_child_process(Duration::from_secs(30), || {
+        S::set_policy(Policy::Every(1));
+        let x = Variable::<S>::from_scalar(3.0);
+        let y = apply_one(WaitsOnAWorker, &[&x]).unwrap();
+        y.backward().unwrap();
+        assert_eq!(x.grad().unwrap().sum(), 1.0);
+        S::set_policy(Policy::Auto);
+    });
+}
+
+#[test]
+fn an_op_whose_backward_waits_on_a_worker_does_not_deadlock_under_arc_weak() {
+    a_backward_waiting_on_a_worker::<ArcWeak>();
+}
+
+#[test]
+fn an_op_whose_backward_waits_on_a_worker_does_not_deadlock_under_collected_sync() {
+    a_backward_waiting_on_a_worker::<CollectedSync>();
 }
