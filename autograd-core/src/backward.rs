@@ -491,16 +491,13 @@ impl<S: Strategy> Gradients<S> for Graph {
     ) -> Result<SmallVec<[Variable<S>; 2]>> {
         let ys: SmallVec<[Option<Variable<S>>; 1]> =
             function.outputs().into_iter().map(|(y, _)| y).collect();
-        // A leaf that is gone takes part as a constant of its value.
-        let xs: SmallVec<[Variable<S>; 2]> = function
+        // Leaves as forward read them (a constant once gone).
+        let xs = function
             .links
             .inputs()
             .iter()
-            .map(|x| {
-                x.variable()
-                    .unwrap_or_else(|| Variable::from_tensor(x.value()))
-            })
-            .collect();
+            .map(Input::as_forward_read_it)
+            .collect::<Result<SmallVec<[Variable<S>; 2]>>>()?;
         let op = function.op();
         let gxs = op.backward_graph(&xs, &ys, &gys)?;
         let (x_shapes, gx_shapes): (Vec<_>, Vec<_>) = (

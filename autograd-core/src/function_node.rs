@@ -11,7 +11,7 @@ use crate::generation::Order;
 use crate::teardown::{self, Link};
 use crate::tensor::Buffer;
 use crate::variable::VariableInner;
-use crate::{Function, Generation, Tensor, Variable};
+use crate::{Function, Generation, Result, Tensor, Tensors, Variable, apply_one};
 
 /// A function node of a graph, as [`Variable::creator`] returns it: which op
 /// ran, on which inputs, producing which outputs.
@@ -93,6 +93,28 @@ impl<S: Strategy> Input<S> {
         }
     }
 
+    /// The input as a recorded backward reads it: the variable, or what
+    /// forward read of a leaf. A leaf whose value `set_data` has replaced
+    /// since stands behind a [`ValueAtForward`] node holding the old value,
+    /// so that gradients still reach the leaf and every order is taken at
+    /// the value forward saw; a leaf that is gone is a constant of it.
+    pub(crate) fn as_forward_read_it(&self) -> Result<Variable<S>> {
+        let (back, saved) = match self {
+            Input::Variable(node) => return Ok(Variable { node: node.clone() }),
+            Input::Leaf(back, saved) => (back, saved),
+        };
+        let Some(node) = S::upgrade(back) else {
+            return Ok(Variable::from_tensor(Tensor::from_buffer(saved)));
+        };
+        let leaf = Variable { node };
+        let saved = Tensor::from_shared_repr(Arc::clone(saved));
+        if leaf.tensor().ptr_eq(&saved) {
+            Ok(leaf)
+        } else {
+            apply_one(ValueAtForward(saved), &[&leaf])
+        }
+    }
+
     /// The input's value (as forward read it, for a leaf). A one-element
     /// leaf value is copied inline rather than shared (no count to touch).
     #[inline]
@@ -122,6 +144,37 @@ impl<S: Strategy> Input<S> {
             Input::Variable(node) => S::trace_strong(node, tracer),
             Input::Leaf(back, _) => S::trace_back(back, tracer),
         }
+    }
+}
+
+/// `y = x` at the value `x` had when forward read it (a leaf's value before
+/// a `set_data`): the gradient passes through unchanged.
+struct ValueAtForward(Tensor);
+
+impl<S: Strategy> Function<S> for ValueAtForward {
+    fn name(&self) -> &'static str {
+        "ValueAtForward"
+    }
+
+    fn num_inputs(&self) -> usize {
+        1
+    }
+
+    fn forward(&mut self, _xs: &[Tensor]) -> Result<Tensors> {
+        Ok(self.0.clone().into())
+    }
+
+    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+        Ok(gys)
+    }
+
+    fn backward_graph(
+        &self,
+        _xs: &[Variable<S>],
+        _ys: &[Option<Variable<S>>],
+        gys: &[Variable<S>],
+    ) -> Result<Vec<Variable<S>>> {
+        Ok(gys.to_vec())
     }
 }
 

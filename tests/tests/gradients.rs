@@ -291,3 +291,36 @@ proptest! {
         prop_assert!(result.is_ok(), "{}", result.unwrap_err());
     }
 }
+
+/// `set_data` between forward and a `create_graph` backward: the recorded
+/// gradient equals the first-order one, and higher orders are taken at the
+/// value forward read (x = 2), not the new one (x = 5).
+#[test]
+fn set_data_before_a_create_graph_backward_keeps_forwards_value_at_every_order() {
+    for through_pow in [false, true] {
+        let x = Variable::new(ndarray::arr0(2.0));
+        let y = if through_pow {
+            pow(&x, 3.0).unwrap()
+        } else {
+            mul(&mul(&x, &x).unwrap(), &x).unwrap()
+        };
+        x.set_data(ndarray::arr0(5.0)).unwrap();
+
+        y.backward().unwrap();
+        assert_eq!(x.grad().unwrap().sum(), 12.0); // 3·2², not 3·5² = 75
+        x.cleargrad();
+
+        y.backward_with(BackwardOptions::default().create_graph(true))
+            .unwrap();
+        let gx = x.grad_variable().unwrap();
+        assert_eq!(gx.item(), Some(12.0));
+        x.cleargrad();
+        gx.backward_with(BackwardOptions::default().create_graph(true))
+            .unwrap();
+        let ggx = x.grad_variable().unwrap();
+        assert_eq!(ggx.item(), Some(12.0)); // 6·2
+        x.cleargrad();
+        ggx.backward().unwrap();
+        assert_eq!(x.grad().unwrap().sum(), 6.0);
+    }
+}
