@@ -1,25 +1,69 @@
 //! A scope in which ops compute values but build no graph.
 //!
-//! The state is two per-thread counters, not a saved flag: how many
-//! [`no_grad`] guards are alive, and how many passes of
-//! `backward` with `create_graph` are recording. Counters compose whatever
-//! order guards are dropped in, and the state after the last guard drops is
-//! always the state before the first.
+//! Two kinds of scope nest on a thread: a [`no_grad`] scope, and the scope
+//! of a `create_graph` backward pass, which records the gradients' graph
+//! even inside `no_grad` (as PyTorch's does). The innermost live scope
+//! decides, so a `no_grad` inside an op's `backward_graph` makes constants
+//! again. The state is a per-thread stack, not a saved flag: a guard
+//! dropped out of order only marks its scope ended, and ended scopes leave
+//! the stack once every scope inside them has ended, so the state after the
+//! last guard drops is always the state before the first.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
-thread_local! {
-    /// Live [`NoGradGuard`]s on this thread.
-    static NO_GRAD_DEPTH: Cell<usize> = const { Cell::new(0) };
-    /// `create_graph` backward passes recording on this thread.
-    static RECORDING_DEPTH: Cell<usize> = const { Cell::new(0) };
+/// One live scope: whether it records, and whether its guard is still alive.
+#[derive(Clone, Copy)]
+struct Scope {
+    records: bool,
+    alive: bool,
 }
 
-/// `true` unless the current thread is inside a [`no_grad`] scope (a
-/// `create_graph` backward records even there, as PyTorch's does).
+thread_local! {
+    /// This thread's scopes, innermost last.
+    static SCOPES: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
+    /// What the innermost live scope says (`true` when there is none): the
+    /// one read on every op.
+    static ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Opens a scope; returns its place on the stack.
+fn enter(records: bool) -> usize {
+    ENABLED.with(|enabled| enabled.set(records));
+    SCOPES
+        .try_with(|scopes| {
+            let mut scopes = scopes.borrow_mut();
+            scopes.push(Scope {
+                records,
+                alive: true,
+            });
+            scopes.len() - 1
+        })
+        .unwrap_or(usize::MAX)
+}
+
+/// Ends the scope at `index`; the state becomes the innermost live scope's.
+fn leave(index: usize) {
+    let innermost = SCOPES.try_with(|scopes| {
+        let mut scopes = scopes.borrow_mut();
+        if let Some(scope) = scopes.get_mut(index) {
+            scope.alive = false;
+        }
+        while scopes.last().is_some_and(|scope| !scope.alive) {
+            scopes.pop();
+        }
+        scopes.last().is_none_or(|scope| scope.records)
+    });
+    // Once the stack is gone (thread-local destructors), back to recording.
+    ENABLED.with(|enabled| enabled.set(innermost.unwrap_or(true)));
+}
+
+/// `true` unless the innermost scope on this thread is a [`no_grad`] one
+/// (a `create_graph` backward records even inside `no_grad`, and a
+/// `no_grad` inside it builds no graph again).
+#[inline]
 pub fn is_grad_enabled() -> bool {
-    RECORDING_DEPTH.with(Cell::get) > 0 || NO_GRAD_DEPTH.with(Cell::get) == 0
+    ENABLED.with(Cell::get)
 }
 
 /// While alive, ops on this thread build no graph: their outputs are leaves
@@ -50,14 +94,16 @@ pub fn is_grad_enabled() -> bool {
 #[must_use = "the scope ends when the guard is dropped"]
 #[derive(Debug)]
 pub struct NoGradGuard {
+    /// The scope's place on this thread's stack.
+    scope: usize,
     /// Per-thread state: the guard must not move to another thread.
     _not_send: PhantomData<*const ()>,
 }
 
 /// Enters a scope without graph building; see [`NoGradGuard`].
 pub fn no_grad() -> NoGradGuard {
-    NO_GRAD_DEPTH.with(|depth| depth.set(depth.get() + 1));
     NoGradGuard {
+        scope: enter(false),
         _not_send: PhantomData,
     }
 }
@@ -70,21 +116,22 @@ pub fn with_no_grad<R>(f: impl FnOnce() -> R) -> R {
 
 impl Drop for NoGradGuard {
     fn drop(&mut self) {
-        NO_GRAD_DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+        leave(self.scope);
     }
 }
 
-/// While alive, ops record a graph even inside [`no_grad`]: what a
-/// `create_graph` backward holds while it runs the ops' variable-level
-/// backward.
+/// While alive, ops record a graph even inside [`no_grad`] (unless a
+/// `no_grad` scope opens inside it): what a `create_graph` backward holds
+/// while it runs the ops' variable-level backward.
 pub(crate) struct RecordingGuard {
+    scope: usize,
     _not_send: PhantomData<*const ()>,
 }
 
 impl RecordingGuard {
     pub(crate) fn new() -> Self {
-        RECORDING_DEPTH.with(|depth| depth.set(depth.get() + 1));
         RecordingGuard {
+            scope: enter(true),
             _not_send: PhantomData,
         }
     }
@@ -92,6 +139,6 @@ impl RecordingGuard {
 
 impl Drop for RecordingGuard {
     fn drop(&mut self) {
-        RECORDING_DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+        leave(self.scope);
     }
 }

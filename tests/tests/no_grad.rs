@@ -1,9 +1,11 @@
 //! Guarantee: `no_grad` scopes compose. Guards nest and may be dropped in
 //! any order; once the last is gone graphs are built again, also after an
-//! early return or a panic; the setting is per thread.
+//! early return or a panic; the setting is per thread. The innermost scope
+//! wins: a `create_graph` backward records inside `no_grad`, and a
+//! `no_grad` inside an op's recorded backward builds no graph.
 
 use autograd_ops::prelude::*;
-use autograd_ops::{ArcWeak, RcWeak, Strategy};
+use autograd_ops::{ArcWeak, Function, RcWeak, Strategy, Tensor, Tensors, apply_one, mul};
 use autograd_tests::{nodes, nodes_left};
 
 fn builds_a_graph() -> bool {
@@ -88,4 +90,58 @@ fn create_graph_records_even_inside_no_grad() {
     let gx = x.grad_variable().unwrap();
     assert!(!gx.is_leaf(), "the gradient has a graph");
     assert!(!is_grad_enabled()); // and the scope is still on
+}
+
+/// `y = x·k` with `k` the value of `x` taken as a constant (a "stop
+/// gradient"): its recorded backward builds `k` inside `no_grad`.
+struct TimesItselfAsAConstant;
+
+impl<S: Strategy> Function<S> for TimesItselfAsAConstant {
+    fn name(&self) -> &'static str {
+        "TimesItselfAsAConstant"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0]
+            .zip_with("TimesItselfAsAConstant", &xs[0], |a, b| a * b)?
+            .into())
+    }
+    fn backward(&self, xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+        Ok(gys[0]
+            .zip_with("TimesItselfAsAConstant", &xs[0], |g, x| g * x)?
+            .into())
+    }
+    fn backward_graph(
+        &self,
+        xs: &[Variable<S>],
+        _ys: &[Option<Variable<S>>],
+        gys: &[Variable<S>],
+    ) -> Result<Vec<Variable<S>>> {
+        let k = {
+            let _constant = no_grad();
+            assert!(!is_grad_enabled(), "the innermost scope wins");
+            mul(&xs[0], &Variable::from_scalar(1.0))?
+        };
+        assert!(k.is_leaf(), "built inside no_grad: no graph");
+        assert!(is_grad_enabled(), "recording again after the inner scope");
+        Ok(vec![mul(&gys[0], &k)?])
+    }
+}
+
+#[test]
+fn no_grad_inside_an_ops_recorded_backward_makes_a_constant() {
+    // Issue 14, defect 6: the recording pass won over the inner `no_grad`,
+    // so `k` was differentiated and the second derivative was 1.
+    let x = Variable::scalar(3.0);
+    let y = apply_one(TimesItselfAsAConstant, &[&x]).unwrap();
+    y.backward_with(BackwardOptions::default().create_graph(true))
+        .unwrap();
+    let gx = x.grad_variable().unwrap();
+    assert_eq!(gx.item(), Some(3.0));
+    x.cleargrad();
+    gx.backward().unwrap();
+    // `k` is a constant: the gradient's graph does not reach `x` at all.
+    assert_eq!(x.grad(), None);
 }
