@@ -4,7 +4,7 @@
 //! Plumbing between the workspace's crates: [`Tensor`](crate::Tensor)'s
 //! methods are the API for op authors.
 
-use ndarray::{ArrayD, ArrayViewD, Axis};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
 use crate::{Error, Result};
 
@@ -82,7 +82,8 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidTarget`] when `shape` does not broadcast to `x`'s shape.
+/// [`Error::InvalidTarget`] when `shape` does not broadcast to `x`'s shape,
+/// [`Error::TooLarge`] when `x` is empty and `shape` would not fit in memory.
 pub fn sum_to(op: &'static str, x: ArrayViewD<'_, f64>, shape: &[usize]) -> Result<ArrayD<f64>> {
     let fits = x.ndim() >= shape.len() && {
         let lead = x.ndim() - shape.len();
@@ -98,6 +99,13 @@ pub fn sum_to(op: &'static str, x: ArrayViewD<'_, f64>, shape: &[usize]) -> Resu
             to: shape.to_vec(),
         });
     }
+    if x.is_empty() {
+        // The sums are of nothing; summing axis by axis could pass through
+        // shapes larger than memory (`[0, 2⁶¹]` to `[1]`).
+        element_count(op, shape)?;
+        return Ok(ArrayD::zeros(IxDyn(shape)));
+    }
+    // Every partial sum of a non-empty `x` is smaller than `x`.
     let lead = x.ndim() - shape.len();
     let mut y = x.to_owned();
     for _ in 0..lead {

@@ -373,8 +373,9 @@ impl Tensor {
         if self.shape() == shape {
             return Ok(self);
         }
+        // One element to fewer size-1 axes (never more: that is a broadcast).
         if let Some((_, value)) = self.as_one() {
-            if shape.len() <= INLINE_NDIM && shape.iter().all(|&n| n == 1) {
+            if shape.len() <= self.ndim() && shape.iter().all(|&n| n == 1) {
                 return Ok(Tensor::full(shape, value));
             }
         }

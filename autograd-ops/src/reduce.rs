@@ -3,6 +3,7 @@
 //! (defined in autograd-core, where the arithmetic ops need them).
 
 use autograd_core::broadcast::broadcast_to;
+use autograd_core::shape::element_count;
 use autograd_core::{Error, Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
 use ndarray::{Axis, IxDyn};
 
@@ -54,7 +55,13 @@ impl<S: Strategy> Function<S> for Sum {
                     shape: x.shape().to_vec(),
                 });
             }
-            Some(axis) => x.sum_axis(Axis(axis)),
+            Some(axis) => {
+                // An empty input may sum to a shape too large to hold.
+                let mut shape = x.shape().to_vec();
+                shape.remove(axis);
+                element_count("Sum", &shape)?;
+                x.sum_axis(Axis(axis))
+            }
             None => ndarray::arr0(x.sum()).into_dyn(),
         };
         let y = if self.keepdims {

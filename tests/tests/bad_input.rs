@@ -84,6 +84,65 @@ fn shapes_that_do_not_fit_are_errors_naming_the_op_and_shapes() {
 }
 
 #[test]
+fn sum_to_more_axes_than_its_input_is_an_error_for_one_element_too() {
+    // Issue 14, defect 7: one-element inputs took a fast path that grew
+    // axes, and backward through such a graph failed later.
+    for (from, to) in [
+        (vec![], vec![1]),
+        (vec![1], vec![1, 1]),
+        (vec![1], vec![1, 1, 1]),
+        (vec![2], vec![1, 2]),
+    ] {
+        let x = [ArrayD::zeros(from.clone())];
+        assert_eq!(
+            fails_cleanly(|x| sum_to(&x[0], &to), &x),
+            Error::InvalidTarget {
+                op: "SumTo",
+                from: from.clone(),
+                to: to.clone()
+            }
+        );
+    }
+    // Fewer axes is a sum, even of one element.
+    let x = var(ArrayD::from_elem(vec![1, 1], 4.0));
+    assert_eq!(sum_to(&x, &[1]).unwrap().shape(), vec![1]);
+    assert_eq!(sum_to(&x, &[]).unwrap().item(), Some(4.0));
+}
+
+#[test]
+fn reductions_of_empty_arrays_to_unallocatable_shapes_are_errors() {
+    // Issue 14, defect 8: these panicked with "capacity overflow".
+    let huge = 1usize << 61;
+    let x = [ArrayD::zeros(vec![0, huge])];
+    assert_eq!(
+        fails_cleanly(|x| sum_axis(&x[0], 0, false), &x),
+        Error::TooLarge {
+            op: "Sum",
+            shape: vec![huge]
+        }
+    );
+    assert_eq!(
+        fails_cleanly(|x| sum_to(&x[0], &[1, huge]), &x),
+        Error::TooLarge {
+            op: "SumTo",
+            shape: vec![1, huge]
+        }
+    );
+    // To a shape that fits, the sum of nothing is zeros.
+    let x = var(ArrayD::zeros(vec![0, huge]));
+    assert_eq!(
+        sum_to(&x, &[1, 1]).unwrap().data(),
+        ArrayD::<f64>::zeros(vec![1, 1])
+    );
+    assert_eq!(sum(&x).unwrap().item(), Some(0.0));
+    let y = var(ArrayD::zeros(vec![3, 0]));
+    assert_eq!(
+        sum_axis(&y, 1, true).unwrap().data(),
+        ArrayD::<f64>::zeros(vec![3, 1])
+    );
+}
+
+#[test]
 fn element_counts_that_overflow_are_errors_not_panics() {
     // Issue 8, defect 4: this broadcast panicked with "capacity overflow".
     let x = [arr0(1.0).into_dyn()];
@@ -122,7 +181,7 @@ fn element_counts_that_overflow_are_errors_not_panics() {
     let (row, col) = (ArrayD::zeros(vec![1, 0]), ArrayD::zeros(vec![0, 1]));
     assert_eq!(add(&var(row), &var(col)).unwrap().shape(), vec![0, 0]);
     let x = var(ArrayD::zeros(vec![1, 2]));
-    let y = var(ArrayD::zeros(vec![1, 1]));
+    let y = var(ArrayD::<f64>::zeros(vec![1, 1]));
     assert!(matches!(
         broadcast_to(&y, &[1 << 62, 1]),
         Err(Error::TooLarge { .. })
