@@ -30,8 +30,19 @@ pub const MAX_BYTES: usize = 4 << 20;
 /// Bytes held by every thread's cache.
 static CACHED: AtomicUsize = AtomicUsize::new(0);
 
+/// One thread's cached buffers.
+struct Cache(Vec<Vec<f64>>);
+
+impl Drop for Cache {
+    /// A thread's exit frees its buffers: they leave [`CACHED`] too.
+    fn drop(&mut self) {
+        let held = self.0.iter().map(|b| bytes(b)).sum();
+        CACHED.fetch_sub(held, Ordering::Relaxed);
+    }
+}
+
 thread_local! {
-    static CACHE: RefCell<Vec<Vec<f64>>> = const { RefCell::new(Vec::new()) };
+    static CACHE: RefCell<Cache> = const { RefCell::new(Cache(Vec::new())) };
 }
 
 fn bytes(buffer: &[f64]) -> usize {
@@ -44,7 +55,7 @@ pub(crate) fn take(len: usize) -> Vec<f64> {
     if len >= MIN_LEN {
         let cached = CACHE
             .try_with(|cache| {
-                let mut cache = cache.borrow_mut();
+                let cache = &mut cache.borrow_mut().0;
                 let index = cache.iter().rposition(|b| b.len() == len)?;
                 Some(cache.swap_remove(index))
             })
@@ -66,7 +77,7 @@ pub(crate) fn give(buffer: Vec<f64>) {
     }
     let size = bytes(&buffer);
     let freed = CACHE.try_with(|cache| {
-        let mut cache = cache.borrow_mut();
+        let cache = &mut cache.borrow_mut().0;
         // Room for every buffer from the start: the list never grows later.
         let room = (MAX_BUFFERS + 1).saturating_sub(cache.len());
         cache.reserve_exact(room);
@@ -96,7 +107,7 @@ pub(crate) fn give(buffer: Vec<f64>) {
 /// Frees this thread's cached buffers (the list keeps its room).
 pub fn release_thread_cache() {
     while let Some(buffer) = CACHE
-        .try_with(|cache| cache.borrow_mut().pop())
+        .try_with(|cache| cache.borrow_mut().0.pop())
         .ok()
         .flatten()
     {
@@ -115,8 +126,12 @@ pub fn cached_bytes() -> usize {
 mod tests {
     use super::*;
 
+    /// The tests here read the process-wide count: one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn large_buffers_are_reused_and_the_cache_is_bounded() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         release_thread_cache();
         let before = cached_bytes();
         let a = take(MIN_LEN);
@@ -129,9 +144,25 @@ mod tests {
         for _ in 0..MAX_BUFFERS + 4 {
             give(vec![0.0; MIN_LEN]);
         }
-        CACHE.with(|c| assert!(c.borrow().len() <= MAX_BUFFERS));
+        CACHE.with(|c| assert!(c.borrow().0.len() <= MAX_BUFFERS));
         release_thread_cache();
         assert_eq!(cached_bytes(), before);
         drop(b);
+    }
+
+    #[test]
+    fn threads_that_exit_take_their_cached_bytes_out_of_the_count() {
+        // Issue 14, defect 10: each exited thread's buffers stayed counted.
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let before = cached_bytes();
+        for _ in 0..100 {
+            std::thread::spawn(move || {
+                give(vec![0.0; MIN_LEN]);
+                assert_eq!(cached_bytes(), MIN_LEN * 8 + before);
+            })
+            .join()
+            .expect("no panic");
+        }
+        assert_eq!(cached_bytes(), before);
     }
 }
