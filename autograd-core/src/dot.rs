@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use autograd_mem::{Freeing, Strategy};
 
-use crate::traversal::{Step, walk};
+use crate::traversal::{Read, Step, walk};
 use crate::{FunctionNode, Variable};
 
 /// What [`Variable::to_dot_with`] draws.
@@ -55,7 +55,6 @@ impl<S: Strategy> Variable<S> {
         } else {
             "color=red"
         };
-        let mut gone = 0;
         walk(self, |step| match step {
             Step::Variable { number, variable } => write_variable(&mut out, number, variable),
             Step::Creator {
@@ -77,19 +76,20 @@ impl<S: Strategy> Variable<S> {
             }
             Step::Input {
                 function,
-                variable,
+                read,
                 owned,
                 ..
             } => {
-                let target = match variable {
-                    Some(number) => format!("v{number}"),
-                    None => {
-                        gone += 1;
-                        let _ = writeln!(
-                            out,
-                            "g{gone} [label=\"(a leaf that is gone)\", shape=ellipse, style=dotted]"
-                        );
-                        format!("g{gone}")
+                let target = match read {
+                    Read::Live(number) => format!("v{number}"),
+                    Read::Gone { number, first } => {
+                        if first {
+                            let _ = writeln!(
+                                out,
+                                "g{number} [label=\"(a leaf that is gone)\", shape=ellipse, style=dotted]"
+                            );
+                        }
+                        format!("g{number}")
                     }
                 };
                 let _ = match (style, owned) {
@@ -133,4 +133,33 @@ fn write_function<S: Strategy>(out: &mut String, id: usize, function: &FunctionN
 /// Escapes a label for a DOT double-quoted string.
 fn escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use autograd_mem::RcWeak;
+
+    use crate::Variable;
+    use crate::arith::add;
+
+    #[test]
+    fn a_gone_leaf_read_three_times_is_one_node() {
+        // Issue 14, defect 11: each read drew a node of its own.
+        let y = {
+            let x = Variable::<RcWeak>::from_scalar(2.0);
+            add(&add(&x, &x).unwrap(), &x).unwrap()
+        };
+        let dot = y.to_dot();
+        assert_eq!(dot.matches("(a leaf that is gone)").count(), 1, "{dot}");
+        assert_eq!(dot.matches("-> g0 [style=dashed]").count(), 3, "{dot}");
+        // Two leaves that are gone are two nodes.
+        let z = {
+            let (a, b) = (
+                Variable::<RcWeak>::from_scalar(1.0),
+                Variable::from_scalar(2.0),
+            );
+            add(&a, &b).unwrap()
+        };
+        assert_eq!(z.to_dot().matches("(a leaf that is gone)").count(), 2);
+    }
 }

@@ -85,6 +85,15 @@ impl<S: Strategy> Input<S> {
         }
     }
 
+    /// The input's identity: its node's address, also for a leaf that is
+    /// gone (the back-reference still names it).
+    pub(crate) fn id(&self) -> usize {
+        match self {
+            Input::Variable(node) => S::addr(node),
+            Input::Leaf(back, _) => S::back_addr(back),
+        }
+    }
+
     /// The input as a variable, if it is alive.
     pub(crate) fn variable(&self) -> Option<Variable<S>> {
         match self {

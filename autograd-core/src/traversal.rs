@@ -25,21 +25,32 @@ pub(crate) enum Step<'a, S: Strategy> {
         node: &'a FunctionNode<S>,
         first: bool,
     },
-    /// Function `function` reads a variable (`Some(number)`) or a leaf that
-    /// is gone (`None`). `owned`: whether the function owns it. `saved`: the
-    /// value a function keeps of a leaf it reads.
+    /// Function `function` reads a variable or a leaf that is gone.
+    /// `owned`: whether the function owns it. `saved`: the value a function
+    /// keeps of a leaf it reads.
     Input {
         function: usize,
-        variable: Option<usize>,
+        read: Read,
         owned: bool,
         saved: Option<&'a Tensor>,
     },
+}
+
+/// What a function reads.
+#[derive(Clone, Copy)]
+pub(crate) enum Read {
+    /// A live variable, by its number.
+    Live(usize),
+    /// A leaf that is gone, numbered apart from the live variables: one
+    /// number per leaf however many functions read it; `first` on the first.
+    Gone { number: usize, first: bool },
 }
 
 /// Walks the graph behind `root`, calling `visit` at every step.
 pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'_, S>)) {
     let mut variables: HashMap<usize, usize> = HashMap::new();
     let mut functions: HashMap<usize, usize> = HashMap::new();
+    let mut gone: HashMap<usize, usize> = HashMap::new();
     let mut queue = VecDeque::new();
     variables.insert(root.id(), 0);
     visit(Step::Variable {
@@ -69,9 +80,16 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
             let saved = input.saved_value();
             let saved = saved.as_ref();
             let Some(x) = input.variable() else {
+                // A gone leaf's node is freed, but the function's link to it
+                // still names it (a weak pointer keeps its address).
+                let next = gone.len();
+                let number = *gone.entry(input.id()).or_insert(next);
                 visit(Step::Input {
                     function,
-                    variable: None,
+                    read: Read::Gone {
+                        number,
+                        first: number == next,
+                    },
                     owned,
                     saved,
                 });
@@ -88,7 +106,7 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
             }
             visit(Step::Input {
                 function,
-                variable: Some(number),
+                read: Read::Live(number),
                 owned,
                 saved,
             });
