@@ -7,11 +7,29 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use autograd_mem::{Policy, StrategyKind};
-use clap::Parser;
 use clap::builder::PossibleValuesParser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::report::{self, Report, ReportConfig, allocators, config};
+use crate::report::seed_loop::INPUT_ARRAYS;
+use crate::report::{self, Report, ReportConfig, allocators, bytes, config};
+
+/// Arrays of `--size` elements that one iteration of the seed loop holds at
+/// once on its thread, counted with a margin. Forward holds `x`, `x²`, `x⁴`
+/// and `x⁸` (4); backward adds their four gradients, all kept with
+/// `--retain-grad` (8); `raw_naive` has one temporary more (9); beside them
+/// the engine's buffer cache keeps freed buffers for reuse (at most 16, and
+/// 4 MiB, a thread). Measured at 10⁵ elements: at most 10 a thread, the
+/// cache included. What the runs that keep their graphs keep is on top, and
+/// bounded by the budget itself.
+const ARRAYS_PER_ITERATION: usize = 12;
+
+/// The longest deep chain `--deep` accepts. A chain holds about 144 bytes an
+/// op until its backward and drop (the report's `peak/op` under `RcWeak`):
+/// 1.4 GB for the README's 10⁷ ops, 14 GB at the cap. The deep chains run
+/// outside the heap budget, which bounds the seed loop's kept graphs.
+const MAX_DEEP: u64 = 100_000_000;
 
 /// The seed's experiment under every ownership strategy (the three ways to
 /// free a graph), deep chains, the second cycle: time, live nodes and heap,
@@ -40,12 +58,17 @@ struct Args {
     /// Keep intermediate gradients on their variables (the seed's behaviour).
     #[arg(long)]
     retain_grad: bool,
-    /// Heap, in MiB, that the runs keeping their graphs may fill together.
+    /// Heap, in MiB, that the runs keeping their graphs may fill together; the
+    /// arrays every thread works on at once must fit in it too (about 12 of
+    /// `--size` elements a thread, and the 8 inputs).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     heap_budget_mib: u64,
-    /// Lengths of the deep chains to run, comma-separated (`0` for none).
-    #[arg(long, value_delimiter = ',', default_value = "100000,1000000,10000000")]
-    deep: Vec<usize>,
+    /// Lengths of the deep chains to run, comma-separated (`0` for none), at
+    /// most 100000000 (10⁸) each. A chain holds about 144 bytes an op until
+    /// it is dropped (14 GB at the cap), outside the heap budget.
+    #[arg(long, value_delimiter = ',', default_value = "100000,1000000,10000000",
+        value_parser = clap::value_parser!(u64).range(..=MAX_DEEP))]
+    deep: Vec<u64>,
     /// Iterations of the second-cycle loop per strategy (`0` for none).
     #[arg(long, default_value_t = 100_000)]
     second_cycle: usize,
@@ -69,43 +92,107 @@ struct Args {
     json: bool,
 }
 
+impl Args {
+    /// The command line resolved into a configuration, or the error that
+    /// names the flag at fault (clap prints it and exits with code 2). Sizes
+    /// given by the user are multiplied with checked arithmetic: what
+    /// overflows, or what one iteration's arrays on every thread need beyond
+    /// `--heap-budget-mib`, is refused before any work is done.
+    fn resolve(&self, allocator: &'static str) -> Result<ReportConfig, clap::Error> {
+        let invalid = |message: String| Args::command().error(ErrorKind::ValueValidation, message);
+        // Rust refuses any allocation above `isize::MAX` bytes.
+        let addressable = |n: usize| n <= isize::MAX as usize;
+        let threads = match self.threads {
+            Some(n) => n as usize, // at most 1024
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let mib = self.heap_budget_mib;
+        let heap_budget = usize::try_from(mib)
+            .ok()
+            .and_then(|mib| mib.checked_mul(1 << 20))
+            .filter(|&b| addressable(b))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "--heap-budget-mib {mib}: more bytes than this machine can address"
+                ))
+            })?;
+        let size = usize::try_from(self.size).unwrap_or(usize::MAX); // then refused below
+        let array = size
+            .checked_mul(size_of::<f64>())
+            .filter(|&b| addressable(b))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "--size {size}: an array of {size} f64 needs more bytes than one allocation \
+                     may hold ({} at most)",
+                    isize::MAX
+                ))
+            })?;
+        let arrays = ARRAYS_PER_ITERATION
+            .checked_mul(threads)
+            .and_then(|n| n.checked_add(INPUT_ARRAYS));
+        let needed = arrays
+            .and_then(|n| n.checked_mul(array))
+            .filter(|&b| addressable(b))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "--size {size} with {threads} threads (--threads): {ARRAYS_PER_ITERATION} \
+                     arrays of {size} f64 a thread, and {INPUT_ARRAYS} inputs, need more bytes \
+                     than this machine can address"
+                ))
+            })?;
+        if needed > heap_budget {
+            return Err(invalid(format!(
+                "--size {size} with {threads} threads (--threads) needs about {} at once \
+                 ({ARRAYS_PER_ITERATION} arrays of {} a thread, and {INPUT_ARRAYS} inputs), \
+                 more than --heap-budget-mib {mib}; lower --size or --threads, or raise \
+                 --heap-budget-mib",
+                bytes(needed as f64),
+                bytes(array as f64),
+            )));
+        }
+        let strategies = if self.strategies.is_empty() {
+            StrategyKind::ALL.to_vec()
+        } else {
+            self.strategies
+                .iter()
+                .filter_map(|name| StrategyKind::from_cli_name(name))
+                .collect()
+        };
+        Ok(ReportConfig {
+            iterations: usize::try_from(self.iterations).unwrap_or(usize::MAX),
+            size,
+            threads,
+            strategies,
+            retain_grad: self.retain_grad,
+            heap_budget,
+            samples: self.samples as usize, // at most 100,000
+            policy: self.collect,
+            // Each at most `MAX_DEEP`.
+            deep: self
+                .deep
+                .iter()
+                .filter(|&&d| d > 0)
+                .map(|&d| d as usize)
+                .collect(),
+            second_cycle_iterations: self.second_cycle,
+            allocator,
+        })
+    }
+}
+
 /// Runs the report binary on `allocator` (its name, as the report prints it).
 pub fn main(allocator: &'static str) -> ExitCode {
     let args = Args::parse();
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |n| n as usize,
-    );
+    let config = args.resolve(allocator).unwrap_or_else(|err| err.exit());
     if args.allocator_figures_only {
-        let inputs = report::seed_loop::make_inputs(args.size as usize, 8, 17);
-        let figures = allocators::measure(allocator, &inputs, threads);
+        let inputs = report::seed_loop::make_inputs(config.size, INPUT_ARRAYS, 17);
+        let figures = allocators::measure(allocator, &inputs, config.threads);
         println!(
             "{}",
             serde_json::to_string(&figures).expect("figures serialise")
         );
         return ExitCode::SUCCESS;
     }
-    let strategies: Vec<StrategyKind> = if args.strategies.is_empty() {
-        StrategyKind::ALL.to_vec()
-    } else {
-        args.strategies
-            .iter()
-            .filter_map(|name| StrategyKind::from_cli_name(name))
-            .collect()
-    };
-    let config = ReportConfig {
-        iterations: args.iterations as usize,
-        size: args.size as usize,
-        threads,
-        strategies,
-        retain_grad: args.retain_grad,
-        heap_budget: (args.heap_budget_mib as usize).saturating_mul(1 << 20),
-        samples: args.samples as usize,
-        policy: args.collect,
-        deep: args.deep.iter().copied().filter(|&d| d > 0).collect(),
-        second_cycle_iterations: args.second_cycle,
-        allocator,
-    };
 
     let mut progress = Progress::new(!args.json && std::io::stderr().is_terminal());
     let report = report::build(

@@ -229,3 +229,110 @@ fn a_bad_argument_is_a_clear_error_with_exit_code_2() {
         assert!(stderr.contains("error:"), "{stderr}");
     }
 }
+
+/// Runs the binary with `args` (and a tiny configuration, so that a binary
+/// that accepts them finishes quickly instead of running the full report)
+/// and returns its exit code and the first line of its stderr.
+fn refused(args: &[&str]) -> (Option<i32>, String) {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!(
+        "autograd-report-refused-{}-{call}",
+        std::process::id()
+    ));
+    let output = Command::new(env!("CARGO_BIN_EXE_autograd-bench"))
+        .args(["--iterations", "1", "--second-cycle", "0", "--samples", "1"])
+        .args(["--strategy", "rc-weak", "--json", "--out"])
+        .arg(&out)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let _ = std::fs::remove_dir_all(&out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let first = stderr.lines().next().unwrap_or_default().to_string();
+    (output.status.code(), first)
+}
+
+#[test]
+fn sizes_whose_bytes_overflow_are_refused_naming_the_flag() {
+    // 8 bytes × (2⁶⁴ − 1) elements overflows; 1.6 × 10¹⁹ bytes does not,
+    // but is more than one allocation may hold (isize::MAX).
+    for size in ["18446744073709551615", "2000000000000000000"] {
+        let (code, error) = refused(&["--deep", "0", "--size", size]);
+        assert_eq!(code, Some(2), "--size {size}: {error}");
+        assert!(
+            error.starts_with("error:") && error.contains("--size"),
+            "{error}"
+        );
+    }
+    // The arrays of every thread together overflow, though one array does not.
+    let (code, error) = refused(&[
+        "--deep",
+        "0",
+        "--size",
+        "100000000000000000",
+        "--threads",
+        "1024",
+    ]);
+    assert_eq!(code, Some(2), "{error}");
+    assert!(
+        error.contains("--size") && error.contains("--threads"),
+        "{error}"
+    );
+    let (code, error) = refused(&["--deep", "0", "--heap-budget-mib", "18446744073709551615"]);
+    assert_eq!(code, Some(2), "{error}");
+    assert!(error.contains("--heap-budget-mib"), "{error}");
+}
+
+#[test]
+fn arrays_that_exceed_the_heap_budget_are_refused_before_any_work() {
+    for args in [
+        // 10¹⁵ elements: 8 PB an array (this aborted, allocation failing).
+        &["--size", "1000000000000000"][..],
+        // 8 MB arrays on two threads: far more than 16 MiB at once.
+        &[
+            "--size",
+            "1000000",
+            "--threads",
+            "2",
+            "--heap-budget-mib",
+            "16",
+        ],
+    ] {
+        let started = std::time::Instant::now();
+        let (code, error) = refused(&[&["--deep", "0"][..], args].concat());
+        assert_eq!(code, Some(2), "{args:?}: {error}");
+        assert!(
+            error.contains("--size") && error.contains("--heap-budget-mib"),
+            "{error}"
+        );
+        assert!(started.elapsed().as_secs() < 10, "refused before any work");
+    }
+    // The same arrays fit a budget that holds them.
+    let (code, error) = refused(&[
+        "--deep",
+        "0",
+        "--size",
+        "1000",
+        "--threads",
+        "2",
+        "--heap-budget-mib",
+        "16",
+    ]);
+    assert_eq!(code, Some(0), "{error}");
+}
+
+#[test]
+fn deep_chains_beyond_the_stated_cap_are_refused() {
+    let help = Command::new(env!("CARGO_BIN_EXE_autograd-bench"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("at most 100000000"), "{help}");
+    for deep in ["100000001", "1000,18446744073709551615"] {
+        let (code, error) = refused(&["--size", "1000", "--deep", deep]);
+        assert_eq!(code, Some(2), "--deep {deep}: {error}");
+        assert!(error.contains("--deep"), "{error}");
+    }
+}

@@ -13,6 +13,7 @@ use ndarray::Array1;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::report::ReportConfig;
 use crate::{alloc, raw_naive, seed_step};
 
 /// One build's figures.
@@ -150,16 +151,19 @@ fn sibling() -> Result<PathBuf, String> {
     }
 }
 
-/// The system-allocator build's figures, from a child process.
+/// The system-allocator build's figures, from a child process run with
+/// `config`'s size, threads and heap budget.
 ///
 /// # Errors
 /// A message saying what is missing or what failed.
-pub fn from_system_build(size: usize, threads: usize) -> Result<AllocatorFigures, String> {
+pub fn from_system_build(config: &ReportConfig) -> Result<AllocatorFigures, String> {
     let output = Command::new(sibling()?)
         .args(["--allocator-figures-only", "--size"])
-        .arg(size.to_string())
+        .arg(config.size.to_string())
         .arg("--threads")
-        .arg(threads.to_string())
+        .arg(config.threads.to_string())
+        .arg("--heap-budget-mib")
+        .arg((config.heap_budget >> 20).to_string())
         .output()
         .map_err(|e| e.to_string())?;
     if !output.status.success() {

@@ -65,7 +65,7 @@ pub fn build(
         .build()
         .expect("a thread pool");
     warm_up_pool(&pool);
-    let inputs = seed_loop::make_inputs(config.size, 8, 17);
+    let inputs = seed_loop::make_inputs(config.size, seed_loop::INPUT_ARRAYS, 17);
     let subjects = Subject::plan(&config.strategies);
     let keeping = subjects
         .iter()
@@ -112,7 +112,7 @@ pub fn build(
     let (allocators, allocators_error) = if compare_allocators {
         progress("allocators", 0, 1);
         let here = allocators::measure(config.allocator, &inputs, config.threads);
-        match allocators::from_system_build(config.size, config.threads) {
+        match allocators::from_system_build(config) {
             Ok(system) => (vec![here, system], None),
             Err(err) => (vec![here], Some(err)),
         }

@@ -90,6 +90,9 @@ pub struct RunResult {
     pub samples: Vec<Sample>,
 }
 
+/// How many input arrays the runs share (see [`make_inputs`]).
+pub const INPUT_ARRAYS: usize = 8;
+
 /// Inputs for the runs: a few fresh random arrays, copied per iteration so
 /// that every iteration owns a new array, as in the seed.
 pub fn make_inputs(size: usize, count: usize, seed: u64) -> Vec<Array1<f64>> {
