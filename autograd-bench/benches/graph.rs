@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use autograd_bench::{
     SeedRng, add_chain, add_chain_raw, add_square_chain, add_square_chain_raw, deep_chain,
-    deep_chain_raw, raw_fused, raw_naive, seed_step,
+    deep_chain_raw, raw_fused, raw_naive, seed_step, shared_leaf_step,
 };
 use autograd_mem::{Freeing, StrategyKind, StrategyVisitor};
-use autograd_ops::{ArcWeak, Strategy, Variable, square};
+use autograd_ops::{ArcWeak, Strategy, Variable};
 use criterion::measurement::WallTime;
 use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
@@ -213,12 +213,7 @@ fn w5_scaling(c: &mut Criterion) {
         // Every task adds to one leaf's gradient: serialised by design.
         let leaf = Variable::<ArcWeak>::from_array(x.clone());
         group.bench_function(BenchmarkId::new("ArcWeak_shared_leaf", threads), |b| {
-            b.iter_custom(|n| {
-                timed(n, &|| {
-                    let y = square(&square(&square(&leaf).unwrap()).unwrap()).unwrap();
-                    y.backward().unwrap();
-                })
-            })
+            b.iter_custom(|n| timed(n, &|| shared_leaf_step(&leaf).expect("runs")))
         });
     }
     group.finish();

@@ -43,6 +43,19 @@ pub fn seed_graph<S: Strategy>(
     Ok((x, y))
 }
 
+/// One task of the shared-leaf loop: the seed's graph built on `leaf`, a
+/// variable that every task reads, then backward, which adds this task's
+/// `8x⁷` to the leaf's gradient (tasks on several threads take turns on that
+/// gradient's lock); the graph is released on return (and leaks under
+/// `StrongOnly`). The leaf's gradient is neither read nor cleared.
+///
+/// # Errors
+/// None in practice; the ops' `Result` is passed on.
+pub fn shared_leaf_step<S: Strategy>(leaf: &Variable<S>) -> Result<()> {
+    let y = square(&square(&square(leaf)?)?)?;
+    y.backward()
+}
+
 /// The forward half of [`seed_loop`] only.
 ///
 /// # Errors
@@ -251,6 +264,19 @@ mod tests {
             for (g, &x) in grad.iter().zip(&x) {
                 assert!(close(*g, 8.0 * x.powi(7)), "{g} vs {x}");
             }
+        }
+    }
+
+    #[test]
+    fn each_shared_leaf_step_adds_8x7_to_the_leaf() {
+        let x = SeedRng::new(6).randn(100);
+        let leaf = Variable::<ArcWeak>::from_array(x.clone());
+        for _ in 0..3 {
+            shared_leaf_step(&leaf).unwrap();
+        }
+        let grad = leaf.grad().unwrap();
+        for (g, &x) in grad.iter().zip(&x) {
+            assert!(close(*g, 3.0 * 8.0 * x.powi(7)), "{g} vs {x}");
         }
     }
 

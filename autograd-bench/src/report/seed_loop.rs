@@ -6,15 +6,18 @@
 use std::time::{Duration, Instant};
 
 use autograd_core::buffers::{cached_bytes, release_thread_cache};
-use autograd_mem::{Freeing, LiveNodes, Policy, StrategyKind, StrategyVisitor, live};
-use autograd_ops::{ArcWeak, Strategy, Variable, square};
+use autograd_mem::{
+    ArcWeak, CollectedSync, Freeing, LiveNodes, Policy, StrategyKind, StrategyVisitor, StrongOnly,
+    live,
+};
+use autograd_ops::{Strategy, Variable};
 use ndarray::Array1;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::report::ReportConfig;
 use crate::report::subject::{Baseline, Subject, freeing_name};
-use crate::{alloc, raw_fused, raw_naive, seed_graph, seed_step};
+use crate::{alloc, raw_fused, raw_naive, seed_graph, seed_step, shared_leaf_step};
 
 /// Live heap kept by the iterations so far, after some iterations.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -143,39 +146,103 @@ pub fn run(
             .0
         }
         Subject::Strategy(kind) => kind.visit(run),
-        Subject::SharedLeaf(_) => {
-            let leaf = Variable::<ArcWeak>::from_array(inputs[0].clone());
-            // Every task adds to one gradient: serialised on its lock by design.
-            run.measure(0, &|| {}, &|_| {
-                let y = square(&square(&square(&leaf).unwrap()).unwrap()).unwrap();
-                y.backward().unwrap();
-            })
-            .0
-        }
+        Subject::SharedLeaf(kind) => visit_thread_safe(kind, SharedLeafRun(run))
+            .unwrap_or_else(|| panic!("a shared leaf needs a thread-safe strategy, not {kind:?}")),
     }
+}
+
+/// [`StrategyVisitor`] for the strategies whose graphs may be shared between
+/// threads: code that needs `Variable<S>: Send + Sync`.
+trait ThreadSafeVisitor {
+    type Output;
+    fn visit<S: Strategy>(self) -> Self::Output
+    where
+        Variable<S>: Send + Sync;
+}
+
+/// Calls `visitor` with `kind` as a type if its graphs may be shared between
+/// threads; `None` for the others. The compiler checks both halves: each arm
+/// needs `Variable<S>: Send + Sync`, and a new strategy must be sorted here.
+fn visit_thread_safe<V: ThreadSafeVisitor>(kind: StrategyKind, visitor: V) -> Option<V::Output> {
+    Some(match kind {
+        StrategyKind::ArcWeak => visitor.visit::<ArcWeak>(),
+        StrategyKind::StrongOnlyArcWeak => visitor.visit::<StrongOnly<ArcWeak>>(),
+        StrategyKind::CollectedSync => visitor.visit::<CollectedSync>(),
+        StrategyKind::RcWeak | StrategyKind::StrongOnlyRcWeak | StrategyKind::Collected => {
+            return None;
+        }
+    })
 }
 
 impl StrategyVisitor for Run<'_> {
     type Output = RunResult;
 
-    fn visit<S: Strategy>(mut self) -> RunResult {
-        // The policy on every worker (`Collected`'s is per thread).
-        let policy = self.config.policy;
-        self.pool.broadcast(|_| S::set_policy(policy));
+    fn visit<S: Strategy>(self) -> RunResult {
+        let (inputs, retain) = (self.inputs, self.config.retain_grad);
         // The prediction, from one graph (which itself stays, where the
         // strategy does not free on drop, before the run's baseline is taken).
-        let footprint = {
-            let (x, y) = seed_graph::<S>(self.inputs[0].clone(), self.config.retain_grad)
-                .expect("the seed graph builds");
+        let footprint = || {
+            let (x, y) = seed_graph::<S>(inputs[0].clone(), retain).expect("the seed graph builds");
             x.cleargrad();
             y.graph_footprint().bytes
         };
+        self.graph_run::<S>(&footprint, &|i| {
+            let x = inputs[i % inputs.len()].to_owned();
+            if retain {
+                let (x, y) = seed_graph::<S>(x, true).expect("the seed graph builds");
+                std::hint::black_box(x.grad());
+                x.cleargrad();
+                drop(y);
+            } else {
+                std::hint::black_box(seed_step::<S>(x).expect("the seed graph builds"));
+            }
+        })
+    }
+}
+
+/// A run of the shared-leaf loop ([`Subject::SharedLeaf`]).
+struct SharedLeafRun<'a>(Run<'a>);
+
+impl ThreadSafeVisitor for SharedLeafRun<'_> {
+    type Output = RunResult;
+
+    fn visit<S: Strategy>(self) -> RunResult
+    where
+        Variable<S>: Send + Sync,
+    {
+        let inputs = self.0.inputs;
+        // What a task keeps where graphs are not freed on drop: its graph
+        // without the leaf and the leaf's gradient, which exist once.
+        let footprint = || {
+            let (x, y) = seed_graph::<S>(inputs[0].clone(), false).expect("the seed graph builds");
+            y.graph_footprint().bytes - x.graph_footprint().bytes
+        };
+        let leaf = Variable::<S>::from_array(inputs[0].clone());
+        // Every task adds to one gradient: serialised on its lock by design.
+        self.0.graph_run::<S>(&footprint, &|_| {
+            shared_leaf_step(&leaf).expect("the seed graph builds");
+        })
+    }
+}
+
+impl Run<'_> {
+    /// A run of `iteration` under `S`, whose graphs keep `footprint()`
+    /// bytes each where `S` does not free them on drop: with `S`'s policy
+    /// set, the collector's work recorded and a final collection measured.
+    fn graph_run<S: Strategy>(
+        mut self,
+        footprint: &dyn Fn() -> usize,
+        iteration: &(dyn Fn(usize) + Sync),
+    ) -> RunResult {
+        // The policy on every worker (`Collected`'s is per thread).
+        let policy = self.config.policy;
+        self.pool.broadcast(|_| S::set_policy(policy));
+        let footprint = footprint();
         let predicted = if S::FREEING == Freeing::OnDrop {
             0
         } else {
             footprint
         };
-        let retain = self.config.retain_grad;
         let inputs = self.inputs;
         let pool = self.pool;
         // After the warm-up, what it left is collected before the baseline,
@@ -193,17 +260,7 @@ impl StrategyVisitor for Run<'_> {
             }
             S::reset_collector_stats();
         };
-        let (mut result, kept_start) = self.measure(predicted, &collect_warm_up, &|i| {
-            let x = inputs[i % inputs.len()].to_owned();
-            if retain {
-                let (x, y) = seed_graph::<S>(x, true).expect("the seed graph builds");
-                std::hint::black_box(x.grad());
-                x.cleargrad();
-                drop(y);
-            } else {
-                std::hint::black_box(seed_step::<S>(x).expect("the seed graph builds"));
-            }
-        });
+        let (mut result, kept_start) = self.measure(predicted, &collect_warm_up, iteration);
         if S::FREEING == Freeing::OnCollection {
             let stats = S::collector_stats();
             result.collections = Some(Collections {
@@ -226,9 +283,7 @@ impl StrategyVisitor for Run<'_> {
         }
         result
     }
-}
 
-impl Run<'_> {
     fn live_nodes(&self) -> LiveNodes {
         self.subject
             .strategy()
@@ -350,5 +405,59 @@ pub fn relate(runs: &mut [RunResult]) {
         let own = run.wall_seconds / run.iterations as f64;
         run.relative_to_raw_naive = naive.map_or(f64::NAN, |n| own / n);
         run.relative_to_rc_weak = rc.map_or(f64::NAN, |r| own / r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shared-leaf run of `iterations` on two threads, collection off.
+    fn shared_leaf_run(kind: StrategyKind, iterations: usize) -> RunResult {
+        let config = ReportConfig {
+            iterations,
+            size: 100,
+            threads: 2,
+            strategies: vec![kind],
+            retain_grad: false,
+            heap_budget: 1 << 30,
+            samples: 4,
+            policy: Policy::Never,
+            deep: Vec::new(),
+            second_cycle_iterations: 0,
+            allocator: "system",
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let inputs = make_inputs(config.size, INPUT_ARRAYS, 1);
+        let subject = Subject::SharedLeaf(kind);
+        run(subject, &config, &inputs, &pool, 1 << 30, &mut |_, _| {})
+    }
+
+    #[test]
+    fn a_shared_leaf_run_builds_its_graphs_under_its_own_strategy() {
+        // Freed on drop: nothing left.
+        let run = shared_leaf_run(StrategyKind::ArcWeak, 50);
+        assert_eq!((run.live_variables_after, run.live_functions_after), (0, 0));
+        assert_eq!(run.predicted_leak_per_iteration, 0);
+        // Never freed: each task's three variables (the leaf is shared) and
+        // three functions, holding three arrays of 100 f64 and the nodes.
+        let run = shared_leaf_run(StrategyKind::StrongOnlyArcWeak, 50);
+        assert_eq!(run.subject.to_string(), "StrongOnly<ArcWeak> (shared leaf)");
+        assert_eq!(
+            (run.live_variables_after, run.live_functions_after),
+            (150, 150)
+        );
+        let predicted = run.predicted_leak_per_iteration;
+        assert!((2400..2400 + 4096).contains(&predicted), "{predicted}");
+        // Collected: kept until the final collection, which frees them all.
+        let run = shared_leaf_run(StrategyKind::CollectedSync, 50);
+        assert_eq!(
+            (run.live_variables_after, run.live_functions_after),
+            (150, 150)
+        );
+        assert_eq!(run.live_nodes_after_collection, Some(0));
     }
 }

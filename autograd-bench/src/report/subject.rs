@@ -21,8 +21,10 @@ pub enum Subject {
     Baseline(Baseline),
     /// The loop under a strategy, each task with its own leaf.
     Strategy(StrategyKind),
-    /// The loop under a thread-safe strategy, every task reading one shared
-    /// leaf and adding to its gradient (serialised on that gradient's lock).
+    /// The loop under a thread-safe strategy (`ArcWeak`,
+    /// `StrongOnly<ArcWeak>`, `CollectedSync`; running another panics), every
+    /// task reading one shared leaf and adding to its gradient (serialised on
+    /// that gradient's lock).
     SharedLeaf(StrategyKind),
 }
 
