@@ -75,6 +75,7 @@ fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction
         for baseline in ["raw_naive", "raw_fused"] {
             let run = run_named(&report, baseline);
             assert_eq!(run["live_heap_after_bytes"], 0, "{baseline}: {run}");
+            assert_eq!(run["freeing"], "no graph");
         }
         assert_eq!(
             run_named(&report, "ArcWeak (shared leaf)")["live_heap_after_bytes"],
@@ -82,6 +83,8 @@ fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction
         );
         for kind in StrategyKind::ALL {
             let run = run_named(&report, kind.name());
+            // The one text for how a strategy frees, autograd-mem's.
+            assert_eq!(run["freeing"], kind.freeing().describe());
             let iterations = run["iterations"].as_i64().unwrap();
             assert_eq!(iterations, 60);
             let left = |key: &str| run[key].as_i64().unwrap();

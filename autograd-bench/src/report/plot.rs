@@ -126,10 +126,7 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
         for (i, (run, points)) in runs.iter().zip(lines).enumerate() {
             let color = COLORS[i % COLORS.len()];
             let style = color.stroke_width(2);
-            let freed = match run.subject.freeing() {
-                Some(freeing) => freeing.describe(),
-                None => "no graph",
-            };
+            let freed = run.subject.describe_freeing();
             let label = format!(
                 "{} ({freed}): {} after {} iterations",
                 run.subject,

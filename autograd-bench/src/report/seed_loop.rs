@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::report::ReportConfig;
-use crate::report::subject::{Baseline, Subject, freeing_name};
+use crate::report::subject::{Baseline, Subject};
 use crate::{alloc, raw_fused, raw_naive, seed_graph, seed_step, shared_leaf_step};
 
 /// Live heap kept by the iterations so far, after some iterations.
@@ -44,8 +44,8 @@ pub struct Collections {
 pub struct RunResult {
     /// What ran.
     pub subject: Subject,
-    /// When its graphs are freed: "on drop", "on collection", "never", or
-    /// "no graph" for a baseline.
+    /// When its graphs are freed ([`Subject::describe_freeing`]): "freed on
+    /// drop", "freed on collection", "never freed", or "no graph".
     pub freeing: &'static str,
     /// Threads in the pool.
     pub threads: usize,
@@ -364,7 +364,7 @@ impl Run<'_> {
         let nodes = self.live_nodes().since(nodes_start);
         let result = RunResult {
             subject: self.subject,
-            freeing: freeing_name(self.subject.freeing()),
+            freeing: self.subject.describe_freeing(),
             threads,
             iterations,
             capped_by_budget: capped,

@@ -62,6 +62,12 @@ impl Subject {
     pub fn freeing(self) -> Option<Freeing> {
         self.strategy().map(StrategyKind::freeing)
     }
+
+    /// [`freeing`](Subject::freeing) as reports print it:
+    /// [`Freeing::describe`], or "no graph" for a baseline.
+    pub fn describe_freeing(self) -> &'static str {
+        self.freeing().map_or("no graph", Freeing::describe)
+    }
 }
 
 impl fmt::Display for Subject {
@@ -78,15 +84,5 @@ impl fmt::Display for Subject {
 impl Serialize for Subject {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
-    }
-}
-
-/// How a run's graphs are freed, as the report records it.
-pub fn freeing_name(freeing: Option<Freeing>) -> &'static str {
-    match freeing {
-        None => "no graph",
-        Some(Freeing::OnDrop) => "on drop",
-        Some(Freeing::OnCollection) => "on collection",
-        Some(Freeing::Never) => "never",
     }
 }
