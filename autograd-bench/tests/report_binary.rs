@@ -153,6 +153,48 @@ fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction
 }
 
 #[test]
+fn the_plot_labels_the_values_its_axis_shows_when_the_budget_cuts_it_short() {
+    // 1 MiB holds about 32 of StrongOnly's 32 KiB graphs, not 60.
+    let (report, out) = run_report(&[
+        "--heap-budget-mib",
+        "1",
+        "--strategy",
+        "rc-weak",
+        "--strategy",
+        "strong-only-rc-weak",
+    ]);
+    let kept = run_named(&report, "StrongOnly<RcWeak>");
+    assert_eq!(kept["capped_by_budget"], true);
+    let end = kept["iterations"].as_u64().unwrap();
+    assert!(end < 60, "{end}");
+    let svg = std::fs::read_to_string(out.join("live-heap.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the plot is XML");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for name in ["RcWeak", "StrongOnly<RcWeak>"] {
+        let legend = texts
+            .iter()
+            .find(|t| t.starts_with(&format!("{name} (")))
+            .unwrap_or_else(|| panic!("{name} in the legend: {texts:?}"));
+        // Both lines end at the axis's end, RcWeak's though it ran on to 60.
+        assert!(
+            legend.ends_with(&format!(" at iteration {end}")),
+            "{legend}"
+        );
+    }
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(&format!("ends at {end}")) && t.contains("ran 60")),
+        "{texts:?}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
 fn the_collected_strategies_collect_on_their_own_by_default() {
     let (report, out) = run_report_with(
         3000,

@@ -65,7 +65,8 @@ fn clipped(run: &RunResult, max_x: u64) -> Vec<(u64, u64)> {
 
 /// Live heap bytes against iterations, one line per strategy. When a run
 /// stopped early at the heap budget, the axis ends where it stopped (the
-/// other runs go on as they were; the legend gives each run's final value).
+/// other runs go on as they were, and the axis's label says how far); the
+/// legend gives each run's value where its line ends on the axis.
 ///
 /// # Errors
 /// What plotters reports (drawing into a string does not fail in practice).
@@ -85,6 +86,15 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
         .unwrap_or(1)
         .max(1);
     let lines: Vec<Vec<(u64, u64)>> = runs.iter().map(|r| clipped(r, max_x)).collect();
+    let longest = runs.iter().map(|r| last(r)).max().unwrap_or(0);
+    let x_desc = if longest > max_x {
+        format!(
+            "iteration (the axis ends at {max_x}, where the heap budget stopped the runs that \
+             keep their graphs; the others ran {longest})"
+        )
+    } else {
+        "iteration".to_string()
+    };
     let max_y = lines
         .iter()
         .flatten()
@@ -113,7 +123,7 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
             .build_cartesian_2d(0u64..max_x, (0u64..top).with_key_points(y_ticks))?;
         chart
             .configure_mesh()
-            .x_desc("iteration")
+            .x_desc(x_desc)
             .y_desc("live heap")
             .x_labels(11)
             .y_labels(8)
@@ -127,11 +137,13 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
             let color = COLORS[i % COLORS.len()];
             let style = color.stroke_width(2);
             let freed = run.subject.describe_freeing();
+            // The value where the line ends: the run's last sample, or where
+            // its line crosses the end of the axis.
+            let (x, y) = points.last().copied().unwrap_or_default();
             let label = format!(
-                "{} ({freed}): {} after {} iterations",
+                "{} ({freed}): {} at iteration {x}",
                 run.subject,
-                bytes(run.live_heap_after_bytes as f64),
-                run.iterations
+                bytes(y as f64)
             );
             // Lines lying on each other (the weak strategies at 0) alternate
             // dashes, so that each stays visible.
