@@ -104,7 +104,7 @@ fn record<S: Strategy, F: Function<S>>(
         .max()
         .unwrap_or(Generation::LEAF);
     let links = links(inputs, xs, ys.len() > 1);
-    let function = S::new_strong(FunctionInner::new(Box::new(op), links, generation));
+    let function = S::new_link(FunctionInner::new(Box::new(op), links, generation));
     let mut outputs: SmallVec<[Variable<S>; 1]> = SmallVec::new();
     if ys.len() == 1 {
         // The output takes the only handle: no count to raise and drop.
@@ -113,13 +113,13 @@ fn record<S: Strategy, F: Function<S>>(
         let output = &outputs[0];
         let inner = output.inner();
         let creator = inner.creator.as_ref().expect("just made");
-        S::get(creator).set_outputs(std::slice::from_ref(output));
+        S::get_link(creator).set_outputs(std::slice::from_ref(output));
     } else {
         outputs.extend(
             ys.into_iter()
                 .map(|y| Variable::with_creator(y, Some(function.clone()))),
         );
-        S::get(&function).set_outputs(&outputs);
+        S::get_link(&function).set_outputs(&outputs);
         drop(function);
     }
     S::maybe_collect();

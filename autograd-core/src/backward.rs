@@ -24,7 +24,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use autograd_mem::Strategy;
+use autograd_mem::{Cells, Strategy};
 use ndarray::ArrayD;
 use smallvec::SmallVec;
 
@@ -258,11 +258,11 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             if root.is_leaf() {
                 pass.add_to_leaf(root, grad)?;
             } else {
-                pass.add_to_intermediate(&root.node, grad)?;
+                pass.add_to_intermediate(&S::get(&root.node), grad)?;
             }
         }
         while let Some(Scheduled { function, .. }) = pass.schedule.pop() {
-            pass.step(&S::get(&function))?;
+            pass.step(&S::get_link(&function))?;
         }
         let targets = match &pass.capture {
             Capture::Targets(targets) => Some(targets),
@@ -282,16 +282,12 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
 
     /// Adds `grad` to what an intermediate variable has received; schedules
     /// its creator on the first.
-    fn add_to_intermediate(
-        &mut self,
-        node: &S::Strong<VariableInner<S>>,
-        grad: G::Grad,
-    ) -> Result<()> {
-        match self.grads.entry(S::addr(node)) {
+    fn add_to_intermediate(&mut self, node: &VariableInner<S>, grad: G::Grad) -> Result<()> {
+        match self.grads.entry(crate::addr(node)) {
             Entry::Occupied(mut entry) => G::accumulate(&mut entry.get_mut().grad, grad),
             Entry::Vacant(entry) => {
                 entry.insert(Pending { grad, leaf: None });
-                if let Some(creator) = &S::get(node).creator {
+                if let Some(creator) = &node.creator {
                     self.schedule(creator);
                 }
                 Ok(())
@@ -313,9 +309,9 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         }
     }
 
-    fn schedule(&mut self, function: &S::Strong<FunctionInner<S>>) {
-        let inner = S::get(function);
-        if inner.has_several_outputs() && !self.scheduled_several.insert(S::addr(function)) {
+    fn schedule(&mut self, function: &S::Link<FunctionInner<S>>) {
+        let inner = S::get_link(function);
+        if inner.has_several_outputs() && !self.scheduled_several.insert(crate::addr(&*inner)) {
             return;
         }
         self.schedule.push(Scheduled {
@@ -327,7 +323,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
     /// Runs one function's backward and passes the gradients to its inputs.
     fn step(&mut self, function: &FunctionInner<S>) -> Result<()> {
         let mut gys = G::List::default();
-        if let Some(back) = S::once_get(&function.output) {
+        if let Some(back) = S::Cells::once_get(&function.output) {
             // One output, and backward came here through it: it is alive.
             let grad = match self.grads.remove(&S::back_addr(back)) {
                 Some(pending) => {
@@ -362,7 +358,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         let gxs = G::backward(function, gys)?;
         for (input, gx) in function.links.inputs().iter().zip(gxs) {
             match input {
-                Input::Variable(node) => self.add_to_intermediate(node, gx)?,
+                Input::Variable(node) => self.add_to_intermediate(&S::get_link(node), gx)?,
                 Input::Leaf(back, _) => self.add_to_leaf_input(back, gx)?,
             }
         }
@@ -542,7 +538,7 @@ fn check<'a>(
 /// A scheduled function, ordered by generation, then by creation order.
 struct Scheduled<S: Strategy> {
     order: Order,
-    function: S::Strong<FunctionInner<S>>,
+    function: S::Link<FunctionInner<S>>,
 }
 
 impl<S: Strategy> PartialEq for Scheduled<S> {

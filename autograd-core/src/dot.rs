@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use autograd_mem::{Freeing, Strategy};
+use autograd_mem::Strategy;
 
 use crate::traversal::{Read, Step, walk};
 use crate::{FunctionNode, Variable};
@@ -49,7 +49,7 @@ impl<S: Strategy> Variable<S> {
     /// The graph as Graphviz DOT text in the given style.
     pub fn to_dot_with(&self, style: DotStyle) -> String {
         let mut out = String::from("digraph g {\n");
-        let weak_back = S::FREEING == Freeing::OnDrop;
+        let weak_back = !S::BACK_OWNS;
         let back_style = if weak_back {
             "style=dashed"
         } else {

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::mem::{size_of, size_of_val};
 
-use autograd_mem::Strategy;
+use autograd_mem::{Cells, Strategy};
 
 use crate::function_node::{FunctionInner, GeneralLinks, Input, Links, OutputSlot};
 use crate::traversal::{Step, walk};
@@ -49,7 +49,7 @@ impl<S: Strategy> Variable<S> {
                 footprint.bytes += S::allocation_size::<VariableInner<S>>();
                 let inner = variable.inner();
                 count(&inner.value, &mut footprint.bytes);
-                let grad = S::read(&inner.state, |s| {
+                let grad = S::Cells::read(&inner.state, |s| {
                     let extras = s.extras.as_deref()?;
                     footprint.bytes += size_of::<Extras<S>>();
                     if let Some(value) = &extras.value {
@@ -89,7 +89,7 @@ fn function_bytes<S: Strategy>(node: &FunctionNode<S>) -> usize {
     let inner = S::get(&node.inner);
     let out_of_line = match &inner.links {
         Links::General(general) => {
-            let outputs = S::once_get(&general.outputs).map_or(0, |slots| {
+            let outputs = S::Cells::once_get(&general.outputs).map_or(0, |slots| {
                 slots
                     .iter()
                     .map(|slot| size_of::<OutputSlot<S>>() + slot.shape.len() * size_of::<usize>())

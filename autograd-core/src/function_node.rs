@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use autograd_mem::{DefaultStrategy, Freeing, GraphNode, NodeKind, Strategy, live};
+use autograd_mem::{Cells, DefaultStrategy, GraphNode, NodeKind, NodeOnce, Strategy, live};
 use smallvec::SmallVec;
 
 use crate::generation::Order;
@@ -22,7 +22,7 @@ use crate::{Function, Generation, Result, Tensor, Tensors, Variable, apply_one};
 /// function does not own the leaves it reads), and never its outputs under
 /// the weak strategies.
 pub struct FunctionNode<S: Strategy = DefaultStrategy> {
-    pub(crate) inner: S::Strong<FunctionInner<S>>,
+    pub(crate) inner: S::Handle<FunctionInner<S>>,
 }
 
 /// A function's node: the op, what it read, and what it produced. 88 bytes
@@ -34,7 +34,7 @@ pub(crate) struct FunctionInner<S: Strategy> {
     /// The output of a one-output function (set right after it exists: it
     /// needs this node first). Functions with several outputs keep theirs in
     /// [`GeneralLinks`].
-    pub(crate) output: S::Once<S::Back<VariableInner<S>>>,
+    pub(crate) output: NodeOnce<S, S::Back<VariableInner<S>>>,
     pub(crate) order: Order,
 }
 
@@ -48,7 +48,7 @@ pub(crate) struct FunctionInner<S: Strategy> {
 /// `create_graph`) cannot own the leaf back: the second cycle,
 /// `x → x.grad → its creator → … → x`, cannot form.
 pub(crate) enum Input<S: Strategy> {
-    Variable(S::Strong<VariableInner<S>>),
+    Variable(S::Link<VariableInner<S>>),
     Leaf(S::Back<VariableInner<S>>, Arc<Buffer>),
 }
 
@@ -65,7 +65,7 @@ pub(crate) enum Links<S: Strategy> {
 pub(crate) struct GeneralLinks<S: Strategy> {
     pub(crate) inputs: Vec<Input<S>>,
     /// Empty for a one-output function (its output is in `output`).
-    pub(crate) outputs: S::Once<Box<[OutputSlot<S>]>>,
+    pub(crate) outputs: NodeOnce<S, Box<[OutputSlot<S>]>>,
 }
 
 /// A link to one output of a function with several.
@@ -81,7 +81,7 @@ impl<S: Strategy> Input<S> {
         if variable.is_leaf() {
             Input::Leaf(S::back(&variable.node), value.into_shared_repr())
         } else {
-            Input::Variable(variable.node.clone())
+            Input::Variable(S::link(&variable.node))
         }
     }
 
@@ -89,7 +89,7 @@ impl<S: Strategy> Input<S> {
     /// gone (the back-reference still names it).
     pub(crate) fn id(&self) -> usize {
         match self {
-            Input::Variable(node) => S::addr(node),
+            Input::Variable(node) => crate::addr(&*S::get_link(node)),
             Input::Leaf(back, _) => S::back_addr(back),
         }
     }
@@ -97,7 +97,9 @@ impl<S: Strategy> Input<S> {
     /// The input as a variable, if it is alive.
     pub(crate) fn variable(&self) -> Option<Variable<S>> {
         match self {
-            Input::Variable(node) => Some(Variable { node: node.clone() }),
+            Input::Variable(link) => Some(Variable {
+                node: S::handle(link),
+            }),
             Input::Leaf(back, _) => S::upgrade(back).map(|node| Variable { node }),
         }
     }
@@ -109,7 +111,11 @@ impl<S: Strategy> Input<S> {
     /// the value forward saw; a leaf that is gone is a constant of it.
     pub(crate) fn as_forward_read_it(&self) -> Result<Variable<S>> {
         let (back, saved) = match self {
-            Input::Variable(node) => return Ok(Variable { node: node.clone() }),
+            Input::Variable(link) => {
+                return Ok(Variable {
+                    node: S::handle(link),
+                });
+            }
             Input::Leaf(back, saved) => (back, saved),
         };
         let Some(node) = S::upgrade(back) else {
@@ -129,7 +135,7 @@ impl<S: Strategy> Input<S> {
     #[inline]
     pub(crate) fn value(&self) -> Tensor {
         match self {
-            Input::Variable(node) => S::get(node).value(),
+            Input::Variable(node) => S::get_link(node).value(),
             Input::Leaf(_, value) => Tensor::from_buffer(value),
         }
     }
@@ -145,12 +151,12 @@ impl<S: Strategy> Input<S> {
 
     /// `true` if the function owns this input.
     pub(crate) fn is_owned(&self) -> bool {
-        matches!(self, Input::Variable(_)) || S::FREEING != autograd_mem::Freeing::OnDrop
+        matches!(self, Input::Variable(_)) || S::BACK_OWNS
     }
 
     fn trace(&self, tracer: &mut S::Tracer<'_>) {
         match self {
-            Input::Variable(node) => S::trace_strong(node, tracer),
+            Input::Variable(node) => S::trace_link(node, tracer),
             Input::Leaf(back, _) => S::trace_back(back, tracer),
         }
     }
@@ -192,7 +198,7 @@ impl<S: Strategy> Links<S> {
     pub(crate) fn general(inputs: impl Iterator<Item = Input<S>>) -> Self {
         Links::General(Box::new(GeneralLinks {
             inputs: inputs.collect(),
-            outputs: S::new_once(),
+            outputs: S::Cells::new_once(),
         }))
     }
 
@@ -213,7 +219,7 @@ impl<S: Strategy> FunctionInner<S> {
         FunctionInner {
             op: Some(op),
             links,
-            output: S::new_once(),
+            output: S::Cells::new_once(),
             order: Order::next(generation),
         }
     }
@@ -233,10 +239,10 @@ impl<S: Strategy> FunctionInner<S> {
                         shape: y.shape().into_boxed_slice(),
                     })
                     .collect();
-                let _ = S::once_set(&general.outputs, slots);
+                let _ = S::Cells::once_set(&general.outputs, slots);
             }
             (_, [y]) => {
-                let _ = S::once_set(&self.output, S::back(&y.node));
+                let _ = S::Cells::once_set(&self.output, S::back(&y.node));
             }
             _ => {}
         }
@@ -245,7 +251,7 @@ impl<S: Strategy> FunctionInner<S> {
     /// The outputs, upgraded (`None` where one is gone), with their shapes
     /// where the function kept them.
     pub(crate) fn outputs(&self) -> SmallVec<[LiveOutput<'_, S>; 1]> {
-        if let Some(back) = S::once_get(&self.output) {
+        if let Some(back) = S::Cells::once_get(&self.output) {
             let mut one = SmallVec::new();
             one.push((S::upgrade(back).map(|node| Variable { node }), None));
             return one;
@@ -253,7 +259,7 @@ impl<S: Strategy> FunctionInner<S> {
         let Links::General(general) = &self.links else {
             return SmallVec::new();
         };
-        S::once_get(&general.outputs)
+        S::Cells::once_get(&general.outputs)
             .map(|slots| {
                 slots
                     .iter()
@@ -270,7 +276,7 @@ impl<S: Strategy> FunctionInner<S> {
 
     /// `true` if the function has more than one output.
     pub(crate) fn has_several_outputs(&self) -> bool {
-        S::once_get(&self.output).is_none()
+        S::Cells::once_get(&self.output).is_none()
     }
 }
 
@@ -283,11 +289,11 @@ impl<S: Strategy> GraphNode<S> for FunctionInner<S> {
         for input in self.links.inputs() {
             input.trace(tracer);
         }
-        if let Some(back) = S::once_get(&self.output) {
+        if let Some(back) = S::Cells::once_get(&self.output) {
             S::trace_back(back, tracer);
         }
         if let Links::General(general) = &self.links {
-            for slot in S::once_get(&general.outputs).into_iter().flatten() {
+            for slot in S::Cells::once_get(&general.outputs).into_iter().flatten() {
                 S::trace_back(&slot.variable, tracer);
             }
         }
@@ -298,7 +304,7 @@ impl<S: Strategy> FunctionInner<S> {
     /// Moves the links this node owns onto `links` (for teardown). A weak
     /// back-reference owns nothing and is simply dropped.
     pub(crate) fn detach(&mut self, links: &mut Vec<Link<S>>) {
-        let weak_back = S::FREEING == Freeing::OnDrop;
+        let weak_back = !S::BACK_OWNS;
         let mut keep = |input: Input<S>| match input {
             Input::Variable(node) => links.push(Link::Variable(node)),
             Input::Leaf(back, _) if !weak_back => links.push(Link::Back(back)),
@@ -318,12 +324,12 @@ impl<S: Strategy> FunctionInner<S> {
                 } = *general;
                 inputs.into_iter().for_each(&mut keep);
                 if !weak_back {
-                    let slots = S::once_take(&mut outputs).unwrap_or_default();
+                    let slots = S::Cells::once_take(&mut outputs).unwrap_or_default();
                     links.extend(slots.into_vec().into_iter().map(|s| Link::Back(s.variable)));
                 }
             }
         }
-        if let Some(output) = S::once_take(&mut self.output) {
+        if let Some(output) = S::Cells::once_take(&mut self.output) {
             if !weak_back {
                 links.push(Link::Back(output));
             }
@@ -331,7 +337,7 @@ impl<S: Strategy> FunctionInner<S> {
     }
 
     fn owns_links(&self) -> bool {
-        !matches!(self.links, Links::Nullary) || S::once_get(&self.output).is_some()
+        !matches!(self.links, Links::Nullary) || S::Cells::once_get(&self.output).is_some()
     }
 }
 
@@ -350,13 +356,9 @@ impl<S: Strategy> Drop for FunctionInner<S> {
 }
 
 impl<S: Strategy> FunctionNode<S> {
-    pub(crate) fn op_name(inner: &S::Strong<FunctionInner<S>>) -> &'static str {
-        S::get(inner).op().name()
-    }
-
     /// The op's name (`Function::name`).
     pub fn name(&self) -> &'static str {
-        Self::op_name(&self.inner)
+        S::get(&self.inner).op().name()
     }
 
     /// The largest generation among the inputs.
@@ -392,7 +394,7 @@ impl<S: Strategy> FunctionNode<S> {
 
     /// The node's identity while it is alive (its address).
     pub(crate) fn id(&self) -> usize {
-        S::addr(&self.inner)
+        crate::addr(&*S::get(&self.inner))
     }
 }
 

@@ -87,6 +87,14 @@ pub use operators::or_panic;
 pub use tensor::{SharedArray, Tensor, Tensors, TensorsIntoIter};
 pub use variable::Variable;
 
+/// A node's identity while it is alive: its address, as borrowed through
+/// `Strategy::get` or `Strategy::get_link` (and as `Strategy::back_addr`
+/// gives it for a back-reference).
+#[inline]
+pub(crate) fn addr<T>(node: &T) -> usize {
+    node as *const T as usize
+}
+
 #[cfg(test)]
 mod layout_tests {
     use super::*;

@@ -26,9 +26,9 @@ use crate::variable::VariableInner;
 /// A link waiting to be dropped.
 pub(crate) enum Link<S: Strategy> {
     /// A variable's creator, or an intermediate input of a function.
-    Function(S::Strong<FunctionInner<S>>),
+    Function(S::Link<FunctionInner<S>>),
     /// A function's intermediate input, or a stored gradient's node.
-    Variable(S::Strong<VariableInner<S>>),
+    Variable(S::Link<VariableInner<S>>),
     /// A function's link to an output or to a leaf input (strong under
     /// `StrongOnly` and the collected strategies).
     Back(S::Back<VariableInner<S>>),

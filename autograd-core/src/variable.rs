@@ -3,7 +3,8 @@
 use std::fmt;
 
 use autograd_mem::{
-    CollectedSync, DefaultStrategy, GraphNode, NodeKind, Strategy, StrategyKind, live,
+    Cells, CollectedSync, DefaultStrategy, GraphNode, NodeCell, NodeKind, Strategy, StrategyKind,
+    live,
 };
 use ndarray::{Array, Dimension};
 
@@ -39,7 +40,7 @@ use crate::{Error, FunctionNode, Generation, Result, SharedArray, Tensor};
 /// assert_send::<autograd_core::Variable<autograd_core::RcWeak>>();
 /// ```
 pub struct Variable<S: Strategy = DefaultStrategy> {
-    pub(crate) node: S::Strong<VariableInner<S>>,
+    pub(crate) node: S::Handle<VariableInner<S>>,
 }
 
 /// A variable's node: what is fixed at creation (its creator, and the value
@@ -48,12 +49,12 @@ pub struct Variable<S: Strategy = DefaultStrategy> {
 /// `RcWeak` with the `Rc` counts.
 pub(crate) struct VariableInner<S: Strategy> {
     /// `None` for a leaf.
-    pub(crate) creator: Option<S::Strong<FunctionInner<S>>>,
+    pub(crate) creator: Option<S::Link<FunctionInner<S>>>,
     /// The value at creation. A leaf's always has a buffer of its own, so
     /// that the functions reading the leaf share it for the price of a
     /// pointer; `set_data` puts a leaf's later values in its extras.
     pub(crate) value: Tensor,
-    pub(crate) state: S::Cell<VariableState<S>>,
+    pub(crate) state: NodeCell<S, VariableState<S>>,
 }
 
 /// What can change on a variable after it is created.
@@ -100,7 +101,7 @@ impl<S: Strategy> VariableState<S> {
 }
 
 impl<S: Strategy> VariableInner<S> {
-    pub(crate) fn new(value: Tensor, creator: Option<S::Strong<FunctionInner<S>>>) -> Self {
+    pub(crate) fn new(value: Tensor, creator: Option<S::Link<FunctionInner<S>>>) -> Self {
         declare_nodes::<S>();
         live::record_created::<S>(NodeKind::Variable);
         let value = if creator.is_none() {
@@ -111,7 +112,7 @@ impl<S: Strategy> VariableInner<S> {
         VariableInner {
             creator,
             value,
-            state: S::new_cell(VariableState { extras: None }),
+            state: S::Cells::new_cell(VariableState { extras: None }),
         }
     }
 
@@ -122,7 +123,7 @@ impl<S: Strategy> VariableInner<S> {
         if self.creator.is_some() {
             return self.value.clone();
         }
-        S::read(&self.state, |s| {
+        S::Cells::read(&self.state, |s| {
             s.extras
                 .as_ref()
                 .and_then(|e| e.value.clone())
@@ -131,9 +132,9 @@ impl<S: Strategy> VariableInner<S> {
     }
 
     pub(crate) fn generation(&self) -> Generation {
-        self.creator
-            .as_ref()
-            .map_or(Generation::LEAF, |f| S::get(f).order.generation().next())
+        self.creator.as_ref().map_or(Generation::LEAF, |f| {
+            S::get_link(f).order.generation().next()
+        })
     }
 }
 
@@ -154,11 +155,11 @@ pub(crate) fn declare_nodes<S: Strategy>() {
 impl<S: Strategy> GraphNode<S> for VariableInner<S> {
     fn trace(&self, tracer: &mut S::Tracer<'_>) {
         if let Some(creator) = &self.creator {
-            S::trace_strong(creator, tracer);
+            S::trace_link(creator, tracer);
         }
-        S::try_read(&self.state, |s| {
+        S::Cells::try_read(&self.state, |s| {
             if let Some(Grad::Variable(grad)) = s.extras.as_ref().and_then(|e| e.grad.as_ref()) {
-                S::trace_strong(&grad.node, tracer);
+                S::trace_handle(&grad.node, tracer);
             }
         });
     }
@@ -168,18 +169,19 @@ impl<S: Strategy> VariableInner<S> {
     /// Moves the links this node owns onto `links` (for teardown).
     pub(crate) fn detach(&mut self, links: &mut Vec<Link<S>>) {
         links.extend(self.creator.take().map(Link::Function));
-        let grad = S::get_mut(&mut self.state)
+        let grad = S::Cells::get_mut(&mut self.state)
             .extras
             .as_mut()
             .and_then(|e| e.grad.take());
         if let Some(Grad::Variable(grad)) = grad {
-            links.push(Link::Variable(grad.node));
+            // The variable's handle becomes a link; the node lives on in it.
+            links.push(Link::Variable(S::link(&grad.node)));
         }
     }
 
     fn owns_links(&mut self) -> bool {
         self.creator.is_some()
-            || S::get_mut(&mut self.state)
+            || S::Cells::get_mut(&mut self.state)
                 .extras
                 .as_ref()
                 .is_some_and(|e| matches!(e.grad, Some(Grad::Variable(_))))
@@ -223,12 +225,9 @@ impl<S: Strategy> Variable<S> {
         Self::with_creator(value, None)
     }
 
-    pub(crate) fn with_creator(
-        value: Tensor,
-        creator: Option<S::Strong<FunctionInner<S>>>,
-    ) -> Self {
+    pub(crate) fn with_creator(value: Tensor, creator: Option<S::Link<FunctionInner<S>>>) -> Self {
         Variable {
-            node: S::new_strong(VariableInner::new(value, creator)),
+            node: S::new_handle(VariableInner::new(value, creator)),
         }
     }
 
@@ -237,11 +236,11 @@ impl<S: Strategy> Variable<S> {
     }
 
     fn read<R>(&self, f: impl FnOnce(&VariableState<S>) -> R) -> R {
-        S::read(&self.inner().state, f)
+        S::Cells::read(&self.inner().state, f)
     }
 
     fn write<R>(&self, f: impl FnOnce(&mut VariableState<S>) -> R) -> R {
-        S::write(&self.inner().state, f)
+        S::Cells::write(&self.inner().state, f)
     }
 
     /// Names the variable (shown by `Debug` and graph exports) and returns it.
@@ -381,10 +380,9 @@ impl<S: Strategy> Variable<S> {
 
     /// The function that created this variable; `None` for a leaf.
     pub fn creator(&self) -> Option<FunctionNode<S>> {
-        self.inner()
-            .creator
-            .clone()
-            .map(|inner| FunctionNode { inner })
+        self.inner().creator.as_ref().map(|creator| FunctionNode {
+            inner: S::handle(creator),
+        })
     }
 
     /// `true` if no function created this variable.
@@ -409,7 +407,7 @@ impl<S: Strategy> Variable<S> {
 
     /// The node's identity while it is alive (its address).
     pub(crate) fn id(&self) -> usize {
-        S::addr(&self.node)
+        crate::addr(&*self.inner())
     }
 
     /// Stores `grad` as this variable's gradient, or adds it to the stored
@@ -522,13 +520,10 @@ impl<S: Strategy, D: Dimension> From<Array<f64, D>> for Variable<S> {
 impl<S: Strategy> fmt::Debug for Variable<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.inner();
-        let creator = inner
-            .creator
-            .as_ref()
-            .map(|c| FunctionNode::<S>::op_name(c));
+        let creator = inner.creator.as_ref().map(|c| S::get_link(c).op().name());
         let generation = inner.generation();
         let value = inner.value();
-        S::read(&inner.state, |s| {
+        S::Cells::read(&inner.state, |s| {
             let extras = s.extras.as_deref();
             f.debug_struct("Variable")
                 .field("name", &extras.and_then(|e| e.name.as_deref()))

@@ -1,12 +1,13 @@
 //! [`Collected`]: single-threaded graphs whose function → output links are
 //! strong, freed by a cycle collector (the seed's second method).
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::Cell;
 
 use jrsonnet_gcmodule::{Cc, ObjectSpace, Trace, Tracer};
 
-use crate::collection::{self, Collection, CollectorStats, Policy, Totals};
-use crate::{Freeing, GraphNode, Strategy, StrategyKind, live};
+use crate::collection::{self, Collection, Collector, CollectorStats, Policy, Totals};
+use crate::strategy::sealed::Sealed;
+use crate::{Freeing, GraphNode, LocalCells, Strategy, StrategyKind, live};
 
 /// Reference counting plus a cycle collector, as CPython frees DeZero's
 /// graph when the weak link is missing: every graph is a cycle
@@ -34,6 +35,7 @@ use crate::{Freeing, GraphNode, Strategy, StrategyKind, live};
 pub struct Collected;
 
 /// A node as the collector holds it: what it traces is the node's own links.
+#[repr(transparent)]
 pub(crate) struct Traced<T>(T);
 
 impl<T: GraphNode<Collected>> Trace for Traced<T> {
@@ -123,69 +125,30 @@ impl Collected {
     }
 }
 
-impl Strategy for Collected {
-    type Strong<T: GraphNode<Self>> = CcHandle<T>;
-    type Ref<'a, T: GraphNode<Self> + 'a> = &'a T;
-    type Back<T: GraphNode<Self>> = CcHandle<T>;
-    type Cell<T> = RefCell<T>;
-    type Once<T> = OnceCell<T>;
-    type Tracer<'a> = Tracer<'a>;
+/// [`Collected`]'s collector: this thread's object space, by this thread's
+/// [`Policy`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadCollector;
 
-    const KIND: StrategyKind = StrategyKind::Collected;
-    const FREEING: Freeing = Freeing::OnCollection;
+impl Sealed for Collected {}
+impl Sealed for ThreadCollector {}
 
-    fn new_strong<T: GraphNode<Self>>(value: T) -> CcHandle<T> {
-        CREATED.with(|n| n.set(n.get() + 1));
-        CcHandle(with_space(|space| space.create(Traced(value))))
+impl Collector for ThreadCollector {
+    fn maybe_collect() {
+        let due = Self::policy().due(CREATED.with(Cell::get), SURVIVORS.with(Cell::get));
+        if due {
+            Self::collect();
+        }
     }
 
-    fn get<T: GraphNode<Self>>(strong: &CcHandle<T>) -> &T {
-        &strong.0.0
-    }
-
-    fn back<T: GraphNode<Self>>(strong: &CcHandle<T>) -> CcHandle<T> {
-        strong.clone()
-    }
-
-    fn upgrade<T: GraphNode<Self>>(back: &CcHandle<T>) -> Option<CcHandle<T>> {
-        Some(back.clone())
-    }
-
-    fn try_unwrap<T: GraphNode<Self>>(strong: CcHandle<T>) -> Result<T, CcHandle<T>> {
-        // gcmodule's `Cc` cannot give its value up: teardown lets the node's
-        // `Drop` hand its links over instead.
-        Err(strong)
-    }
-
-    fn try_unwrap_back<T: GraphNode<Self>>(back: CcHandle<T>) -> Result<T, CcHandle<T>> {
-        Err(back)
-    }
-
-    fn addr<T: GraphNode<Self>>(strong: &CcHandle<T>) -> usize {
-        &*strong.0 as *const Traced<T> as usize
-    }
-
-    fn back_addr<T: GraphNode<Self>>(back: &CcHandle<T>) -> usize {
-        Self::addr(back)
-    }
-
-    /// gcmodule's block for a tracked value: a header (two list pointers
-    /// and a vtable pointer), two counts, then the value.
-    fn allocation_size<T: GraphNode<Self>>() -> usize {
-        use std::alloc::Layout;
-        let (block, _) = Layout::new::<[usize; 3]>()
-            .extend(Layout::new::<[usize; 2]>())
-            .and_then(|(block, _)| block.extend(Layout::new::<T>()))
-            .expect("a node layout fits in memory");
-        block.pad_to_align().size()
-    }
-
-    fn trace_strong<T: GraphNode<Self>>(strong: &CcHandle<T>, tracer: &mut Tracer<'_>) {
-        strong.0.trace(tracer);
-    }
-
-    fn trace_back<T: GraphNode<Self>>(back: &CcHandle<T>, tracer: &mut Tracer<'_>) {
-        back.0.trace(tracer);
+    fn collect() -> Collection {
+        let collection = collection::run(Collected::live_nodes() as usize, || {
+            with_space(ObjectSpace::collect_cycles)
+        });
+        CREATED.with(|n| n.set(0));
+        SURVIVORS.with(|n| n.set(Collected::live_nodes()));
+        TOTALS.add(collection);
+        collection
     }
 
     /// Sets the policy of this thread.
@@ -204,57 +167,88 @@ impl Strategy for Collected {
     fn reset_collector_stats() {
         TOTALS.reset();
     }
+}
 
-    fn maybe_collect() {
-        let due = Self::policy().due(CREATED.with(Cell::get), SURVIVORS.with(Cell::get));
-        if due {
-            Self::collect();
-        }
+impl Strategy for Collected {
+    type Handle<T: GraphNode<Self>> = CcHandle<T>;
+    type Link<T: GraphNode<Self>> = CcHandle<T>;
+    type Back<T: GraphNode<Self>> = CcHandle<T>;
+    type Ref<'a, T: GraphNode<Self> + 'a> = &'a T;
+    type Tracer<'a> = Tracer<'a>;
+    type Cells = LocalCells;
+    type Collector = ThreadCollector;
+
+    const KIND: StrategyKind = StrategyKind::Collected;
+    const FREEING: Freeing = Freeing::OnCollection;
+    const BACK_OWNS: bool = true;
+
+    fn new_handle<T: GraphNode<Self>>(value: T) -> CcHandle<T> {
+        CREATED.with(|n| n.set(n.get() + 1));
+        CcHandle(with_space(|space| space.create(Traced(value))))
     }
 
-    fn collect() -> Collection {
-        let collection = collection::run(Self::live_nodes() as usize, || {
-            with_space(ObjectSpace::collect_cycles)
-        });
-        CREATED.with(|n| n.set(0));
-        SURVIVORS.with(|n| n.set(Self::live_nodes()));
-        TOTALS.add(collection);
-        collection
+    fn new_link<T: GraphNode<Self>>(value: T) -> CcHandle<T> {
+        Self::new_handle(value)
     }
 
-    fn new_cell<T>(value: T) -> RefCell<T> {
-        RefCell::new(value)
+    fn get<T: GraphNode<Self>>(handle: &CcHandle<T>) -> &T {
+        &handle.0.0
     }
 
-    fn read<T, R>(cell: &RefCell<T>, f: impl FnOnce(&T) -> R) -> R {
-        f(&cell.borrow())
+    fn get_link<T: GraphNode<Self>>(link: &CcHandle<T>) -> &T {
+        &link.0.0
     }
 
-    fn try_read<T, R>(cell: &RefCell<T>, f: impl FnOnce(&T) -> R) -> Option<R> {
-        cell.try_borrow().ok().map(|value| f(&value))
+    fn link<T: GraphNode<Self>>(handle: &CcHandle<T>) -> CcHandle<T> {
+        handle.clone()
     }
 
-    fn write<T, R>(cell: &RefCell<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut cell.borrow_mut())
+    fn handle<T: GraphNode<Self>>(link: &CcHandle<T>) -> CcHandle<T> {
+        link.clone()
     }
 
-    fn get_mut<T>(cell: &mut RefCell<T>) -> &mut T {
-        cell.get_mut()
+    fn back<T: GraphNode<Self>>(handle: &CcHandle<T>) -> CcHandle<T> {
+        handle.clone()
     }
 
-    fn new_once<T>() -> OnceCell<T> {
-        OnceCell::new()
+    fn upgrade<T: GraphNode<Self>>(back: &CcHandle<T>) -> Option<CcHandle<T>> {
+        Some(back.clone())
     }
 
-    fn once_get<T>(once: &OnceCell<T>) -> Option<&T> {
-        once.get()
+    fn try_unwrap<T: GraphNode<Self>>(link: CcHandle<T>) -> Result<T, CcHandle<T>> {
+        // gcmodule's `Cc` cannot give its value up: teardown lets the node's
+        // `Drop` hand its links over instead.
+        Err(link)
     }
 
-    fn once_set<T>(once: &OnceCell<T>, value: T) -> Result<(), T> {
-        once.set(value)
+    fn try_unwrap_back<T: GraphNode<Self>>(back: CcHandle<T>) -> Result<T, CcHandle<T>> {
+        Err(back)
     }
 
-    fn once_take<T>(once: &mut OnceCell<T>) -> Option<T> {
-        once.take()
+    fn back_addr<T: GraphNode<Self>>(back: &CcHandle<T>) -> usize {
+        Self::get(back) as *const T as usize
+    }
+
+    /// gcmodule's block for a tracked value: a header (two list pointers
+    /// and a vtable pointer), two counts, then the value.
+    fn allocation_size<T: GraphNode<Self>>() -> usize {
+        use std::alloc::Layout;
+        let (block, _) = Layout::new::<[usize; 3]>()
+            .extend(Layout::new::<[usize; 2]>())
+            .and_then(|(block, _)| block.extend(Layout::new::<T>()))
+            .expect("a node layout fits in memory");
+        block.pad_to_align().size()
+    }
+
+    fn trace_handle<T: GraphNode<Self>>(handle: &CcHandle<T>, tracer: &mut Tracer<'_>) {
+        handle.0.trace(tracer);
+    }
+
+    fn trace_link<T: GraphNode<Self>>(link: &CcHandle<T>, tracer: &mut Tracer<'_>) {
+        link.0.trace(tracer);
+    }
+
+    fn trace_back<T: GraphNode<Self>>(back: &CcHandle<T>, tracer: &mut Tracer<'_>) {
+        back.0.trace(tracer);
     }
 }

@@ -3,11 +3,11 @@
 //!
 //! The one module of this crate allowed `unsafe`, for one reason: gcmodule's
 //! threaded pointer accepts only values that are `Send + Sync`, and the
-//! generic [`Strategy::new_strong`] cannot prove that of its `T` (autograd-core's
+//! generic [`Strategy::new_handle`] cannot prove that of its `T` (autograd-core's
 //! nodes are `Send + Sync` under this strategy, but that is a fact about
 //! each concrete type, not about every `T` the trait allows). So node types
 //! are declared thread-safe where the compiler can check them
-//! ([`declare_thread_safe`] requires `T: Send + Sync`), and `new_strong`
+//! ([`declare_thread_safe`] requires `T: Send + Sync`), and `new_handle`
 //! refuses any type not declared; the `unsafe impl`s below rest on that.
 
 #![allow(unsafe_code)]
@@ -20,15 +20,16 @@ use std::sync::{LazyLock, Mutex, OnceLock, PoisonError, RwLock, TryLockError};
 
 use jrsonnet_gcmodule::{ThreadedCc, ThreadedCcRef, ThreadedObjectSpace, Trace, Tracer};
 
-use crate::collection::{self, Collection, CollectorStats, Policy, Totals};
-use crate::{Freeing, GraphNode, Strategy, StrategyKind, live};
+use crate::collection::{self, Collection, Collector, CollectorStats, Policy, Totals};
+use crate::strategy::sealed::Sealed;
+use crate::{Freeing, GraphNode, SharedCells, Strategy, StrategyKind, live};
 
 /// Reference counting plus a cycle collector, for graphs that are
 /// `Send + Sync`: [`Collected`](crate::Collected)'s counterpart as
 /// [`ArcWeak`](crate::ArcWeak) is [`RcWeak`](crate::RcWeak)'s.
 ///
-/// Every node lives in one process-wide gcmodule object space; cells are
-/// `Mutex`es. A collection stops every thread's access to the graph while it
+/// Every node lives in one process-wide gcmodule object space
+/// ([`ProcessCollector`]); cells are `Mutex`es ([`SharedCells`]). A collection stops every thread's access to the graph while it
 /// runs (gcmodule's lock). The [`Policy`] is process-wide
 /// ([`Strategy::set_policy`]).
 ///
@@ -76,7 +77,7 @@ fn declared_thread_safe<T: 'static>() -> bool {
 #[doc(hidden)]
 pub struct Shared<T>(T);
 
-// SAFETY: a `Shared<T>` is made in one place only, `CollectedSync::new_strong`
+// SAFETY: a `Shared<T>` is made in one place only, `CollectedSync::new_handle`
 // (the field is private to this module), and only after checking that `T`'s
 // `TypeId` was recorded by `declare_thread_safe::<T>`, which requires
 // `T: Send + Sync`. So every `Shared<T>` that exists wraps a `Send + Sync` value,
@@ -247,79 +248,15 @@ fn run_collection() -> Collection {
     collection
 }
 
-impl Strategy for CollectedSync {
-    type Strong<T: GraphNode<Self>> = SyncHandle<T>;
-    type Ref<'a, T: GraphNode<Self> + 'a> = SyncRef<'a, T>;
-    type Back<T: GraphNode<Self>> = SyncHandle<T>;
-    type Cell<T> = Mutex<T>;
-    type Once<T> = OnceLock<T>;
-    type Tracer<'a> = Tracer<'a>;
+/// [`CollectedSync`]'s collector: the process-wide object space, by the
+/// process-wide [`Policy`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessCollector;
 
-    const KIND: StrategyKind = StrategyKind::CollectedSync;
-    const FREEING: Freeing = Freeing::OnCollection;
+impl Sealed for CollectedSync {}
+impl Sealed for ProcessCollector {}
 
-    /// # Panics
-    /// If `T` was not declared with [`declare_thread_safe`] (autograd-core
-    /// declares its nodes).
-    fn new_strong<T: GraphNode<Self>>(value: T) -> SyncHandle<T> {
-        assert!(
-            declared_thread_safe::<T>(),
-            "CollectedSync holds only types declared thread-safe"
-        );
-        CREATED.fetch_add(1, Ordering::Relaxed);
-        SyncHandle(SPACE.create(Shared(value)))
-    }
-
-    fn get<T: GraphNode<Self>>(strong: &SyncHandle<T>) -> SyncRef<'_, T> {
-        enter_borrow();
-        SyncRef(strong.0.borrow())
-    }
-
-    fn back<T: GraphNode<Self>>(strong: &SyncHandle<T>) -> SyncHandle<T> {
-        strong.clone()
-    }
-
-    fn upgrade<T: GraphNode<Self>>(back: &SyncHandle<T>) -> Option<SyncHandle<T>> {
-        Some(back.clone())
-    }
-
-    fn try_unwrap<T: GraphNode<Self>>(strong: SyncHandle<T>) -> Result<T, SyncHandle<T>> {
-        Err(strong)
-    }
-
-    fn try_unwrap_back<T: GraphNode<Self>>(back: SyncHandle<T>) -> Result<T, SyncHandle<T>> {
-        Err(back)
-    }
-
-    fn addr<T: GraphNode<Self>>(strong: &SyncHandle<T>) -> usize {
-        let node: &T = &Self::get(strong);
-        node as *const T as usize
-    }
-
-    fn back_addr<T: GraphNode<Self>>(back: &SyncHandle<T>) -> usize {
-        Self::addr(back)
-    }
-
-    /// gcmodule's threaded block for a tracked value: a header (two list
-    /// pointers, a vtable pointer, the list's lock), two counts and the
-    /// collector's lock, then the value.
-    fn allocation_size<T: GraphNode<Self>>() -> usize {
-        use std::alloc::Layout;
-        let (block, _) = Layout::new::<[usize; 4]>()
-            .extend(Layout::new::<[usize; 3]>())
-            .and_then(|(block, _)| block.extend(Layout::new::<T>()))
-            .expect("a node layout fits in memory");
-        block.pad_to_align().size()
-    }
-
-    fn trace_strong<T: GraphNode<Self>>(strong: &SyncHandle<T>, tracer: &mut Tracer<'_>) {
-        strong.0.trace(tracer);
-    }
-
-    fn trace_back<T: GraphNode<Self>>(back: &SyncHandle<T>, tracer: &mut Tracer<'_>) {
-        back.0.trace(tracer);
-    }
-
+impl Collector for ProcessCollector {
     fn set_policy(policy: Policy) {
         let code = match policy {
             Policy::Auto => 0,
@@ -369,44 +306,96 @@ impl Strategy for CollectedSync {
         }
         exclusively(true, run_collection).unwrap_or_default()
     }
+}
 
-    fn new_cell<T>(value: T) -> Mutex<T> {
-        Mutex::new(value)
+impl Strategy for CollectedSync {
+    type Handle<T: GraphNode<Self>> = SyncHandle<T>;
+    type Link<T: GraphNode<Self>> = SyncHandle<T>;
+    type Back<T: GraphNode<Self>> = SyncHandle<T>;
+    type Ref<'a, T: GraphNode<Self> + 'a> = SyncRef<'a, T>;
+    type Tracer<'a> = Tracer<'a>;
+    type Cells = SharedCells;
+    type Collector = ProcessCollector;
+
+    const KIND: StrategyKind = StrategyKind::CollectedSync;
+    const FREEING: Freeing = Freeing::OnCollection;
+    const BACK_OWNS: bool = true;
+
+    /// # Panics
+    /// If `T` was not declared with [`declare_thread_safe`] (autograd-core
+    /// declares its nodes).
+    fn new_handle<T: GraphNode<Self>>(value: T) -> SyncHandle<T> {
+        assert!(
+            declared_thread_safe::<T>(),
+            "CollectedSync holds only types declared thread-safe"
+        );
+        CREATED.fetch_add(1, Ordering::Relaxed);
+        SyncHandle(SPACE.create(Shared(value)))
     }
 
-    fn read<T, R>(cell: &Mutex<T>, f: impl FnOnce(&T) -> R) -> R {
-        f(&cell.lock().unwrap_or_else(PoisonError::into_inner))
+    fn new_link<T: GraphNode<Self>>(value: T) -> SyncHandle<T> {
+        Self::new_handle(value)
     }
 
-    fn try_read<T, R>(cell: &Mutex<T>, f: impl FnOnce(&T) -> R) -> Option<R> {
-        match cell.try_lock() {
-            Ok(value) => Some(f(&value)),
-            Err(TryLockError::Poisoned(poisoned)) => Some(f(&poisoned.into_inner())),
-            Err(TryLockError::WouldBlock) => None,
-        }
+    fn get<T: GraphNode<Self>>(handle: &SyncHandle<T>) -> SyncRef<'_, T> {
+        enter_borrow();
+        SyncRef(handle.0.borrow())
     }
 
-    fn write<T, R>(cell: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
-        f(&mut cell.lock().unwrap_or_else(PoisonError::into_inner))
+    fn get_link<T: GraphNode<Self>>(link: &SyncHandle<T>) -> SyncRef<'_, T> {
+        Self::get(link)
     }
 
-    fn get_mut<T>(cell: &mut Mutex<T>) -> &mut T {
-        cell.get_mut().unwrap_or_else(PoisonError::into_inner)
+    fn link<T: GraphNode<Self>>(handle: &SyncHandle<T>) -> SyncHandle<T> {
+        handle.clone()
     }
 
-    fn new_once<T>() -> OnceLock<T> {
-        OnceLock::new()
+    fn handle<T: GraphNode<Self>>(link: &SyncHandle<T>) -> SyncHandle<T> {
+        link.clone()
     }
 
-    fn once_get<T>(once: &OnceLock<T>) -> Option<&T> {
-        once.get()
+    fn back<T: GraphNode<Self>>(handle: &SyncHandle<T>) -> SyncHandle<T> {
+        handle.clone()
     }
 
-    fn once_set<T>(once: &OnceLock<T>, value: T) -> Result<(), T> {
-        once.set(value)
+    fn upgrade<T: GraphNode<Self>>(back: &SyncHandle<T>) -> Option<SyncHandle<T>> {
+        Some(back.clone())
     }
 
-    fn once_take<T>(once: &mut OnceLock<T>) -> Option<T> {
-        once.take()
+    fn try_unwrap<T: GraphNode<Self>>(link: SyncHandle<T>) -> Result<T, SyncHandle<T>> {
+        Err(link)
+    }
+
+    fn try_unwrap_back<T: GraphNode<Self>>(back: SyncHandle<T>) -> Result<T, SyncHandle<T>> {
+        Err(back)
+    }
+
+    fn back_addr<T: GraphNode<Self>>(back: &SyncHandle<T>) -> usize {
+        let node: &T = &Self::get(back);
+        node as *const T as usize
+    }
+
+    /// gcmodule's threaded block for a tracked value: a header (two list
+    /// pointers, a vtable pointer, the list's lock), two counts and the
+    /// collector's lock, then the value.
+    fn allocation_size<T: GraphNode<Self>>() -> usize {
+        use std::alloc::Layout;
+        let (block, _) = Layout::new::<[usize; 4]>()
+            .extend(Layout::new::<[usize; 3]>())
+            .and_then(|(block, _)| block.extend(Layout::new::<T>()))
+            .expect("a node layout fits in memory");
+        block.pad_to_align().size()
+    }
+
+    fn trace_handle<T: GraphNode<Self>>(handle: &SyncHandle<T>, tracer: &mut Tracer<'_>) {
+        handle.0.trace(tracer);
+    }
+
+    fn trace_link<T: GraphNode<Self>>(link: &SyncHandle<T>, tracer: &mut Tracer<'_>) {
+        link.0.trace(tracer);
+    }
+
+    fn trace_back<T: GraphNode<Self>>(back: &SyncHandle<T>, tracer: &mut Tracer<'_>) {
+        back.0.trace(tracer);
     }
 }

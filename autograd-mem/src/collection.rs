@@ -1,9 +1,57 @@
-//! What the collected strategies share: when they collect on their own
+//! A strategy's collector ([`Collector`]: none, per thread or per process),
+//! and what the collected strategies share: when they collect on their own
 //! ([`Policy`]), what a collection did ([`Collection`]), what all of them did
 //! ([`CollectorStats`]), and running a collection on a stack deep enough.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::strategy::sealed::Sealed;
+
+/// Whether and when a strategy frees unreachable cycles: each strategy names
+/// one ([`Strategy::Collector`](crate::Strategy::Collector)), and
+/// [`Strategy`](crate::Strategy)'s collection methods call it.
+///
+/// Three answers: [`NoCollector`] (the reference-counting strategies), the
+/// per-thread collector of [`Collected`](crate::Collected) and the
+/// per-process one of [`CollectedSync`](crate::CollectedSync). This trait is
+/// sealed: it is not an extension interface.
+pub trait Collector: Sealed + 'static {
+    /// Collects if the policy says it is time. autograd-core calls it where
+    /// no node is borrowed.
+    fn maybe_collect() {}
+
+    /// Collects now and says what it freed; nothing without a collector.
+    fn collect() -> Collection {
+        Collection::default()
+    }
+
+    /// Sets when the collector runs on its own; no effect without one.
+    fn set_policy(policy: Policy) {
+        let _ = policy;
+    }
+
+    /// When the collector runs on its own; [`Policy::Never`] without one.
+    fn policy() -> Policy {
+        Policy::Never
+    }
+
+    /// What the collections did, over all threads.
+    fn collector_stats() -> CollectorStats {
+        CollectorStats::default()
+    }
+
+    /// Starts [`collector_stats`](Collector::collector_stats) over.
+    fn reset_collector_stats() {}
+}
+
+/// No collector: what reference counting does not free stays (the cycles of
+/// [`StrongOnly`](crate::StrongOnly)).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct NoCollector;
+
+impl Sealed for NoCollector {}
+impl Collector for NoCollector {}
 
 /// When a collected strategy runs its cycle collector on its own (it always
 /// runs when [`Strategy::collect`](crate::Strategy::collect) is called).

@@ -42,6 +42,7 @@
 #![deny(unsafe_code)] // allowed in `collected_sync` alone: see its docs
 
 mod arc_weak;
+mod cells;
 mod collected;
 #[doc(hidden)]
 pub mod collected_sync;
@@ -54,15 +55,21 @@ pub mod strategy;
 mod strong_only;
 
 pub use arc_weak::ArcWeak;
-pub use collected::Collected;
-pub use collected_sync::CollectedSync;
-pub use collection::{Collection, CollectorStats, Policy};
+pub use cells::{Cells, LocalCells, SharedCells};
+pub use collected::{Collected, ThreadCollector};
+pub use collected_sync::{CollectedSync, ProcessCollector};
+pub use collection::{Collection, Collector, CollectorStats, NoCollector, Policy};
 pub use default::{DefaultBase, DefaultStrategy};
 pub use live::{LiveNodes, NodeKind};
 pub use rc_weak::RcWeak;
 #[doc(hidden)]
 pub use strategy::shared_block_size;
-pub use strategy::{BaseStrategy, Freeing, GraphNode, Strategy};
+pub use strategy::{BackRef, Counted, Family, Freeing, GraphNode, Strategy, StrongBack, WeakBack};
+
+/// The cell of a node's state under `S` ([`LocalCells`] or [`SharedCells`]).
+pub type NodeCell<S, T> = <<S as Strategy>::Cells as Cells>::Cell<T>;
+/// The once-cell of a node under `S`.
+pub type NodeOnce<S, T> = <<S as Strategy>::Cells as Cells>::Once<T>;
 pub use strong_only::StrongOnly;
 
 /// The strategies, written once. Calls `callback! { args [entries] }` with
@@ -220,17 +227,17 @@ mod tests {
     /// A graph node reduced to its two links: `creator` (variable → function,
     /// always strong) and `output` (function → variable, through `S::back`).
     struct Node<S: Strategy> {
-        creator: S::Cell<Option<S::Strong<Node<S>>>>,
-        output: S::Cell<Option<S::Back<Node<S>>>>,
+        creator: NodeCell<S, Option<S::Handle<Node<S>>>>,
+        output: NodeCell<S, Option<S::Back<Node<S>>>>,
         dropped: Arc<AtomicBool>,
     }
 
     impl<S: Strategy> GraphNode<S> for Node<S> {
         fn trace(&self, tracer: &mut S::Tracer<'_>) {
-            S::try_read(&self.creator, |c| {
-                c.iter().for_each(|c| S::trace_strong(c, tracer))
+            S::Cells::try_read(&self.creator, |c| {
+                c.iter().for_each(|c| S::trace_handle(c, tracer))
             });
-            S::try_read(&self.output, |o| {
+            S::Cells::try_read(&self.output, |o| {
                 o.iter().for_each(|o| S::trace_back(o, tracer))
             });
         }
@@ -242,10 +249,10 @@ mod tests {
         }
     }
 
-    fn node<S: Strategy>(dropped: &Arc<AtomicBool>) -> S::Strong<Node<S>> {
-        S::new_strong(Node {
-            creator: S::new_cell(None),
-            output: S::new_cell(None),
+    fn node<S: Strategy>(dropped: &Arc<AtomicBool>) -> S::Handle<Node<S>> {
+        S::new_handle(Node {
+            creator: S::Cells::new_cell(None),
+            output: S::Cells::new_cell(None),
             dropped: Arc::clone(dropped),
         })
     }
@@ -256,8 +263,8 @@ mod tests {
         let variable_dropped = Arc::new(AtomicBool::new(false));
         let variable = node::<S>(&variable_dropped);
         let function = node::<S>(&Arc::new(AtomicBool::new(false)));
-        S::write(&S::get(&function).output, |o| *o = Some(S::back(&variable)));
-        S::write(&S::get(&variable).creator, |c| *c = Some(function));
+        S::Cells::write(&S::get(&function).output, |o| *o = Some(S::back(&variable)));
+        S::Cells::write(&S::get(&variable).creator, |c| *c = Some(function));
         drop(variable);
         variable_dropped.load(Ordering::SeqCst)
     }
@@ -273,10 +280,10 @@ mod tests {
         {
             let variable = node::<Collected>(&dropped);
             let function = node::<Collected>(&Arc::new(AtomicBool::new(false)));
-            Collected::write(&Collected::get(&function).output, |o| {
+            LocalCells::write(&Collected::get(&function).output, |o| {
                 *o = Some(Collected::back(&variable))
             });
-            Collected::write(&Collected::get(&variable).creator, |c| *c = Some(function));
+            LocalCells::write(&Collected::get(&variable).creator, |c| *c = Some(function));
         }
         assert!(
             !dropped.load(Ordering::SeqCst),
@@ -334,22 +341,24 @@ mod tests {
         }
     }
 
-    fn cells_give_shared_and_exclusive_access<S: Strategy>() {
-        let mut cell = S::new_cell(vec![1]);
-        S::write(&cell, |v| v.push(2));
-        assert_eq!(S::read(&cell, |v| v.len()), 2);
-        S::get_mut(&mut cell).push(3);
-        assert_eq!(S::read(&cell, Clone::clone), vec![1, 2, 3]);
-        assert_eq!(S::try_read(&cell, |v| v.len()), Some(3));
-        let mut once = S::new_once();
-        assert!(S::once_get(&once).is_none());
-        assert!(S::once_set(&once, RefCell::new(1)).is_ok());
-        assert!(S::once_set(&once, RefCell::new(2)).is_err());
-        assert_eq!(S::once_take(&mut once).map(RefCell::into_inner), Some(1));
+    fn cells_give_shared_and_exclusive_access<C: Cells>() {
+        let mut cell = C::new_cell(vec![1]);
+        C::write(&cell, |v| v.push(2));
+        assert_eq!(C::read(&cell, |v| v.len()), 2);
+        C::get_mut(&mut cell).push(3);
+        assert_eq!(C::read(&cell, Clone::clone), vec![1, 2, 3]);
+        assert_eq!(C::try_read(&cell, |v| v.len()), Some(3));
+        let mut once = C::new_once();
+        assert!(C::once_get(&once).is_none());
+        assert!(C::once_set(&once, RefCell::new(1)).is_ok());
+        assert!(C::once_set(&once, RefCell::new(2)).is_err());
+        assert_eq!(C::once_take(&mut once).map(RefCell::into_inner), Some(1));
     }
 
-    test_each_strategy! {
-        cells => cells_give_shared_and_exclusive_access;
+    #[test]
+    fn both_cells_give_shared_and_exclusive_access() {
+        cells_give_shared_and_exclusive_access::<LocalCells>();
+        cells_give_shared_and_exclusive_access::<SharedCells>();
     }
 
     #[test]

@@ -1,15 +1,20 @@
-//! The [`Strategy`] trait: the pointer, back-reference and cell types of a
-//! graph, and what a node must tell a cycle collector.
+//! The [`Strategy`] trait: the pointers of a graph, with the cells and the
+//! collector a strategy names, and what a node must tell a cycle collector;
+//! [`Family`], [`BackRef`] and [`Counted`], from which the three
+//! reference-counting strategies come with one implementation.
 
 use std::fmt::Debug;
 use std::ops::Deref;
 
 use crate::StrategyKind;
-use crate::collection::{Collection, CollectorStats, Policy};
+use crate::cells::Cells;
+use crate::collection::{Collection, Collector, CollectorStats, NoCollector, Policy};
+use sealed::Sealed;
 
 /// When a graph whose last handle is gone gets freed: the three ways the
 /// seed (DeZero step 17, section 17.1) sets side by side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Freeing {
     /// At once, by reference counting alone: the function → output link is
     /// weak, so the graph holds no cycle (DeZero's `weakref`).
@@ -38,48 +43,67 @@ impl Freeing {
 /// autograd-core, for the variable and function nodes.
 pub trait GraphNode<S: Strategy>: Sized + 'static {
     /// Reports every owning link this node holds to `tracer`, with
-    /// [`Strategy::trace_strong`] and [`Strategy::trace_back`]. A link left
+    /// [`Strategy::trace_handle`], [`Strategy::trace_link`] and
+    /// [`Strategy::trace_back`]. A link left
     /// out keeps its target alive (a leak, never a use after free); a link
     /// reported that the node does not hold would be a bug.
     fn trace(&self, tracer: &mut S::Tracer<'_>);
 }
 
-/// How graph nodes own each other.
+/// The seal: [`Strategy`], [`Cells`], [`Collector`] and [`Family`] are
+/// implemented in this crate only.
+pub(crate) mod sealed {
+    /// Implemented by this crate's strategies and their parts only.
+    pub trait Sealed {}
+}
+
+/// How graph nodes own each other: the pointers a graph is made of, and the
+/// cells and collector the strategy names.
 ///
-/// * [`Strong<T>`](Strategy::Strong) is an owning, cheaply clonable handle.
-///   Variables own their creator and functions own their inputs through it.
-///   [`get`](Strategy::get) borrows the node behind it (a plain reference for
-///   `Rc` and `Arc`, a guard for a collector's pointer that must see no
-///   borrow while it runs).
-/// * [`Back<T>`](Strategy::Back) is what a function keeps of its outputs.
-///   Weak under [`RcWeak`](crate::RcWeak) and [`ArcWeak`](crate::ArcWeak),
-///   which is what breaks the variable → creator → output cycle; strong
-///   under [`StrongOnly`](crate::StrongOnly) and the collected strategies.
-/// * [`Cell<T>`](Strategy::Cell) gives shared mutable access (`RefCell` or
-///   `Mutex`). Access goes through closures ([`read`](Strategy::read),
-///   [`write`](Strategy::write)) so that no borrow or lock outlives a call.
-/// * [`Once<T>`](Strategy::Once) is set once after creation (`OnceCell` or
-///   `OnceLock`): a function's link to its output, which can only be made
-///   once the output exists.
+/// * [`Handle<T>`](Strategy::Handle) is what a user holds (a `Variable`, a
+///   `FunctionNode` in autograd-core): it keeps its graph alive.
+/// * [`Link<T>`](Strategy::Link) is an owning link inside a graph: variable
+///   → creator, function → intermediate input. It is a type of its own
+///   because a strategy that keeps a graph's nodes together must not count
+///   a graph's own links toward it (or the graph would own itself); under
+///   the strategies here it is the same pointer as a handle, at no cost.
+///   [`get`](Strategy::get) and [`get_link`](Strategy::get_link) borrow the
+///   node behind either (a plain reference for `Rc` and `Arc`, a guard for a
+///   collector's pointer that must see no borrow while it runs).
+/// * [`Back<T>`](Strategy::Back) is what a function keeps of its outputs and
+///   of the leaves it reads. Weak under [`RcWeak`](crate::RcWeak) and
+///   [`ArcWeak`](crate::ArcWeak), which is what breaks the variable →
+///   creator → output cycle; strong under [`StrongOnly`](crate::StrongOnly)
+///   and the collected strategies ([`BACK_OWNS`](Strategy::BACK_OWNS)).
+/// * [`Cells`](Strategy::Cells): [`LocalCells`](crate::LocalCells) or
+///   [`SharedCells`](crate::SharedCells).
+/// * [`Collector`](Strategy::Collector): [`NoCollector`](crate::NoCollector)
+///   or a collected strategy's own.
+///
+/// This trait is sealed: it is not an extension interface. A strategy is a
+/// file in this crate and a line in its strategy list (ARCHITECTURE.md, "Add
+/// a strategy"), so that every guarantee test and report covers it.
 ///
 /// Nothing here needs `into_inner`: autograd-core tears a graph down by
 /// moving each dropped node's links onto a worklist, whatever the pointer.
-pub trait Strategy: Sized + Send + Sync + Debug + Default + 'static {
-    /// An owning handle.
-    type Strong<T: GraphNode<Self>>: Clone;
-    /// A borrow of the node behind a [`Strong`](Strategy::Strong) handle.
+pub trait Strategy: Sealed + Sized + Send + Sync + Debug + Default + 'static {
+    /// What a user holds: keeps the node (and its graph) alive.
+    type Handle<T: GraphNode<Self>>: Clone;
+    /// An owning link inside a graph.
+    type Link<T: GraphNode<Self>>: Clone;
+    /// What a function holds of each of its outputs and of a leaf it reads.
+    type Back<T: GraphNode<Self>>: Clone;
+    /// A borrow of the node behind a handle or a link.
     type Ref<'a, T: GraphNode<Self> + 'a>: Deref<Target = T>
     where
         Self: 'a;
-    /// What a function holds of each of its outputs.
-    type Back<T: GraphNode<Self>>: Clone;
-    /// Interior mutability for node state.
-    type Cell<T>;
-    /// A cell set once.
-    type Once<T>;
     /// What a cycle collector hands a node to report its links to; nothing
     /// is ever traced under strategies without one.
     type Tracer<'a>: ?Sized;
+    /// The cells of node state.
+    type Cells: Cells;
+    /// Whether and when unreachable cycles are freed.
+    type Collector: Collector;
 
     /// Which strategy this is.
     const KIND: StrategyKind;
@@ -87,110 +111,101 @@ pub trait Strategy: Sized + Send + Sync + Debug + Default + 'static {
     const FREEING: Freeing;
     /// The strategy's name, as in [`StrategyKind::name`].
     const NAME: &'static str = Self::KIND.name();
+    /// Whether a [`Back`](Strategy::Back) owns its target: a function then
+    /// owns its outputs and the leaves it reads, and graphs are cycles.
+    const BACK_OWNS: bool;
 
-    /// Moves `value` behind a new owning handle.
-    fn new_strong<T: GraphNode<Self>>(value: T) -> Self::Strong<T>;
-    /// Borrows the node behind `strong`.
-    fn get<T: GraphNode<Self>>(strong: &Self::Strong<T>) -> Self::Ref<'_, T>;
-    /// The back-reference to `strong` (weak or strong, depending on the strategy).
-    fn back<T: GraphNode<Self>>(strong: &Self::Strong<T>) -> Self::Back<T>;
-    /// The node itself, if `strong` was its last owning handle (what lets a
-    /// teardown take a node's links without running its `Drop` first);
-    /// otherwise the handle back. A pointer that cannot give its value up
-    /// (a collector's) always returns the handle: teardown then lets the
-    /// node's `Drop` hand its links over instead.
-    fn try_unwrap<T: GraphNode<Self>>(strong: Self::Strong<T>) -> Result<T, Self::Strong<T>>;
+    /// Moves `value` behind a new handle.
+    fn new_handle<T: GraphNode<Self>>(value: T) -> Self::Handle<T>;
+    /// Moves `value` behind a new link (a node only its graph reaches at
+    /// first: a function, which its outputs link to).
+    fn new_link<T: GraphNode<Self>>(value: T) -> Self::Link<T>;
+    /// Borrows the node behind `handle`.
+    fn get<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Ref<'_, T>;
+    /// Borrows the node behind `link`.
+    fn get_link<T: GraphNode<Self>>(link: &Self::Link<T>) -> Self::Ref<'_, T>;
+    /// A link to the node behind `handle`.
+    fn link<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Link<T>;
+    /// A handle to the node behind `link`.
+    fn handle<T: GraphNode<Self>>(link: &Self::Link<T>) -> Self::Handle<T>;
+    /// The back-reference to the node behind `handle`.
+    fn back<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Back<T>;
+    /// A handle to the node behind a back-reference, if it is still alive.
+    fn upgrade<T: GraphNode<Self>>(back: &Self::Back<T>) -> Option<Self::Handle<T>>;
+    /// The node itself, if `link` was its last owner (what lets a teardown
+    /// take a node's links without running its `Drop` first); otherwise the
+    /// link back. A pointer that cannot give its value up (a collector's)
+    /// always returns the link: teardown then lets the node's `Drop` hand
+    /// its links over instead.
+    fn try_unwrap<T: GraphNode<Self>>(link: Self::Link<T>) -> Result<T, Self::Link<T>>;
     /// [`try_unwrap`](Strategy::try_unwrap) for a back-reference: the node,
-    /// if it is a strong last one.
+    /// if it is an owning last one.
     fn try_unwrap_back<T: GraphNode<Self>>(back: Self::Back<T>) -> Result<T, Self::Back<T>>;
-    /// The value behind a back-reference, if it is still alive.
-    fn upgrade<T: GraphNode<Self>>(back: &Self::Back<T>) -> Option<Self::Strong<T>>;
-    /// The address of the value: the node's identity while it is alive.
-    fn addr<T: GraphNode<Self>>(strong: &Self::Strong<T>) -> usize;
     /// The address a back-reference points at, without upgrading it: the
-    /// same as [`addr`](Strategy::addr) of the node while it is alive, and
-    /// never another node's while the back-reference exists.
+    /// node's address (as borrowed through [`get`](Strategy::get)) while it
+    /// is alive, and never another node's while the back-reference exists.
     fn back_addr<T: GraphNode<Self>>(back: &Self::Back<T>) -> usize;
-    /// The bytes that [`new_strong::<T>`](Strategy::new_strong) requests from
-    /// the allocator.
+    /// The bytes that [`new_handle::<T>`](Strategy::new_handle) requests
+    /// from the allocator.
     fn allocation_size<T: GraphNode<Self>>() -> usize;
-    /// Reports an owning link to a collector's tracer.
-    fn trace_strong<T: GraphNode<Self>>(strong: &Self::Strong<T>, tracer: &mut Self::Tracer<'_>);
+    /// Reports a handle a node holds to a collector's tracer.
+    fn trace_handle<T: GraphNode<Self>>(handle: &Self::Handle<T>, tracer: &mut Self::Tracer<'_>);
+    /// Reports a link to a collector's tracer.
+    fn trace_link<T: GraphNode<Self>>(link: &Self::Link<T>, tracer: &mut Self::Tracer<'_>);
     /// Reports a back-reference to a collector's tracer, if it owns its target.
     fn trace_back<T: GraphNode<Self>>(back: &Self::Back<T>, tracer: &mut Self::Tracer<'_>);
 
-    /// Runs the cycle collector if the strategy has one and its policy says
-    /// it is time. autograd-core calls it where no node is borrowed.
-    fn maybe_collect() {}
+    /// [`Collector::maybe_collect`] of the strategy's collector.
+    fn maybe_collect() {
+        Self::Collector::maybe_collect();
+    }
 
     /// Runs the cycle collector now, if the strategy has one, and says what
-    /// it freed; nothing for the strategies without one.
+    /// it freed ([`Collector::collect`]).
     fn collect() -> Collection {
-        Collection::default()
+        Self::Collector::collect()
     }
 
     /// Sets when the collector runs on its own (per thread for
     /// [`Collected`](crate::Collected), for all threads for
     /// [`CollectedSync`](crate::CollectedSync)); no effect without one.
     fn set_policy(policy: Policy) {
-        let _ = policy;
+        Self::Collector::set_policy(policy);
     }
 
     /// When the collector runs on its own; [`Policy::Never`] without one.
     fn policy() -> Policy {
-        Policy::Never
+        Self::Collector::policy()
     }
 
     /// What the strategy's collections did, over all threads.
     fn collector_stats() -> CollectorStats {
-        CollectorStats::default()
+        Self::Collector::collector_stats()
     }
 
     /// Starts [`collector_stats`](Strategy::collector_stats) over.
-    fn reset_collector_stats() {}
-
-    /// A new cell holding `value`.
-    fn new_cell<T>(value: T) -> Self::Cell<T>;
-    /// Runs `f` with shared access to the cell's value.
-    fn read<T, R>(cell: &Self::Cell<T>, f: impl FnOnce(&T) -> R) -> R;
-    /// Runs `f` with shared access, or returns `None` if the cell is being
-    /// written (a collector's tracer must never wait).
-    fn try_read<T, R>(cell: &Self::Cell<T>, f: impl FnOnce(&T) -> R) -> Option<R>;
-    /// Runs `f` with exclusive access to the cell's value.
-    fn write<T, R>(cell: &Self::Cell<T>, f: impl FnOnce(&mut T) -> R) -> R;
-    /// Exclusive access through a unique borrow: no borrow flag, no lock.
-    fn get_mut<T>(cell: &mut Self::Cell<T>) -> &mut T;
-
-    /// An empty once-cell.
-    fn new_once<T>() -> Self::Once<T>;
-    /// The once-cell's value, if set.
-    fn once_get<T>(once: &Self::Once<T>) -> Option<&T>;
-    /// Sets the once-cell; gives `value` back if it was already set.
-    fn once_set<T>(once: &Self::Once<T>, value: T) -> Result<(), T>;
-    /// Takes the value out through a unique borrow.
-    fn once_take<T>(once: &mut Self::Once<T>) -> Option<T>;
+    fn reset_collector_stats() {
+        Self::Collector::reset_collector_stats();
+    }
 }
 
-/// The pointer and cell types of a reference-counting family (`Rc` or `Arc`),
-/// without any bound on what they hold: what [`RcWeak`](crate::RcWeak) and
-/// [`ArcWeak`](crate::ArcWeak) are made of, and what
-/// [`StrongOnly`](crate::StrongOnly) reuses with a strong back-reference.
-pub trait BaseStrategy: Strategy {
-    /// The owning pointer (`Rc` or `Arc`).
+/// A reference-counting pointer family, `Rc` or `Arc`, with its cells:
+/// [`RcWeak`](crate::RcWeak) and [`ArcWeak`](crate::ArcWeak) are the two,
+/// each a strategy with a weak back-reference, and
+/// [`StrongOnly<F>`](crate::StrongOnly) is the same family with a strong one.
+/// Sealed, as [`Strategy`] is.
+pub trait Family: Sealed + Send + Sync + Debug + Default + Copy + 'static {
+    /// The owning pointer.
     type Ptr<T>: Clone + Deref<Target = T>;
     /// The weak pointer.
     type WeakPtr<T>: Clone;
-    /// The cell.
-    type BaseCell<T>;
-    /// The once-cell.
-    type BaseOnce<T>;
-    /// The [`Strategy::KIND`] of `StrongOnly<Self>`.
+    /// The cells that go with the pointers.
+    type FamilyCells: Cells;
+    /// The [`Strategy::KIND`] of [`StrongOnly<Self>`](crate::StrongOnly).
     const STRONG_ONLY_KIND: StrategyKind;
 
     /// `Rc::new` or `Arc::new`.
     fn ptr_new<T>(value: T) -> Self::Ptr<T>;
-    /// The pointee's address.
-    fn ptr_addr<T>(ptr: &Self::Ptr<T>) -> usize;
     /// Downgrades to a weak pointer.
     fn ptr_downgrade<T>(ptr: &Self::Ptr<T>) -> Self::WeakPtr<T>;
     /// Upgrades a weak pointer.
@@ -199,125 +214,166 @@ pub trait BaseStrategy: Strategy {
     fn weak_addr<T>(weak: &Self::WeakPtr<T>) -> usize;
     /// `Rc::try_unwrap` or `Arc::try_unwrap`.
     fn ptr_try_unwrap<T>(ptr: Self::Ptr<T>) -> Result<T, Self::Ptr<T>>;
-    /// A new cell.
-    fn cell_new<T>(value: T) -> Self::BaseCell<T>;
-    /// Shared access to a cell.
-    fn cell_read<T, R>(cell: &Self::BaseCell<T>, f: impl FnOnce(&T) -> R) -> R;
-    /// Shared access to a cell, unless it is being written.
-    fn cell_try_read<T, R>(cell: &Self::BaseCell<T>, f: impl FnOnce(&T) -> R) -> Option<R>;
-    /// Exclusive access to a cell.
-    fn cell_write<T, R>(cell: &Self::BaseCell<T>, f: impl FnOnce(&mut T) -> R) -> R;
-    /// Exclusive access through a unique borrow.
-    fn cell_get_mut<T>(cell: &mut Self::BaseCell<T>) -> &mut T;
-    /// An empty once-cell.
-    fn once_new<T>() -> Self::BaseOnce<T>;
-    /// The once-cell's value.
-    fn once_value<T>(once: &Self::BaseOnce<T>) -> Option<&T>;
-    /// Sets the once-cell.
-    fn once_init<T>(once: &Self::BaseOnce<T>, value: T) -> Result<(), T>;
-    /// Takes the once-cell's value.
-    fn once_remove<T>(once: &mut Self::BaseOnce<T>) -> Option<T>;
 }
 
-/// Implements [`Strategy`] for a [`BaseStrategy`] `$base` whose
-/// back-reference is `$back` (`WeakPtr` for the weak strategies, `Ptr` for
-/// `StrongOnly`). One body for the three reference-counting strategies.
-macro_rules! reference_counting_strategy {
-    (impl<$($g:ident: $bound:path),*> for $this:ty, base $base:ty, back $back:ident, freeing $freeing:expr, kind $kind:expr, back_of $back_of:expr, upgrade $upgrade:expr, unwrap_back $unwrap_back:expr, back_addr $back_addr:expr) => {
-        impl<$($g: $bound),*> $crate::Strategy for $this {
-            type Strong<T: $crate::GraphNode<Self>> = <$base as $crate::BaseStrategy>::Ptr<T>;
-            type Ref<'a, T: $crate::GraphNode<Self> + 'a> = &'a T where Self: 'a;
-            type Back<T: $crate::GraphNode<Self>> = <$base as $crate::BaseStrategy>::$back<T>;
-            type Cell<T> = <$base as $crate::BaseStrategy>::BaseCell<T>;
-            type Once<T> = <$base as $crate::BaseStrategy>::BaseOnce<T>;
-            type Tracer<'a> = $crate::strategy::NoTracer;
+/// What a reference-counting strategy keeps as its back-reference: the
+/// family's weak pointer ([`WeakBack`]) or its owning one ([`StrongBack`]).
+pub trait BackRef<F: Family>: Sealed + 'static {
+    /// The back-reference.
+    type Back<T>: Clone;
+    /// Whether it owns its target ([`Strategy::BACK_OWNS`]).
+    const OWNS: bool;
+    /// The back-reference to `ptr`'s target.
+    fn back<T>(ptr: &F::Ptr<T>) -> Self::Back<T>;
+    /// The target, if alive.
+    fn upgrade<T>(back: &Self::Back<T>) -> Option<F::Ptr<T>>;
+    /// The target, if this was its last owner.
+    fn try_unwrap<T>(back: Self::Back<T>) -> Result<T, Self::Back<T>>;
+    /// The address the back-reference points at.
+    fn addr<T>(back: &Self::Back<T>) -> usize;
+}
 
-            const KIND: $crate::StrategyKind = $kind;
-            const FREEING: $crate::Freeing = $freeing;
+/// A weak back-reference: functions own neither outputs nor leaves.
+#[derive(Debug)]
+pub enum WeakBack {}
+/// An owning back-reference: every graph is a cycle.
+#[derive(Debug)]
+pub enum StrongBack {}
 
-            fn new_strong<T: $crate::GraphNode<Self>>(value: T) -> Self::Strong<T> {
-                <$base as $crate::BaseStrategy>::ptr_new(value)
-            }
+impl Sealed for WeakBack {}
+impl Sealed for StrongBack {}
 
-            fn get<T: $crate::GraphNode<Self>>(strong: &Self::Strong<T>) -> &T {
-                strong
-            }
+impl<F: Family> BackRef<F> for WeakBack {
+    type Back<T> = F::WeakPtr<T>;
+    const OWNS: bool = false;
 
-            fn back<T: $crate::GraphNode<Self>>(strong: &Self::Strong<T>) -> Self::Back<T> {
-                ($back_of)(strong)
-            }
+    fn back<T>(ptr: &F::Ptr<T>) -> F::WeakPtr<T> {
+        F::ptr_downgrade(ptr)
+    }
 
-            fn upgrade<T: $crate::GraphNode<Self>>(back: &Self::Back<T>) -> Option<Self::Strong<T>> {
-                ($upgrade)(back)
-            }
+    fn upgrade<T>(back: &F::WeakPtr<T>) -> Option<F::Ptr<T>> {
+        F::ptr_upgrade(back)
+    }
 
-            fn try_unwrap<T: $crate::GraphNode<Self>>(strong: Self::Strong<T>) -> Result<T, Self::Strong<T>> {
-                <$base as $crate::BaseStrategy>::ptr_try_unwrap(strong)
-            }
+    fn try_unwrap<T>(back: F::WeakPtr<T>) -> Result<T, F::WeakPtr<T>> {
+        Err(back)
+    }
 
-            fn try_unwrap_back<T: $crate::GraphNode<Self>>(back: Self::Back<T>) -> Result<T, Self::Back<T>> {
-                ($unwrap_back)(back)
-            }
+    fn addr<T>(back: &F::WeakPtr<T>) -> usize {
+        F::weak_addr(back)
+    }
+}
 
-            fn addr<T: $crate::GraphNode<Self>>(strong: &Self::Strong<T>) -> usize {
-                <$base as $crate::BaseStrategy>::ptr_addr(strong)
-            }
+impl<F: Family> BackRef<F> for StrongBack {
+    type Back<T> = F::Ptr<T>;
+    const OWNS: bool = true;
 
-            fn back_addr<T: $crate::GraphNode<Self>>(back: &Self::Back<T>) -> usize {
-                ($back_addr)(back)
-            }
+    fn back<T>(ptr: &F::Ptr<T>) -> F::Ptr<T> {
+        ptr.clone()
+    }
 
-            fn allocation_size<T: $crate::GraphNode<Self>>() -> usize {
-                $crate::shared_block_size::<T>()
-            }
+    fn upgrade<T>(back: &F::Ptr<T>) -> Option<F::Ptr<T>> {
+        Some(back.clone())
+    }
 
-            fn trace_strong<T: $crate::GraphNode<Self>>(_: &Self::Strong<T>, tracer: &mut Self::Tracer<'_>) {
-                match *tracer {}
-            }
+    fn try_unwrap<T>(back: F::Ptr<T>) -> Result<T, F::Ptr<T>> {
+        F::ptr_try_unwrap(back)
+    }
 
-            fn trace_back<T: $crate::GraphNode<Self>>(_: &Self::Back<T>, tracer: &mut Self::Tracer<'_>) {
-                match *tracer {}
-            }
+    fn addr<T>(back: &F::Ptr<T>) -> usize {
+        &**back as *const T as usize
+    }
+}
 
-            fn new_cell<T>(value: T) -> Self::Cell<T> {
-                <$base as $crate::BaseStrategy>::cell_new(value)
-            }
+/// A strategy made of a [`Family`] and a [`BackRef`]: [`RcWeak`](crate::RcWeak),
+/// [`ArcWeak`](crate::ArcWeak) and [`StrongOnly<F>`](crate::StrongOnly). One
+/// [`Strategy`] implementation serves all of them.
+pub trait Counted: Sealed + Send + Sync + Debug + Default + 'static {
+    /// The pointers.
+    type Pointers: Family;
+    /// The back-reference.
+    type BackLink: BackRef<Self::Pointers>;
+    /// Which strategy this is.
+    const COUNTED_KIND: StrategyKind;
+}
 
-            fn read<T, R>(cell: &Self::Cell<T>, f: impl FnOnce(&T) -> R) -> R {
-                <$base as $crate::BaseStrategy>::cell_read(cell, f)
-            }
+impl<C: Counted> Strategy for C {
+    type Handle<T: GraphNode<Self>> = <C::Pointers as Family>::Ptr<T>;
+    type Link<T: GraphNode<Self>> = <C::Pointers as Family>::Ptr<T>;
+    type Back<T: GraphNode<Self>> = <C::BackLink as BackRef<C::Pointers>>::Back<T>;
+    type Ref<'a, T: GraphNode<Self> + 'a> = &'a T;
+    type Tracer<'a> = NoTracer;
+    type Cells = <C::Pointers as Family>::FamilyCells;
+    type Collector = NoCollector;
 
-            fn try_read<T, R>(cell: &Self::Cell<T>, f: impl FnOnce(&T) -> R) -> Option<R> {
-                <$base as $crate::BaseStrategy>::cell_try_read(cell, f)
-            }
-
-            fn write<T, R>(cell: &Self::Cell<T>, f: impl FnOnce(&mut T) -> R) -> R {
-                <$base as $crate::BaseStrategy>::cell_write(cell, f)
-            }
-
-            fn get_mut<T>(cell: &mut Self::Cell<T>) -> &mut T {
-                <$base as $crate::BaseStrategy>::cell_get_mut(cell)
-            }
-
-            fn new_once<T>() -> Self::Once<T> {
-                <$base as $crate::BaseStrategy>::once_new()
-            }
-
-            fn once_get<T>(once: &Self::Once<T>) -> Option<&T> {
-                <$base as $crate::BaseStrategy>::once_value(once)
-            }
-
-            fn once_set<T>(once: &Self::Once<T>, value: T) -> Result<(), T> {
-                <$base as $crate::BaseStrategy>::once_init(once, value)
-            }
-
-            fn once_take<T>(once: &mut Self::Once<T>) -> Option<T> {
-                <$base as $crate::BaseStrategy>::once_remove(once)
-            }
-        }
+    const KIND: StrategyKind = C::COUNTED_KIND;
+    const FREEING: Freeing = if Self::BACK_OWNS {
+        Freeing::Never
+    } else {
+        Freeing::OnDrop
     };
+    const BACK_OWNS: bool = <C::BackLink as BackRef<C::Pointers>>::OWNS;
+
+    fn new_handle<T: GraphNode<Self>>(value: T) -> Self::Handle<T> {
+        C::Pointers::ptr_new(value)
+    }
+
+    fn new_link<T: GraphNode<Self>>(value: T) -> Self::Link<T> {
+        C::Pointers::ptr_new(value)
+    }
+
+    fn get<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> &T {
+        handle
+    }
+
+    fn get_link<T: GraphNode<Self>>(link: &Self::Link<T>) -> &T {
+        link
+    }
+
+    fn link<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Link<T> {
+        handle.clone()
+    }
+
+    fn handle<T: GraphNode<Self>>(link: &Self::Link<T>) -> Self::Handle<T> {
+        link.clone()
+    }
+
+    fn back<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Back<T> {
+        <C::BackLink as BackRef<C::Pointers>>::back(handle)
+    }
+
+    fn upgrade<T: GraphNode<Self>>(back: &Self::Back<T>) -> Option<Self::Handle<T>> {
+        <C::BackLink as BackRef<C::Pointers>>::upgrade(back)
+    }
+
+    fn try_unwrap<T: GraphNode<Self>>(link: Self::Link<T>) -> Result<T, Self::Link<T>> {
+        C::Pointers::ptr_try_unwrap(link)
+    }
+
+    fn try_unwrap_back<T: GraphNode<Self>>(back: Self::Back<T>) -> Result<T, Self::Back<T>> {
+        <C::BackLink as BackRef<C::Pointers>>::try_unwrap(back)
+    }
+
+    fn back_addr<T: GraphNode<Self>>(back: &Self::Back<T>) -> usize {
+        <C::BackLink as BackRef<C::Pointers>>::addr(back)
+    }
+
+    fn allocation_size<T: GraphNode<Self>>() -> usize {
+        shared_block_size::<T>()
+    }
+
+    fn trace_handle<T: GraphNode<Self>>(_: &Self::Handle<T>, tracer: &mut NoTracer) {
+        match *tracer {}
+    }
+
+    fn trace_link<T: GraphNode<Self>>(_: &Self::Link<T>, tracer: &mut NoTracer) {
+        match *tracer {}
+    }
+
+    fn trace_back<T: GraphNode<Self>>(_: &Self::Back<T>, tracer: &mut NoTracer) {
+        match *tracer {}
+    }
 }
-pub(crate) use reference_counting_strategy;
 
 /// The tracer of a strategy without a collector: it has no values, so no
 /// code path can ever trace.

@@ -49,5 +49,6 @@ fn gradient_descent_reaches_the_least_squares_line() {
                 live::this_thread::<DefaultStrategy>().functions <= live_after_step[0].functions
             );
         }
+        other => panic!("no check for the default strategy's freeing {other:?}"),
     }
 }

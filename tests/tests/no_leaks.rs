@@ -169,6 +169,7 @@ fn the_default_strategy_behaves_as_its_features_say() {
         Freeing::OnDrop => assert_freed::<DefaultStrategy>(),
         Freeing::Never => assert_keeps_exactly_the_graph::<DefaultStrategy>(),
         Freeing::OnCollection => assert_kept_until_collected::<DefaultStrategy>(),
+        other => panic!("no test of the default strategy's freeing {other:?}"),
     }
 }
 
