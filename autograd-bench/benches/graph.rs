@@ -24,7 +24,7 @@ use autograd_bench::{
     SeedRng, add_chain, add_chain_raw, add_square_chain, add_square_chain_raw, deep_chain,
     deep_chain_raw, raw_fused, raw_naive, seed_step, shared_leaf_step,
 };
-use autograd_mem::{Freeing, StrategyKind, StrategyVisitor};
+use autograd_mem::{Freeing, StrategyKind, with_strategy};
 use autograd_ops::{ArcWeak, Strategy, Variable};
 use criterion::measurement::WallTime;
 use criterion::{
@@ -68,18 +68,13 @@ fn w1_seed_loop(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    struct Step<'g, 'a>(&'g mut BenchmarkGroup<'a, WallTime>, &'g Array1<f64>);
-    impl StrategyVisitor for Step<'_, '_> {
-        type Output = ();
-        fn visit<S: Strategy>(self) {
-            let x = self.1;
-            self.0.bench_function(S::NAME, |b| {
-                b.iter_batched(|| x.clone(), |x| seed_step::<S>(x), BatchSize::SmallInput)
-            });
-        }
+    fn step<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>, x: &Array1<f64>) {
+        group.bench_function(S::NAME, |b| {
+            b.iter_batched(|| x.clone(), |x| seed_step::<S>(x), BatchSize::SmallInput)
+        });
     }
     for kind in freeing_strategies() {
-        kind.visit(Step(&mut group, &x));
+        with_strategy!(kind, S => step::<S>(&mut group, &x));
     }
     group.finish();
 
@@ -93,7 +88,7 @@ fn w1_seed_loop(c: &mut Criterion) {
         .iter()
         .filter(|k| k.freeing() == Freeing::Never)
     {
-        kind.visit(Step(&mut group, &x));
+        with_strategy!(*kind, S => step::<S>(&mut group, &x));
     }
     group.finish();
 }
@@ -103,33 +98,22 @@ fn w2_add_chain(c: &mut Criterion) {
     let mut group = c.benchmark_group("add_chain");
     group.throughput(Throughput::Elements(K as u64));
     group.bench_function("floor", |b| b.iter(|| add_chain_raw(black_box(0.5), K)));
-    struct Chain<'g, 'a>(&'g mut BenchmarkGroup<'a, WallTime>);
-    impl StrategyVisitor for Chain<'_, '_> {
-        type Output = ();
-        fn visit<S: Strategy>(self) {
-            let x = Variable::<S>::from_scalar(0.5);
-            self.0
-                .bench_function(S::NAME, |b| b.iter(|| add_chain(&x, black_box(K))));
-        }
+    fn chain<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>) {
+        let x = Variable::<S>::from_scalar(0.5);
+        group.bench_function(S::NAME, |b| b.iter(|| add_chain(&x, black_box(K))));
     }
     for kind in freeing_strategies() {
-        kind.visit(Chain(&mut group));
+        with_strategy!(kind, S => chain::<S>(&mut group));
     }
     group.finish();
 
     let mut group = c.benchmark_group("add_square_chain");
     group.throughput(Throughput::Elements(K as u64));
     group.bench_function("floor", |b| b.iter(|| add_square_chain_raw(black_box(K))));
-    struct Mixed<'g, 'a>(&'g mut BenchmarkGroup<'a, WallTime>);
-    impl StrategyVisitor for Mixed<'_, '_> {
-        type Output = ();
-        fn visit<S: Strategy>(self) {
-            self.0
-                .bench_function(S::NAME, |b| b.iter(|| add_square_chain::<S>(black_box(K))));
-        }
-    }
     for kind in freeing_strategies() {
-        kind.visit(Mixed(&mut group));
+        with_strategy!(kind, S => group.bench_function(S::NAME, |b| {
+            b.iter(|| add_square_chain::<S>(black_box(K)))
+        }));
     }
     group.finish();
 }
@@ -142,21 +126,14 @@ fn w3_deep_chain(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(8));
     group.bench_function("floor", |b| b.iter(|| deep_chain_raw(black_box(D))));
-    struct Deep<'g, 'a>(&'g mut BenchmarkGroup<'a, WallTime>);
-    impl StrategyVisitor for Deep<'_, '_> {
-        type Output = ();
-        fn visit<S: Strategy>(self) {
-            self.0.bench_function(S::NAME, |b| {
-                b.iter(|| {
-                    let result = deep_chain::<S>(black_box(D));
-                    S::collect();
-                    result
-                })
-            });
-        }
-    }
     for kind in [StrategyKind::RcWeak, StrategyKind::ArcWeak] {
-        kind.visit(Deep(&mut group));
+        with_strategy!(kind, S => group.bench_function(S::NAME, |b| {
+            b.iter(|| {
+                let result = deep_chain::<S>(black_box(D));
+                S::collect();
+                result
+            })
+        }));
     }
     group.finish();
 }
@@ -182,33 +159,14 @@ fn w5_scaling(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("raw_naive", threads), |b| {
             b.iter_custom(|n| timed(n, &|| drop(black_box(raw_naive(&x.clone().into_dyn())))))
         });
-        struct Scale<'g, 'a, 'p> {
-            group: &'g mut BenchmarkGroup<'a, WallTime>,
-            threads: usize,
-            timed: &'p dyn Fn(u64, &(dyn Fn() + Sync)) -> Duration,
-            x: &'p Array1<f64>,
-        }
-        impl StrategyVisitor for Scale<'_, '_, '_> {
-            type Output = ();
-            fn visit<S: Strategy>(self) {
-                let (timed, x) = (self.timed, self.x);
-                self.group
-                    .bench_function(BenchmarkId::new(S::NAME, self.threads), |b| {
-                        b.iter_custom(|n| {
-                            timed(n, &|| {
-                                black_box(seed_step::<S>(x.clone()).expect("runs"));
-                            })
-                        })
-                    });
-            }
-        }
         for kind in [StrategyKind::RcWeak, StrategyKind::ArcWeak] {
-            kind.visit(Scale {
-                group: &mut group,
-                threads,
-                timed: &timed,
-                x: &x,
-            });
+            with_strategy!(kind, S => group.bench_function(BenchmarkId::new(S::NAME, threads), |b| {
+                b.iter_custom(|n| {
+                    timed(n, &|| {
+                        black_box(seed_step::<S>(x.clone()).expect("runs"));
+                    })
+                })
+            }));
         }
         // Every task adds to one leaf's gradient: serialised by design.
         let leaf = Variable::<ArcWeak>::from_array(x.clone());

@@ -73,10 +73,13 @@ pub type NodeOnce<S, T> = <<S as Strategy>::Cells as Cells>::Once<T>;
 pub use strong_only::StrongOnly;
 
 /// The strategies, written once. Calls `callback! { args [entries] }` with
-/// one entry per strategy: `Variant, Type, "Name", "cli-name", snake_name;`.
-/// [`StrategyKind`], the test matrix ([`test_each_strategy!`]) and every list
-/// in the other crates are generated from it. A new strategy is a file and
-/// one line here.
+/// one entry per strategy: `Variant, Type, "Name", "cli-name", snake_name,
+/// Freeing, threads;`: the [`Freeing`] variant is checked against the
+/// type's [`Strategy::FREEING`] at compile time, and `threads` is `shared`
+/// for a strategy whose graphs may be shared between threads (its cells are
+/// checked to be `Send + Sync`), `local` otherwise. [`StrategyKind`], [`with_strategy!`], the test matrix
+/// ([`test_each_strategy!`]) and every list in the other crates are
+/// generated from it. A new strategy is a file and one line here.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! strategy_list {
@@ -84,12 +87,12 @@ macro_rules! strategy_list {
         $($callback)::+! {
             $($args)*
             [
-                RcWeak, $crate::RcWeak, "RcWeak", "rc-weak", rc_weak;
-                ArcWeak, $crate::ArcWeak, "ArcWeak", "arc-weak", arc_weak;
-                StrongOnlyRcWeak, $crate::StrongOnly<$crate::RcWeak>, "StrongOnly<RcWeak>", "strong-only-rc-weak", strong_only_rc_weak;
-                StrongOnlyArcWeak, $crate::StrongOnly<$crate::ArcWeak>, "StrongOnly<ArcWeak>", "strong-only-arc-weak", strong_only_arc_weak;
-                Collected, $crate::Collected, "Collected", "collected", collected;
-                CollectedSync, $crate::CollectedSync, "CollectedSync", "collected-sync", collected_sync;
+                RcWeak, $crate::RcWeak, "RcWeak", "rc-weak", rc_weak, OnDrop, local;
+                ArcWeak, $crate::ArcWeak, "ArcWeak", "arc-weak", arc_weak, OnDrop, shared;
+                StrongOnlyRcWeak, $crate::StrongOnly<$crate::RcWeak>, "StrongOnly<RcWeak>", "strong-only-rc-weak", strong_only_rc_weak, Never, local;
+                StrongOnlyArcWeak, $crate::StrongOnly<$crate::ArcWeak>, "StrongOnly<ArcWeak>", "strong-only-arc-weak", strong_only_arc_weak, Never, shared;
+                Collected, $crate::Collected, "Collected", "collected", collected, OnCollection, local;
+                CollectedSync, $crate::CollectedSync, "CollectedSync", "collected-sync", collected_sync, OnCollection, shared;
             ]
         }
     };
@@ -97,7 +100,13 @@ macro_rules! strategy_list {
 
 /// Expands the strategy list into [`StrategyKind`].
 macro_rules! define_kinds {
-    ([$($variant:ident, $ty:ty, $name:literal, $cli:literal, $snake:ident;)*]) => {
+    ([$($variant:ident, $ty:ty, $name:literal, $cli:literal, $snake:ident, $freeing:ident, $threads:ident;)*]) => {
+        // The list's freeing column is the types' own.
+        $(const _: () = assert!(matches!(<$ty as Strategy>::FREEING, Freeing::$freeing));)*
+        $($crate::__when_shared! { $threads {
+            const _: fn() = $crate::assert_send_sync::<NodeCell<$ty, ()>>;
+        } })*
+
         /// Which strategy a type is: the strategies as values, for live counts,
         /// reports and command lines.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,15 +148,7 @@ macro_rules! define_kinds {
             /// When a graph under this strategy is freed.
             pub const fn freeing(self) -> Freeing {
                 match self {
-                    $(StrategyKind::$variant => <$ty as Strategy>::FREEING,)*
-                }
-            }
-
-            /// Calls `visitor` with this strategy as a type: how code that is
-            /// generic over [`Strategy`] is run for a strategy chosen at run time.
-            pub fn visit<V: StrategyVisitor>(self, visitor: V) -> V::Output {
-                match self {
-                    $(StrategyKind::$variant => visitor.visit::<$ty>(),)*
+                    $(StrategyKind::$variant => Freeing::$freeing,)*
                 }
             }
         }
@@ -155,64 +156,175 @@ macro_rules! define_kinds {
 }
 strategy_list!(define_kinds! {});
 
-/// Code generic over a [`Strategy`], run for a [`StrategyKind`] chosen at run
-/// time by [`StrategyKind::visit`].
-pub trait StrategyVisitor {
-    /// What the visit returns.
-    type Output;
-    /// Runs with `S` as the strategy.
-    fn visit<S: Strategy>(self) -> Self::Output;
-}
-
-/// Generates a module of one `#[test]` per strategy for each entry, each
-/// calling a generic test function: `name => function;`. The strategies come
-/// from the one list, so a new strategy joins every test matrix.
+/// Runs `body` with `S` standing for the strategy that a [`StrategyKind`]
+/// names: how code generic over [`Strategy`] runs for a strategy chosen at
+/// run time (one `match` arm per strategy, generated from the list, as
+/// tokio's `match_flavor!` is).
 ///
 /// ```
-/// use autograd_mem::Strategy;
+/// use autograd_mem::{Strategy, StrategyKind, with_strategy};
+///
+/// fn name<S: Strategy>() -> &'static str {
+///     S::NAME
+/// }
+///
+/// for &kind in StrategyKind::ALL {
+///     assert_eq!(with_strategy!(kind, S => name::<S>()), kind.name());
+/// }
+/// ```
+#[macro_export]
+macro_rules! with_strategy {
+    ($kind:expr, $s:ident => $body:expr) => {
+        $crate::strategy_list!($crate::__with_strategy! { ($kind) $s ($body) })
+    };
+}
+
+/// The `match` of [`with_strategy!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_strategy {
+    (($kind:expr) $s:ident ($body:expr) [$($variant:ident, $ty:ty, $name:literal, $cli:literal, $snake:ident, $freeing:ident, $threads:ident;)*]) => {
+        match $kind {
+            $($crate::StrategyKind::$variant => {
+                #[allow(dead_code)]
+                type $s = $ty;
+                $body
+            })*
+        }
+    };
+}
+
+/// [`with_strategy!`] for the strategies whose graphs may be shared between
+/// threads (code that needs `Variable<S>: Send + Sync`): `Some` of the body's
+/// value, `None` for a strategy whose graphs stay on one thread.
+///
+/// ```
+/// use autograd_mem::{Strategy, StrategyKind, with_shared_strategy};
+///
+/// fn name<S: Strategy + Send + Sync>() -> &'static str {
+///     S::NAME
+/// }
+///
+/// assert_eq!(with_shared_strategy!(StrategyKind::ArcWeak, S => name::<S>()), Some("ArcWeak"));
+/// assert_eq!(with_shared_strategy!(StrategyKind::RcWeak, S => name::<S>()), None);
+/// ```
+#[macro_export]
+macro_rules! with_shared_strategy {
+    ($kind:expr, $s:ident => $body:expr) => {
+        $crate::strategy_list!($crate::__with_shared_strategy! { ($kind) $s ($body) })
+    };
+}
+
+/// The arms of [`with_shared_strategy!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_shared_strategy {
+    (($kind:expr) $s:ident ($body:expr) [$($variant:ident, $ty:ty, $name:literal, $cli:literal, $snake:ident, $freeing:ident, $threads:ident;)*]) => {
+        'found: {
+            let kind: $crate::StrategyKind = $kind;
+            $($crate::__when_shared! { $threads {
+                if kind == $crate::StrategyKind::$variant {
+                    #[allow(dead_code)]
+                    type $s = $ty;
+                    break 'found Some($body);
+                }
+            } })*
+            None
+        }
+    };
+}
+
+/// Expands the block for a `shared` entry of the strategy list.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __when_shared {
+    (shared { $($item:tt)* }) => { $($item)* };
+    (local $block:tt) => {};
+}
+
+/// Compiles only for `T: Send + Sync` (the list's `shared` column).
+#[doc(hidden)]
+pub fn assert_send_sync<T: Send + Sync>() {}
+
+/// Generates a module of one `#[test]` per strategy for each entry, each
+/// calling a generic test function: `name => function;`, or `name =>
+/// function if OnDrop | Never;` for the strategies that free as named (a
+/// [`Freeing`] variant). The strategies come from the one list, so a new
+/// strategy joins every test matrix whose promise it makes.
+///
+/// ```
+/// use autograd_mem::{Freeing, Strategy};
 ///
 /// fn declares_a_name<S: Strategy>() {
 ///     assert!(!S::NAME.is_empty());
 /// }
 ///
+/// fn frees_on_drop<S: Strategy>() {
+///     assert_eq!(S::FREEING, Freeing::OnDrop);
+/// }
+///
 /// autograd_mem::test_each_strategy! {
 ///     names => declares_a_name;
+///     weak_ones => frees_on_drop if OnDrop;
 /// }
 /// # fn main() {}
 /// ```
 #[doc(hidden)]
 #[macro_export]
 macro_rules! test_each_strategy {
-    ($($name:ident => $body:ident;)*) => {
-        $crate::strategy_list!($crate::__test_matrix! { $($name => $body;)* });
+    ($($rows:tt)*) => {
+        $crate::strategy_list!($crate::__test_matrix! { $($rows)* });
     };
 }
 
-/// One module per test, one test per strategy (see [`test_each_strategy!`]):
-/// one row at a time, since a row's tests repeat over the strategy list.
+/// One module per row, one test per strategy that the row's filter admits
+/// (see [`test_each_strategy!`]): one row at a time, since a row's tests
+/// repeat over the strategy list.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __test_matrix {
     ([$($entries:tt)*]) => {};
+    ($name:ident => $body:ident if $($freeing:ident)|+; $($rest:tt)*) => {
+        mod $name {
+            $crate::__test_row! { $body [$($freeing)|+] $($rest)* }
+        }
+        $crate::__test_matrix! { $($rest)* }
+    };
     ($name:ident => $body:ident; $($rest:tt)*) => {
         mod $name {
-            $crate::__test_matrix_one! { $body $($rest)* }
+            $crate::__test_row! { $body [OnDrop | OnCollection | Never] $($rest)* }
         }
         $crate::__test_matrix! { $($rest)* }
     };
 }
 
-/// The tests of one matrix row.
+/// The tests of one matrix row: the other rows are skipped, the list comes
+/// last.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __test_matrix_one {
-    ($body:ident $($name:ident => $other:ident;)* [$($variant:ident, $ty:ty, $label:literal, $cli:literal, $snake:ident;)*]) => {
+macro_rules! __test_row {
+    ($body:ident $filter:tt $($name:ident => $other:ident $(if $($of:ident)|+)?;)* [$($variant:ident, $ty:ty, $label:literal, $cli:literal, $snake:ident, $freeing:ident, $threads:ident;)*]) => {
         $(
-            #[test]
-            fn $snake() {
-                super::$body::<$ty>()
-            }
+            $crate::__when_freeing! { $freeing $filter {
+                #[test]
+                fn $snake() {
+                    super::$body::<$ty>()
+                }
+            } }
         )*
+    };
+}
+
+/// Expands the block if the first `Freeing` variant is among those listed.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __when_freeing {
+    ($freeing:ident [] $block:tt) => {};
+    (OnDrop [OnDrop $(| $rest:ident)*] { $($item:tt)* }) => { $($item)* };
+    (OnCollection [OnCollection $(| $rest:ident)*] { $($item:tt)* }) => { $($item)* };
+    (Never [Never $(| $rest:ident)*] { $($item:tt)* }) => { $($item)* };
+    ($freeing:ident [$other:ident $(| $rest:ident)*] $block:tt) => {
+        $crate::__when_freeing! { $freeing [$($rest)|*] $block }
     };
 }
 
@@ -220,7 +332,6 @@ macro_rules! __test_matrix_one {
 mod tests {
     use super::*;
     use std::cell::RefCell;
-    use std::fmt::Debug;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -250,6 +361,8 @@ mod tests {
     }
 
     fn node<S: Strategy>(dropped: &Arc<AtomicBool>) -> S::Handle<Node<S>> {
+        // `CollectedSync` holds only types declared thread-safe.
+        collected_sync::declare_thread_safe::<Node<CollectedSync>>();
         S::new_handle(Node {
             creator: S::Cells::new_cell(None),
             output: S::Cells::new_cell(None),
@@ -258,66 +371,38 @@ mod tests {
     }
 
     /// Builds the cycle `variable -> creator -> variable` that `y = f(x)`
-    /// forms, drops every handle, and reports whether the variable was freed.
-    fn cycle_is_freed<S: Strategy>() -> bool {
-        let variable_dropped = Arc::new(AtomicBool::new(false));
-        let variable = node::<S>(&variable_dropped);
-        let function = node::<S>(&Arc::new(AtomicBool::new(false)));
-        S::Cells::write(&S::get(&function).output, |o| *o = Some(S::back(&variable)));
-        S::Cells::write(&S::get(&variable).creator, |c| *c = Some(function));
-        drop(variable);
-        variable_dropped.load(Ordering::SeqCst)
-    }
-
-    #[test]
-    fn weak_strategies_free_what_strong_only_keeps_and_a_collector_frees_later() {
-        assert!(cycle_is_freed::<RcWeak>());
-        assert!(cycle_is_freed::<ArcWeak>());
-        assert!(!cycle_is_freed::<StrongOnly<RcWeak>>());
-        assert!(!cycle_is_freed::<StrongOnly<ArcWeak>>());
-        Collected::set_policy(Policy::Never);
+    /// forms and drops every handle: freed at once by the weak link, kept by
+    /// an owning back-reference, and then freed by a collection if the
+    /// strategy has a collector.
+    fn the_first_cycle<S: Strategy>() {
+        let policy = S::policy();
+        S::set_policy(Policy::Never);
         let dropped = Arc::new(AtomicBool::new(false));
         {
-            let variable = node::<Collected>(&dropped);
-            let function = node::<Collected>(&Arc::new(AtomicBool::new(false)));
-            LocalCells::write(&Collected::get(&function).output, |o| {
-                *o = Some(Collected::back(&variable))
-            });
-            LocalCells::write(&Collected::get(&variable).creator, |c| *c = Some(function));
+            let variable = node::<S>(&dropped);
+            let function = node::<S>(&Arc::new(AtomicBool::new(false)));
+            S::Cells::write(&S::get(&function).output, |o| *o = Some(S::back(&variable)));
+            S::Cells::write(&S::get(&variable).creator, |c| *c = Some(function));
         }
-        assert!(
-            !dropped.load(Ordering::SeqCst),
-            "a cycle outlives its handles"
-        );
-        assert!(Collected::collect().freed >= 2);
-        assert!(dropped.load(Ordering::SeqCst), "and the collector frees it");
-        Collected::set_policy(Policy::Auto);
+        let freed_at_once = dropped.load(Ordering::SeqCst);
+        match S::FREEING {
+            Freeing::OnDrop => assert!(freed_at_once),
+            Freeing::Never => assert!(!freed_at_once, "a cycle outlives its handles"),
+            Freeing::OnCollection => {
+                assert!(!freed_at_once, "a cycle outlives its handles");
+                assert!(S::collect().freed >= 2);
+                assert!(dropped.load(Ordering::SeqCst), "and the collector frees it");
+            }
+        }
+        S::set_policy(policy);
     }
 
-    fn declared<S: Strategy + Debug>() -> (Freeing, &'static str) {
-        (S::FREEING, S::NAME)
+    test_each_strategy! {
+        the_first_cycle_is_freed_as_the_strategy_says => the_first_cycle;
     }
 
     #[test]
-    fn strategies_declare_when_their_graphs_are_freed() {
-        assert_eq!(declared::<RcWeak>(), (Freeing::OnDrop, "RcWeak"));
-        assert_eq!(declared::<ArcWeak>(), (Freeing::OnDrop, "ArcWeak"));
-        assert_eq!(
-            declared::<StrongOnly<RcWeak>>(),
-            (Freeing::Never, "StrongOnly<RcWeak>")
-        );
-        assert_eq!(
-            declared::<StrongOnly<ArcWeak>>(),
-            (Freeing::Never, "StrongOnly<ArcWeak>")
-        );
-        assert_eq!(
-            declared::<Collected>(),
-            (Freeing::OnCollection, "Collected")
-        );
-        assert_eq!(
-            declared::<CollectedSync>(),
-            (Freeing::OnCollection, "CollectedSync")
-        );
+    fn kinds_round_trip_through_their_command_line_names() {
         for kind in StrategyKind::ALL {
             assert_eq!(StrategyKind::from_cli_name(kind.cli_name()), Some(*kind));
             assert_eq!(
@@ -327,17 +412,28 @@ mod tests {
         }
     }
 
+    fn frees_on_drop<S: Strategy>() {
+        assert_eq!(S::FREEING, Freeing::OnDrop);
+    }
+
+    fn keeps_its_graphs_until_collected_or_forever<S: Strategy>() {
+        assert!(S::BACK_OWNS);
+        assert!(matches!(S::FREEING, Freeing::OnCollection | Freeing::Never));
+    }
+
+    test_each_strategy! {
+        filtered_to_the_weak_link => frees_on_drop if OnDrop;
+        filtered_to_the_owning_back_references => keeps_its_graphs_until_collected_or_forever if OnCollection | Never;
+    }
+
     #[test]
-    fn a_visitor_runs_with_the_kind_as_a_type() {
-        struct Name;
-        impl StrategyVisitor for Name {
-            type Output = &'static str;
-            fn visit<S: Strategy>(self) -> &'static str {
-                S::NAME
-            }
+    fn with_strategy_runs_with_the_kind_as_a_type() {
+        fn name<S: Strategy>() -> &'static str {
+            S::NAME
         }
-        for kind in StrategyKind::ALL {
-            assert_eq!(kind.visit(Name), kind.name());
+        for &kind in StrategyKind::ALL {
+            assert_eq!(with_strategy!(kind, S => name::<S>()), kind.name());
+            assert_eq!(with_strategy!(kind, S => S::FREEING), kind.freeing());
         }
     }
 

@@ -25,10 +25,11 @@ use std::sync::Mutex;
 
 use std::time::Duration;
 
-use autograd_mem::{Freeing, LiveNodes, Policy, live, test_each_strategy};
+use autograd_mem::{
+    Freeing, LiveNodes, Policy, StrategyKind, live, test_each_strategy, with_strategy,
+};
 use autograd_ops::{
-    ArcWeak, Collected, CollectedSync, DefaultStrategy, Function, RcWeak, Result, Strategy,
-    StrongOnly, Tensor, Tensors, Variable, add, apply_one, square,
+    DefaultStrategy, Function, Result, Strategy, Tensor, Tensors, Variable, add, apply_one, square,
 };
 use autograd_tests::dags::{Dag, cases, dag};
 use autograd_tests::{close, heap, in_child_process, nodes, nodes_left, panic_message};
@@ -76,24 +77,12 @@ fn assert_keeps_exactly_the_graph<S: Strategy>() {
     }
 }
 
-#[test]
-fn rc_weak_frees_every_iteration_of_the_seed_experiment() {
-    assert_freed::<RcWeak>();
-}
-
-#[test]
-fn arc_weak_frees_every_iteration_of_the_seed_experiment() {
-    assert_freed::<ArcWeak>();
-}
-
-#[test]
-fn strong_only_over_rc_keeps_four_variables_and_three_functions_per_iteration() {
-    assert_keeps_exactly_the_graph::<StrongOnly<RcWeak>>();
-}
-
-#[test]
-fn strong_only_over_arc_keeps_four_variables_and_three_functions_per_iteration() {
-    assert_keeps_exactly_the_graph::<StrongOnly<ArcWeak>>();
+test_each_strategy! {
+    the_weak_link_frees_every_iteration_of_the_seed_experiment => assert_freed if OnDrop;
+    strong_only_keeps_four_variables_and_three_functions_per_iteration => assert_keeps_exactly_the_graph if Never;
+    a_collected_graph_is_kept_until_a_collection_frees_it_all => assert_kept_until_collected if OnCollection;
+    a_collected_graph_holds_exactly_its_footprint_until_collected => collected_footprint if OnCollection;
+    a_kept_graph_holds_exactly_its_footprint_for_any_shape => footprint_for_any_shape;
 }
 
 /// `CollectedSync`'s collector is process-wide (it frees what any thread
@@ -133,34 +122,21 @@ fn assert_kept_until_collected<S: Strategy>() {
     S::set_policy(policy);
 }
 
-#[test]
-fn collected_keeps_the_graph_until_a_collection_frees_it_all() {
-    assert_kept_until_collected::<Collected>();
-}
-
-#[test]
-fn collected_sync_keeps_the_graph_until_a_collection_frees_it_all() {
-    assert_kept_until_collected::<CollectedSync>();
-}
-
-#[test]
-fn a_collected_graph_holds_exactly_its_footprint_until_collected() {
-    fn check<S: Strategy>() {
-        let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
-        let policy = S::policy();
-        S::set_policy(Policy::Never);
-        let _ = kept_and_footprint::<S>(&[2]); // warm up
-        S::collect();
-        for shape in [&[][..], &[3], &[2, 1, 2, 1, 2], &[0, 4]] {
-            let (kept, footprint) = kept_and_footprint::<S>(shape);
-            assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME);
-            let (_, freed) = heap::kept(|| S::collect());
-            assert_eq!(freed, -kept, "{}, shape {shape:?}", S::NAME);
-        }
-        S::set_policy(policy);
+/// A collected seed graph holds exactly its footprint until a collection
+/// frees every byte of it, for values of a few shapes.
+fn collected_footprint<S: Strategy>() {
+    let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+    let policy = S::policy();
+    S::set_policy(Policy::Never);
+    let _ = kept_and_footprint::<S>(&[2]); // warm up
+    S::collect();
+    for shape in [&[][..], &[3], &[2, 1, 2, 1, 2], &[0, 4]] {
+        let (kept, footprint) = kept_and_footprint::<S>(shape);
+        assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME);
+        let (_, freed) = heap::kept(|| S::collect());
+        assert_eq!(freed, -kept, "{}, shape {shape:?}", S::NAME);
     }
-    check::<Collected>();
-    check::<CollectedSync>();
+    S::set_policy(policy);
 }
 
 #[test]
@@ -189,12 +165,19 @@ fn kept_and_footprint<S: Strategy>(shape: &[usize]) -> (isize, usize) {
     (kept, footprint.bytes)
 }
 
-#[test]
-fn a_kept_graph_holds_exactly_its_footprint_for_any_shape() {
+/// The seed graph on values of every shape (0 to 6 axes, one element,
+/// none): freed to the byte where the strategy frees on drop, kept exactly
+/// as its footprint says where it never frees, and, under a collector with
+/// collection off, kept exactly until one collection frees it.
+fn footprint_for_any_shape<S: Strategy>() {
+    let collected = S::FREEING == Freeing::OnCollection;
+    let _turn = collected.then(|| COLLECTOR.lock().unwrap_or_else(|e| e.into_inner()));
+    let policy = S::policy();
+    S::set_policy(Policy::Never);
     // Warm up: this thread's live counts and teardown lists (one per
     // strategy, kept for the thread's life) exist before anything is counted.
-    let _ = kept_and_footprint::<RcWeak>(&[2]);
-    let _ = kept_and_footprint::<ArcWeak>(&[2]);
+    let _ = kept_and_footprint::<S>(&[2]);
+    S::collect();
     let shapes: [&[usize]; 12] = [
         &[],
         &[1],
@@ -210,21 +193,19 @@ fn a_kept_graph_holds_exactly_its_footprint_for_any_shape() {
         &[2, 0, 3],
     ];
     for shape in shapes {
-        let (kept, footprint) = kept_and_footprint::<StrongOnly<RcWeak>>(shape);
-        assert_eq!(
-            kept, footprint as isize,
-            "StrongOnly<RcWeak>, shape {shape:?}"
-        );
-        let (kept, footprint) = kept_and_footprint::<StrongOnly<ArcWeak>>(shape);
-        assert_eq!(
-            kept, footprint as isize,
-            "StrongOnly<ArcWeak>, shape {shape:?}"
-        );
-        let (kept, _) = kept_and_footprint::<RcWeak>(shape);
-        assert_eq!(kept, 0, "RcWeak, shape {shape:?}");
-        let (kept, _) = kept_and_footprint::<ArcWeak>(shape);
-        assert_eq!(kept, 0, "ArcWeak, shape {shape:?}");
+        let (kept, footprint) = kept_and_footprint::<S>(shape);
+        match S::FREEING {
+            Freeing::OnDrop => assert_eq!(kept, 0, "{}, shape {shape:?}", S::NAME),
+            Freeing::Never => assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME),
+            Freeing::OnCollection => {
+                assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME);
+                let (_, freed) = heap::kept(|| S::collect());
+                assert_eq!(freed, -kept, "{}, shape {shape:?}", S::NAME);
+            }
+            other => panic!("no footprint promise for {other:?}"),
+        }
     }
+    S::set_policy(policy);
 }
 
 /// Builds, differentiates and drops the DAG; the nodes left behind.
@@ -255,10 +236,17 @@ proptest! {
 
     #[test]
     fn random_dags_are_freed_or_keep_exactly_their_nodes(dag in dag()) {
-        prop_assert_eq!(dag_leftover::<RcWeak>(&dag), LiveNodes::default());
-        prop_assert_eq!(dag_leftover::<ArcWeak>(&dag), LiveNodes::default());
-        prop_assert_eq!(dag_leftover::<StrongOnly<RcWeak>>(&dag), dag.own_nodes());
-        prop_assert_eq!(dag_leftover::<StrongOnly<ArcWeak>>(&dag), dag.own_nodes());
+        for &kind in StrategyKind::ALL {
+            let expected = match kind.freeing() {
+                Freeing::OnDrop => LiveNodes::default(),
+                Freeing::Never => dag.own_nodes(),
+                // Kept until a collection: the collected tests above.
+                Freeing::OnCollection => continue,
+                other => panic!("no promise for {other:?}"),
+            };
+            let left = with_strategy!(kind, S => dag_leftover::<S>(&dag));
+            prop_assert_eq!(left, expected, "{}", kind.name());
+        }
     }
 }
 
@@ -302,9 +290,6 @@ fn chain_with_panicking_drops<S: Strategy>(at: &[usize]) -> Variable<S> {
 
 /// Dropping the chain frees all of it, then raises the op's panic.
 fn a_panicking_drop_frees_the_rest<S: Strategy>(at: &'static [usize]) {
-    if S::FREEING != Freeing::OnDrop {
-        return; // only the weak link frees on drop
-    }
     let start = live::this_thread::<S>();
     let y = chain_with_panicking_drops::<S>(at);
     let message = panic_message(move || drop(y));
@@ -327,6 +312,6 @@ fn two_panicking_drops<S: Strategy>() {
 }
 
 test_each_strategy! {
-    a_panicking_op_drop_during_teardown_frees_the_rest_then_raises => one_panicking_drop;
-    two_panicking_op_drops_in_one_teardown_free_everything_without_abort => two_panicking_drops;
+    a_panicking_op_drop_during_teardown_frees_the_rest_then_raises => one_panicking_drop if OnDrop;
+    two_panicking_op_drops_in_one_teardown_free_everything_without_abort => two_panicking_drops if OnDrop;
 }

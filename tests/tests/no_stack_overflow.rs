@@ -6,10 +6,8 @@
 //! the live graph). Every test runs on a 256 KiB stack, where a recursion
 //! over a million nodes would overflow.
 
-use autograd_mem::{Freeing, Policy, live};
-use autograd_ops::{
-    ArcWeak, Collected, CollectedSync, RcWeak, Strategy, Variable, add, apply_one, square,
-};
+use autograd_mem::{Freeing, Policy, StrategyKind, live, test_each_strategy, with_shared_strategy};
+use autograd_ops::{Strategy, Variable, add, apply_one, square};
 use autograd_tests::{Holding, nodes, nodes_left, on_small_stack};
 
 const DEPTH: usize = 1_000_000;
@@ -89,38 +87,6 @@ where
     assert_eq!(left, nodes(0, 0));
 }
 
-#[test]
-fn a_million_op_chain_runs_backward_and_drops_under_rc_weak() {
-    on_small_stack(deep_backward_and_drop::<RcWeak>);
-}
-
-#[test]
-fn a_million_op_chain_runs_backward_and_drops_under_arc_weak() {
-    on_small_stack(deep_backward_and_drop::<ArcWeak>);
-}
-
-#[test]
-fn a_million_op_chain_drops_without_backward() {
-    on_small_stack(|| {
-        deep_drop_without_backward::<RcWeak>();
-        deep_drop_without_backward::<ArcWeak>();
-    });
-}
-
-#[test]
-fn one_variable_feeding_a_hundred_thousand_functions() {
-    on_small_stack(|| {
-        wide::<RcWeak>();
-        wide::<ArcWeak>();
-    });
-}
-
-#[test]
-fn a_million_user_ops_holding_variables_drop_without_recursion() {
-    // An op is `Send + Sync`, so only thread-safe variables can sit in one.
-    on_small_stack(user_ops_holding_variables::<ArcWeak>);
-}
-
 /// A million-op chain under a collected strategy with its default policy
 /// (collections run while the chain is built, marking it all), backward,
 /// drop, collect: every node freed.
@@ -142,39 +108,64 @@ fn deep_collected<S: Strategy>() {
     assert_eq!(live::total::<S>(), start);
 }
 
-#[test]
-fn a_million_op_chain_runs_backward_drops_and_is_collected_under_collected() {
-    on_small_stack(deep_collected::<Collected>);
+/// Holding only an early creator keeps half the chain; dropping it frees
+/// that half, iteratively.
+fn an_early_creator_alone<S: Strategy>() {
+    let start = live::this_thread::<S>();
+    let x = Variable::<S>::from_scalar(1.0);
+    let mid = chain(&x, DEPTH / 2);
+    let creator = mid.creator().unwrap();
+    let y = chain(&mid, DEPTH / 2);
+    drop((mid, y, x));
+    // The creator owns its intermediate input (and so half the chain).
+    assert_eq!(
+        live::this_thread::<S>().since(start).functions,
+        DEPTH as isize / 2
+    );
+    drop(creator);
+    assert_eq!(live::this_thread::<S>(), start);
+}
+
+// The matrix's tests, each on a small stack.
+fn deep_backward_and_drop_small<S: Strategy>() {
+    on_small_stack(deep_backward_and_drop::<S>);
+}
+
+fn deep_drop_without_backward_small<S: Strategy>() {
+    on_small_stack(deep_drop_without_backward::<S>);
+}
+
+fn wide_small<S: Strategy>() {
+    on_small_stack(wide::<S>);
+}
+
+fn deep_collected_small<S: Strategy>() {
+    on_small_stack(deep_collected::<S>);
+}
+
+fn an_early_creator_alone_small<S: Strategy>() {
+    on_small_stack(an_early_creator_alone::<S>);
+}
+
+test_each_strategy! {
+    a_million_op_chain_runs_backward_and_drops => deep_backward_and_drop_small if OnDrop;
+    a_million_op_chain_drops_without_backward => deep_drop_without_backward_small if OnDrop;
+    one_variable_feeding_a_hundred_thousand_functions => wide_small if OnDrop;
+    a_million_op_chain_runs_backward_drops_and_is_collected => deep_collected_small if OnCollection;
+    holding_only_an_early_creator_frees_the_rest_iteratively => an_early_creator_alone_small if OnDrop;
 }
 
 #[test]
-fn a_million_op_chain_runs_backward_drops_and_is_collected_under_collected_sync() {
-    on_small_stack(deep_collected::<CollectedSync>);
-}
-
-#[test]
-fn holding_only_an_early_creator_frees_the_rest_iteratively() {
-    on_small_stack(|| {
-        let start = live::this_thread::<RcWeak>();
-        let x = Variable::<RcWeak>::from_scalar(1.0);
-        let mid = chain(&x, DEPTH / 2);
-        let creator = mid.creator().unwrap();
-        let y = chain(&mid, DEPTH / 2);
-        drop((mid, y, x));
-        // The creator owns its intermediate input (and so half the chain).
-        assert_eq!(
-            live::this_thread::<RcWeak>().since(start).functions,
-            DEPTH as isize / 2
-        );
-        drop(creator);
-        assert_eq!(live::this_thread::<RcWeak>(), start);
-    });
-}
-
-#[test]
-fn the_strategies_here_free_on_drop_or_on_collection() {
-    assert_eq!(RcWeak::FREEING, Freeing::OnDrop);
-    assert_eq!(ArcWeak::FREEING, Freeing::OnDrop);
-    assert_eq!(Collected::FREEING, Freeing::OnCollection);
-    assert_eq!(CollectedSync::FREEING, Freeing::OnCollection);
+fn a_million_user_ops_holding_variables_drop_without_recursion() {
+    // An op is `Send + Sync`, so only variables of graphs that may be
+    // shared between threads can sit in one.
+    let mut ran = 0;
+    for &kind in StrategyKind::ALL {
+        if kind.freeing() == Freeing::OnDrop {
+            ran +=
+                with_shared_strategy!(kind, S => on_small_stack(user_ops_holding_variables::<S>))
+                    .map_or(0, |()| 1);
+        }
+    }
+    assert!(ran > 0, "some strategy frees on drop and shares its graphs");
 }

@@ -5,13 +5,14 @@
 //! for `tanh`). Here no function owns a leaf it reads under `RcWeak` and
 //! `ArcWeak` (it keeps the leaf's value and a weak link), so nothing in a
 //! gradient's graph owns the leaf: the documented loops leave no node and no
-//! byte behind, with no call to `cleargrad`. Under `StrongOnly` every link
-//! stays strong, as its name says.
+//! byte behind, with no call to `cleargrad`: every strategy that frees on
+//! drop is tested. Under `StrongOnly` every link stays strong, as its name
+//! says.
 
 use autograd_bench::alloc::CountingAlloc;
-use autograd_mem::Freeing;
+use autograd_mem::{Freeing, test_each_strategy};
+use autograd_ops::Strategy;
 use autograd_ops::prelude::*;
-use autograd_ops::{ArcWeak, RcWeak, Strategy, StrongOnly};
 use autograd_tests::{heap, nodes, nodes_left};
 
 #[global_allocator]
@@ -76,52 +77,27 @@ fn newton_loops<S: Strategy>() {
     assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::NAME);
 }
 
-#[test]
-fn the_tanh_loop_leaves_nothing_under_rc_weak() {
-    tanh_loop::<RcWeak>();
+/// The leaf goes while its gradient's graph lives: that graph does not own it.
+fn a_leaf_goes_first<S: Strategy>() {
+    let mut gx = None;
+    let left = nodes_left::<S, _>(|| {
+        let x = Variable::<S>::from_scalar(0.5);
+        x.tanh()
+            .backward_with(BackwardOptions::default().create_graph(true))
+            .unwrap();
+        gx = x.grad_variable();
+    });
+    // The gradient's graph is alive and x is not: it does not own x.
+    let gx = gx.unwrap();
+    assert!(left.variables > 0 && left.functions > 0);
+    assert!((gx.item().unwrap() - (1.0 - 0.5f64.tanh().powi(2))).abs() < 1e-12);
+    // Differentiating it again still works: the leaf's value was kept.
+    gx.backward().unwrap();
+    drop(gx);
 }
 
-#[test]
-fn the_tanh_loop_leaves_nothing_under_arc_weak() {
-    tanh_loop::<ArcWeak>();
-}
-
-#[test]
-fn newton_and_third_derivative_loops_leave_nothing_under_rc_weak() {
-    newton_loops::<RcWeak>();
-}
-
-#[test]
-fn newton_and_third_derivative_loops_leave_nothing_under_arc_weak() {
-    newton_loops::<ArcWeak>();
-}
-
-#[test]
-fn a_leaf_goes_while_its_gradient_graph_lives() {
-    fn check<S: Strategy>() {
-        let mut gx = None;
-        let left = nodes_left::<S, _>(|| {
-            let x = Variable::<S>::from_scalar(0.5);
-            x.tanh()
-                .backward_with(BackwardOptions::default().create_graph(true))
-                .unwrap();
-            gx = x.grad_variable();
-        });
-        // The gradient's graph is alive and x is not: it does not own x.
-        let gx = gx.unwrap();
-        assert!(left.variables > 0 && left.functions > 0);
-        assert!((gx.item().unwrap() - (1.0 - 0.5f64.tanh().powi(2))).abs() < 1e-12);
-        // Differentiating it again still works: the leaf's value was kept.
-        gx.backward().unwrap();
-        drop(gx);
-    }
-    check::<RcWeak>();
-    check::<ArcWeak>();
-}
-
-#[test]
-fn strong_only_keeps_every_link_strong() {
-    type S = StrongOnly<RcWeak>;
+/// Where a back-reference owns its target, the cycle forms.
+fn every_link_strong<S: Strategy>() {
     assert_eq!(S::FREEING, Freeing::Never);
     let left = nodes_left::<S, _>(|| {
         let x = Variable::<S>::from_scalar(0.5);
@@ -130,6 +106,13 @@ fn strong_only_keeps_every_link_strong() {
             .unwrap();
     });
     assert!(left.variables > 2, "{left:?}"); // x, y and the gradient's graph stay
+}
+
+test_each_strategy! {
+    the_tanh_loop_leaves_nothing => tanh_loop if OnDrop;
+    newton_and_third_derivative_loops_leave_nothing => newton_loops if OnDrop;
+    a_leaf_goes_while_its_gradient_graph_lives => a_leaf_goes_first if OnDrop;
+    strong_only_keeps_every_link_strong => every_link_strong if Never;
 }
 
 #[test]

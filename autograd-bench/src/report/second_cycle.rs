@@ -2,7 +2,7 @@
 //! `y = tanh(x)`, backward with `create_graph`, both dropped, no
 //! `cleargrad`) under each strategy, with the bytes it leaves per iteration.
 
-use autograd_mem::{Freeing, Policy, Strategy, StrategyKind, StrategyVisitor, live};
+use autograd_mem::{Freeing, Policy, Strategy, StrategyKind, live, with_strategy};
 use serde::Serialize;
 
 use crate::{SeedRng, alloc, second_cycle_step};
@@ -33,10 +33,8 @@ struct Loop {
     policy: Policy,
 }
 
-impl StrategyVisitor for Loop {
-    type Output = SecondCycleResult;
-
-    fn visit<S: Strategy>(self) -> SecondCycleResult {
+impl Loop {
+    fn run<S: Strategy>(self) -> SecondCycleResult {
         let policy = S::policy();
         S::set_policy(self.policy);
         let mut rng = SeedRng::new(7343);
@@ -89,12 +87,13 @@ pub fn run(
 ) -> Vec<SecondCycleResult> {
     strategies
         .iter()
-        .map(|kind| {
-            kind.visit(Loop {
+        .map(|&kind| {
+            let run = Loop {
                 iterations,
                 budget,
                 policy,
-            })
+            };
+            with_strategy!(kind, S => run.run::<S>())
         })
         .collect()
 }

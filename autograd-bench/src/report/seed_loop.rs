@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use autograd_core::buffers::{cached_bytes, release_thread_cache};
 use autograd_mem::{
-    ArcWeak, CollectedSync, Freeing, LiveNodes, Policy, StrategyKind, StrategyVisitor, StrongOnly,
-    live,
+    Freeing, LiveNodes, Policy, StrategyKind, live, with_shared_strategy, with_strategy,
 };
 use autograd_ops::{Strategy, Variable};
 use ndarray::Array1;
@@ -145,39 +144,15 @@ pub fn run(
             })
             .0
         }
-        Subject::Strategy(kind) => kind.visit(run),
-        Subject::SharedLeaf(kind) => visit_thread_safe(kind, SharedLeafRun(run))
+        Subject::Strategy(kind) => with_strategy!(kind, S => run.strategy_run::<S>()),
+        Subject::SharedLeaf(kind) => with_shared_strategy!(kind, S => run.shared_leaf_run::<S>())
             .unwrap_or_else(|| panic!("a shared leaf needs a thread-safe strategy, not {kind:?}")),
     }
 }
 
-/// [`StrategyVisitor`] for the strategies whose graphs may be shared between
-/// threads: code that needs `Variable<S>: Send + Sync`.
-trait ThreadSafeVisitor {
-    type Output;
-    fn visit<S: Strategy>(self) -> Self::Output
-    where
-        Variable<S>: Send + Sync;
-}
-
-/// Calls `visitor` with `kind` as a type if its graphs may be shared between
-/// threads; `None` for the others. The compiler checks both halves: each arm
-/// needs `Variable<S>: Send + Sync`, and a new strategy must be sorted here.
-fn visit_thread_safe<V: ThreadSafeVisitor>(kind: StrategyKind, visitor: V) -> Option<V::Output> {
-    Some(match kind {
-        StrategyKind::ArcWeak => visitor.visit::<ArcWeak>(),
-        StrategyKind::StrongOnlyArcWeak => visitor.visit::<StrongOnly<ArcWeak>>(),
-        StrategyKind::CollectedSync => visitor.visit::<CollectedSync>(),
-        StrategyKind::RcWeak | StrategyKind::StrongOnlyRcWeak | StrategyKind::Collected => {
-            return None;
-        }
-    })
-}
-
-impl StrategyVisitor for Run<'_> {
-    type Output = RunResult;
-
-    fn visit<S: Strategy>(self) -> RunResult {
+impl Run<'_> {
+    /// A run of the seed loop under `S` ([`Subject::Strategy`]).
+    fn strategy_run<S: Strategy>(self) -> RunResult {
         let (inputs, retain) = (self.inputs, self.config.retain_grad);
         // The prediction, from one graph (which itself stays, where the
         // strategy does not free on drop, before the run's baseline is taken).
@@ -200,17 +175,13 @@ impl StrategyVisitor for Run<'_> {
     }
 }
 
-/// A run of the shared-leaf loop ([`Subject::SharedLeaf`]).
-struct SharedLeafRun<'a>(Run<'a>);
-
-impl ThreadSafeVisitor for SharedLeafRun<'_> {
-    type Output = RunResult;
-
-    fn visit<S: Strategy>(self) -> RunResult
+impl Run<'_> {
+    /// A run of the shared-leaf loop under `S` ([`Subject::SharedLeaf`]).
+    fn shared_leaf_run<S: Strategy>(self) -> RunResult
     where
         Variable<S>: Send + Sync,
     {
-        let inputs = self.0.inputs;
+        let inputs = self.inputs;
         // What a task keeps where graphs are not freed on drop: its graph
         // without the leaf and the leaf's gradient, which exist once.
         let footprint = || {
@@ -219,7 +190,7 @@ impl ThreadSafeVisitor for SharedLeafRun<'_> {
         };
         let leaf = Variable::<S>::from_array(inputs[0].clone());
         // Every task adds to one gradient: serialised on its lock by design.
-        self.0.graph_run::<S>(&footprint, &|_| {
+        self.graph_run::<S>(&footprint, &|_| {
             shared_leaf_step(&leaf).expect("the seed graph builds");
         })
     }
