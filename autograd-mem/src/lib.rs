@@ -6,17 +6,21 @@
 //! question, *what does a function hold of its outputs, and through which
 //! pointer and cell types?*, with interchangeable [`Strategy`] types:
 //!
-//! | strategy | pointers | cell | function → output | a dropped graph is |
+//! | strategy | pointers | cells | function → output | a dropped graph is |
 //! |---|---|---|---|---|
-//! | [`RcWeak`] | `Rc` | `RefCell` | `rc::Weak` | freed at once (DeZero step 17) |
-//! | [`ArcWeak`] | `Arc` | `Mutex` | `sync::Weak` | freed at once; graphs are `Send + Sync` |
-//! | [`Collected`] | gcmodule `Cc` | `RefCell` | strong | freed when the cycle collector runs (CPython's way) |
-//! | [`CollectedSync`] | gcmodule `ThreadedCc` | `Mutex` | strong | the same; graphs are `Send + Sync` |
-//! | [`StrongOnly<B>`] | `B`'s | `B`'s | strong | never freed: every graph leaks |
+//! | [`RcWeak`] | `Rc` | [`LocalCells`] | `rc::Weak` | freed at once (DeZero step 17) |
+//! | [`ArcWeak`] | `Arc` | [`SharedCells`] | `sync::Weak` | freed at once; graphs are `Send + Sync` |
+//! | [`Collected`] | gcmodule `Cc` | [`LocalCells`] | strong | freed when the cycle collector runs (CPython's way) |
+//! | [`CollectedSync`] | gcmodule `ThreadedCc` | [`SharedCells`] | strong | the same; graphs are `Send + Sync` |
+//! | [`StrongOnly<F>`] | `F`'s | `F`'s | strong | never freed: every graph leaks |
 //!
-//! [`Freeing`] names the three answers; [`StrategyKind`] lists the strategies
-//! (the list is written once, in this crate's `strategy_list!`, and every
-//! other list of them is generated from it).
+//! A strategy names one answer to each of three questions: its pointers
+//! ([`Strategy`] itself; the reference-counting ones from a [`Family`] and a
+//! [`BackRef`]), its [`Cells`] and its [`Collector`]. The traits are sealed:
+//! not an extension interface. [`Freeing`] names the ways a graph is freed;
+//! [`StrategyKind`] lists the strategies (the list is written once, in this
+//! crate's `strategy_list!`, and every other list of them, [`with_strategy!`]
+//! and [`test_each_strategy!`] among them, is generated from it).
 //!
 //! [`live`] counts the variable and function nodes alive under each strategy,
 //! cheaply enough to stay on in release builds, which is how the leak that
@@ -399,6 +403,16 @@ mod tests {
 
     test_each_strategy! {
         the_first_cycle_is_freed_as_the_strategy_says => the_first_cycle;
+    }
+
+    #[test]
+    fn the_add_a_strategy_recipe_is_arc_weak_rs_whole() {
+        let architecture = include_str!("../../ARCHITECTURE.md");
+        let file = include_str!("arc_weak.rs");
+        assert!(
+            architecture.contains(&format!("```text\n{file}```")),
+            "ARCHITECTURE.md's recipe must quote autograd-mem/src/arc_weak.rs as it is"
+        );
     }
 
     #[test]
