@@ -5,7 +5,9 @@ use std::cell::Cell;
 
 use jrsonnet_gcmodule::{Cc, ObjectSpace, Trace, Tracer};
 
-use crate::collection::{self, Collection, Collector, CollectorStats, Policy, Totals};
+use crate::collection::{
+    self, Collection, Collector, CollectorStats, Policy, Totals, collected_pointers,
+};
 use crate::strategy::sealed::Sealed;
 use crate::{Freeing, GraphNode, LocalCells, Strategy, StrategyKind, live};
 
@@ -182,51 +184,15 @@ impl Strategy for Collected {
     const FREEING: Freeing = Freeing::OnCollection;
     const BACK_OWNS: bool = true;
 
+    collected_pointers!(CcHandle);
+
     fn new_handle<T: GraphNode<Self>>(value: T) -> CcHandle<T> {
         CREATED.with(|n| n.set(n.get() + 1));
         CcHandle(with_space(|space| space.create(Traced(value))))
     }
 
-    fn new_link<T: GraphNode<Self>>(value: T) -> CcHandle<T> {
-        Self::new_handle(value)
-    }
-
     fn get<T: GraphNode<Self>>(handle: &CcHandle<T>) -> &T {
         &handle.0.0
-    }
-
-    fn get_link<T: GraphNode<Self>>(link: &CcHandle<T>) -> &T {
-        &link.0.0
-    }
-
-    fn link<T: GraphNode<Self>>(handle: &CcHandle<T>) -> CcHandle<T> {
-        handle.clone()
-    }
-
-    fn handle<T: GraphNode<Self>>(link: &CcHandle<T>) -> CcHandle<T> {
-        link.clone()
-    }
-
-    fn back<T: GraphNode<Self>>(handle: &CcHandle<T>) -> CcHandle<T> {
-        handle.clone()
-    }
-
-    fn upgrade<T: GraphNode<Self>>(back: &CcHandle<T>) -> Option<CcHandle<T>> {
-        Some(back.clone())
-    }
-
-    fn try_unwrap<T: GraphNode<Self>>(link: CcHandle<T>) -> Result<T, CcHandle<T>> {
-        // gcmodule's `Cc` cannot give its value up: teardown lets the node's
-        // `Drop` hand its links over instead.
-        Err(link)
-    }
-
-    fn try_unwrap_back<T: GraphNode<Self>>(back: CcHandle<T>) -> Result<T, CcHandle<T>> {
-        Err(back)
-    }
-
-    fn back_addr<T: GraphNode<Self>>(back: &CcHandle<T>) -> usize {
-        Self::get(back) as *const T as usize
     }
 
     /// gcmodule's block for a tracked value: a header (two list pointers
@@ -238,17 +204,5 @@ impl Strategy for Collected {
             .and_then(|(block, _)| block.extend(Layout::new::<T>()))
             .expect("a node layout fits in memory");
         block.pad_to_align().size()
-    }
-
-    fn trace_handle<T: GraphNode<Self>>(handle: &CcHandle<T>, tracer: &mut Tracer<'_>) {
-        handle.0.trace(tracer);
-    }
-
-    fn trace_link<T: GraphNode<Self>>(link: &CcHandle<T>, tracer: &mut Tracer<'_>) {
-        link.0.trace(tracer);
-    }
-
-    fn trace_back<T: GraphNode<Self>>(back: &CcHandle<T>, tracer: &mut Tracer<'_>) {
-        back.0.trace(tracer);
     }
 }

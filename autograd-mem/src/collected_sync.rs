@@ -20,7 +20,9 @@ use std::sync::{LazyLock, Mutex, OnceLock, PoisonError, RwLock, TryLockError};
 
 use jrsonnet_gcmodule::{ThreadedCc, ThreadedCcRef, ThreadedObjectSpace, Trace, Tracer};
 
-use crate::collection::{self, Collection, Collector, CollectorStats, Policy, Totals};
+use crate::collection::{
+    self, Collection, Collector, CollectorStats, Policy, Totals, collected_pointers,
+};
 use crate::strategy::sealed::Sealed;
 use crate::{Freeing, GraphNode, SharedCells, Strategy, StrategyKind, live};
 
@@ -321,6 +323,8 @@ impl Strategy for CollectedSync {
     const FREEING: Freeing = Freeing::OnCollection;
     const BACK_OWNS: bool = true;
 
+    collected_pointers!(SyncHandle);
+
     /// # Panics
     /// If `T` was not declared with [`declare_thread_safe`] (autograd-core
     /// declares its nodes).
@@ -333,46 +337,9 @@ impl Strategy for CollectedSync {
         SyncHandle(SPACE.create(Shared(value)))
     }
 
-    fn new_link<T: GraphNode<Self>>(value: T) -> SyncHandle<T> {
-        Self::new_handle(value)
-    }
-
     fn get<T: GraphNode<Self>>(handle: &SyncHandle<T>) -> SyncRef<'_, T> {
         enter_borrow();
         SyncRef(handle.0.borrow())
-    }
-
-    fn get_link<T: GraphNode<Self>>(link: &SyncHandle<T>) -> SyncRef<'_, T> {
-        Self::get(link)
-    }
-
-    fn link<T: GraphNode<Self>>(handle: &SyncHandle<T>) -> SyncHandle<T> {
-        handle.clone()
-    }
-
-    fn handle<T: GraphNode<Self>>(link: &SyncHandle<T>) -> SyncHandle<T> {
-        link.clone()
-    }
-
-    fn back<T: GraphNode<Self>>(handle: &SyncHandle<T>) -> SyncHandle<T> {
-        handle.clone()
-    }
-
-    fn upgrade<T: GraphNode<Self>>(back: &SyncHandle<T>) -> Option<SyncHandle<T>> {
-        Some(back.clone())
-    }
-
-    fn try_unwrap<T: GraphNode<Self>>(link: SyncHandle<T>) -> Result<T, SyncHandle<T>> {
-        Err(link)
-    }
-
-    fn try_unwrap_back<T: GraphNode<Self>>(back: SyncHandle<T>) -> Result<T, SyncHandle<T>> {
-        Err(back)
-    }
-
-    fn back_addr<T: GraphNode<Self>>(back: &SyncHandle<T>) -> usize {
-        let node: &T = &Self::get(back);
-        node as *const T as usize
     }
 
     /// gcmodule's threaded block for a tracked value: a header (two list
@@ -385,17 +352,5 @@ impl Strategy for CollectedSync {
             .and_then(|(block, _)| block.extend(Layout::new::<T>()))
             .expect("a node layout fits in memory");
         block.pad_to_align().size()
-    }
-
-    fn trace_handle<T: GraphNode<Self>>(handle: &SyncHandle<T>, tracer: &mut Tracer<'_>) {
-        handle.0.trace(tracer);
-    }
-
-    fn trace_link<T: GraphNode<Self>>(link: &SyncHandle<T>, tracer: &mut Tracer<'_>) {
-        link.0.trace(tracer);
-    }
-
-    fn trace_back<T: GraphNode<Self>>(back: &SyncHandle<T>, tracer: &mut Tracer<'_>) {
-        back.0.trace(tracer);
     }
 }

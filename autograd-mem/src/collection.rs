@@ -45,6 +45,65 @@ pub trait Collector: Sealed + 'static {
     fn reset_collector_stats() {}
 }
 
+/// The pointer plumbing of the two collected strategies, inside their
+/// `Strategy` impls: one gcmodule handle type (a newtype around the
+/// collector's pointer to the node, `.0`) serves as handle, link and
+/// back-reference, all owning; it never gives its node up (teardown lets the
+/// node's `Drop` hand its links over), and it traces what it points to.
+macro_rules! collected_pointers {
+    ($handle:ident) => {
+        fn new_link<T: GraphNode<Self>>(value: T) -> $handle<T> {
+            Self::new_handle(value)
+        }
+
+        fn get_link<T: GraphNode<Self>>(link: &$handle<T>) -> Self::Ref<'_, T> {
+            Self::get(link)
+        }
+
+        fn link<T: GraphNode<Self>>(handle: &$handle<T>) -> $handle<T> {
+            handle.clone()
+        }
+
+        fn handle<T: GraphNode<Self>>(link: &$handle<T>) -> $handle<T> {
+            link.clone()
+        }
+
+        fn back<T: GraphNode<Self>>(handle: &$handle<T>) -> $handle<T> {
+            handle.clone()
+        }
+
+        fn upgrade<T: GraphNode<Self>>(back: &$handle<T>) -> Option<$handle<T>> {
+            Some(back.clone())
+        }
+
+        fn try_unwrap<T: GraphNode<Self>>(link: $handle<T>) -> Result<T, $handle<T>> {
+            Err(link)
+        }
+
+        fn try_unwrap_back<T: GraphNode<Self>>(back: $handle<T>) -> Result<T, $handle<T>> {
+            Err(back)
+        }
+
+        fn back_addr<T: GraphNode<Self>>(back: &$handle<T>) -> usize {
+            let node: &T = &Self::get(back);
+            node as *const T as usize
+        }
+
+        fn trace_handle<T: GraphNode<Self>>(handle: &$handle<T>, tracer: &mut Tracer<'_>) {
+            handle.0.trace(tracer);
+        }
+
+        fn trace_link<T: GraphNode<Self>>(link: &$handle<T>, tracer: &mut Tracer<'_>) {
+            link.0.trace(tracer);
+        }
+
+        fn trace_back<T: GraphNode<Self>>(back: &$handle<T>, tracer: &mut Tracer<'_>) {
+            back.0.trace(tracer);
+        }
+    };
+}
+pub(crate) use collected_pointers;
+
 /// No collector: what reference counting does not free stays (the cycles of
 /// [`StrongOnly`](crate::StrongOnly)).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
