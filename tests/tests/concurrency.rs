@@ -1,18 +1,22 @@
-//! Guarantee: `ArcWeak` graphs are `Send + Sync` and safe to share: moved
-//! between threads, built on and differentiated concurrently, concurrent
-//! backward calls on one graph adding exactly their contributions, no
-//! deadlock, also when an op's backward waits on a worker thread whose ops
-//! are due an automatic collection (`CollectedSync`). Each test holds `SERIAL` so that the global live counts it
-//! checks are its own. (`Variable<RcWeak>` is not `Send`: a `compile_fail`
-//! doctest on `Variable`.)
+//! Guarantee: the graphs of every strategy the list marks `shared`
+//! (`ArcWeak`, `StrongOnly<ArcWeak>`, `CollectedSync`) are `Send + Sync` and
+//! safe to share: moved between threads, built on and differentiated
+//! concurrently, concurrent backward calls on one graph adding exactly their
+//! contributions, no deadlock, also when an op's backward waits on a worker
+//! thread whose ops are due an automatic collection; and every node freed
+//! afterwards (after a collection, under a collector), whichever thread made
+//! it, unless the strategy never frees. Each test runs every shared strategy
+//! of the list and holds `SERIAL`, so that the global live counts it checks
+//! are its own. (`Variable<RcWeak>` is not `Send`: a `compile_fail` doctest
+//! on `Variable`.)
 
 use std::sync::{Barrier, Mutex};
 use std::time::Duration;
 
-use autograd_mem::{Policy, live};
+use autograd_mem::{Freeing, Policy, StrategyKind, live, with_shared_strategy};
 use autograd_ops::{
-    ArcWeak, CollectedSync, Error, Function, Result, Strategy, Tensor, Tensors, Variable,
-    VariableOps, add, apply_one, mul, square,
+    Error, Function, Result, Strategy, Tensor, Tensors, Variable, VariableOps, add, apply_one, mul,
+    square,
 };
 use autograd_tests::in_child_process;
 use ndarray::arr0;
@@ -20,26 +24,56 @@ use rayon::prelude::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-type V = Variable<ArcWeak>;
-
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-#[test]
-fn arc_weak_variables_and_functions_are_send_and_sync() {
-    fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<Variable<ArcWeak>>();
-    assert_send_sync::<autograd_ops::FunctionNode<ArcWeak>>();
-    assert_send_sync::<Variable<autograd_ops::StrongOnly<ArcWeak>>>();
+/// Runs `test` under every strategy of the list whose graphs may be shared
+/// between threads (`Variable<S>: Send + Sync`); how many ran.
+macro_rules! for_each_shared_strategy {
+    ($test:ident) => {{
+        let mut ran = 0;
+        for &kind in StrategyKind::ALL {
+            ran += with_shared_strategy!(kind, S => $test::<S>()).map_or(0, |()| 1);
+        }
+        assert!(ran >= 2, "ArcWeak and CollectedSync at least");
+    }};
+}
+
+/// What `f` left alive in the whole process under `S`, once the strategy
+/// has collected: nothing, unless `S` never frees.
+fn leaves_nothing<S: Strategy>(f: impl FnOnce()) {
+    S::collect();
+    let start = live::total::<S>();
+    f();
+    S::collect();
+    if S::FREEING != Freeing::Never {
+        assert_eq!(live::total::<S>(), start, "{}", S::NAME);
+    }
 }
 
 #[test]
-fn a_graph_built_on_one_thread_runs_backward_on_another() {
-    let _serial = serial();
-    let start = live::total::<ArcWeak>();
+fn shared_variables_and_functions_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn check<S: Strategy>()
+    where
+        Variable<S>: Send + Sync,
     {
-        let x = V::from_scalar(3.0);
+        assert_send_sync::<Variable<S>>();
+    }
+    for_each_shared_strategy!(check);
+    // Their function nodes too (the list's `shared` column says so of the
+    // cells; this says it of the handles).
+    assert_send_sync::<autograd_ops::FunctionNode<autograd_ops::ArcWeak>>();
+    assert_send_sync::<autograd_ops::FunctionNode<autograd_ops::CollectedSync>>();
+}
+
+fn built_on_one_thread_differentiated_on_another<S: Strategy>()
+where
+    Variable<S>: Send + Sync,
+{
+    leaves_nothing::<S>(|| {
+        let x = Variable::<S>::from_scalar(3.0);
         let y = std::thread::spawn({
             let x = x.clone();
             move || square(&square(&x).unwrap()).unwrap()
@@ -50,18 +84,23 @@ fn a_graph_built_on_one_thread_runs_backward_on_another() {
             .join()
             .unwrap();
         assert_eq!(x.grad().unwrap().sum(), 4.0 * 27.0);
-    }
-    assert_eq!(live::total::<ArcWeak>(), start);
+    });
 }
 
 #[test]
-fn threads_sharing_a_leaf_add_exactly_their_contributions() {
+fn a_graph_built_on_one_thread_runs_backward_on_another() {
     let _serial = serial();
+    for_each_shared_strategy!(built_on_one_thread_differentiated_on_another);
+}
+
+fn sharing_a_leaf<S: Strategy>()
+where
+    Variable<S>: Send + Sync,
+{
     const THREADS: usize = 4;
     const CALLS: usize = 200;
-    let start = live::total::<ArcWeak>();
-    {
-        let leaf = V::from_scalar(3.0);
+    leaves_nothing::<S>(|| {
+        let leaf = Variable::<S>::from_scalar(3.0);
         let barrier = Barrier::new(THREADS);
         std::thread::scope(|scope| {
             for t in 0..THREADS {
@@ -70,7 +109,7 @@ fn threads_sharing_a_leaf_add_exactly_their_contributions() {
                     barrier.wait();
                     for _ in 0..CALLS {
                         // y = (t + 1)·x²: dy/dx = 2(t + 1)x, an exact integer
-                        let c = V::from_scalar((t + 1) as f64);
+                        let c = Variable::<S>::from_scalar((t + 1) as f64);
                         mul(&c, &square(leaf).unwrap()).unwrap().backward().unwrap();
                     }
                 });
@@ -78,18 +117,24 @@ fn threads_sharing_a_leaf_add_exactly_their_contributions() {
         });
         let expected: f64 = (1..=THREADS).map(|c| (CALLS * 2 * c * 3) as f64).sum();
         assert_eq!(leaf.grad().unwrap().sum(), expected);
-    }
-    assert_eq!(live::total::<ArcWeak>(), start);
+    });
 }
 
 #[test]
-fn rayon_with_more_tasks_than_threads_does_not_deadlock() {
+fn threads_sharing_a_leaf_add_exactly_their_contributions() {
     let _serial = serial();
+    for_each_shared_strategy!(sharing_a_leaf);
+}
+
+fn more_tasks_than_threads<S: Strategy>()
+where
+    Variable<S>: Send + Sync,
+{
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .unwrap();
-    let leaf = V::from_scalar(2.0);
+    let leaf = Variable::<S>::from_scalar(2.0);
     pool.install(|| {
         (0..2000).into_par_iter().for_each(|_| {
             let y = leaf.square().square(); // x⁴: dy/dx = 4x³ = 32
@@ -104,14 +149,20 @@ fn rayon_with_more_tasks_than_threads_does_not_deadlock() {
 }
 
 #[test]
-fn concurrent_backward_calls_on_one_graph_add_exactly() {
+fn rayon_with_more_tasks_than_threads_does_not_deadlock() {
     let _serial = serial();
+    for_each_shared_strategy!(more_tasks_than_threads);
+}
+
+fn concurrent_backward<S: Strategy>()
+where
+    Variable<S>: Send + Sync,
+{
     const THREADS: usize = 4;
     const CALLS: usize = 300;
-    let start = live::total::<ArcWeak>();
-    {
-        let x = V::from_scalar(2.0);
-        let w = V::from_scalar(3.0);
+    leaves_nothing::<S>(|| {
+        let x = Variable::<S>::from_scalar(2.0);
+        let w = Variable::<S>::from_scalar(3.0);
         // One graph, y = (x·w)² + x: dy/dx = 2xw² + 1 = 37, dy/dw = 2x²w = 24.
         let y = add(&square(&mul(&x, &w).unwrap()).unwrap(), &x).unwrap();
         let barrier = Barrier::new(THREADS);
@@ -128,16 +179,21 @@ fn concurrent_backward_calls_on_one_graph_add_exactly() {
         let calls = (THREADS * CALLS) as f64;
         assert_eq!(x.grad().unwrap().sum(), 37.0 * calls);
         assert_eq!(w.grad().unwrap().sum(), 24.0 * calls);
-    }
-    assert_eq!(live::total::<ArcWeak>(), start);
+    });
 }
 
 #[test]
-fn backward_runs_while_another_thread_builds_on_the_same_graph() {
+fn concurrent_backward_calls_on_one_graph_add_exactly() {
     let _serial = serial();
-    let start = live::total::<ArcWeak>();
-    {
-        let x = V::from_scalar(2.0);
+    for_each_shared_strategy!(concurrent_backward);
+}
+
+fn backward_while_building<S: Strategy>()
+where
+    Variable<S>: Send + Sync,
+{
+    leaves_nothing::<S>(|| {
+        let x = Variable::<S>::from_scalar(2.0);
         let a = square(&x).unwrap();
         let y = square(&a).unwrap(); // x⁴
         const ROUNDS: usize = 300;
@@ -156,48 +212,13 @@ fn backward_runs_while_another_thread_builds_on_the_same_graph() {
             });
         });
         assert_eq!(x.grad().unwrap().sum(), ROUNDS as f64 * 32.0);
-    }
-    assert_eq!(live::total::<ArcWeak>(), start);
+    });
 }
 
-/// `CollectedSync` graphs are `Send + Sync` too: concurrent backward calls
-/// on one graph add exactly, and a collection afterwards frees every node,
-/// whichever thread made it.
 #[test]
-fn collected_sync_graphs_are_shared_and_collected() {
-    use autograd_ops::{CollectedSync, Strategy};
-    type C = Variable<CollectedSync>;
+fn backward_runs_while_another_thread_builds_on_the_same_graph() {
     let _serial = serial();
-    const THREADS: usize = 4;
-    const CALLS: usize = 100;
-    CollectedSync::collect();
-    let start = live::total::<CollectedSync>();
-    {
-        let x = C::from_scalar(2.0);
-        let y = square(&mul(&x, &C::from_scalar(3.0)).unwrap()).unwrap(); // 9x²
-        let barrier = Barrier::new(THREADS);
-        std::thread::scope(|scope| {
-            for t in 0..THREADS {
-                let (x, y, barrier) = (&x, &y, &barrier);
-                scope.spawn(move || {
-                    barrier.wait();
-                    for _ in 0..CALLS {
-                        y.backward().unwrap();
-                        // and graphs of its own on the shared leaf
-                        let c = C::from_scalar((t + 1) as f64);
-                        mul(&c, x).unwrap().backward().unwrap();
-                    }
-                });
-            }
-        });
-        let own: f64 = (1..=THREADS).map(|c| (CALLS * c) as f64).sum();
-        assert_eq!(
-            x.grad().unwrap().sum(),
-            36.0 * (THREADS * CALLS) as f64 + own
-        );
-    }
-    CollectedSync::collect();
-    assert_eq!(live::total::<CollectedSync>(), start);
+    for_each_shared_strategy!(backward_while_building);
 }
 
 /// `y = x`, whose backward waits for a worker thread that builds a graph of
@@ -240,22 +261,19 @@ fn a_backward_waiting_on_a_worker<S: Strategy>()
 where
     Variable<S>: Send + Sync,
 {
+    let policy = S::policy();
+    S::set_policy(Policy::Every(1));
+    let x = Variable::<S>::from_scalar(3.0);
+    let y = apply_one(WaitsOnAWorker, &[&x]).unwrap();
+    y.backward().unwrap();
+    assert_eq!(x.grad().unwrap().sum(), 1.0);
+    S::set_policy(policy);
+}
+
+#[test]
+fn an_op_whose_backward_waits_on_a_worker_does_not_deadlock() {
+    // Issue 14, defect 4: this hung under `CollectedSync`.
     in_child_process(Duration::from_secs(30), || {
-        S::set_policy(Policy::Every(1));
-        let x = Variable::<S>::from_scalar(3.0);
-        let y = apply_one(WaitsOnAWorker, &[&x]).unwrap();
-        y.backward().unwrap();
-        assert_eq!(x.grad().unwrap().sum(), 1.0);
-        S::set_policy(Policy::Auto);
+        for_each_shared_strategy!(a_backward_waiting_on_a_worker);
     });
-}
-
-#[test]
-fn an_op_whose_backward_waits_on_a_worker_does_not_deadlock_under_arc_weak() {
-    a_backward_waiting_on_a_worker::<ArcWeak>();
-}
-
-#[test]
-fn an_op_whose_backward_waits_on_a_worker_does_not_deadlock_under_collected_sync() {
-    a_backward_waiting_on_a_worker::<CollectedSync>();
 }
