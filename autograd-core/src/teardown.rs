@@ -81,13 +81,7 @@ fn with_worklist<S: Strategy, R>(f: impl FnOnce(&mut Worklist<S>, bool) -> R) ->
     if let Ok(result) = WORKLISTS.try_with(|lists| on(lists, false, f.take().expect("not run"))) {
         return result;
     }
-    let late = LATE_WORKLISTS.with(|late| {
-        late.get().unwrap_or_else(|| {
-            let lists: &'static Worklists = Box::leak(Box::default());
-            late.set(Some(lists));
-            lists
-        })
-    });
+    let late = autograd_mem::late::leaked_once(&LATE_WORKLISTS);
     on(late, true, f.take().expect("not run"))
 }
 

@@ -110,13 +110,7 @@ fn with_space<R>(f: impl FnOnce(&ObjectSpace) -> R) -> R {
     if let Ok(Some(result)) = SPACE.try_with(|space| space.0.as_ref().and_then(&mut run)) {
         return result;
     }
-    let late = LATE_SPACE.with(|late| {
-        late.get().unwrap_or_else(|| {
-            let space: &'static ObjectSpace = Box::leak(Box::default());
-            late.set(Some(space));
-            space
-        })
-    });
+    let late = crate::late::leaked_once(&LATE_SPACE);
     run(late).expect("`f` has not run")
 }
 

@@ -52,6 +52,8 @@ mod collected;
 pub mod collected_sync;
 mod collection;
 mod default;
+#[doc(hidden)]
+pub mod late;
 pub mod live;
 mod rc_weak;
 #[doc(hidden)]
