@@ -4,7 +4,8 @@ use autograd_mem::Strategy;
 use smallvec::SmallVec;
 
 use crate::function_node::{FunctionInner, Input, Links};
-use crate::{Error, Function, Generation, Result, Tensors, Variable, is_grad_enabled};
+use crate::saved::{Marks, Plan};
+use crate::{Error, Function, Generation, Result, Save, Tensor, Tensors, Variable, is_grad_enabled};
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
 ///
@@ -45,23 +46,46 @@ pub fn apply_one<S: Strategy, F: Function<S>>(
         })
 }
 
-/// The inputs' values, without iterator machinery for the common arities.
-fn values<S: Strategy>(inputs: &[&Variable<S>]) -> Tensors {
+/// The inputs' values and whether each needs a gradient, without iterator
+/// machinery for the common arities (a leaf's cell is read once for both).
+fn values<S: Strategy>(inputs: &[&Variable<S>]) -> (Tensors, SmallVec<[bool; 2]>) {
     match inputs {
-        [a] => a.tensor().into(),
-        [a, b] => [a.tensor(), b.tensor()].into(),
-        _ => inputs.iter().map(|x| x.tensor()).collect(),
+        [a] => {
+            let (x, needs) = a.inner().value_and_needs();
+            (x.into(), SmallVec::from_buf_and_len([needs, false], 1))
+        }
+        [a, b] => {
+            let ((x, na), (y, nb)) = (a.inner().value_and_needs(), b.inner().value_and_needs());
+            ([x, y].into(), SmallVec::from_buf([na, nb]))
+        }
+        _ => {
+            let (xs, needs): (Vec<Tensor>, _) =
+                inputs.iter().map(|x| x.inner().value_and_needs()).unzip();
+            (xs.into_iter().collect(), needs)
+        }
     }
 }
 
 /// The links a function keeps of its inputs; the values move into them (a
-/// leaf's value is shared with its node).
-fn links<S: Strategy>(inputs: &[&Variable<S>], mut xs: Tensors, several_outputs: bool) -> Links<S> {
-    match (inputs, several_outputs) {
-        ([], false) => Links::Nullary,
-        ([a], false) => Links::Unary([Input::new(a, xs.take(0))]),
-        ([a, b], false) => Links::Binary([Input::new(a, xs.take(0)), Input::new(b, xs.take(1))]),
-        _ => Links::general(inputs.iter().zip(xs).map(|(x, value)| Input::new(x, value))),
+/// leaf's value is shared with its node), and the plan packs beside them
+/// when it fits.
+fn links<S: Strategy>(
+    inputs: &[&Variable<S>],
+    mut xs: Tensors,
+    several_outputs: bool,
+    plan: Plan,
+) -> Links<S> {
+    match (inputs, several_outputs, Marks::pack(&plan)) {
+        ([], false, Some(marks)) => Links::Nullary(marks),
+        ([a], false, Some(marks)) => Links::Unary(marks, [Input::new(a, xs.take(0))]),
+        ([a, b], false, Some(marks)) => Links::Binary(
+            marks,
+            [Input::new(a, xs.take(0)), Input::new(b, xs.take(1))],
+        ),
+        _ => Links::general(
+            inputs.iter().zip(xs).map(|(x, value)| Input::new(x, value)),
+            plan,
+        ),
     }
 }
 
@@ -80,7 +104,7 @@ fn record<S: Strategy, F: Function<S>>(
             got: inputs.len(),
         });
     }
-    let xs = values(inputs);
+    let (xs, needs) = values(inputs);
     let ys = op.forward(&xs)?;
     let declared = op.num_outputs();
     let expected = expected.unwrap_or(declared);
@@ -97,13 +121,22 @@ fn record<S: Strategy, F: Function<S>>(
     if !is_grad_enabled() {
         return Ok(ys.into_iter().map(Variable::from_tensor).collect());
     }
+    if !needs.contains(&true) {
+        // Nothing can receive a gradient through it: constants out, no node.
+        return Ok(ys.into_iter().map(Variable::constant_from_tensor).collect());
+    }
+    let plan = {
+        let mut save = Save::new(name, &xs, &ys, &needs);
+        op.save(&mut save);
+        save.finish()?
+    };
 
     let generation = inputs
         .iter()
         .map(|x| x.generation())
         .max()
         .unwrap_or(Generation::LEAF);
-    let links = links(inputs, xs, ys.len() > 1);
+    let links = links(inputs, xs, ys.len() > 1, plan);
     let function = S::new_link(FunctionInner::new(Box::new(op), links, generation));
     let mut outputs: SmallVec<[Variable<S>; 1]> = SmallVec::new();
     if ys.len() == 1 {

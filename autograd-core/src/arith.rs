@@ -9,7 +9,7 @@
 use autograd_mem::Strategy;
 
 use crate::broadcast::sum_to;
-use crate::{Function, Result, Tensor, Tensors, Variable, apply_one};
+use crate::{Function, Grads, Result, Save, Saved, Tensor, Tensors, Variable, apply_one};
 
 /// Declares a two-input op's name and arity.
 macro_rules! binary_op {
@@ -24,15 +24,15 @@ macro_rules! binary_op {
     };
 }
 
-/// A variable-level gradient summed down to its input's shape (the gradient
-/// of broadcasting), or itself when the shapes agree.
-fn to_shape<S: Strategy>(g: Variable<S>, x: &Variable<S>) -> Result<Variable<S>> {
-    let shape = x.shape();
-    if g.shape() == shape {
-        Ok(g)
-    } else {
-        sum_to(&g, &shape)
-    }
+/// A gradient summed down to its input's shape (the gradient of
+/// broadcasting), or itself when the shapes agree.
+fn to_shape<S: Strategy>(g: Variable<S>, shape: &[usize]) -> Result<Variable<S>> {
+    if g.shape() == shape { Ok(g) } else { sum_to(&g, shape) }
+}
+
+/// The entry of an input that needs no gradient, in an array-level result.
+fn skipped() -> Tensor {
+    Tensor::scalar(0.0)
 }
 
 /// `y = x0 + x1`. The gradient reaches both inputs unchanged.
@@ -46,23 +46,29 @@ impl<S: Strategy> Function<S> for Add {
         Ok(xs[0].zip_with("Add", &xs[1], |a, b| a + b)?.into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        let gy = gys.take(0);
-        let g0 = gy.clone().sum_to("Add", xs[0].shape())?;
-        let g1 = gy.sum_to("Add", xs[1].shape())?;
-        Ok([g0, g1].into())
+    fn save(&mut self, _save: &mut Save<'_>) {}
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let gy = &gys[0];
+        Ok(vec![
+            cx.grad(0, || to_shape(gy.clone(), cx.input_shape(0)))?,
+            cx.grad(1, || to_shape(gy.clone(), cx.input_shape(1)))?,
+        ])
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![
-            to_shape(gys[0].clone(), &xs[0])?,
-            to_shape(gys[0].clone(), &xs[1])?,
-        ])
+    /// Hand-fused: the output gradient passes on without a new buffer (the
+    /// add chain's per-op cost).
+    fn backward_arrays(&self, cx: &Saved<'_, S>, mut gys: Tensors) -> Result<Tensors> {
+        let gy = gys.take(0);
+        let g0 = match cx.needs_grad(0) {
+            true => gy.clone().sum_to("Add", cx.input_shape(0))?,
+            false => skipped(),
+        };
+        let g1 = match cx.needs_grad(1) {
+            true => gy.sum_to("Add", cx.input_shape(1))?,
+            false => skipped(),
+        };
+        Ok([g0, g1].into())
     }
 }
 
@@ -77,22 +83,13 @@ impl<S: Strategy> Function<S> for Sub {
         Ok(xs[0].zip_with("Sub", &xs[1], |a, b| a - b)?.into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        let gy = gys.take(0);
-        let g1 = gy.map(|g| -g).sum_to("Sub", xs[1].shape())?;
-        let g0 = gy.sum_to("Sub", xs[0].shape())?;
-        Ok([g0, g1].into())
-    }
+    fn save(&mut self, _save: &mut Save<'_>) {}
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let gy = &gys[0];
         Ok(vec![
-            to_shape(gys[0].clone(), &xs[0])?,
-            to_shape(neg(&gys[0])?, &xs[1])?,
+            cx.grad(0, || to_shape(gy.clone(), cx.input_shape(0)))?,
+            cx.grad(1, || to_shape(neg(gy)?, cx.input_shape(1)))?,
         ])
     }
 }
@@ -108,27 +105,47 @@ impl<S: Strategy> Function<S> for Mul {
         Ok(xs[0].zip_with("Mul", &xs[1], |a, b| a * b)?.into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        let gy = gys.take(0);
-        let g0 = gy.zip_with("Mul", &xs[1], |g, b| g * b)?;
-        let g1 = gy.into_zip_with("Mul", &xs[0], |g, a| g * a)?;
-        Ok([
-            g0.sum_to("Mul", xs[0].shape())?,
-            g1.sum_to("Mul", xs[1].shape())?,
-        ]
-        .into())
+    /// Each input's gradient reads the other input.
+    fn save(&mut self, save: &mut Save<'_>) {
+        if save.needs_grad(0) {
+            save.input(1);
+        }
+        if save.needs_grad(1) {
+            save.input(0);
+        }
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let gy = &gys[0];
         Ok(vec![
-            to_shape(mul(&gys[0], &xs[1])?, &xs[0])?,
-            to_shape(mul(&gys[0], &xs[0])?, &xs[1])?,
+            cx.grad(0, || to_shape(mul(gy, &cx.input(1)?)?, cx.input_shape(0)))?,
+            cx.grad(1, || to_shape(mul(gy, &cx.input(0)?)?, cx.input_shape(1)))?,
         ])
+    }
+
+    /// Hand-fused: the last gradient computed is written in the output
+    /// gradient's buffer.
+    fn backward_arrays(&self, cx: &Saved<'_, S>, mut gys: Tensors) -> Result<Tensors> {
+        let gy = gys.take(0);
+        let g0 = match cx.needs_grad(0) {
+            true => gy.zip_with("Mul", cx.input_value(1)?, |g, b| g * b)?,
+            false => skipped(),
+        };
+        let g1 = match cx.needs_grad(1) {
+            true => gy.into_zip_with("Mul", cx.input_value(0)?, |g, a| g * a)?,
+            false => skipped(),
+        };
+        Ok([
+            match cx.needs_grad(0) {
+                true => g0.sum_to("Mul", cx.input_shape(0))?,
+                false => g0,
+            },
+            match cx.needs_grad(1) {
+                true => g1.sum_to("Mul", cx.input_shape(1))?,
+                false => g1,
+            },
+        ]
+        .into())
     }
 }
 
@@ -143,29 +160,22 @@ impl<S: Strategy> Function<S> for Div {
         Ok(xs[0].zip_with("Div", &xs[1], |a, b| a / b)?.into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        let gy = gys.take(0);
-        let g0 = gy.into_zip_with("Div", &xs[1], |g, b| g / b)?;
-        // d(x0/x1)/dx1 = -x0 / x1² = -(gy / x1) · x0 / x1
-        let g1 =
-            g0.zip_with("Div", &xs[0], |g, a| -g * a)?
-                .into_zip_with("Div", &xs[1], |g, b| g / b)?;
-        Ok([
-            g0.sum_to("Div", xs[0].shape())?,
-            g1.sum_to("Div", xs[1].shape())?,
-        ]
-        .into())
+    /// Both gradients read the divisor; the divisor's reads the dividend.
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.input(1);
+        if save.needs_grad(1) {
+            save.input(0);
+        }
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        let g0 = div(&gys[0], &xs[1])?;
-        let g1 = div(&mul(&neg(&g0)?, &xs[0])?, &xs[1])?;
-        Ok(vec![to_shape(g0, &xs[0])?, to_shape(g1, &xs[1])?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        // d(x0/x1)/dx0 = 1/x1; d(x0/x1)/dx1 = -x0 / x1² = -(gy / x1) · x0 / x1
+        let g0 = div(&gys[0], &cx.input(1)?)?;
+        let g1 = cx.grad(1, || {
+            let g1 = div(&mul(&neg(&g0)?, &cx.input(0)?)?, &cx.input(1)?)?;
+            to_shape(g1, cx.input_shape(1))
+        })?;
+        Ok(vec![cx.grad(0, || to_shape(g0, cx.input_shape(0)))?, g1])
     }
 }
 
@@ -186,17 +196,10 @@ impl<S: Strategy> Function<S> for Neg {
         Ok(xs[0].map(|x| -x).into())
     }
 
-    fn backward(&self, _xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        Ok(gys.take(0).into_map(|g| -g).into())
-    }
+    fn save(&mut self, _save: &mut Save<'_>) {}
 
-    fn backward_graph(
-        &self,
-        _xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![neg(&gys[0])?])
+    fn derivative(&self, _cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(neg(&gys[0])?)])
     }
 }
 
@@ -280,6 +283,18 @@ mod tests {
         x.cleargrad();
         gx.backward().unwrap();
         assert!((x.grad().unwrap().sum() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_fused_backwards_agree_with_the_one_derivative() {
+        use crate::testing::assert_fused_agrees_with_derivative as agrees;
+        for shapes in [&[&[2, 3][..], &[2, 3]][..], &[&[2, 3], &[3]], &[&[1, 3], &[2, 1]]] {
+            agrees(|x| add(&x[0], &x[1]), shapes);
+            agrees(|x| mul(&x[0], &x[1]), shapes);
+            // The derivative path alone, for the unfused ops and constants.
+            agrees(|x| sub(&x[0], &x[1]), shapes);
+            agrees(|x| div(&x[0], &x[1]), shapes);
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::function_node::{FunctionInner, Input};
 use crate::generation::Order;
 use crate::no_grad::RecordingGuard;
 use crate::variable::{Grad, VariableInner};
-use crate::{Error, Result, Tensor, Tensors, Variable};
+use crate::{Error, Result, Saved, Tensor, Tensors, Variable};
 
 /// How to run [`Variable::backward_with`] (and `grad` in autograd-ops).
 ///
@@ -118,7 +118,7 @@ impl<S: Strategy> Variable<S> {
         let seed = seed(self, options.grad)?;
         if options.create_graph {
             let _recording = RecordingGuard::new();
-            let root = (self.clone(), Variable::from_tensor(seed));
+            let root = (self.clone(), Variable::constant_from_tensor(seed));
             let done = Pass::<S, Graph>::run([root], Capture::Store { retain: false })?;
             for (variable, grad) in done.leaves {
                 variable.accumulate_grad(Grad::Variable(grad))?;
@@ -171,7 +171,7 @@ pub fn gradients<S: Strategy>(
         let _recording = RecordingGuard::new();
         let seeds = seeds
             .into_iter()
-            .map(|(y, seed)| (y, Variable::from_tensor(seed)));
+            .map(|(y, seed)| (y, Variable::constant_from_tensor(seed)));
         let done = Pass::<S, Graph>::run(seeds, Capture::Targets(targets))?;
         done.leaves
             .into_iter()
@@ -355,8 +355,32 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                 G::push(&mut gys, grad);
             }
         }
-        let gxs = G::backward(function, gys)?;
-        for (input, gx) in function.links.inputs().iter().zip(gxs) {
+        // Which inputs receive a gradient: those that needed one when the
+        // function was recorded (not constants) and are alive (a leaf
+        // nobody holds any more gets none: nobody could read it).
+        let inputs = function.links.inputs();
+        let needs: SmallVec<[bool; 2]> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                function.needs(i)
+                    && match input {
+                        Input::Variable(_) => true,
+                        Input::Leaf(back, _) => {
+                            self.grads.contains_key(&S::back_addr(back))
+                                || S::upgrade(back).is_some()
+                        }
+                    }
+            })
+            .collect();
+        if !needs.contains(&true) {
+            return Ok(());
+        }
+        let gxs = G::backward(function, &needs, gys)?;
+        for ((input, gx), need) in inputs.iter().zip(gxs).zip(needs) {
+            let Some(gx) = gx.filter(|_| need) else {
+                continue;
+            };
             match input {
                 Input::Variable(node) => self.add_to_intermediate(&S::get_link(node), gx)?,
                 Input::Leaf(back, _) => self.add_to_leaf_input(back, gx)?,
@@ -411,9 +435,22 @@ trait Gradients<S: Strategy> {
     fn zeros(shape: &[usize]) -> Self::Grad;
     fn copy(grad: &Self::Grad) -> Self::Grad;
     fn accumulate(sum: &mut Self::Grad, grad: Self::Grad) -> Result<()>;
-    /// Runs `function`'s backward on the outputs' gradients; checks the
-    /// count and shapes of what it returns.
-    fn backward(function: &FunctionInner<S>, gys: Self::List) -> Result<Self::List>;
+    /// Runs `function`'s backward on the outputs' gradients for the inputs
+    /// that `needs` marks; checks the count and shapes of what it returns.
+    fn backward(function: &FunctionInner<S>, needs: &[bool], gys: Self::List)
+    -> Result<InputGrads<Self::Grad>>;
+}
+
+/// One gradient per input; `None` for an input that gets none.
+type InputGrads<T> = SmallVec<[Option<T>; 2]>;
+
+/// The inputs' values as forward read them.
+fn input_values<S: Strategy>(function: &FunctionInner<S>) -> Tensors {
+    match function.links.inputs() {
+        [a] => a.value().into(),
+        [a, b] => [a.value(), b.value()].into(),
+        inputs => inputs.iter().map(Input::value).collect(),
+    }
 }
 
 /// Gradients as tensors: each op's array-level backward.
@@ -440,20 +477,25 @@ impl<S: Strategy> Gradients<S> for Values {
         Ok(())
     }
 
-    fn backward(function: &FunctionInner<S>, gys: Tensors) -> Result<Tensors> {
-        let xs: Tensors = match function.links.inputs() {
-            [a] => a.value().into(),
-            [a, b] => [a.value(), b.value()].into(),
-            inputs => inputs.iter().map(Input::value).collect(),
-        };
+    fn backward(
+        function: &FunctionInner<S>,
+        needs: &[bool],
+        gys: Tensors,
+    ) -> Result<InputGrads<Tensor>> {
+        let xs = input_values(function);
         let op = function.op();
-        let gxs = op.backward(&xs, gys)?;
+        let gxs = if function.is_legacy() {
+            op.backward(&xs, gys)?
+        } else {
+            op.backward_arrays(&Saved::new(function, &xs, needs, false), gys)?
+        };
         check(
             op.name(),
+            needs,
             xs.iter().map(Tensor::shape),
-            gxs.iter().map(Tensor::shape),
+            gxs.iter().map(|gx| Some(gx.shape())),
         )?;
-        Ok(gxs)
+        Ok(gxs.into_iter().map(Some).collect())
     }
 }
 
@@ -469,7 +511,7 @@ impl<S: Strategy> Gradients<S> for Graph {
     }
 
     fn zeros(shape: &[usize]) -> Variable<S> {
-        Variable::from_tensor(Tensor::zeros(shape))
+        Variable::constant_from_tensor(Tensor::zeros(shape))
     }
 
     fn copy(grad: &Variable<S>) -> Variable<S> {
@@ -483,37 +525,51 @@ impl<S: Strategy> Gradients<S> for Graph {
 
     fn backward(
         function: &FunctionInner<S>,
+        needs: &[bool],
         gys: SmallVec<[Variable<S>; 2]>,
-    ) -> Result<SmallVec<[Variable<S>; 2]>> {
-        let ys: SmallVec<[Option<Variable<S>>; 1]> =
-            function.outputs().into_iter().map(|(y, _)| y).collect();
-        // Leaves as forward read them (a constant once gone).
-        let xs = function
-            .links
-            .inputs()
-            .iter()
-            .map(Input::as_forward_read_it)
-            .collect::<Result<SmallVec<[Variable<S>; 2]>>>()?;
+    ) -> Result<InputGrads<Variable<S>>> {
         let op = function.op();
-        let gxs = op.backward_graph(&xs, &ys, &gys)?;
-        let (x_shapes, gx_shapes): (Vec<_>, Vec<_>) = (
-            xs.iter().map(Variable::shape).collect(),
-            gxs.iter().map(Variable::shape).collect(),
-        );
+        let gxs: InputGrads<Variable<S>> = if function.is_legacy() {
+            let ys: SmallVec<[Option<Variable<S>>; 1]> =
+                function.outputs().into_iter().map(|(y, _)| y).collect();
+            // Leaves as forward read them (a constant once gone).
+            let xs = function
+                .links
+                .inputs()
+                .iter()
+                .map(Input::as_forward_read_it)
+                .collect::<Result<SmallVec<[Variable<S>; 2]>>>()?;
+            op.backward_graph(&xs, &ys, &gys)?
+                .into_iter()
+                .map(Some)
+                .collect()
+        } else {
+            let xs = input_values(function);
+            let cx = Saved::new(function, &xs, needs, true);
+            op.derivative(&cx, &gys)?.into_iter().collect()
+        };
+        let xs = input_values(function);
+        let gx_shapes: SmallVec<[Option<Vec<usize>>; 2]> = gxs
+            .iter()
+            .map(|gx| gx.as_ref().map(Variable::shape))
+            .collect();
         check(
             op.name(),
-            x_shapes.iter().map(Vec::as_slice),
-            gx_shapes.iter().map(Vec::as_slice),
+            needs,
+            xs.iter().map(Tensor::shape),
+            gx_shapes.iter().map(Option::as_deref),
         )?;
-        Ok(gxs.into_iter().collect())
+        Ok(gxs)
     }
 }
 
-/// Checks that an op returned one gradient per input, each of its input's shape.
+/// Checks that an op returned one gradient per input, each of its input's
+/// shape where the input needs one (the others are ignored).
 fn check<'a>(
     op: &'static str,
+    needs: &[bool],
     xs: impl ExactSizeIterator<Item = &'a [usize]>,
-    gxs: impl ExactSizeIterator<Item = &'a [usize]>,
+    gxs: impl ExactSizeIterator<Item = Option<&'a [usize]>>,
 ) -> Result<()> {
     if xs.len() != gxs.len() {
         return Err(Error::GradientCount {
@@ -522,7 +578,8 @@ fn check<'a>(
             got: gxs.len(),
         });
     }
-    for (index, (x, gx)) in xs.zip(gxs).enumerate() {
+    for (index, ((x, gx), _)) in xs.zip(gxs).zip(needs).enumerate().filter(|(_, (_, n))| **n) {
+        let Some(gx) = gx else { continue };
         if x.len() != gx.len() || x.iter().zip(gx).any(|(a, b)| a != b) {
             return Err(Error::GradientShape {
                 op,

@@ -5,7 +5,7 @@
 use autograd_mem::Strategy;
 
 use crate::shape::element_count;
-use crate::{Function, Result, Tensor, Tensors, Variable, apply_one};
+use crate::{Function, Grads, Result, Save, Saved, Tensor, Tensors, Variable, apply_one};
 
 /// Sums an array down to `shape` (the inverse of broadcasting).
 #[derive(Debug, Clone)]
@@ -27,17 +27,10 @@ impl<S: Strategy> Function<S> for SumTo {
         Ok(xs[0].clone().sum_to("SumTo", &self.shape)?.into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        Ok(gys.take(0).broadcast_to("SumTo", xs[0].shape())?.into())
-    }
+    fn save(&mut self, _save: &mut Save<'_>) {}
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![broadcast_to(&gys[0], &xs[0].shape())?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(broadcast_to(&gys[0], cx.input_shape(0))?)])
     }
 }
 
@@ -61,17 +54,10 @@ impl<S: Strategy> Function<S> for BroadcastTo {
         Ok(xs[0].broadcast_to("BroadcastTo", &self.shape)?.into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        Ok(gys.take(0).sum_to("BroadcastTo", xs[0].shape())?.into())
-    }
+    fn save(&mut self, _save: &mut Save<'_>) {}
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![sum_to(&gys[0], &xs[0].shape())?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(sum_to(&gys[0], cx.input_shape(0))?)])
     }
 }
 

@@ -95,6 +95,37 @@ pub enum Error {
         /// The op's name.
         op: &'static str,
     },
+    /// An op that declares what it saves (overrides `Function::save`) but
+    /// gives no derivative, or one of the first shape without `backward`.
+    #[error(
+        "{op}: no backward (implement Function::derivative, or keep the default save and implement Function::backward)"
+    )]
+    NoDerivative {
+        /// The op's name.
+        op: &'static str,
+    },
+    /// An op's backward read a value its `save` did not keep, or its
+    /// `save` named an input or output that does not exist.
+    #[error("{op}: {what} {index} was not saved for backward ({count} in all; keep it in Function::save)")]
+    NotSaved {
+        /// The op's name.
+        op: &'static str,
+        /// `"input"`, `"output"` or `"tensor"`.
+        what: &'static str,
+        /// The index asked for.
+        index: usize,
+        /// How many there are of that kind.
+        count: usize,
+    },
+    /// Under `create_graph`, a derivative read a saved output of a function
+    /// with several outputs, and nothing holds that output any more.
+    #[error("{op}: output {index} is gone, so create_graph cannot differentiate through it")]
+    OutputGone {
+        /// The op's name.
+        op: &'static str,
+        /// The output's index.
+        index: usize,
+    },
     /// `retain_grad` with `create_graph`: an intermediate would hold a
     /// gradient whose graph holds the intermediate, a reference cycle.
     #[error(

@@ -71,6 +71,8 @@ impl<S: Strategy> Variable<S> {
             } => {
                 footprint.functions += 1;
                 footprint.bytes += function_bytes(node);
+                // What the op saved for backward beyond its links' values.
+                S::get(&node.inner).for_each_kept_value(|value| count(value, &mut footprint.bytes));
             }
             Step::Input {
                 saved: Some(value), ..
@@ -98,8 +100,9 @@ fn function_bytes<S: Strategy>(node: &FunctionNode<S>) -> usize {
             size_of::<GeneralLinks<S>>()
                 + general.inputs.capacity() * size_of::<Input<S>>()
                 + outputs
+                + general.plan.heap_bytes()
         }
-        Links::Nullary | Links::Unary(_) | Links::Binary(_) => 0,
+        Links::Nullary(_) | Links::Unary(..) | Links::Binary(..) => 0,
     };
     S::allocation_size::<FunctionInner<S>>() + size_of_val(inner.op()) + out_of_line
 }

@@ -2,22 +2,65 @@
 
 use autograd_mem::{DefaultStrategy, Strategy};
 
-use crate::{Error, Result, Tensor, Tensors, Variable};
+use crate::{Error, Result, Save, Saved, Tensor, Tensors, Variable};
+
+/// The gradients a derivative returns, one per input: `None` for an input
+/// that needs none (or gets none: zeros).
+pub type Grads<S = DefaultStrategy> = Vec<Option<Variable<S>>>;
 
 /// A differentiable operation.
 ///
 /// An op computes on [`Tensor`]s (cheap, shareable `f64` arrays; `view()`
 /// gives an ndarray view), never on graph nodes, so it is written once and
-/// runs under every ownership strategy. Two methods are required:
+/// runs under every ownership strategy. An op gives:
 ///
-/// * [`forward`](Function::forward): the outputs from the inputs' values.
-/// * [`backward`](Function::backward): the inputs' gradients from the
-///   outputs' gradients, as arrays. That is all a first-order op needs.
+/// * [`forward`](Function::forward): the outputs from the inputs' values;
+/// * [`save`](Function::save): what its backward reads, declared to the
+///   engine (which inputs, which outputs, other tensors), which owns and
+///   counts those values;
+/// * [`derivative`](Function::derivative): the inputs' gradients from the
+///   outputs' gradients, **written once** as ops on variables. The engine
+///   runs it on constants for a first-order pass and records it under
+///   `create_graph`, so every order of gradient comes from this one
+///   definition. It computes only the gradients
+///   [`Saved::needs_grad`] asks for.
 ///
-/// One is optional: [`backward_graph`](Function::backward_graph) computes the
-/// same gradients with ops on variables, so that `backward` with
-/// `create_graph` records them and they can be differentiated again. Without
-/// it, such a backward through the op is an
+/// Optionally, [`backward_arrays`](Function::backward_arrays) replaces the
+/// first-order pass with a hand-fused array computation (in place in the
+/// output gradient's buffer), where a measurement shows it matters.
+///
+/// ```
+/// use autograd_core::{apply_one, arith::mul, BackwardOptions, Function, Grads, Result, Save,
+///                     Saved, Tensor, Tensors, Variable};
+///
+/// /// y = 3x
+/// struct Triple;
+///
+/// impl Function for Triple {
+///     fn name(&self) -> &'static str { "Triple" }
+///     fn num_inputs(&self) -> usize { 1 }
+///     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+///         Ok(xs[0].map(|x| 3.0 * x).into())
+///     }
+///     fn save(&mut self, _save: &mut Save<'_>) {} // backward reads no value
+///     fn derivative(&self, cx: &Saved<'_>, gys: &[Variable]) -> Result<Grads> {
+///         Ok(vec![cx.grad(0, || mul(&gys[0], &cx.scalar(3.0)))?])
+///     }
+/// }
+///
+/// let x = Variable::scalar(2.0);
+/// let y = apply_one(Triple, &[&x])?;
+/// y.backward_with(BackwardOptions::default().create_graph(true))?;
+/// assert_eq!(y.item(), Some(6.0));
+/// assert_eq!(x.grad().unwrap().sum(), 3.0);
+/// # Ok::<(), autograd_core::Error>(())
+/// ```
+///
+/// **The first shape of this trait** still works: an op that keeps the
+/// default `save` (every input is kept) gives an array-level
+/// [`backward`](Function::backward) and, for `create_graph`, optionally a
+/// variable-level [`backward_graph`](Function::backward_graph); without the
+/// latter, a `create_graph` backward through it is an
 /// [`Error::NoGraphBackward`], never a silent zero.
 ///
 /// The engine checks the counts and shapes an op returns against what it
@@ -29,34 +72,8 @@ use crate::{Error, Result, Tensor, Tensors, Variable};
 /// `impl Function for MyOp` for the default strategy, or
 /// `impl<S: Strategy> Function<S> for MyOp` for every strategy.
 ///
-/// ```
-/// use autograd_core::{apply_one, Function, Result, Tensor, Tensors, Variable};
-///
-/// /// y = 3x
-/// struct Triple;
-///
-/// impl Function for Triple {
-///     fn name(&self) -> &'static str { "Triple" }
-///     fn num_inputs(&self) -> usize { 1 }
-///     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-///         Ok(xs[0].map(|x| 3.0 * x).into())
-///     }
-///     fn backward(&self, _xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-///         // Gradients arrive by value: computing in place reuses the buffer.
-///         Ok(gys.take(0).into_map(|g| 3.0 * g).into())
-///     }
-/// }
-///
-/// let x = Variable::scalar(2.0);
-/// let y = apply_one(Triple, &[&x])?;
-/// y.backward()?;
-/// assert_eq!(y.item(), Some(6.0));
-/// assert_eq!(x.grad().unwrap().sum(), 3.0);
-/// # Ok::<(), autograd_core::Error>(())
-/// ```
-///
-/// Ops hold no variables of their graph as a rule (they save [`Tensor`]s:
-/// values, not nodes). One that does may: dropping it never recurses,
+/// Ops hold no variables of their graph as a rule (the engine keeps their
+/// values). One that does may: dropping it never recurses,
 /// however long the chain behind its variables. A cycle collector does not
 /// see into an op, so under the collected strategies a cycle that runs
 /// through an op's own variables is never collected (seeing them would let
@@ -76,35 +93,94 @@ pub trait Function<S: Strategy = DefaultStrategy>: Send + Sync + 'static {
 
     /// Computes the outputs from the inputs' values.
     ///
-    /// `&mut self` lets an op keep what its backward needs (an output, or a
-    /// mask: clone the [`Tensor`], which shares its buffer).
-    ///
     /// # Errors
     /// Whatever the op finds wrong with its inputs (shapes that do not fit,
     /// values it cannot take).
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors>;
 
-    /// Computes the inputs' gradients from the outputs' gradients.
+    /// Declares what backward reads, right after a forward that is
+    /// recorded (never inside `no_grad`, nor for an op on constants alone).
+    /// [`Save::needs_grad`] says which inputs can receive a gradient, so an
+    /// op keeps only what their gradients need.
+    ///
+    /// The default keeps every input and marks the op as written against
+    /// the array-level [`backward`](Function::backward) (and
+    /// [`backward_graph`](Function::backward_graph)); an op written with
+    /// [`derivative`](Function::derivative) overrides it, even to keep
+    /// nothing.
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.for_array_backward();
+    }
+
+    /// The inputs' gradients from the outputs' gradients, as ops on
+    /// variables: one entry per input, `None` where
+    /// [`Saved::needs_grad`] is `false` ([`Saved::grad`] does both).
+    ///
+    /// `gys` holds one gradient per output, of the output's shape (zeros
+    /// for an output that received none). `cx` gives back what
+    /// [`save`](Function::save) kept. The engine runs this for both kinds
+    /// of pass (see the trait's docs); it must be built of differentiable
+    /// ops for higher orders to be right.
+    ///
+    /// The default is for an op of the first shape, whose `save` is the
+    /// default: it is never called then, and returns
+    /// [`Error::NoDerivative`] for an op that declares its saves but gives
+    /// no derivative.
+    ///
+    /// # Errors
+    /// Whatever the ops it runs return; [`Error::NotSaved`] when it reads
+    /// what `save` did not keep.
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let _ = (cx, gys);
+        Err(Error::NoDerivative { op: self.name() })
+    }
+
+    /// The first-order pass, as arrays. The default runs
+    /// [`derivative`](Function::derivative) on constants with recording off;
+    /// an op overrides it with a hand-fused computation where that
+    /// measurably matters (the gradients arrive by value: an op may compute
+    /// in them, [`Tensor::into_map`], [`Tensor::into_zip_with`]). An
+    /// override must agree with the derivative; test it against the
+    /// default in the op's file.
+    ///
+    /// Returns one tensor per input; the entry of an input that does not
+    /// [need a gradient](Saved::needs_grad) is ignored (a
+    /// `Tensor::scalar(0.0)` costs nothing).
+    ///
+    /// # Errors
+    /// Whatever the op cannot compute.
+    fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
+        crate::saved::derivative_on_arrays(cx, gys, |cx, gys| self.derivative(cx, gys))
+    }
+
+    /// The array-level backward of an op of the first shape (whose `save`
+    /// is the default): the inputs' gradients from the outputs'.
     ///
     /// `xs` are the inputs' values as forward saw them; `gys` holds one
     /// gradient per output, each of the output's shape (zeros for an output
     /// that received none). The gradients are passed by value: an op may
-    /// compute in them ([`Tensor::into_map`], [`Tensor::into_zip_with`])
-    /// instead of allocating new arrays.
+    /// compute in them instead of allocating new arrays.
+    ///
+    /// The default returns [`Error::NoDerivative`]: an op of the first
+    /// shape gives this method, one of the second
+    /// [`derivative`](Function::derivative).
     ///
     /// # Errors
     /// Whatever the op cannot compute.
-    fn backward(&self, xs: &[Tensor], gys: Tensors) -> Result<Tensors>;
+    fn backward(&self, xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+        let _ = (xs, gys);
+        Err(Error::NoDerivative { op: self.name() })
+    }
 
-    /// [`backward`](Function::backward) as ops on variables, so that the
-    /// gradients it returns have graphs of their own (higher-order
-    /// gradients: DeZero's third stage). `xs` are the inputs (a constant leaf
-    /// stands in for an input leaf that is gone), `ys` the outputs (`None`
-    /// where one is gone), `gys` the outputs' gradients.
+    /// [`backward`](Function::backward) as ops on variables, for an op of
+    /// the first shape under `create_graph` (higher-order gradients). `xs`
+    /// are the inputs (a constant leaf stands in for an input leaf that is
+    /// gone), `ys` the outputs (`None` where one is gone), `gys` the
+    /// outputs' gradients.
     ///
     /// The default returns [`Error::NoGraphBackward`]: `backward` with
-    /// `create_graph` through an op without it fails rather than record a
-    /// wrong (constant) gradient.
+    /// `create_graph` through an op that gives only `backward` fails rather
+    /// than record a wrong (constant) gradient.
     ///
     /// # Errors
     /// [`Error::NoGraphBackward`] by default; whatever the ops it runs return.

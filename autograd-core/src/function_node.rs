@@ -8,10 +8,11 @@ use autograd_mem::{Cells, DefaultStrategy, GraphNode, NodeKind, NodeOnce, Strate
 use smallvec::SmallVec;
 
 use crate::generation::Order;
+use crate::saved::{Marks, Plan};
 use crate::teardown::{self, Link};
 use crate::tensor::Buffer;
 use crate::variable::VariableInner;
-use crate::{Function, Generation, Result, Tensor, Tensors, Variable, apply_one};
+use crate::{Function, Generation, Grads, Result, Save, Saved, Tensor, Tensors, Variable, apply_one};
 
 /// A function node of a graph, as [`Variable::creator`] returns it: which op
 /// ran, on which inputs, producing which outputs.
@@ -52,20 +53,23 @@ pub(crate) enum Input<S: Strategy> {
     Leaf(S::Back<VariableInner<S>>, Arc<Buffer>),
 }
 
-/// A function's inputs, inline for up to two (and outputs, for a function
-/// with several).
+/// A function's inputs, inline for up to two with what backward keeps of
+/// them packed beside the tag ([`Marks`]); out of line, with its whole
+/// [`Plan`], for more inputs, several outputs or saved tensors.
 pub(crate) enum Links<S: Strategy> {
-    Nullary,
-    Unary([Input<S>; 1]),
-    Binary([Input<S>; 2]),
+    Nullary(Marks),
+    Unary(Marks, [Input<S>; 1]),
+    Binary(Marks, [Input<S>; 2]),
     General(Box<GeneralLinks<S>>),
 }
 
-/// Links of a function with more than two inputs or more than one output.
+/// Links of a function with more than two inputs, more than one output or
+/// tensors saved for backward.
 pub(crate) struct GeneralLinks<S: Strategy> {
     pub(crate) inputs: Vec<Input<S>>,
     /// Empty for a one-output function (its output is in `output`).
     pub(crate) outputs: NodeOnce<S, Box<[OutputSlot<S>]>>,
+    pub(crate) plan: Plan,
 }
 
 /// A link to one output of a function with several.
@@ -73,6 +77,19 @@ pub(crate) struct OutputSlot<S: Strategy> {
     pub(crate) variable: S::Back<VariableInner<S>>,
     /// For a zero gradient once the output is gone.
     pub(crate) shape: Box<[usize]>,
+    /// The output's value, if backward reads it (the output may be gone by
+    /// then, and the function does not own it).
+    pub(crate) value: Option<Tensor>,
+}
+
+/// A saved output as backward finds it.
+pub(crate) enum SavedOutput<S: Strategy> {
+    /// Backward does not read it.
+    NotSaved,
+    /// The output variable is alive.
+    Live(Variable<S>),
+    /// The output is gone; its value, if the function kept it.
+    Gone(Option<Tensor>),
 }
 
 impl<S: Strategy> Input<S> {
@@ -179,34 +196,28 @@ impl<S: Strategy> Function<S> for ValueAtForward {
         Ok(self.0.clone().into())
     }
 
-    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-        Ok(gys)
-    }
+    fn save(&mut self, _save: &mut Save<'_>) {}
 
-    fn backward_graph(
-        &self,
-        _xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(gys.to_vec())
+    fn derivative(&self, _cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(gys[0].clone())])
     }
 }
 
 impl<S: Strategy> Links<S> {
     /// Links for any arity, the inputs and (for several) outputs out of line.
-    pub(crate) fn general(inputs: impl Iterator<Item = Input<S>>) -> Self {
+    pub(crate) fn general(inputs: impl Iterator<Item = Input<S>>, plan: Plan) -> Self {
         Links::General(Box::new(GeneralLinks {
             inputs: inputs.collect(),
             outputs: S::Cells::new_once(),
+            plan,
         }))
     }
 
     pub(crate) fn inputs(&self) -> &[Input<S>] {
         match self {
-            Links::Nullary => &[],
-            Links::Unary(inputs) => inputs,
-            Links::Binary(inputs) => inputs,
+            Links::Nullary(_) => &[],
+            Links::Unary(_, inputs) => inputs,
+            Links::Binary(_, inputs) => inputs,
             Links::General(general) => &general.inputs,
         }
     }
@@ -234,9 +245,11 @@ impl<S: Strategy> FunctionInner<S> {
             (Links::General(general), outputs) if outputs.len() > 1 => {
                 let slots = outputs
                     .iter()
-                    .map(|y| OutputSlot {
+                    .zip(&general.plan.outputs)
+                    .map(|(y, &saved)| OutputSlot {
                         variable: S::back(&y.node),
                         shape: y.shape().into_boxed_slice(),
+                        value: saved.then(|| y.tensor()),
                     })
                     .collect();
                 let _ = S::Cells::once_set(&general.outputs, slots);
@@ -278,6 +291,101 @@ impl<S: Strategy> FunctionInner<S> {
     pub(crate) fn has_several_outputs(&self) -> bool {
         S::Cells::once_get(&self.output).is_none()
     }
+
+    /// How many outputs the function produced.
+    pub(crate) fn output_count(&self) -> usize {
+        if S::Cells::once_get(&self.output).is_some() {
+            return 1;
+        }
+        match &self.links {
+            Links::General(general) => S::Cells::once_get(&general.outputs).map_or(0, |s| s.len()),
+            _ => 0,
+        }
+    }
+
+    /// `true` if input `index` needed a gradient when the function was recorded.
+    #[inline]
+    pub(crate) fn needs(&self, index: usize) -> bool {
+        match &self.links {
+            Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
+                marks.needs(index)
+            }
+            Links::General(general) => general.plan.needs.get(index) == Some(&true),
+        }
+    }
+
+    /// `true` if backward reads input `index`'s value.
+    pub(crate) fn saves_input(&self, index: usize) -> bool {
+        match &self.links {
+            Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
+                marks.saves_input(index)
+            }
+            Links::General(general) => general.plan.inputs.get(index) == Some(&true),
+        }
+    }
+
+    /// `true` if the op is of the first shape (array-level `backward`).
+    #[inline]
+    pub(crate) fn is_legacy(&self) -> bool {
+        match &self.links {
+            Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
+                marks.legacy()
+            }
+            Links::General(general) => general.plan.legacy,
+        }
+    }
+
+    /// The tensors kept with `Save::tensor`.
+    pub(crate) fn saved_tensors(&self) -> &[Tensor] {
+        match &self.links {
+            Links::General(general) => &general.plan.tensors,
+            _ => &[],
+        }
+    }
+
+    /// Output `index` as backward reads it, if it was saved.
+    pub(crate) fn saved_output(&self, index: usize) -> SavedOutput<S> {
+        let live = |back: &S::Back<VariableInner<S>>| {
+            S::upgrade(back).map(|node| Variable { node })
+        };
+        if let Some(back) = S::Cells::once_get(&self.output) {
+            let saved = match &self.links {
+                Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
+                    marks.saves_output(index)
+                }
+                Links::General(general) => index == 0 && general.plan.outputs.first() == Some(&true),
+            };
+            return match (saved, live(back)) {
+                (false, _) => SavedOutput::NotSaved,
+                (true, Some(y)) => SavedOutput::Live(y),
+                (true, None) => SavedOutput::Gone(None),
+            };
+        }
+        let Links::General(general) = &self.links else {
+            return SavedOutput::NotSaved;
+        };
+        let slot = S::Cells::once_get(&general.outputs).and_then(|slots| slots.get(index));
+        match slot {
+            Some(slot @ OutputSlot { value: Some(value), .. }) => match live(&slot.variable) {
+                Some(y) => SavedOutput::Live(y),
+                None => SavedOutput::Gone(Some(value.clone())),
+            },
+            _ => SavedOutput::NotSaved,
+        }
+    }
+
+    /// Calls `f` on every value the function keeps apart from its links
+    /// (saved tensors, saved outputs of a function with several).
+    pub(crate) fn for_each_kept_value(&self, mut f: impl FnMut(&Tensor)) {
+        if let Links::General(general) = &self.links {
+            general.plan.tensors.iter().for_each(&mut f);
+            for slot in S::Cells::once_get(&general.outputs).into_iter().flatten() {
+                if let Some(value) = &slot.value {
+                    f(value);
+                }
+            }
+        }
+    }
 }
 
 /// One output as [`FunctionInner::outputs`] sees it: the variable if it is
@@ -310,10 +418,10 @@ impl<S: Strategy> FunctionInner<S> {
             Input::Leaf(back, _) if !weak_back => links.push(Link::Back(back)),
             Input::Leaf(..) => {}
         };
-        match std::mem::replace(&mut self.links, Links::Nullary) {
-            Links::Nullary => {}
-            Links::Unary([x]) => keep(x),
-            Links::Binary([a, b]) => {
+        match std::mem::replace(&mut self.links, Links::Nullary(Marks::default())) {
+            Links::Nullary(_) => {}
+            Links::Unary(_, [x]) => keep(x),
+            Links::Binary(_, [a, b]) => {
                 keep(a);
                 keep(b);
             }
@@ -321,6 +429,7 @@ impl<S: Strategy> FunctionInner<S> {
                 let GeneralLinks {
                     inputs,
                     mut outputs,
+                    plan: _,
                 } = *general;
                 inputs.into_iter().for_each(&mut keep);
                 if !weak_back {
@@ -337,7 +446,7 @@ impl<S: Strategy> FunctionInner<S> {
     }
 
     fn owns_links(&self) -> bool {
-        !matches!(self.links, Links::Nullary) || S::Cells::once_get(&self.output).is_some()
+        !matches!(self.links, Links::Nullary(_)) || S::Cells::once_get(&self.output).is_some()
     }
 }
 

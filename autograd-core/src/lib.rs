@@ -62,9 +62,12 @@ mod function_node;
 mod generation;
 mod no_grad;
 mod operators;
+mod saved;
 #[doc(hidden)]
 pub mod shape;
 mod teardown;
+#[doc(hidden)]
+pub mod testing;
 mod tensor;
 mod traversal;
 mod variable;
@@ -78,10 +81,11 @@ pub use backward::{BackwardOptions, gradients};
 pub use dot::DotStyle;
 pub use error::{Error, Result, Shape};
 pub use footprint::Footprint;
-pub use function::Function;
+pub use function::{Function, Grads};
 pub use function_node::FunctionNode;
 pub use generation::Generation;
 pub use no_grad::{NoGradGuard, is_grad_enabled, no_grad, with_no_grad};
+pub use saved::{Save, Saved};
 #[doc(hidden)]
 pub use operators::or_panic;
 pub use tensor::{SharedArray, Tensor, Tensors, TensorsIntoIter};

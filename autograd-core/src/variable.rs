@@ -69,6 +69,8 @@ pub(crate) struct Extras<S: Strategy> {
     pub(crate) grad: Option<Grad<S>>,
     /// A leaf's value since its last `set_data`.
     pub(crate) value: Option<Tensor>,
+    /// A leaf that needs no gradient ([`Variable::constant`]).
+    pub(crate) constant: bool,
 }
 
 /// A stored gradient: values from a first-order backward, or a variable
@@ -95,6 +97,7 @@ impl<S: Strategy> VariableState<S> {
                 name: None,
                 grad: None,
                 value: None,
+                constant: false,
             })
         })
     }
@@ -128,6 +131,22 @@ impl<S: Strategy> VariableInner<S> {
                 .as_ref()
                 .and_then(|e| e.value.clone())
                 .unwrap_or_else(|| self.value.clone())
+        })
+    }
+
+    /// The current value and whether the variable needs a gradient, in one
+    /// read of a leaf's cell (what recording an op asks of each input).
+    #[inline]
+    pub(crate) fn value_and_needs(&self) -> (Tensor, bool) {
+        if self.creator.is_some() {
+            return (self.value.clone(), true);
+        }
+        S::Cells::read(&self.state, |s| match s.extras.as_deref() {
+            Some(extras) => (
+                extras.value.clone().unwrap_or_else(|| self.value.clone()),
+                !extras.constant,
+            ),
+            None => (self.value.clone(), true),
         })
     }
 
@@ -207,6 +226,28 @@ impl Variable {
     pub fn scalar(value: f64) -> Self {
         Self::from_scalar(value)
     }
+
+    /// A new leaf under the [`DefaultStrategy`] that needs no gradient (a
+    /// data batch, a constant): PyTorch's `requires_grad=False`.
+    ///
+    /// No backward computes a gradient for it, and an op whose inputs are
+    /// all constants is not recorded: its output is a constant too.
+    ///
+    /// ```
+    /// use autograd_core::{arith::mul, Variable};
+    /// use ndarray::array;
+    ///
+    /// let data = Variable::constant(array![1.0, 2.0]);
+    /// let w = Variable::new(array![3.0, 4.0]);
+    /// let y = mul(&data, &w)?;
+    /// y.backward()?;
+    /// assert_eq!(w.grad().unwrap(), array![1.0, 2.0].into_dyn());
+    /// assert!(data.grad().is_none() && !data.requires_grad());
+    /// # Ok::<(), autograd_core::Error>(())
+    /// ```
+    pub fn constant<D: Dimension>(data: Array<f64, D>) -> Self {
+        Self::constant_from_array(data)
+    }
 }
 
 impl<S: Strategy> Variable<S> {
@@ -223,6 +264,24 @@ impl<S: Strategy> Variable<S> {
     /// A new leaf holding `value`.
     pub fn from_tensor(value: Tensor) -> Self {
         Self::with_creator(value, None)
+    }
+
+    /// [`Variable::constant`] under strategy `S`.
+    pub fn constant_from_array<D: Dimension>(data: Array<f64, D>) -> Self {
+        Self::constant_from_tensor(Tensor::from_array(data))
+    }
+
+    /// A leaf holding `value` that needs no gradient ([`Variable::constant`]).
+    pub fn constant_from_tensor(value: Tensor) -> Self {
+        let variable = Self::from_tensor(value);
+        variable.write(|s| s.extras().constant = true);
+        variable
+    }
+
+    /// `false` for a [constant](Variable::constant) (and for the output of
+    /// an op on constants alone), `true` for every other variable.
+    pub fn requires_grad(&self) -> bool {
+        self.inner().value_and_needs().1
     }
 
     pub(crate) fn with_creator(value: Tensor, creator: Option<S::Link<FunctionInner<S>>>) -> Self {

@@ -2,7 +2,7 @@
 //! [`Exp`], [`Log`], their free functions, and their tests.
 
 use autograd_core::arith::{div, mul, neg};
-use autograd_core::{Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
+use autograd_core::{Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one};
 
 /// Declares a one-input op's name and arity.
 macro_rules! unary_op {
@@ -18,11 +18,6 @@ macro_rules! unary_op {
 }
 pub(crate) use unary_op;
 
-/// A constant of the value `c`, as a leaf in `x`'s strategy.
-pub(crate) fn constant<S: Strategy>(c: f64) -> Variable<S> {
-    Variable::from_scalar(c)
-}
-
 /// `y = x²`; `dy/dx = 2x`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Square;
@@ -34,21 +29,21 @@ impl<S: Strategy> Function<S> for Square {
         Ok(xs[0].map(|x| x * x).into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        // The output gradient is ours: multiply in place, no new buffer.
-        Ok(gys
-            .take(0)
-            .into_zip_with("Square", &xs[0], |g, x| g * 2.0 * x)?
-            .into())
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.input(0);
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![mul(&mul(&gys[0], &xs[0])?, &constant(2.0))?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(mul(&mul(&gys[0], &cx.input(0)?)?, &cx.scalar(2.0))?)])
+    }
+
+    /// Hand-fused: multiplied in the output gradient's buffer (the seed
+    /// loop's 80 KB arrays).
+    fn backward_arrays(&self, cx: &Saved<'_, S>, mut gys: Tensors) -> Result<Tensors> {
+        Ok(gys
+            .take(0)
+            .into_zip_with("Square", cx.input_value(0)?, |g, x| g * 2.0 * x)?
+            .into())
     }
 }
 
@@ -67,67 +62,41 @@ impl<S: Strategy> Function<S> for Pow {
         Ok(xs[0].map(|x| x.powf(c)).into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
+    fn save(&mut self, save: &mut Save<'_>) {
+        if self.exponent != 0.0 {
+            save.input(0);
+        }
+    }
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
         let c = self.exponent;
-        let gy = gys.take(0);
         // x⁰ is constant: the gradient is 0, also at x = 0 (not 0·∞).
         if c == 0.0 {
-            return Ok(gy.into_map(|_| 0.0).into());
+            return Ok(vec![Some(mul(&gys[0], &cx.scalar(0.0))?)]);
         }
-        Ok(gy
-            .into_zip_with("Pow", &xs[0], |g, x| g * c * x.powf(c - 1.0))?
-            .into())
-    }
-
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        let c = self.exponent;
-        if c == 0.0 {
-            return Ok(vec![mul(&gys[0], &constant(0.0))?]);
-        }
-        let slope = mul(&pow(&xs[0], c - 1.0)?, &constant(c))?;
-        Ok(vec![mul(&gys[0], &slope)?])
+        let slope = mul(&pow(&cx.input(0)?, c - 1.0)?, &cx.scalar(c))?;
+        Ok(vec![Some(mul(&gys[0], &slope)?)])
     }
 }
 
-/// `y = eˣ`; `dy/dx = y`, kept from forward (the buffer is shared, not copied).
-#[derive(Debug, Clone, Default)]
-pub struct Exp {
-    output: Option<Tensor>,
-}
+/// `y = eˣ`; `dy/dx = y`, the output saved by the engine (its buffer is
+/// shared, not copied).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Exp;
 
 impl<S: Strategy> Function<S> for Exp {
     unary_op!("Exp");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        let y = xs[0].map(f64::exp);
-        self.output = Some(y.clone());
-        Ok(y.into())
+        Ok(xs[0].map(f64::exp).into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        let y = match &self.output {
-            Some(y) => y.clone(),
-            None => xs[0].map(f64::exp),
-        };
-        Ok(gys.take(0).into_zip_with("Exp", &y, |g, y| g * y)?.into())
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.output(0);
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        let y = match &ys[0] {
-            Some(y) => y.clone(),
-            None => exp(&xs[0])?,
-        };
-        Ok(vec![mul(&gys[0], &y)?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(mul(&gys[0], &cx.output(0)?)?)])
     }
 }
 
@@ -142,20 +111,12 @@ impl<S: Strategy> Function<S> for Log {
         Ok(xs[0].map(f64::ln).into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        Ok(gys
-            .take(0)
-            .into_zip_with("Log", &xs[0], |g, x| g / x)?
-            .into())
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.input(0);
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![div(&gys[0], &xs[0])?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(div(&gys[0], &cx.input(0)?)?)])
     }
 }
 
@@ -180,7 +141,7 @@ pub fn pow<S: Strategy>(x: &Variable<S>, exponent: f64) -> Result<Variable<S>> {
 /// # Errors
 /// None for a well-formed variable; `Result` keeps every op's signature alike.
 pub fn exp<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
-    apply_one(Exp::default(), &[x])
+    apply_one(Exp, &[x])
 }
 
 /// `ln x`, elementwise.
@@ -227,6 +188,11 @@ mod tests {
         let x = V::from_array(array![1.5, -2.0]);
         square(&x).unwrap().backward().unwrap();
         assert_eq!(x.grad().unwrap(), array![3.0, -4.0].into_dyn());
+    }
+
+    #[test]
+    fn the_fused_square_agrees_with_its_derivative() {
+        autograd_core::testing::assert_fused_agrees_with_derivative(|x| square(&x[0]), &[&[3, 4]]);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! its tests.
 
 use autograd_core::shape::element_count;
-use autograd_core::{Error, Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
+use autograd_core::{
+    Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
+};
 use ndarray::{ArrayView2, Ix2};
 
 use crate::shape_ops::transpose;
@@ -51,30 +53,49 @@ impl<S: Strategy> Function<S> for MatMul {
         Ok(Tensor::from(a.dot(&b)).into())
     }
 
-    fn backward(&self, xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-        let (a, b) = matrices(&xs[0], &xs[1])?;
+    /// Each input's gradient reads the other input.
+    fn save(&mut self, save: &mut Save<'_>) {
+        if save.needs_grad(0) {
+            save.input(1);
+        }
+        if save.needs_grad(1) {
+            save.input(0);
+        }
+    }
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let gy = &gys[0];
+        Ok(vec![
+            cx.grad(0, || matmul(gy, &transpose(&cx.input(1)?)?))?,
+            cx.grad(1, || matmul(&transpose(&cx.input(0)?)?, gy))?,
+        ])
+    }
+
+    /// Hand-fused: multiplies by the transposed views, where the derivative
+    /// copies each transpose into a new array first.
+    fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
         let gy = gys[0]
             .view()
             .into_dimensionality::<Ix2>()
             .map_err(|_| Error::GradientShape {
                 op: "MatMul",
                 index: 0,
-                expected: vec![a.nrows(), b.ncols()],
+                expected: vec![cx.input_shape(0)[0], cx.input_shape(1)[1]],
                 got: gys[0].shape().to_vec(),
             })?;
-        Ok([Tensor::from(gy.dot(&b.t())), Tensor::from(a.t().dot(&gy))].into())
-    }
-
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![
-            matmul(&gys[0], &transpose(&xs[1])?)?,
-            matmul(&transpose(&xs[0])?, &gys[0])?,
-        ])
+        let matrix = |i: usize| -> Result<ArrayView2<'_, f64>> {
+            let value = cx.input_value(i)?;
+            Ok(value.view().into_dimensionality::<Ix2>().expect("forward checked it"))
+        };
+        let g0 = match cx.needs_grad(0) {
+            true => Tensor::from(gy.dot(&matrix(1)?.t())),
+            false => Tensor::scalar(0.0),
+        };
+        let g1 = match cx.needs_grad(1) {
+            true => Tensor::from(matrix(0)?.t().dot(&gy)),
+            false => Tensor::scalar(0.0),
+        };
+        Ok([g0, g1].into())
     }
 }
 
@@ -118,6 +139,24 @@ mod tests {
         assert_eq!(matmul(&a, &a).unwrap_err(), mismatch(vec![2, 3]));
         let v = V::from_array(ArrayD::zeros(vec![3]));
         assert_eq!(matmul(&a, &v).unwrap_err(), mismatch(vec![3]));
+    }
+
+    #[test]
+    fn the_fused_backward_agrees_with_its_derivative() {
+        autograd_core::testing::assert_fused_agrees_with_derivative(
+            |x| matmul(&x[0], &x[1]),
+            &[&[2, 3], &[3, 4]],
+        );
+    }
+
+    #[test]
+    fn a_data_input_gets_no_gradient_and_is_not_saved() {
+        let data = V::constant_from_array(array![[1.0, 2.0], [3.0, 4.0]]);
+        let w = V::from_array(array![[5.0], [6.0]]);
+        let y = matmul(&data, &w).unwrap();
+        crate::sum(&y).unwrap().backward().unwrap();
+        assert!(data.grad().is_none());
+        assert_eq!(w.grad().unwrap(), array![[4.0], [6.0]].into_dyn());
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use autograd_core::broadcast::broadcast_to;
 use autograd_core::shape::element_count;
-use autograd_core::{Error, Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
+use autograd_core::{
+    Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
+};
 use ndarray::{Axis, IxDyn};
 
 pub use autograd_core::broadcast::{BroadcastTo, SumTo};
@@ -73,29 +75,13 @@ impl<S: Strategy> Function<S> for Sum {
         Ok(Tensor::from(y).into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        // Put the summed axes back (size 1), then spread the gradient over them.
-        let gy = gys.take(0).into_array();
-        let gy = gy
-            .into_shape_with_order(IxDyn(&self.kept_shape(xs[0].shape())))
-            .map_err(|_| Error::GradientShape {
-                op: "Sum",
-                index: 0,
-                expected: self.kept_shape(xs[0].shape()),
-                got: vec![],
-            })?;
-        Ok(Tensor::from(gy).broadcast_to("Sum", xs[0].shape())?.into())
-    }
+    fn save(&mut self, _save: &mut Save<'_>) {}
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        let shape = xs[0].shape();
-        let kept = reshape(&gys[0], &self.kept_shape(&shape))?;
-        Ok(vec![broadcast_to(&kept, &shape)?])
+    /// The summed axes put back (size 1), then the gradient spread over them.
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let shape = cx.input_shape(0);
+        let kept = reshape(&gys[0], &self.kept_shape(shape))?;
+        Ok(vec![Some(broadcast_to(&kept, shape)?)])
     }
 }
 

@@ -2,7 +2,9 @@
 //! [`Transpose`], their free functions, and their tests.
 
 use autograd_core::shape::element_count;
-use autograd_core::{Error, Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
+use autograd_core::{
+    Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
+};
 use ndarray::IxDyn;
 
 /// The same elements in row-major order, in another shape.
@@ -41,17 +43,10 @@ impl<S: Strategy> Function<S> for Reshape {
         Ok(reshaped("Reshape", xs[0].clone(), &self.shape)?.into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        Ok(reshaped("Reshape", gys.take(0), xs[0].shape())?.into())
-    }
+    fn save(&mut self, _save: &mut Save<'_>) {}
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![reshape(&gys[0], &xs[0].shape())?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(reshape(&gys[0], cx.input_shape(0))?)])
     }
 }
 
@@ -77,17 +72,10 @@ impl<S: Strategy> Function<S> for Transpose {
         Ok(transposed(&xs[0]).into())
     }
 
-    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-        Ok(transposed(&gys[0]).into())
-    }
+    fn save(&mut self, _save: &mut Save<'_>) {}
 
-    fn backward_graph(
-        &self,
-        _xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![transpose(&gys[0])?])
+    fn derivative(&self, _cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(transpose(&gys[0])?)])
     }
 }
 

@@ -2,9 +2,9 @@
 //! their tests. Each is differentiable to any order (DeZero steps 27 and 35).
 
 use autograd_core::arith::{mul, sub};
-use autograd_core::{Function, Result, Strategy, Tensor, Tensors, Variable, apply_one};
+use autograd_core::{Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one};
 
-use crate::elementwise::{constant, negate, unary_op};
+use crate::elementwise::{negate, unary_op};
 
 /// `y = sin x`; `dy/dx = cos x`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,20 +17,12 @@ impl<S: Strategy> Function<S> for Sin {
         Ok(xs[0].map(f64::sin).into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        Ok(gys
-            .take(0)
-            .into_zip_with("Sin", &xs[0], |g, x| g * x.cos())?
-            .into())
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.input(0);
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![mul(&gys[0], &cos(&xs[0])?)?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(mul(&gys[0], &cos(&cx.input(0)?)?)?)])
     }
 }
 
@@ -45,62 +37,35 @@ impl<S: Strategy> Function<S> for Cos {
         Ok(xs[0].map(f64::cos).into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        Ok(gys
-            .take(0)
-            .into_zip_with("Cos", &xs[0], |g, x| -g * x.sin())?
-            .into())
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.input(0);
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        Ok(vec![mul(&gys[0], &negate(&sin(&xs[0])?)?)?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(mul(&gys[0], &negate(&sin(&cx.input(0)?)?)?)?)])
     }
 }
 
-/// `y = tanh x`; `dy/dx = 1 - y²`, from the output kept in forward (as
+/// `y = tanh x`; `dy/dx = 1 - y²`, from the output the engine saves (as
 /// DeZero's step 35 writes it).
-#[derive(Debug, Clone, Default)]
-pub struct Tanh {
-    output: Option<Tensor>,
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tanh;
 
 impl<S: Strategy> Function<S> for Tanh {
     unary_op!("Tanh");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        let y = xs[0].map(f64::tanh);
-        self.output = Some(y.clone());
-        Ok(y.into())
+        Ok(xs[0].map(f64::tanh).into())
     }
 
-    fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-        let y = match &self.output {
-            Some(y) => y.clone(),
-            None => xs[0].map(f64::tanh),
-        };
-        Ok(gys
-            .take(0)
-            .into_zip_with("Tanh", &y, |g, y| g * (1.0 - y * y))?
-            .into())
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.output(0);
     }
 
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        let y = match &ys[0] {
-            Some(y) => y.clone(),
-            None => tanh(&xs[0])?,
-        };
-        let slope = sub(&constant(1.0), &mul(&y, &y)?)?;
-        Ok(vec![mul(&gys[0], &slope)?])
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let y = cx.output(0)?;
+        let slope = sub(&cx.scalar(1.0), &mul(&y, &y)?)?;
+        Ok(vec![Some(mul(&gys[0], &slope)?)])
     }
 }
 
@@ -125,7 +90,7 @@ pub fn cos<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
 /// # Errors
 /// None for a well-formed variable; `Result` keeps every op's signature alike.
 pub fn tanh<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
-    apply_one(Tanh::default(), &[x])
+    apply_one(Tanh, &[x])
 }
 
 #[cfg(test)]

@@ -1,0 +1,417 @@
+//! What an op keeps for its backward: declared to the engine in
+//! [`Function::save`](crate::Function::save) through [`Save`], kept in the
+//! function node ([`Plan`], [`Marks`]), and read back by the op's
+//! derivative through [`Saved`].
+//!
+//! The engine, not the op, owns these values: `graph_footprint` counts them,
+//! and a function can let them go once it has run. An op reads nothing it
+//! did not declare ([`Error::NotSaved`]), so what a graph keeps is what its
+//! ops said they need.
+
+use autograd_mem::{DefaultStrategy, Strategy};
+use smallvec::SmallVec;
+
+use crate::function_node::{FunctionInner, SavedOutput};
+use crate::no_grad::no_grad;
+use crate::{Error, Result, Tensor, Tensors, Variable};
+
+/// An op's declaration of what its backward reads, made in
+/// [`Function::save`](crate::Function::save) right after a recorded forward.
+///
+/// Inputs and outputs are kept by reference to what the graph already holds
+/// (a shared buffer, never a copy); [`tensor`](Save::tensor) keeps any other
+/// value (a mask). [`needs_grad`](Save::needs_grad) tells which inputs will
+/// ever receive a gradient, so an op keeps only what those gradients need
+/// (`x · w` with a data batch `x` keeps `x` for `w`'s gradient, not `w`).
+pub struct Save<'a> {
+    op: &'static str,
+    xs: &'a [Tensor],
+    ys: &'a [Tensor],
+    needs: &'a [bool],
+    plan: Plan,
+    error: Option<Error>,
+}
+
+/// What a recorded function keeps for backward: which inputs need a
+/// gradient, which inputs and outputs backward reads, other tensors, and
+/// whether the op is written against the array-level `backward`.
+pub(crate) struct Plan {
+    pub(crate) needs: SmallVec<[bool; 2]>,
+    pub(crate) inputs: SmallVec<[bool; 2]>,
+    pub(crate) outputs: SmallVec<[bool; 1]>,
+    pub(crate) tensors: Vec<Tensor>,
+    pub(crate) legacy: bool,
+}
+
+impl Plan {
+    /// The bytes the plan's lists hold on the heap (beyond its own size).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        fn spilled<A: smallvec::Array>(v: &SmallVec<A>) -> usize {
+            if v.spilled() {
+                v.capacity() * std::mem::size_of::<A::Item>()
+            } else {
+                0
+            }
+        }
+        spilled(&self.needs)
+            + spilled(&self.inputs)
+            + spilled(&self.outputs)
+            + self.tensors.capacity() * std::mem::size_of::<Tensor>()
+    }
+}
+
+impl<'a> Save<'a> {
+    pub(crate) fn new(op: &'static str, xs: &'a [Tensor], ys: &'a [Tensor], needs: &'a [bool]) -> Self {
+        Save {
+            op,
+            xs,
+            ys,
+            needs,
+            plan: Plan {
+                needs: needs.iter().copied().collect(),
+                inputs: SmallVec::from_elem(false, xs.len()),
+                outputs: SmallVec::from_elem(false, ys.len()),
+                tensors: Vec::new(),
+                legacy: false,
+            },
+            error: None,
+        }
+    }
+
+    /// The inputs' values, as forward read them.
+    pub fn inputs(&self) -> &[Tensor] {
+        self.xs
+    }
+
+    /// The outputs' values, as forward computed them.
+    pub fn outputs(&self) -> &[Tensor] {
+        self.ys
+    }
+
+    /// `true` if input `index` may receive a gradient (it is not a constant:
+    /// see [`Variable::constant`]). At least one input always does: an op on
+    /// constants alone is not recorded.
+    pub fn needs_grad(&self, index: usize) -> bool {
+        self.needs.get(index).copied().unwrap_or(false)
+    }
+
+    /// Keeps input `index`'s value for backward ([`Saved::input`]).
+    pub fn input(&mut self, index: usize) {
+        match self.plan.inputs.get_mut(index) {
+            Some(kept) => *kept = true,
+            None => self.out_of_range("input", index, self.xs.len()),
+        }
+    }
+
+    /// Keeps output `index`'s value for backward ([`Saved::output`]).
+    pub fn output(&mut self, index: usize) {
+        match self.plan.outputs.get_mut(index) {
+            Some(kept) => *kept = true,
+            None => self.out_of_range("output", index, self.ys.len()),
+        }
+    }
+
+    /// Keeps another tensor for backward and returns its index for
+    /// [`Saved::tensor`]. Backward reads it as a constant: no gradient flows
+    /// through it (a mask, indices as values).
+    pub fn tensor(&mut self, tensor: Tensor) -> usize {
+        self.plan.tensors.push(tensor);
+        self.plan.tensors.len() - 1
+    }
+
+    /// Keeps every input: what the default [`Function::save`] does, for an
+    /// op written against the array-level `backward(xs, gys)`.
+    ///
+    /// [`Function::save`]: crate::Function::save
+    pub fn every_input(&mut self) {
+        self.plan.inputs.iter_mut().for_each(|kept| *kept = true);
+    }
+
+    /// What the default `Function::save` declares: every input, and that
+    /// the op's backward is `backward` / `backward_graph`.
+    pub(crate) fn for_array_backward(&mut self) {
+        self.every_input();
+        self.plan.legacy = true;
+    }
+
+    fn out_of_range(&mut self, what: &'static str, index: usize, count: usize) {
+        self.error.get_or_insert(Error::NotSaved {
+            op: self.op,
+            what,
+            index,
+            count,
+        });
+    }
+
+    /// The plan, or the first out-of-range index the op declared.
+    pub(crate) fn finish(self) -> Result<Plan> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(self.plan),
+        }
+    }
+}
+
+/// A function's plan packed into one byte, beside the tag of its inline
+/// links (so a node with up to two inputs and one output grows by nothing):
+/// bits 0–1 whether input 0/1 needs a gradient, bits 2–3 whether backward
+/// reads input 0/1, bit 4 whether it reads the output, bit 5 the
+/// array-level API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Marks(u8);
+
+const SAVES_INPUT: u8 = 2;
+const SAVES_OUTPUT: u8 = 1 << 4;
+const LEGACY: u8 = 1 << 5;
+
+impl Marks {
+    /// The plan packed, if it fits: at most two inputs, one output, no tensors.
+    pub(crate) fn pack(plan: &Plan) -> Option<Marks> {
+        if plan.needs.len() > 2 || plan.outputs.len() > 1 || !plan.tensors.is_empty() {
+            return None;
+        }
+        let mut bits = 0;
+        for (i, (&needs, &saved)) in plan.needs.iter().zip(&plan.inputs).enumerate() {
+            bits |= u8::from(needs) << i | u8::from(saved) << (SAVES_INPUT + i as u8);
+        }
+        if plan.outputs.first() == Some(&true) {
+            bits |= SAVES_OUTPUT;
+        }
+        if plan.legacy {
+            bits |= LEGACY;
+        }
+        Some(Marks(bits))
+    }
+
+    pub(crate) fn needs(self, input: usize) -> bool {
+        input < 2 && self.0 & (1 << input) != 0
+    }
+
+    pub(crate) fn saves_input(self, input: usize) -> bool {
+        input < 2 && self.0 & (1 << (SAVES_INPUT as usize + input)) != 0
+    }
+
+    pub(crate) fn saves_output(self, output: usize) -> bool {
+        output == 0 && self.0 & SAVES_OUTPUT != 0
+    }
+
+    pub(crate) fn legacy(self) -> bool {
+        self.0 & LEGACY != 0
+    }
+}
+
+/// What a derivative reads: the values its op saved, which inputs need a
+/// gradient, and the inputs' and outputs' shapes.
+///
+/// In a first-order pass the variables it hands out are constants and
+/// nothing is recorded; under `create_graph` they are the graph's own
+/// variables (a saved input is the input as forward read it, a saved output
+/// the output itself), so the gradients the derivative computes with ops
+/// are recorded and can be differentiated again.
+pub struct Saved<'a, S: Strategy = DefaultStrategy> {
+    function: &'a FunctionInner<S>,
+    xs: &'a [Tensor],
+    needs: &'a [bool],
+    recording: bool,
+}
+
+impl<'a, S: Strategy> Saved<'a, S> {
+    pub(crate) fn new(
+        function: &'a FunctionInner<S>,
+        xs: &'a [Tensor],
+        needs: &'a [bool],
+        recording: bool,
+    ) -> Self {
+        Saved {
+            function,
+            xs,
+            needs,
+            recording,
+        }
+    }
+
+    fn op(&self) -> &'static str {
+        self.function.op().name()
+    }
+
+    fn not_saved(&self, what: &'static str, index: usize) -> Error {
+        let count = match what {
+            "input" => self.xs.len(),
+            "output" => self.function.output_count(),
+            _ => self.function.saved_tensors().len(),
+        };
+        Error::NotSaved {
+            op: self.op(),
+            what,
+            index,
+            count,
+        }
+    }
+
+    /// `true` if input `index` is to receive a gradient in this pass (it
+    /// needs one, and is a live variable). A derivative computes only these.
+    pub fn needs_grad(&self, index: usize) -> bool {
+        self.needs.get(index).copied().unwrap_or(false)
+    }
+
+    /// How many inputs the function read.
+    pub fn num_inputs(&self) -> usize {
+        self.xs.len()
+    }
+
+    /// Input `index`'s shape (known whether or not its value was saved).
+    ///
+    /// # Panics
+    /// If `index` is not an input's.
+    pub fn input_shape(&self, index: usize) -> &[usize] {
+        self.xs[index].shape()
+    }
+
+    /// The saved value of input `index`, as forward read it.
+    ///
+    /// # Errors
+    /// [`Error::NotSaved`] when the op did not keep it in `save`.
+    pub fn input_value(&self, index: usize) -> Result<&Tensor> {
+        if self.function.saves_input(index) && index < self.xs.len() {
+            Ok(&self.xs[index])
+        } else {
+            Err(self.not_saved("input", index))
+        }
+    }
+
+    /// The saved value of output `index`.
+    ///
+    /// # Errors
+    /// [`Error::NotSaved`] when the op did not keep it in `save`.
+    pub fn output_value(&self, index: usize) -> Result<Tensor> {
+        match self.function.saved_output(index) {
+            SavedOutput::NotSaved => Err(self.not_saved("output", index)),
+            SavedOutput::Live(y) => Ok(y.tensor()),
+            SavedOutput::Gone(Some(value)) => Ok(value),
+            SavedOutput::Gone(None) => Err(Error::OutputGone {
+                op: self.op(),
+                index,
+            }),
+        }
+    }
+
+    /// Tensor `index` kept with [`Save::tensor`].
+    ///
+    /// # Errors
+    /// [`Error::NotSaved`] for an index `save` did not return.
+    pub fn tensor_value(&self, index: usize) -> Result<&Tensor> {
+        self.function
+            .saved_tensors()
+            .get(index)
+            .ok_or_else(|| self.not_saved("tensor", index))
+    }
+
+    /// Input `index` as a variable for the derivative's ops: under
+    /// `create_graph` the input as forward read it (gradients flow through
+    /// it), a constant otherwise.
+    ///
+    /// # Errors
+    /// [`Error::NotSaved`] when the op did not keep it in `save`.
+    pub fn input(&self, index: usize) -> Result<Variable<S>> {
+        let value = self.input_value(index)?;
+        if !self.recording {
+            return Ok(Variable::from_tensor(value.clone()));
+        }
+        self.function.links.inputs()[index].as_forward_read_it()
+    }
+
+    /// Output `index` as a variable for the derivative's ops: under
+    /// `create_graph` the output itself, whose creator is this function, so
+    /// a higher order differentiates through it; a constant otherwise.
+    ///
+    /// # Errors
+    /// [`Error::NotSaved`] when the op did not keep it in `save`;
+    /// [`Error::OutputGone`] under `create_graph` for an output of a
+    /// function with several that nothing holds any more.
+    pub fn output(&self, index: usize) -> Result<Variable<S>> {
+        if !self.recording {
+            return Ok(Variable::from_tensor(self.output_value(index)?));
+        }
+        match self.function.saved_output(index) {
+            SavedOutput::NotSaved => Err(self.not_saved("output", index)),
+            SavedOutput::Live(y) => Ok(y),
+            SavedOutput::Gone(_) => Err(Error::OutputGone {
+                op: self.op(),
+                index,
+            }),
+        }
+    }
+
+    /// Tensor `index` kept with [`Save::tensor`], as a constant.
+    ///
+    /// # Errors
+    /// [`Error::NotSaved`] for an index `save` did not return.
+    pub fn tensor(&self, index: usize) -> Result<Variable<S>> {
+        let value = self.tensor_value(index)?.clone();
+        Ok(if self.recording {
+            Variable::constant_from_tensor(value)
+        } else {
+            Variable::from_tensor(value)
+        })
+    }
+
+    /// `Some(f())` if input `index` needs a gradient, `None` (and `f` not
+    /// run) otherwise: one entry of what a derivative returns.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub fn grad(
+        &self,
+        index: usize,
+        f: impl FnOnce() -> Result<Variable<S>>,
+    ) -> Result<Option<Variable<S>>> {
+        if self.needs_grad(index) { f().map(Some) } else { Ok(None) }
+    }
+
+    /// A constant for the derivative's ops: a leaf that needs no gradient
+    /// under `create_graph`, a plain leaf otherwise (nothing is recorded).
+    pub fn constant(&self, value: Tensor) -> Variable<S> {
+        if self.recording {
+            Variable::constant_from_tensor(value)
+        } else {
+            Variable::from_tensor(value)
+        }
+    }
+
+    /// A scalar [`constant`](Saved::constant).
+    pub fn scalar(&self, value: f64) -> Variable<S> {
+        self.constant(Tensor::scalar(value))
+    }
+}
+
+/// The first-order pass through an op's one derivative: the output
+/// gradients as constants, recording off; the default of
+/// [`Function::backward_arrays`](crate::Function::backward_arrays).
+pub(crate) fn derivative_on_arrays<S: Strategy>(
+    cx: &Saved<'_, S>,
+    gys: Tensors,
+    derivative: impl FnOnce(&Saved<'_, S>, &[Variable<S>]) -> Result<crate::Grads<S>>,
+) -> Result<Tensors> {
+    let _constants = no_grad();
+    let gys: SmallVec<[Variable<S>; 1]> = gys.into_iter().map(Variable::from_tensor).collect();
+    let gxs = derivative(cx, &gys)?;
+    let n = cx.num_inputs();
+    if gxs.len() != n {
+        return Err(Error::GradientCount {
+            op: cx.op(),
+            expected: n,
+            got: gxs.len(),
+        });
+    }
+    // An input that needs no gradient gets a placeholder the engine skips;
+    // one that needs a gradient and got none gets zeros.
+    Ok(gxs
+        .into_iter()
+        .enumerate()
+        .map(|(i, gx)| match gx {
+            Some(gx) => gx.tensor(),
+            None if cx.needs_grad(i) => Tensor::zeros(cx.input_shape(i)),
+            None => Tensor::scalar(0.0),
+        })
+        .collect())
+}
