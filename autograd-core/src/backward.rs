@@ -110,10 +110,14 @@ impl<S: Strategy> Variable<S> {
     /// given gradient's shape is not this variable's;
     /// [`Error::RetainGradWithCreateGraph`] for both options at once;
     /// [`Error::NoGraphBackward`] when `create_graph` meets an op without a
-    /// variable-level backward.
+    /// variable-level backward; [`Error::BackwardOfConstant`] from a
+    /// [constant](Variable::constant).
     pub fn backward_with(&self, options: BackwardOptions) -> Result<()> {
         if options.create_graph && options.retain_grad {
             return Err(Error::RetainGradWithCreateGraph);
+        }
+        if !self.requires_grad() {
+            return Err(Error::BackwardOfConstant);
         }
         let seed = seed(self, options.grad)?;
         if options.create_graph {

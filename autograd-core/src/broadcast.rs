@@ -27,6 +27,10 @@ impl<S: Strategy> Function<S> for SumTo {
         Ok(xs[0].clone().sum_to("SumTo", &self.shape)?.into())
     }
 
+    fn heap_size(&self) -> usize {
+        self.shape.capacity() * std::mem::size_of::<usize>()
+    }
+
     fn save(&mut self, _save: &mut Save<'_>) {}
 
     fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
@@ -52,6 +56,10 @@ impl<S: Strategy> Function<S> for BroadcastTo {
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].broadcast_to("BroadcastTo", &self.shape)?.into())
+    }
+
+    fn heap_size(&self) -> usize {
+        self.shape.capacity() * std::mem::size_of::<usize>()
     }
 
     fn save(&mut self, _save: &mut Save<'_>) {}

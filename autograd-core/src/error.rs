@@ -126,6 +126,12 @@ pub enum Error {
         /// The output's index.
         index: usize,
     },
+    /// `backward` from a constant: nothing it was computed from needs a
+    /// gradient (PyTorch: "element 0 of tensors does not require grad").
+    #[error(
+        "backward: the variable is a constant (Variable::constant, or an op on constants alone), so no gradient flows from it"
+    )]
+    BackwardOfConstant,
     /// `retain_grad` with `create_graph`: an intermediate would hold a
     /// gradient whose graph holds the intermediate, a reference cycle.
     #[error(

@@ -6,7 +6,7 @@ use std::mem::{size_of, size_of_val};
 use autograd_mem::{Cells, Strategy};
 
 use crate::function_node::{FunctionInner, GeneralLinks, Input, Links, OutputSlot};
-use crate::traversal::{Step, walk};
+use crate::traversal::{Read, Step, walk};
 use crate::variable::{Extras, Grad, VariableInner};
 use crate::{FunctionNode, Tensor, Variable};
 
@@ -74,10 +74,17 @@ impl<S: Strategy> Variable<S> {
                 // What the op saved for backward beyond its links' values.
                 S::get(&node.inner).for_each_kept_value(|value| count(value, &mut footprint.bytes));
             }
-            Step::Input {
-                saved: Some(value), ..
-            } => count(value, &mut footprint.bytes),
-            Step::Creator { .. } | Step::Input { .. } => {}
+            Step::Input { read, saved, .. } => {
+                if let Read::Gone { first: true, .. } = read {
+                    // The leaf's value is dropped, but its node's block
+                    // stays allocated while a weak pointer names it.
+                    footprint.bytes += S::allocation_size::<VariableInner<S>>();
+                }
+                if let Some(value) = saved {
+                    count(value, &mut footprint.bytes);
+                }
+            }
+            Step::Creator { .. } => {}
         });
         for grad in grad_variables {
             footprint.bytes += S::allocation_size::<VariableInner<S>>();
@@ -104,5 +111,5 @@ fn function_bytes<S: Strategy>(node: &FunctionNode<S>) -> usize {
         }
         Links::Nullary(_) | Links::Unary(..) | Links::Binary(..) => 0,
     };
-    S::allocation_size::<FunctionInner<S>>() + size_of_val(inner.op()) + out_of_line
+    S::allocation_size::<FunctionInner<S>>() + size_of_val(inner.op()) + inner.op().heap_size() + out_of_line
 }

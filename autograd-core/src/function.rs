@@ -98,6 +98,14 @@ pub trait Function<S: Strategy = DefaultStrategy>: Send + Sync + 'static {
     /// values it cannot take).
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors>;
 
+    /// The heap bytes the op's own fields hold (a target shape's `Vec`), so
+    /// that [`graph_footprint`](crate::Variable::graph_footprint) counts
+    /// them; 0 by default. Values kept for backward belong in
+    /// [`save`](Function::save), which the engine counts itself.
+    fn heap_size(&self) -> usize {
+        0
+    }
+
     /// Declares what backward reads, right after a forward that is
     /// recorded (never inside `no_grad`, nor for an op on constants alone).
     /// [`Save::needs_grad`] says which inputs can receive a gradient, so an

@@ -10,7 +10,7 @@ use std::ops;
 use autograd_mem::Strategy;
 
 use crate::arith::{add, div, mul, neg, sub};
-use crate::{Result, Variable};
+use crate::{Result, Tensor, Variable};
 
 impl<S: Strategy> Variable<S> {
     /// `self + rhs`, broadcasting.
@@ -93,25 +93,25 @@ macro_rules! binary_operator {
         impl<S: Strategy> ops::$trait<f64> for &Variable<S> {
             type Output = Variable<S>;
             fn $method(self, rhs: f64) -> Variable<S> {
-                or_panic(self.$try_method(&Variable::from_scalar(rhs)))
+                or_panic(self.$try_method(&Variable::constant_from_tensor(Tensor::scalar(rhs))))
             }
         }
         impl<S: Strategy> ops::$trait<f64> for Variable<S> {
             type Output = Variable<S>;
             fn $method(self, rhs: f64) -> Variable<S> {
-                or_panic(self.$try_method(&Variable::from_scalar(rhs)))
+                or_panic(self.$try_method(&Variable::constant_from_tensor(Tensor::scalar(rhs))))
             }
         }
         impl<S: Strategy> ops::$trait<&Variable<S>> for f64 {
             type Output = Variable<S>;
             fn $method(self, rhs: &Variable<S>) -> Variable<S> {
-                or_panic(Variable::from_scalar(self).$try_method(rhs))
+                or_panic(Variable::constant_from_tensor(Tensor::scalar(self)).$try_method(rhs))
             }
         }
         impl<S: Strategy> ops::$trait<Variable<S>> for f64 {
             type Output = Variable<S>;
             fn $method(self, rhs: Variable<S>) -> Variable<S> {
-                or_panic(Variable::from_scalar(self).$try_method(&rhs))
+                or_panic(Variable::constant_from_tensor(Tensor::scalar(self)).$try_method(&rhs))
             }
         }
     };

@@ -52,8 +52,9 @@ pub use autograd_core::broadcast::{broadcast_to, sum_to};
 pub use autograd_core::mem;
 pub use autograd_core::{
     ArcWeak, BackwardOptions, Collected, CollectedSync, DefaultStrategy, DotStyle, Error,
-    Footprint, Freeing, Function, FunctionNode, Generation, NoGradGuard, RcWeak, Result,
-    SharedArray, Strategy, StrategyKind, StrongOnly, Tensor, Tensors, Variable, apply, apply_one,
+    Footprint, Freeing, Function, FunctionNode, Generation, Grads, NoGradGuard, RcWeak, Result,
+    Save, Saved, SharedArray, Strategy, StrategyKind, StrongOnly, Tensor, Tensors, Variable, apply,
+    apply_one,
     is_grad_enabled, no_grad, with_no_grad,
 };
 pub use elementwise::{Exp, Log, Pow, Square, exp, log, pow, square};

@@ -43,6 +43,10 @@ impl<S: Strategy> Function<S> for Reshape {
         Ok(reshaped("Reshape", xs[0].clone(), &self.shape)?.into())
     }
 
+    fn heap_size(&self) -> usize {
+        self.shape.capacity() * std::mem::size_of::<usize>()
+    }
+
     fn save(&mut self, _save: &mut Save<'_>) {}
 
     fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {

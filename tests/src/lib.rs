@@ -11,7 +11,9 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use autograd_mem::{LiveNodes, live};
-use autograd_ops::{Error, Function, Result, Strategy, Tensor, Tensors, Variable};
+use autograd_ops::{
+    Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable,
+};
 
 /// `true` if `a` and `b` agree within `rel`, relative to the larger magnitude (at least 1).
 pub fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -128,6 +130,45 @@ pub fn in_child_process(timeout: std::time::Duration, scenario: impl FnOnce()) {
 
 /// Heap accounting, for test binaries that install the counting allocator:
 /// `#[global_allocator] static HEAP: autograd_bench::alloc::CountingAlloc<std::alloc::System> = ...;`
+/// One use of an op: its name, arity, and a function of that many inputs
+/// that runs it (with the inputs mixed in where the op alone would not
+/// reach a second derivative).
+pub type OpUse<S> = (&'static str, usize, fn(&[Variable<S>]) -> Result<Variable<S>>);
+
+/// Every op of the workspace, once each: the "every op" list that the
+/// gradient checks and the footprint test run (written once, here).
+pub fn every_op<S: Strategy>() -> Vec<OpUse<S>> {
+    use autograd_ops::*;
+    vec![
+        ("add", 2, |x| add(&x[0], &x[1])),
+        ("sub", 2, |x| sub(&x[0], &x[1])),
+        ("mul", 2, |x| mul(&x[0], &x[1])),
+        ("div", 2, |x| div(&x[0], &x[1])),
+        ("neg", 1, |x| mul(&neg(&x[0])?, &x[0])),
+        ("square", 1, |x| square(&x[0])),
+        ("pow", 1, |x| pow(&x[0], 2.5)),
+        ("exp", 1, |x| exp(&x[0])),
+        ("log", 1, |x| log(&x[0])),
+        ("sin", 1, |x| sin(&x[0])),
+        ("cos", 1, |x| cos(&x[0])),
+        ("tanh", 1, |x| tanh(&x[0])),
+        ("sum", 1, |x| mul(&sum(&x[0])?, &x[0])),
+        ("sum_axis", 1, |x| mul(&sum_axis(&x[0], 1, true)?, &x[0])),
+        ("sum_to", 1, |x| sum_to(&mul(&x[0], &x[0])?, &[1, 3])),
+        ("broadcast_to", 1, |x| {
+            mul(&broadcast_to(&x[0], &[2, 2, 3])?, &x[0])
+        }),
+        ("reshape", 1, |x| {
+            mul(&reshape(&x[0], &[3, 2])?, &reshape(&x[0], &[3, 2])?)
+        }),
+        ("transpose", 1, |x| matmul(&transpose(&x[0])?, &x[0])),
+        ("matmul", 2, |x| matmul(&x[0], &transpose(&x[1])?)),
+        ("a user op that saves a mask", 2, |x| {
+            autograd_ops::apply_one(Masked::default(), &[&x[0], &x[1]])
+        }),
+    ]
+}
+
 pub mod heap {
     use autograd_bench::alloc;
 
@@ -175,6 +216,59 @@ where
     }
     fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
         Ok(gys)
+    }
+}
+
+/// `y = x0 · mask + x1 · x1`, where `mask = (x0 > 1)` is a tensor the op
+/// saves for backward ([`Save::tensor`]) besides `x1`: an op of the
+/// one-derivative shape whose saved values live out of line (a mask), for
+/// the footprint and needed-gradient tests. Counts each gradient its
+/// derivative computes, if given counters.
+#[derive(Default)]
+pub struct Masked {
+    /// How many times the derivative computed input 0's / input 1's
+    /// gradient (`None` in the footprint test: no heap of the op's own).
+    pub computed: Option<std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>>,
+}
+
+impl<S: Strategy> Function<S> for Masked {
+    fn name(&self) -> &'static str {
+        "Masked"
+    }
+    fn num_inputs(&self) -> usize {
+        2
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        let masked = xs[0].map(|x| if x > 1.0 { x } else { 0.0 });
+        Ok(masked.zip_with("Masked", &xs[1], |a, b| a + b * b)?.into())
+    }
+    fn save(&mut self, save: &mut Save<'_>) {
+        if save.needs_grad(0) {
+            let mask = save.inputs()[0].map(|x| f64::from(u8::from(x > 1.0)));
+            save.tensor(mask);
+        }
+        if save.needs_grad(1) {
+            save.input(1);
+        }
+    }
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let count = |i: usize| {
+            if let Some(computed) = &self.computed {
+                computed[i].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
+        let gy = &gys[0];
+        Ok(vec![
+            cx.grad(0, || {
+                count(0);
+                autograd_ops::mul(gy, &cx.tensor(0)?)
+            })?,
+            cx.grad(1, || {
+                count(1);
+                let x1 = cx.input(1)?;
+                autograd_ops::mul(&autograd_ops::mul(gy, &x1)?, &cx.scalar(2.0))
+            })?,
+        ])
     }
 }
 

@@ -5,7 +5,9 @@
 //! `try_` twins that return it.
 
 use autograd_ops::prelude::*;
-use autograd_ops::{Function, RcWeak, Strategy, StrongOnly, Tensor, Tensors, apply, apply_one};
+use autograd_ops::{
+    Function, Grads, RcWeak, Save, Saved, Strategy, StrongOnly, Tensor, Tensors, apply, apply_one,
+};
 use autograd_tests::{Fault, Faulty, Split, nodes, nodes_left, panic_message};
 use ndarray::{ArrayD, arr0, array};
 
@@ -373,4 +375,96 @@ fn a_user_op_fails_in_its_own_words() {
     let err = y.backward().unwrap_err();
     assert_eq!(err, Error::op_failed("Faulty", "cannot differentiate here"));
     assert_eq!(err.to_string(), "Faulty: cannot differentiate here");
+}
+
+/// An op of the one-derivative shape that gets its declaration wrong: it
+/// reads an input it did not save, or saves one that does not exist.
+struct Undeclared {
+    fault: &'static str,
+}
+
+impl<S: Strategy> Function<S> for Undeclared {
+    fn name(&self) -> &'static str {
+        "Undeclared"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].map(|x| x * x).into())
+    }
+    fn save(&mut self, save: &mut Save<'_>) {
+        if self.fault == "saves input 3" {
+            save.input(3);
+        }
+    }
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(mul(&gys[0], &cx.input(0)?)?)])
+    }
+}
+
+#[test]
+fn an_op_that_reads_what_it_did_not_save_is_an_error_and_writes_no_gradient() {
+    for create_graph in [false, true] {
+        let x = var(array![1.0, 2.0].into_dyn());
+        let y = apply_one(Undeclared { fault: "reads input 0" }, &[&x]).unwrap();
+        let z = (&y + &x).sum();
+        let options = BackwardOptions::default().create_graph(create_graph);
+        assert_eq!(
+            z.backward_with(options).unwrap_err(),
+            Error::NotSaved {
+                op: "Undeclared",
+                what: "input",
+                index: 0,
+                count: 1
+            }
+        );
+        assert!(x.grad().is_none(), "all or nothing");
+    }
+}
+
+#[test]
+fn an_op_that_saves_an_input_it_does_not_have_fails_to_apply() {
+    let x = [array![1.0].into_dyn()];
+    assert_eq!(
+        fails_cleanly(
+            |x| apply_one(Undeclared { fault: "saves input 3" }, &[&x[0]]),
+            &x
+        ),
+        Error::NotSaved {
+            op: "Undeclared",
+            what: "input",
+            index: 3,
+            count: 1
+        }
+    );
+}
+
+#[test]
+fn an_op_that_declares_its_saves_but_gives_no_derivative_says_so() {
+    /// Overrides `save`, so it is of the one-derivative shape, and gives
+    /// only the first shape's `backward`, which the engine does not call.
+    struct HalfWritten;
+    impl<S: Strategy> Function<S> for HalfWritten {
+        fn name(&self) -> &'static str {
+            "HalfWritten"
+        }
+        fn num_inputs(&self) -> usize {
+            1
+        }
+        fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+            Ok(xs[0].clone().into())
+        }
+        fn save(&mut self, _save: &mut Save<'_>) {}
+        fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+            Ok(gys)
+        }
+    }
+    let x = var(array![1.0].into_dyn());
+    let y = apply_one(HalfWritten, &[&x]).unwrap();
+    assert_eq!(
+        y.backward().unwrap_err(),
+        Error::NoDerivative { op: "HalfWritten" }
+    );
+    assert!(x.grad().is_none());
 }

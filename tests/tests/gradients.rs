@@ -8,7 +8,7 @@
 use autograd_bench::SeedRng;
 use autograd_ops::prelude::*;
 use autograd_ops::{GradcheckOptions, RcWeak, gradcheck, gradgradcheck};
-use autograd_tests::close;
+use autograd_tests::{close, every_op};
 use autograd_tests::dags::{cases, dag};
 use ndarray::{ArrayD, array};
 use proptest::prelude::*;
@@ -149,34 +149,9 @@ fn grad_of_an_input_the_outputs_do_not_depend_on_is_zeros() {
 /// Every op's first and second derivatives on random inputs.
 #[test]
 fn every_op_passes_both_gradchecks_on_random_inputs() {
-    type F = fn(&[V]) -> Result<V>;
-    let ops: [(&str, usize, F); 18] = [
-        ("add", 2, |x| add(&x[0], &x[1])),
-        ("sub", 2, |x| sub(&x[0], &x[1])),
-        ("mul", 2, |x| mul(&x[0], &x[1])),
-        ("div", 2, |x| div(&x[0], &x[1])),
-        ("neg", 1, |x| mul(&neg(&x[0])?, &x[0])),
-        ("square", 1, |x| square(&x[0])),
-        ("pow", 1, |x| pow(&x[0], 2.5)),
-        ("exp", 1, |x| exp(&x[0])),
-        ("log", 1, |x| log(&x[0])),
-        ("sin", 1, |x| sin(&x[0])),
-        ("cos", 1, |x| cos(&x[0])),
-        ("tanh", 1, |x| tanh(&x[0])),
-        ("sum", 1, |x| mul(&sum(&x[0])?, &x[0])),
-        ("sum_axis", 1, |x| mul(&sum_axis(&x[0], 1, true)?, &x[0])),
-        ("sum_to", 1, |x| sum_to(&mul(&x[0], &x[0])?, &[1, 3])),
-        ("broadcast_to", 1, |x| {
-            mul(&broadcast_to(&x[0], &[2, 2, 3])?, &x[0])
-        }),
-        ("reshape", 1, |x| {
-            mul(&reshape(&x[0], &[3, 2])?, &reshape(&x[0], &[3, 2])?)
-        }),
-        ("transpose", 1, |x| matmul(&transpose(&x[0])?, &x[0])),
-    ];
     let mut rng = SeedRng::new(36);
     for seed in 0..3 {
-        for (name, arity, f) in ops {
+        for (name, arity, f) in every_op::<RcWeak>() {
             // Values in (0.5, 1.5): inside every op's domain.
             let inputs: Vec<ArrayD<f64>> = (0..arity)
                 .map(|_| ArrayD::from_shape_simple_fn(vec![2, 3], || 0.5 + rng.uniform()))
@@ -199,20 +174,6 @@ fn every_op_passes_both_gradchecks_on_random_inputs() {
             );
         }
     }
-    let (a, b) = (
-        ArrayD::from_shape_simple_fn(vec![2, 3], || rng.uniform()),
-        ArrayD::from_shape_simple_fn(vec![3, 4], || rng.uniform()),
-    );
-    let matmul_both = |x: &[V]| matmul(&x[0], &x[1]);
-    assert!(
-        gradcheck(
-            matmul_both,
-            &[a.clone(), b.clone()],
-            GradcheckOptions::default()
-        )
-        .is_ok()
-    );
-    assert!(gradgradcheck(matmul_both, &[a, b], GradcheckOptions::default()).is_ok());
 }
 
 /// DeZero's step 24: Sphere, Matyas and Goldstein–Price at (1, 1).
@@ -323,4 +284,51 @@ fn set_data_before_a_create_graph_backward_keeps_forwards_value_at_every_order()
         ggx.backward().unwrap();
         assert_eq!(x.grad().unwrap().sum(), 6.0);
     }
+}
+
+/// `y = x³`, a user op written in the one-derivative shape only: its
+/// derivative, `3x²·gy`, made of ops, gives every order with no more code.
+struct Cube;
+
+impl<S: autograd_ops::Strategy> autograd_ops::Function<S> for Cube {
+    fn name(&self) -> &'static str {
+        "Cube"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, xs: &[autograd_ops::Tensor]) -> Result<autograd_ops::Tensors> {
+        Ok(xs[0].map(|x| x * x * x).into())
+    }
+    fn save(&mut self, save: &mut autograd_ops::Save<'_>) {
+        save.input(0);
+    }
+    fn derivative(
+        &self,
+        cx: &autograd_ops::Saved<'_, S>,
+        gys: &[Variable<S>],
+    ) -> Result<autograd_ops::Grads<S>> {
+        let x = cx.input(0)?;
+        Ok(vec![Some(mul(&gys[0], &mul(&square(&x)?, &cx.scalar(3.0))?)?)])
+    }
+}
+
+#[test]
+fn a_user_op_written_as_one_derivative_has_every_order() {
+    let cube = |x: &[V]| autograd_ops::apply_one(Cube, &[&x[0]]);
+    let inputs = [ArrayD::from_shape_vec(vec![3], vec![0.7, -1.2, 2.0]).unwrap()];
+    assert!(gradcheck(cube, &inputs, GradcheckOptions::default()).is_ok());
+    assert!(gradgradcheck(cube, &inputs, GradcheckOptions::default()).is_ok());
+    // The third derivative of x³ is 6, from three recorded backward passes.
+    let x = V::from_scalar(1.5);
+    let mut g = cube(std::slice::from_ref(&x)).unwrap();
+    let mut orders = Vec::new();
+    for _ in 0..3 {
+        x.cleargrad();
+        g.backward_with(BackwardOptions::default().create_graph(true))
+            .unwrap();
+        g = x.grad_variable().unwrap();
+        orders.push(g.item().unwrap());
+    }
+    assert_eq!(orders, [3.0 * 1.5 * 1.5, 6.0 * 1.5, 6.0]);
 }

@@ -32,7 +32,7 @@ use autograd_ops::{
     DefaultStrategy, Function, Result, Strategy, Tensor, Tensors, Variable, add, apply_one, square,
 };
 use autograd_tests::dags::{Dag, cases, dag};
-use autograd_tests::{close, heap, in_child_process, nodes, nodes_left, panic_message};
+use autograd_tests::{close, every_op, heap, in_child_process, nodes, nodes_left, panic_message};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 
@@ -83,6 +83,7 @@ test_each_strategy! {
     a_collected_graph_is_kept_until_a_collection_frees_it_all => assert_kept_until_collected if OnCollection;
     a_collected_graph_holds_exactly_its_footprint_until_collected => collected_footprint if OnCollection;
     a_kept_graph_holds_exactly_its_footprint_for_any_shape => footprint_for_any_shape;
+    every_ops_graph_holds_exactly_its_footprint_saved_values_included => every_op_footprint;
 }
 
 /// `CollectedSync`'s collector is process-wide (it frees what any thread
@@ -163,6 +164,53 @@ fn kept_and_footprint<S: Strategy>(shape: &[usize]) -> (isize, usize) {
         y.graph_footprint()
     });
     (kept, footprint.bytes)
+}
+
+/// Every op of the workspace (`every_op`, a user op that saves a mask
+/// among them), with its output held after backward: the heap the graph
+/// keeps equals its footprint to the byte, the values the ops saved for
+/// backward included; under a collector, one collection then frees it all.
+fn every_op_footprint<S: Strategy>() {
+    let collected = S::FREEING == Freeing::OnCollection;
+    let _turn = collected.then(|| COLLECTOR.lock().unwrap_or_else(|e| e.into_inner()));
+    let policy = S::policy();
+    S::set_policy(Policy::Never);
+    let graph = |arity: usize, f: fn(&[Variable<S>]) -> autograd_ops::Result<Variable<S>>| {
+        let xs: Vec<Variable<S>> = (0..arity)
+            .map(|i| {
+                let v = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |d| 0.6 + 0.1 * (d[0] * 3 + d[1] + i) as f64);
+                Variable::<S>::from_array(v)
+            })
+            .collect();
+        let y = f(&xs).unwrap();
+        y.backward().unwrap();
+        y // the inputs go: under the weak strategies, leaves that are gone
+    };
+    // Warm up: whatever a thread allocates once (scope stacks, teardown
+    // lists) exists before anything is counted.
+    for (_, arity, f) in every_op::<S>() {
+        drop(graph(arity, f));
+    }
+    S::collect();
+    for (name, arity, f) in every_op::<S>() {
+        let ((y, footprint), kept) = heap::kept(|| {
+            let y = graph(arity, f);
+            let footprint = y.graph_footprint();
+            (y, footprint)
+        });
+        assert_eq!(kept, footprint.bytes as isize, "{name} under {}", S::NAME);
+        let (_, freed) = heap::kept(|| {
+            drop(y);
+            S::collect();
+        });
+        let expected = match S::FREEING {
+            Freeing::OnDrop | Freeing::OnCollection => -kept,
+            Freeing::Never => 0,
+            other => panic!("no footprint promise for {other:?}"),
+        };
+        assert_eq!(freed, expected, "{name} under {}: what dropping the output frees", S::NAME);
+    }
+    S::set_policy(policy);
 }
 
 /// The seed graph on values of every shape (0 to 6 axes, one element,
