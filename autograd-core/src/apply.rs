@@ -5,20 +5,26 @@ use smallvec::SmallVec;
 
 use crate::function_node::{FunctionInner, Input, Links};
 use crate::saved::{Marks, Plan};
-use crate::{Error, Function, Generation, Result, Save, Tensor, Tensors, Variable, is_grad_enabled};
+use crate::{
+    Error, Function, Generation, Result, Save, Tensor, Tensors, Variable, is_grad_enabled,
+};
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
 ///
 /// The outputs' creator is a new function node holding `inputs` (see
 /// [`FunctionNode`](crate::FunctionNode) for which it owns) and the outputs
-/// through the strategy's back-reference. Inside a
+/// through the strategy's back-reference, and what the op's
+/// [`save`](Function::save) declared its backward reads. Inside a
 /// [`no_grad`](crate::no_grad) scope no node is created and the outputs are
-/// leaves; an op that returns no outputs records nothing.
+/// leaves; an op whose inputs are all [constants](Variable::constant) is not
+/// recorded either, and its outputs are constants; an op that returns no
+/// outputs records nothing.
 ///
 /// # Errors
 /// [`Error::InputCount`] or [`Error::OutputCount`] when the counts differ from
-/// what the op declares, and whatever the op's forward returns. A failed
-/// application records nothing.
+/// what the op declares, [`Error::NotSaved`] when its `save` names an input
+/// or output it does not have, and whatever the op's forward returns. A
+/// failed application records nothing.
 pub fn apply<S: Strategy, F: Function<S>>(
     op: F,
     inputs: &[&Variable<S>],

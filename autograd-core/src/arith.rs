@@ -27,7 +27,11 @@ macro_rules! binary_op {
 /// A gradient summed down to its input's shape (the gradient of
 /// broadcasting), or itself when the shapes agree.
 fn to_shape<S: Strategy>(g: Variable<S>, shape: &[usize]) -> Result<Variable<S>> {
-    if g.shape() == shape { Ok(g) } else { sum_to(&g, shape) }
+    if g.shape() == shape {
+        Ok(g)
+    } else {
+        sum_to(&g, shape)
+    }
 }
 
 /// The entry of an input that needs no gradient, in an array-level result.
@@ -288,7 +292,11 @@ mod tests {
     #[test]
     fn the_fused_backwards_agree_with_the_one_derivative() {
         use crate::testing::assert_fused_agrees_with_derivative as agrees;
-        for shapes in [&[&[2, 3][..], &[2, 3]][..], &[&[2, 3], &[3]], &[&[1, 3], &[2, 1]]] {
+        for shapes in [
+            &[&[2, 3][..], &[2, 3]][..],
+            &[&[2, 3], &[3]],
+            &[&[1, 3], &[2, 1]],
+        ] {
             agrees(|x| add(&x[0], &x[1]), shapes);
             agrees(|x| mul(&x[0], &x[1]), shapes);
             // The derivative path alone, for the unfused ops and constants.

@@ -441,8 +441,11 @@ trait Gradients<S: Strategy> {
     fn accumulate(sum: &mut Self::Grad, grad: Self::Grad) -> Result<()>;
     /// Runs `function`'s backward on the outputs' gradients for the inputs
     /// that `needs` marks; checks the count and shapes of what it returns.
-    fn backward(function: &FunctionInner<S>, needs: &[bool], gys: Self::List)
-    -> Result<InputGrads<Self::Grad>>;
+    fn backward(
+        function: &FunctionInner<S>,
+        needs: &[bool],
+        gys: Self::List,
+    ) -> Result<InputGrads<Self::Grad>>;
 }
 
 /// One gradient per input; `None` for an input that gets none.

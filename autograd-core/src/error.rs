@@ -106,7 +106,9 @@ pub enum Error {
     },
     /// An op's backward read a value its `save` did not keep, or its
     /// `save` named an input or output that does not exist.
-    #[error("{op}: {what} {index} was not saved for backward ({count} in all; keep it in Function::save)")]
+    #[error(
+        "{op}: {what} {index} was not saved for backward ({count} in all; keep it in Function::save)"
+    )]
     NotSaved {
         /// The op's name.
         op: &'static str,

@@ -26,12 +26,16 @@ impl<S: Strategy> Variable<S> {
     /// The nodes and bytes of the graph behind this variable (it and
     /// everything its creators read), walked without recursion.
     ///
-    /// This is what a graph that is never freed (under `StrongOnly`) leaks,
-    /// to the byte, for values of any shape and size, with two exceptions it
-    /// does not see: outputs of multi-output functions that nothing reads
-    /// (the walk follows inputs, not outputs), and what an op allocates in
-    /// its own fields (counted at its inline size). A stored gradient that
-    /// is a variable counts its node and value, not its graph.
+    /// This is what the graph holds, to the byte, for values of any shape
+    /// and size: what a graph that is never freed (under `StrongOnly`)
+    /// leaks, and what a live graph keeps under any strategy, the values
+    /// its ops saved for backward included (each buffer once). Two
+    /// exceptions it does not see: outputs of multi-output functions that
+    /// nothing reads (the walk follows inputs, not outputs), and what a
+    /// user op allocates in its own fields unless its
+    /// [`Function::heap_size`](crate::Function::heap_size) says so. A
+    /// stored gradient that is a variable counts its node and value, not
+    /// its graph.
     pub fn graph_footprint(&self) -> Footprint {
         let mut footprint = Footprint::default();
         let mut buffers = HashSet::new();
@@ -111,5 +115,8 @@ fn function_bytes<S: Strategy>(node: &FunctionNode<S>) -> usize {
         }
         Links::Nullary(_) | Links::Unary(..) | Links::Binary(..) => 0,
     };
-    S::allocation_size::<FunctionInner<S>>() + size_of_val(inner.op()) + inner.op().heap_size() + out_of_line
+    S::allocation_size::<FunctionInner<S>>()
+        + size_of_val(inner.op())
+        + inner.op().heap_size()
+        + out_of_line
 }

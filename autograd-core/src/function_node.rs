@@ -12,7 +12,9 @@ use crate::saved::{Marks, Plan};
 use crate::teardown::{self, Link};
 use crate::tensor::Buffer;
 use crate::variable::VariableInner;
-use crate::{Function, Generation, Grads, Result, Save, Saved, Tensor, Tensors, Variable, apply_one};
+use crate::{
+    Function, Generation, Grads, Result, Save, Saved, Tensor, Tensors, Variable, apply_one,
+};
 
 /// A function node of a graph, as [`Variable::creator`] returns it: which op
 /// ran, on which inputs, producing which outputs.
@@ -345,15 +347,16 @@ impl<S: Strategy> FunctionInner<S> {
 
     /// Output `index` as backward reads it, if it was saved.
     pub(crate) fn saved_output(&self, index: usize) -> SavedOutput<S> {
-        let live = |back: &S::Back<VariableInner<S>>| {
-            S::upgrade(back).map(|node| Variable { node })
-        };
+        let live =
+            |back: &S::Back<VariableInner<S>>| S::upgrade(back).map(|node| Variable { node });
         if let Some(back) = S::Cells::once_get(&self.output) {
             let saved = match &self.links {
                 Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
                     marks.saves_output(index)
                 }
-                Links::General(general) => index == 0 && general.plan.outputs.first() == Some(&true),
+                Links::General(general) => {
+                    index == 0 && general.plan.outputs.first() == Some(&true)
+                }
             };
             return match (saved, live(back)) {
                 (false, _) => SavedOutput::NotSaved,
@@ -366,7 +369,11 @@ impl<S: Strategy> FunctionInner<S> {
         };
         let slot = S::Cells::once_get(&general.outputs).and_then(|slots| slots.get(index));
         match slot {
-            Some(slot @ OutputSlot { value: Some(value), .. }) => match live(&slot.variable) {
+            Some(
+                slot @ OutputSlot {
+                    value: Some(value), ..
+                },
+            ) => match live(&slot.variable) {
                 Some(y) => SavedOutput::Live(y),
                 None => SavedOutput::Gone(Some(value.clone())),
             },

@@ -21,7 +21,8 @@
 //! # Example
 //!
 //! ```
-//! use autograd_core::{apply_one, Function, Result, Tensor, Tensors, Variable};
+//! use autograd_core::{apply_one, arith::mul, Function, Grads, Result, Save, Saved, Tensor,
+//!                     Tensors, Variable};
 //!
 //! /// y = x², as in the seed.
 //! struct Square;
@@ -32,9 +33,12 @@
 //!     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
 //!         Ok(xs[0].map(|x| x * x).into())
 //!     }
-//!     fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-//!         // in place: no new buffer
-//!         Ok(gys.take(0).into_zip_with("Square", &xs[0], |g, x| g * 2.0 * x)?.into())
+//!     // What backward reads, kept by the engine.
+//!     fn save(&mut self, save: &mut Save<'_>) { save.input(0); }
+//!     // The derivative, once, for every order: 2x · gy.
+//!     fn derivative(&self, cx: &Saved<'_>, gys: &[Variable]) -> Result<Grads> {
+//!         let two_x = mul(&cx.input(0)?, &cx.scalar(2.0))?;
+//!         Ok(vec![Some(mul(&gys[0], &two_x)?)])
 //!     }
 //! }
 //!
@@ -66,9 +70,9 @@ mod saved;
 #[doc(hidden)]
 pub mod shape;
 mod teardown;
+mod tensor;
 #[doc(hidden)]
 pub mod testing;
-mod tensor;
 mod traversal;
 mod variable;
 
@@ -85,9 +89,9 @@ pub use function::{Function, Grads};
 pub use function_node::FunctionNode;
 pub use generation::Generation;
 pub use no_grad::{NoGradGuard, is_grad_enabled, no_grad, with_no_grad};
-pub use saved::{Save, Saved};
 #[doc(hidden)]
 pub use operators::or_panic;
+pub use saved::{Save, Saved};
 pub use tensor::{SharedArray, Tensor, Tensors, TensorsIntoIter};
 pub use variable::Variable;
 

@@ -61,7 +61,12 @@ impl Plan {
 }
 
 impl<'a> Save<'a> {
-    pub(crate) fn new(op: &'static str, xs: &'a [Tensor], ys: &'a [Tensor], needs: &'a [bool]) -> Self {
+    pub(crate) fn new(
+        op: &'static str,
+        xs: &'a [Tensor],
+        ys: &'a [Tensor],
+        needs: &'a [bool],
+    ) -> Self {
         Save {
             op,
             xs,
@@ -365,7 +370,11 @@ impl<'a, S: Strategy> Saved<'a, S> {
         index: usize,
         f: impl FnOnce() -> Result<Variable<S>>,
     ) -> Result<Option<Variable<S>>> {
-        if self.needs_grad(index) { f().map(Some) } else { Ok(None) }
+        if self.needs_grad(index) {
+            f().map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// A constant for the derivative's ops: a leaf that needs no gradient

@@ -28,7 +28,8 @@ pub fn assert_fused_agrees_with_derivative(
         .iter()
         .map(|shape| ArrayD::from_shape_simple_fn(IxDyn(shape), &mut uniform))
         .collect();
-    let constant_choices = std::iter::once(None).chain((0..shapes.len()).filter(|_| shapes.len() > 1).map(Some));
+    let constant_choices =
+        std::iter::once(None).chain((0..shapes.len()).filter(|_| shapes.len() > 1).map(Some));
     for constant in constant_choices {
         let run = |create_graph: bool| {
             let xs: Vec<Variable<RcWeak>> = values

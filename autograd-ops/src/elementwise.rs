@@ -2,7 +2,9 @@
 //! [`Exp`], [`Log`], their free functions, and their tests.
 
 use autograd_core::arith::{div, mul, neg};
-use autograd_core::{Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one};
+use autograd_core::{
+    Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
+};
 
 /// Declares a one-input op's name and arity.
 macro_rules! unary_op {
@@ -34,7 +36,10 @@ impl<S: Strategy> Function<S> for Square {
     }
 
     fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
-        Ok(vec![Some(mul(&mul(&gys[0], &cx.input(0)?)?, &cx.scalar(2.0))?)])
+        Ok(vec![Some(mul(
+            &mul(&gys[0], &cx.input(0)?)?,
+            &cx.scalar(2.0),
+        )?)])
     }
 
     /// Hand-fused: multiplied in the output gradient's buffer (the seed

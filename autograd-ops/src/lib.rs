@@ -54,8 +54,7 @@ pub use autograd_core::{
     ArcWeak, BackwardOptions, Collected, CollectedSync, DefaultStrategy, DotStyle, Error,
     Footprint, Freeing, Function, FunctionNode, Generation, Grads, NoGradGuard, RcWeak, Result,
     Save, Saved, SharedArray, Strategy, StrategyKind, StrongOnly, Tensor, Tensors, Variable, apply,
-    apply_one,
-    is_grad_enabled, no_grad, with_no_grad,
+    apply_one, is_grad_enabled, no_grad, with_no_grad,
 };
 pub use elementwise::{Exp, Log, Pow, Square, exp, log, pow, square};
 pub use grad::grad;

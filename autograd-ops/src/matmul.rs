@@ -85,7 +85,10 @@ impl<S: Strategy> Function<S> for MatMul {
             })?;
         let matrix = |i: usize| -> Result<ArrayView2<'_, f64>> {
             let value = cx.input_value(i)?;
-            Ok(value.view().into_dimensionality::<Ix2>().expect("forward checked it"))
+            Ok(value
+                .view()
+                .into_dimensionality::<Ix2>()
+                .expect("forward checked it"))
         };
         let g0 = match cx.needs_grad(0) {
             true => Tensor::from(gy.dot(&matrix(1)?.t())),

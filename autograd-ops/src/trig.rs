@@ -2,7 +2,9 @@
 //! their tests. Each is differentiable to any order (DeZero steps 27 and 35).
 
 use autograd_core::arith::{mul, sub};
-use autograd_core::{Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one};
+use autograd_core::{
+    Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
+};
 
 use crate::elementwise::{negate, unary_op};
 

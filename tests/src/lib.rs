@@ -128,12 +128,14 @@ pub fn in_child_process(timeout: std::time::Duration, scenario: impl FnOnce()) {
     }
 }
 
-/// Heap accounting, for test binaries that install the counting allocator:
-/// `#[global_allocator] static HEAP: autograd_bench::alloc::CountingAlloc<std::alloc::System> = ...;`
 /// One use of an op: its name, arity, and a function of that many inputs
 /// that runs it (with the inputs mixed in where the op alone would not
 /// reach a second derivative).
-pub type OpUse<S> = (&'static str, usize, fn(&[Variable<S>]) -> Result<Variable<S>>);
+pub type OpUse<S> = (
+    &'static str,
+    usize,
+    fn(&[Variable<S>]) -> Result<Variable<S>>,
+);
 
 /// Every op of the workspace, once each: the "every op" list that the
 /// gradient checks and the footprint test run (written once, here).
@@ -169,6 +171,8 @@ pub fn every_op<S: Strategy>() -> Vec<OpUse<S>> {
     ]
 }
 
+/// Heap accounting, for test binaries that install the counting allocator:
+/// `#[global_allocator] static HEAP: autograd_bench::alloc::CountingAlloc<std::alloc::System> = ...;`
 pub mod heap {
     use autograd_bench::alloc;
 

@@ -407,7 +407,13 @@ impl<S: Strategy> Function<S> for Undeclared {
 fn an_op_that_reads_what_it_did_not_save_is_an_error_and_writes_no_gradient() {
     for create_graph in [false, true] {
         let x = var(array![1.0, 2.0].into_dyn());
-        let y = apply_one(Undeclared { fault: "reads input 0" }, &[&x]).unwrap();
+        let y = apply_one(
+            Undeclared {
+                fault: "reads input 0",
+            },
+            &[&x],
+        )
+        .unwrap();
         let z = (&y + &x).sum();
         let options = BackwardOptions::default().create_graph(create_graph);
         assert_eq!(
@@ -428,7 +434,12 @@ fn an_op_that_saves_an_input_it_does_not_have_fails_to_apply() {
     let x = [array![1.0].into_dyn()];
     assert_eq!(
         fails_cleanly(
-            |x| apply_one(Undeclared { fault: "saves input 3" }, &[&x[0]]),
+            |x| apply_one(
+                Undeclared {
+                    fault: "saves input 3"
+                },
+                &[&x[0]]
+            ),
             &x
         ),
         Error::NotSaved {

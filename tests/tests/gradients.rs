@@ -8,8 +8,8 @@
 use autograd_bench::SeedRng;
 use autograd_ops::prelude::*;
 use autograd_ops::{GradcheckOptions, RcWeak, gradcheck, gradgradcheck};
-use autograd_tests::{close, every_op};
 use autograd_tests::dags::{cases, dag};
+use autograd_tests::{close, every_op};
 use ndarray::{ArrayD, array};
 use proptest::prelude::*;
 
@@ -309,7 +309,10 @@ impl<S: autograd_ops::Strategy> autograd_ops::Function<S> for Cube {
         gys: &[Variable<S>],
     ) -> Result<autograd_ops::Grads<S>> {
         let x = cx.input(0)?;
-        Ok(vec![Some(mul(&gys[0], &mul(&square(&x)?, &cx.scalar(3.0))?)?)])
+        Ok(vec![Some(mul(
+            &gys[0],
+            &mul(&square(&x)?, &cx.scalar(3.0))?,
+        )?)])
     }
 }
 

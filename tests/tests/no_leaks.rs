@@ -178,7 +178,9 @@ fn every_op_footprint<S: Strategy>() {
     let graph = |arity: usize, f: fn(&[Variable<S>]) -> autograd_ops::Result<Variable<S>>| {
         let xs: Vec<Variable<S>> = (0..arity)
             .map(|i| {
-                let v = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |d| 0.6 + 0.1 * (d[0] * 3 + d[1] + i) as f64);
+                let v = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |d| {
+                    0.6 + 0.1 * (d[0] * 3 + d[1] + i) as f64
+                });
                 Variable::<S>::from_array(v)
             })
             .collect();
@@ -208,7 +210,12 @@ fn every_op_footprint<S: Strategy>() {
             Freeing::Never => 0,
             other => panic!("no footprint promise for {other:?}"),
         };
-        assert_eq!(freed, expected, "{name} under {}: what dropping the output frees", S::NAME);
+        assert_eq!(
+            freed,
+            expected,
+            "{name} under {}: what dropping the output frees",
+            S::NAME
+        );
     }
     S::set_policy(policy);
 }
