@@ -10,6 +10,10 @@
 //!   one-element array, beside its floor (an array per op forward and
 //!   backward, and a tape).
 //! * `add_square_chain`: the same with two kinds of op, beside its floor.
+//! * `data_matmul`: a linear layer's step on a data batch, `(256, 512) ·
+//!   (512, 64)`, with the batch a constant (one matmul in backward) and as a
+//!   leaf that needs a gradient (two, as every input got before), beside
+//!   its floor (the forward product and `dataᵀ · gy`).
 //! * `deep_chain` (W3): a 10⁶-op chain built, backward'd and dropped.
 //! * `scaling` (W5): seed-loop throughput on one thread and on all.
 //!
@@ -21,16 +25,17 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use autograd_bench::{
-    SeedRng, add_chain, add_chain_raw, add_square_chain, add_square_chain_raw, deep_chain,
-    deep_chain_raw, raw_fused, raw_naive, seed_step, shared_leaf_step,
+    SeedRng, add_chain, add_chain_raw, add_square_chain, add_square_chain_raw, data_matmul_raw,
+    data_matmul_step, deep_chain, deep_chain_raw, raw_fused, raw_naive, seed_step,
+    shared_leaf_step,
 };
 use autograd_mem::{Freeing, StrategyKind, with_strategy};
-use autograd_ops::{ArcWeak, Strategy, Variable};
+use autograd_ops::{ArcWeak, RcWeak, Strategy, Variable};
 use criterion::measurement::WallTime;
 use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
 #[cfg(feature = "mimalloc")]
@@ -138,6 +143,30 @@ fn w3_deep_chain(c: &mut Criterion) {
     group.finish();
 }
 
+fn data_matmul(c: &mut Criterion) {
+    let mut rng = SeedRng::new(44);
+    let data = Array2::from_shape_simple_fn((256, 512), || rng.uniform());
+    let w = Array2::from_shape_simple_fn((512, 64), || rng.uniform());
+    let mut group = c.benchmark_group("data_matmul");
+    group.bench_function("floor", |b| b.iter(|| data_matmul_raw(&data, &w)));
+    let weight = Variable::<RcWeak>::from_array(w.clone());
+    for (name, batch) in [
+        (
+            "data_constant",
+            Variable::<RcWeak>::constant_from_array(data.clone()),
+        ),
+        (
+            "data_needs_grad",
+            Variable::<RcWeak>::from_array(data.clone()),
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| data_matmul_step(&batch, &weight).expect("runs"))
+        });
+    }
+    group.finish();
+}
+
 fn w5_scaling(c: &mut Criterion) {
     const BATCH: usize = 64;
     let x = input();
@@ -181,6 +210,7 @@ criterion_group!(
     benches,
     w1_seed_loop,
     w2_add_chain,
+    data_matmul,
     w3_deep_chain,
     w5_scaling
 );

@@ -4,10 +4,8 @@ use autograd_mem::Strategy;
 use smallvec::SmallVec;
 
 use crate::function_node::{FunctionInner, Input, Links};
-use crate::saved::{Marks, Plan};
-use crate::{
-    Error, Function, Generation, Result, Save, Tensor, Tensors, Variable, is_grad_enabled,
-};
+use crate::saved::{Bits, Marks, Plan};
+use crate::{Error, Function, Generation, Result, Save, Tensors, Variable, is_grad_enabled};
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
 ///
@@ -54,20 +52,32 @@ pub fn apply_one<S: Strategy, F: Function<S>>(
 
 /// The inputs' values and whether each needs a gradient, without iterator
 /// machinery for the common arities (a leaf's cell is read once for both).
-fn values<S: Strategy>(inputs: &[&Variable<S>]) -> (Tensors, SmallVec<[bool; 2]>) {
+#[inline]
+fn values<S: Strategy>(inputs: &[&Variable<S>]) -> (Tensors, Bits) {
     match inputs {
         [a] => {
             let (x, needs) = a.inner().value_and_needs();
-            (x.into(), SmallVec::from_buf_and_len([needs, false], 1))
+            (x.into(), Bits::from_low(u64::from(needs)))
         }
         [a, b] => {
             let ((x, na), (y, nb)) = (a.inner().value_and_needs(), b.inner().value_and_needs());
-            ([x, y].into(), SmallVec::from_buf([na, nb]))
+            (
+                [x, y].into(),
+                Bits::from_low(u64::from(na) | u64::from(nb) << 1),
+            )
         }
         _ => {
-            let (xs, needs): (Vec<Tensor>, _) =
-                inputs.iter().map(|x| x.inner().value_and_needs()).unzip();
-            (xs.into_iter().collect(), needs)
+            let mut needs = Bits::default();
+            let xs = (inputs.iter().enumerate())
+                .map(|(i, x)| {
+                    let (value, need) = x.inner().value_and_needs();
+                    if need {
+                        needs.set(i);
+                    }
+                    value
+                })
+                .collect();
+            (xs, needs)
         }
     }
 }
@@ -81,7 +91,12 @@ fn links<S: Strategy>(
     several_outputs: bool,
     plan: Plan,
 ) -> Links<S> {
-    match (inputs, several_outputs, Marks::pack(&plan)) {
+    let outputs = if several_outputs { 2 } else { 1 };
+    match (
+        inputs,
+        several_outputs,
+        Marks::pack(&plan, inputs.len(), outputs),
+    ) {
         ([], false, Some(marks)) => Links::Nullary(marks),
         ([a], false, Some(marks)) => Links::Unary(marks, [Input::new(a, xs.take(0))]),
         ([a, b], false, Some(marks)) => Links::Binary(
@@ -127,12 +142,12 @@ fn record<S: Strategy, F: Function<S>>(
     if !is_grad_enabled() {
         return Ok(ys.into_iter().map(Variable::from_tensor).collect());
     }
-    if !needs.contains(&true) {
+    if !needs.any() {
         // Nothing can receive a gradient through it: constants out, no node.
         return Ok(ys.into_iter().map(Variable::constant_from_tensor).collect());
     }
     let plan = {
-        let mut save = Save::new(name, &xs, &ys, &needs);
+        let mut save = Save::new(name, &xs, &ys, needs);
         op.save(&mut save);
         save.finish()?
     };

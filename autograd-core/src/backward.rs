@@ -31,6 +31,7 @@ use smallvec::SmallVec;
 use crate::function_node::{FunctionInner, Input};
 use crate::generation::Order;
 use crate::no_grad::RecordingGuard;
+use crate::saved::Bits;
 use crate::variable::{Grad, VariableInner};
 use crate::{Error, Result, Saved, Tensor, Tensors, Variable};
 
@@ -363,26 +364,20 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         // function was recorded (not constants) and are alive (a leaf
         // nobody holds any more gets none: nobody could read it).
         let inputs = function.links.inputs();
-        let needs: SmallVec<[bool; 2]> = inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| {
-                function.needs(i)
-                    && match input {
-                        Input::Variable(_) => true,
-                        Input::Leaf(back, _) => {
-                            self.grads.contains_key(&S::back_addr(back))
-                                || S::upgrade(back).is_some()
-                        }
-                    }
-            })
-            .collect();
-        if !needs.contains(&true) {
+        let mut needs = function.recorded_needs();
+        for (i, input) in inputs.iter().enumerate() {
+            if let Input::Leaf(back, _) = input {
+                if needs.get(i) && S::upgrade(back).is_none() {
+                    needs.unset(i);
+                }
+            }
+        }
+        if !needs.any() {
             return Ok(());
         }
         let gxs = G::backward(function, &needs, gys)?;
-        for ((input, gx), need) in inputs.iter().zip(gxs).zip(needs) {
-            let Some(gx) = gx.filter(|_| need) else {
+        for (i, (input, gx)) in inputs.iter().zip(gxs).enumerate() {
+            let Some(gx) = gx.filter(|_| needs.get(i)) else {
                 continue;
             };
             match input {
@@ -441,11 +436,9 @@ trait Gradients<S: Strategy> {
     fn accumulate(sum: &mut Self::Grad, grad: Self::Grad) -> Result<()>;
     /// Runs `function`'s backward on the outputs' gradients for the inputs
     /// that `needs` marks; checks the count and shapes of what it returns.
-    fn backward(
-        function: &FunctionInner<S>,
-        needs: &[bool],
-        gys: Self::List,
-    ) -> Result<InputGrads<Self::Grad>>;
+    fn backward(function: &FunctionInner<S>, needs: &Bits, gys: Self::List) -> Result<Self::Out>;
+    /// One gradient per input; `None` for an input that gets none.
+    type Out: IntoIterator<Item = Option<Self::Grad>>;
 }
 
 /// One gradient per input; `None` for an input that gets none.
@@ -466,6 +459,7 @@ struct Values;
 impl<S: Strategy> Gradients<S> for Values {
     type Grad = Tensor;
     type List = Tensors;
+    type Out = EachSome;
 
     fn push(list: &mut Tensors, grad: Tensor) {
         list.push(grad);
@@ -484,11 +478,7 @@ impl<S: Strategy> Gradients<S> for Values {
         Ok(())
     }
 
-    fn backward(
-        function: &FunctionInner<S>,
-        needs: &[bool],
-        gys: Tensors,
-    ) -> Result<InputGrads<Tensor>> {
+    fn backward(function: &FunctionInner<S>, needs: &Bits, gys: Tensors) -> Result<Self::Out> {
         let xs = input_values(function);
         let op = function.op();
         let gxs = if function.is_legacy() {
@@ -502,7 +492,20 @@ impl<S: Strategy> Gradients<S> for Values {
             xs.iter().map(Tensor::shape),
             gxs.iter().map(|gx| Some(gx.shape())),
         )?;
-        Ok(gxs.into_iter().map(Some).collect())
+        Ok(EachSome(gxs.into_iter()))
+    }
+}
+
+/// An array-level backward's gradients, each as `Some` (the engine skips
+/// the entries of inputs that need none).
+struct EachSome(crate::TensorsIntoIter);
+
+impl Iterator for EachSome {
+    type Item = Option<Tensor>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Option<Tensor>> {
+        self.0.next().map(Some)
     }
 }
 
@@ -512,6 +515,7 @@ struct Graph;
 impl<S: Strategy> Gradients<S> for Graph {
     type Grad = Variable<S>;
     type List = SmallVec<[Variable<S>; 2]>;
+    type Out = InputGrads<Variable<S>>;
 
     fn push(list: &mut Self::List, grad: Variable<S>) {
         list.push(grad);
@@ -532,10 +536,11 @@ impl<S: Strategy> Gradients<S> for Graph {
 
     fn backward(
         function: &FunctionInner<S>,
-        needs: &[bool],
+        needs: &Bits,
         gys: SmallVec<[Variable<S>; 2]>,
-    ) -> Result<InputGrads<Variable<S>>> {
+    ) -> Result<Self::Out> {
         let op = function.op();
+        let values = input_values(function);
         let gxs: InputGrads<Variable<S>> = if function.is_legacy() {
             let ys: SmallVec<[Option<Variable<S>>; 1]> =
                 function.outputs().into_iter().map(|(y, _)| y).collect();
@@ -551,11 +556,9 @@ impl<S: Strategy> Gradients<S> for Graph {
                 .map(Some)
                 .collect()
         } else {
-            let xs = input_values(function);
-            let cx = Saved::new(function, &xs, needs, true);
+            let cx = Saved::new(function, &values, needs, true);
             op.derivative(&cx, &gys)?.into_iter().collect()
         };
-        let xs = input_values(function);
         let gx_shapes: SmallVec<[Option<Vec<usize>>; 2]> = gxs
             .iter()
             .map(|gx| gx.as_ref().map(Variable::shape))
@@ -563,7 +566,7 @@ impl<S: Strategy> Gradients<S> for Graph {
         check(
             op.name(),
             needs,
-            xs.iter().map(Tensor::shape),
+            values.iter().map(Tensor::shape),
             gx_shapes.iter().map(Option::as_deref),
         )?;
         Ok(gxs)
@@ -574,7 +577,7 @@ impl<S: Strategy> Gradients<S> for Graph {
 /// shape where the input needs one (the others are ignored).
 fn check<'a>(
     op: &'static str,
-    needs: &[bool],
+    needs: &Bits,
     xs: impl ExactSizeIterator<Item = &'a [usize]>,
     gxs: impl ExactSizeIterator<Item = Option<&'a [usize]>>,
 ) -> Result<()> {
@@ -585,8 +588,10 @@ fn check<'a>(
             got: gxs.len(),
         });
     }
-    for (index, ((x, gx), _)) in xs.zip(gxs).zip(needs).enumerate().filter(|(_, (_, n))| **n) {
-        let Some(gx) = gx else { continue };
+    for (index, (x, gx)) in xs.zip(gxs).enumerate() {
+        let Some(gx) = gx.filter(|_| needs.get(index)) else {
+            continue;
+        };
         if x.len() != gx.len() || x.iter().zip(gx).any(|(a, b)| a != b) {
             return Err(Error::GradientShape {
                 op,

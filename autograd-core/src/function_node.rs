@@ -8,7 +8,7 @@ use autograd_mem::{Cells, DefaultStrategy, GraphNode, NodeKind, NodeOnce, Strate
 use smallvec::SmallVec;
 
 use crate::generation::Order;
-use crate::saved::{Marks, Plan};
+use crate::saved::{Bits, Marks, Plan};
 use crate::teardown::{self, Link};
 use crate::tensor::Buffer;
 use crate::variable::VariableInner;
@@ -247,11 +247,11 @@ impl<S: Strategy> FunctionInner<S> {
             (Links::General(general), outputs) if outputs.len() > 1 => {
                 let slots = outputs
                     .iter()
-                    .zip(&general.plan.outputs)
-                    .map(|(y, &saved)| OutputSlot {
+                    .enumerate()
+                    .map(|(i, y)| OutputSlot {
                         variable: S::back(&y.node),
                         shape: y.shape().into_boxed_slice(),
-                        value: saved.then(|| y.tensor()),
+                        value: general.plan.outputs.get(i).then(|| y.tensor()),
                     })
                     .collect();
                 let _ = S::Cells::once_set(&general.outputs, slots);
@@ -305,14 +305,14 @@ impl<S: Strategy> FunctionInner<S> {
         }
     }
 
-    /// `true` if input `index` needed a gradient when the function was recorded.
+    /// The inputs that needed a gradient when the function was recorded.
     #[inline]
-    pub(crate) fn needs(&self, index: usize) -> bool {
+    pub(crate) fn recorded_needs(&self) -> Bits {
         match &self.links {
             Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
-                marks.needs(index)
+                marks.needs_bits()
             }
-            Links::General(general) => general.plan.needs.get(index) == Some(&true),
+            Links::General(general) => general.plan.needs.clone(),
         }
     }
 
@@ -322,7 +322,7 @@ impl<S: Strategy> FunctionInner<S> {
             Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
                 marks.saves_input(index)
             }
-            Links::General(general) => general.plan.inputs.get(index) == Some(&true),
+            Links::General(general) => general.plan.inputs.get(index),
         }
     }
 
@@ -354,9 +354,7 @@ impl<S: Strategy> FunctionInner<S> {
                 Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
                     marks.saves_output(index)
                 }
-                Links::General(general) => {
-                    index == 0 && general.plan.outputs.first() == Some(&true)
-                }
+                Links::General(general) => index == 0 && general.plan.outputs.get(0),
             };
             return match (saved, live(back)) {
                 (false, _) => SavedOutput::NotSaved,

@@ -27,18 +27,102 @@ pub struct Save<'a> {
     op: &'static str,
     xs: &'a [Tensor],
     ys: &'a [Tensor],
-    needs: &'a [bool],
     plan: Plan,
     error: Option<Error>,
+}
+
+/// A set of small indices (inputs, outputs): one word inline, more on the
+/// heap only past 64, so that recording an op builds it without allocating.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Bits {
+    low: u64,
+    /// Indices from 64 on, 64 a word; `None` until one is set (a null
+    /// pointer: the common set is one word and a null check).
+    high: Option<Box<[u64]>>,
+}
+
+impl Bits {
+    /// The set of the indices below 64 whose bits `low` has.
+    #[inline]
+    pub(crate) fn from_low(low: u64) -> Self {
+        Bits { low, high: None }
+    }
+
+    /// `true` if `index` is in the set.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> bool {
+        if index < 64 {
+            self.low >> index & 1 != 0
+        } else {
+            (self.high.as_ref())
+                .and_then(|high| high.get(index / 64 - 1))
+                .is_some_and(|word| word >> (index % 64) & 1 != 0)
+        }
+    }
+
+    /// Puts `index` in the set.
+    #[inline]
+    pub(crate) fn set(&mut self, index: usize) {
+        if index < 64 {
+            self.low |= 1 << index;
+        } else {
+            let word = index / 64 - 1;
+            let high = self.high.take().unwrap_or_default();
+            let mut high = if high.len() <= word {
+                let mut grown = high.into_vec();
+                grown.resize(word + 1, 0);
+                grown.into_boxed_slice()
+            } else {
+                high
+            };
+            high[word] |= 1 << (index % 64);
+            self.high = Some(high);
+        }
+    }
+
+    /// Takes `index` out of the set.
+    #[inline]
+    pub(crate) fn unset(&mut self, index: usize) {
+        if index < 64 {
+            self.low &= !(1 << index);
+        } else if let Some(word) =
+            (self.high.as_mut()).and_then(|high| high.get_mut(index / 64 - 1))
+        {
+            *word &= !(1 << (index % 64));
+        }
+    }
+
+    /// `true` unless the set is empty.
+    #[inline]
+    pub(crate) fn any(&self) -> bool {
+        self.low != 0
+            || self
+                .high
+                .iter()
+                .flat_map(|high| high.iter())
+                .any(|&word| word != 0)
+    }
+
+    /// The bits of the indices below 64, if there are no others.
+    #[inline]
+    fn only_low(&self) -> Option<u64> {
+        self.high.is_none().then_some(self.low)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.high
+            .as_ref()
+            .map_or(0, |high| std::mem::size_of_val(&**high))
+    }
 }
 
 /// What a recorded function keeps for backward: which inputs need a
 /// gradient, which inputs and outputs backward reads, other tensors, and
 /// whether the op is written against the array-level `backward`.
 pub(crate) struct Plan {
-    pub(crate) needs: SmallVec<[bool; 2]>,
-    pub(crate) inputs: SmallVec<[bool; 2]>,
-    pub(crate) outputs: SmallVec<[bool; 1]>,
+    pub(crate) needs: Bits,
+    pub(crate) inputs: Bits,
+    pub(crate) outputs: Bits,
     pub(crate) tensors: Vec<Tensor>,
     pub(crate) legacy: bool,
 }
@@ -46,36 +130,24 @@ pub(crate) struct Plan {
 impl Plan {
     /// The bytes the plan's lists hold on the heap (beyond its own size).
     pub(crate) fn heap_bytes(&self) -> usize {
-        fn spilled<A: smallvec::Array>(v: &SmallVec<A>) -> usize {
-            if v.spilled() {
-                v.capacity() * std::mem::size_of::<A::Item>()
-            } else {
-                0
-            }
-        }
-        spilled(&self.needs)
-            + spilled(&self.inputs)
-            + spilled(&self.outputs)
+        self.needs.heap_bytes()
+            + self.inputs.heap_bytes()
+            + self.outputs.heap_bytes()
             + self.tensors.capacity() * std::mem::size_of::<Tensor>()
     }
 }
 
 impl<'a> Save<'a> {
-    pub(crate) fn new(
-        op: &'static str,
-        xs: &'a [Tensor],
-        ys: &'a [Tensor],
-        needs: &'a [bool],
-    ) -> Self {
+    #[inline]
+    pub(crate) fn new(op: &'static str, xs: &'a [Tensor], ys: &'a [Tensor], needs: Bits) -> Self {
         Save {
             op,
             xs,
             ys,
-            needs,
             plan: Plan {
-                needs: needs.iter().copied().collect(),
-                inputs: SmallVec::from_elem(false, xs.len()),
-                outputs: SmallVec::from_elem(false, ys.len()),
+                needs,
+                inputs: Bits::default(),
+                outputs: Bits::default(),
                 tensors: Vec::new(),
                 legacy: false,
             },
@@ -96,23 +168,26 @@ impl<'a> Save<'a> {
     /// `true` if input `index` may receive a gradient (it is not a constant:
     /// see [`Variable::constant`]). At least one input always does: an op on
     /// constants alone is not recorded.
+    #[inline]
     pub fn needs_grad(&self, index: usize) -> bool {
-        self.needs.get(index).copied().unwrap_or(false)
+        self.plan.needs.get(index)
     }
 
     /// Keeps input `index`'s value for backward ([`Saved::input`]).
+    #[inline]
     pub fn input(&mut self, index: usize) {
-        match self.plan.inputs.get_mut(index) {
-            Some(kept) => *kept = true,
-            None => self.out_of_range("input", index, self.xs.len()),
+        match index < self.xs.len() {
+            true => self.plan.inputs.set(index),
+            false => self.out_of_range("input", index, self.xs.len()),
         }
     }
 
     /// Keeps output `index`'s value for backward ([`Saved::output`]).
+    #[inline]
     pub fn output(&mut self, index: usize) {
-        match self.plan.outputs.get_mut(index) {
-            Some(kept) => *kept = true,
-            None => self.out_of_range("output", index, self.ys.len()),
+        match index < self.ys.len() {
+            true => self.plan.outputs.set(index),
+            false => self.out_of_range("output", index, self.ys.len()),
         }
     }
 
@@ -129,7 +204,7 @@ impl<'a> Save<'a> {
     ///
     /// [`Function::save`]: crate::Function::save
     pub fn every_input(&mut self) {
-        self.plan.inputs.iter_mut().for_each(|kept| *kept = true);
+        (0..self.xs.len()).for_each(|index| self.plan.inputs.set(index));
     }
 
     /// What the default `Function::save` declares: every input, and that
@@ -149,6 +224,7 @@ impl<'a> Save<'a> {
     }
 
     /// The plan, or the first out-of-range index the op declared.
+    #[inline]
     pub(crate) fn finish(self) -> Result<Plan> {
         match self.error {
             Some(error) => Err(error),
@@ -170,26 +246,27 @@ const SAVES_OUTPUT: u8 = 1 << 4;
 const LEGACY: u8 = 1 << 5;
 
 impl Marks {
-    /// The plan packed, if it fits: at most two inputs, one output, no tensors.
-    pub(crate) fn pack(plan: &Plan) -> Option<Marks> {
-        if plan.needs.len() > 2 || plan.outputs.len() > 1 || !plan.tensors.is_empty() {
+    /// The plan of a function of `inputs` and `outputs` packed, if it
+    /// fits: at most two inputs, one output, no tensors.
+    #[inline]
+    pub(crate) fn pack(plan: &Plan, inputs: usize, outputs: usize) -> Option<Marks> {
+        if inputs > 2 || outputs > 1 || !plan.tensors.is_empty() {
             return None;
         }
-        let mut bits = 0;
-        for (i, (&needs, &saved)) in plan.needs.iter().zip(&plan.inputs).enumerate() {
-            bits |= u8::from(needs) << i | u8::from(saved) << (SAVES_INPUT + i as u8);
-        }
-        if plan.outputs.first() == Some(&true) {
-            bits |= SAVES_OUTPUT;
-        }
-        if plan.legacy {
-            bits |= LEGACY;
-        }
-        Some(Marks(bits))
+        let needs = plan.needs.only_low()? & 0b11;
+        let saved = plan.inputs.only_low()? & 0b11;
+        let output = plan.outputs.only_low()? & 1;
+        let bits = needs
+            | saved << SAVES_INPUT
+            | (output * u64::from(SAVES_OUTPUT))
+            | (u64::from(plan.legacy) * u64::from(LEGACY));
+        Some(Marks(bits as u8))
     }
 
-    pub(crate) fn needs(self, input: usize) -> bool {
-        input < 2 && self.0 & (1 << input) != 0
+    /// Which inputs need a gradient, as a set.
+    #[inline]
+    pub(crate) fn needs_bits(self) -> Bits {
+        Bits::from_low(u64::from(self.0 & 0b11))
     }
 
     pub(crate) fn saves_input(self, input: usize) -> bool {
@@ -216,7 +293,7 @@ impl Marks {
 pub struct Saved<'a, S: Strategy = DefaultStrategy> {
     function: &'a FunctionInner<S>,
     xs: &'a [Tensor],
-    needs: &'a [bool],
+    needs: &'a Bits,
     recording: bool,
 }
 
@@ -224,7 +301,7 @@ impl<'a, S: Strategy> Saved<'a, S> {
     pub(crate) fn new(
         function: &'a FunctionInner<S>,
         xs: &'a [Tensor],
-        needs: &'a [bool],
+        needs: &'a Bits,
         recording: bool,
     ) -> Self {
         Saved {
@@ -255,8 +332,9 @@ impl<'a, S: Strategy> Saved<'a, S> {
 
     /// `true` if input `index` is to receive a gradient in this pass (it
     /// needs one, and is a live variable). A derivative computes only these.
+    #[inline]
     pub fn needs_grad(&self, index: usize) -> bool {
-        self.needs.get(index).copied().unwrap_or(false)
+        self.needs.get(index)
     }
 
     /// How many inputs the function read.

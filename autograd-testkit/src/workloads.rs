@@ -2,8 +2,8 @@
 //! tests: the seed's experiment, per-op bookkeeping, a deep chain, and the
 //! same arithmetic in plain ndarray as the floor to measure against.
 
-use autograd_ops::{BackwardOptions, Result, Strategy, Variable, add, square, tanh};
-use ndarray::{Array0, Array1, ArrayD, Zip, arr0};
+use autograd_ops::{BackwardOptions, Result, Strategy, Variable, add, matmul, square, sum, tanh};
+use ndarray::{Array0, Array1, Array2, ArrayD, Zip, arr0};
 
 /// The seed's section 17.5 with backward: `y = square(square(square(x)))`,
 /// then `y.backward()`. Returns the leaf `x`, which holds `dy/dx = 8x⁷`; the
@@ -218,6 +218,32 @@ pub fn deep_chain_raw(d: usize) -> (f64, f64) {
     (y.into_scalar(), gx.into_scalar())
 }
 
+/// One step of a linear layer on a data batch: `Σ(data · w)`, backward, and
+/// `w`'s gradient read and cleared; returns its sum. With `data` a
+/// [constant](Variable::constant), backward does one matmul (`dataᵀ · gy`);
+/// with `data` a leaf that needs a gradient (every input did before needed
+/// gradients), two.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`](autograd_ops::Error::ShapeMismatch) when the
+/// shapes do not multiply.
+pub fn data_matmul_step<S: Strategy>(data: &Variable<S>, w: &Variable<S>) -> Result<f64> {
+    let y = sum(&matmul(data, w)?)?;
+    y.backward()?;
+    let g = w.grad().map_or(0.0, |g| g.sum());
+    w.cleargrad();
+    data.cleargrad();
+    Ok(g)
+}
+
+/// [`data_matmul_step`]'s floor: the forward product and the one backward
+/// product `w`'s gradient needs, `dataᵀ · ones`, in plain ndarray.
+pub fn data_matmul_raw(data: &Array2<f64>, w: &Array2<f64>) -> f64 {
+    let y = data.dot(w);
+    let gy = Array2::<f64>::ones(y.raw_dim());
+    data.t().dot(&gy).sum()
+}
+
 /// The exact arithmetic of [`seed_loop`] in plain ndarray, one new array per
 /// expression as a graph allocates them. Returns `(y, dy/dx)`.
 pub fn raw_naive(x: &ArrayD<f64>) -> (ArrayD<f64>, ArrayD<f64>) {
@@ -325,6 +351,20 @@ mod tests {
         assert!(close(seed_step::<RcWeak>(x.clone()).unwrap(), expected));
         let expected: f64 = x.iter().map(|&x| 1.0 - x.tanh().powi(2)).sum();
         assert!(close(second_cycle_step::<ArcWeak>(x).unwrap(), expected));
+    }
+
+    #[test]
+    fn the_data_matmul_step_matches_its_floor_with_or_without_data_gradients() {
+        let mut rng = SeedRng::new(5);
+        let data = Array2::from_shape_simple_fn((8, 5), || rng.uniform());
+        let w = Array2::from_shape_simple_fn((5, 3), || rng.uniform());
+        let floor = data_matmul_raw(&data, &w);
+        let constant = Variable::<RcWeak>::constant_from_array(data.clone());
+        let leaf = Variable::<RcWeak>::from_array(data);
+        let w = Variable::<RcWeak>::from_array(w);
+        for data in [&constant, &leaf] {
+            assert!(close(data_matmul_step(data, &w).unwrap(), floor));
+        }
     }
 
     #[test]
