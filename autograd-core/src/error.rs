@@ -174,6 +174,88 @@ pub enum Error {
         /// The input's shape.
         shape: Shape,
     },
+    /// An index past the end of an axis.
+    #[error("{op}: index {index} is out of range for axis {axis} of length {len}")]
+    IndexOutOfRange {
+        /// The op's name.
+        op: &'static str,
+        /// The index asked for.
+        index: usize,
+        /// The axis indexed.
+        axis: usize,
+        /// The axis's length.
+        len: usize,
+    },
+    /// A range that runs past the end of an axis.
+    #[error(
+        "{op}: start {start} and length {len} run past the end of axis {axis} of length {size}"
+    )]
+    RangeOutOfBounds {
+        /// The op's name.
+        op: &'static str,
+        /// The axis.
+        axis: usize,
+        /// The range's start.
+        start: usize,
+        /// The range's length.
+        len: usize,
+        /// The axis's length.
+        size: usize,
+    },
+    /// A class label that is not one of the classes.
+    #[error("{op}: label {label} is out of range for {classes} classes")]
+    LabelOutOfRange {
+        /// The op's name.
+        op: &'static str,
+        /// The label.
+        label: usize,
+        /// How many classes the input has.
+        classes: usize,
+    },
+    /// A label count that differs from the batch's size.
+    #[error("{op}: {labels} labels for a batch of {batch}")]
+    LabelCount {
+        /// The op's name.
+        op: &'static str,
+        /// How many labels were given.
+        labels: usize,
+        /// How many rows the batch has.
+        batch: usize,
+    },
+    /// An input with another number of axes than the op takes.
+    #[error("{op}: expected a {expected}-D input, got shape {shape:?}")]
+    WrongRank {
+        /// The op's name.
+        op: &'static str,
+        /// The number of axes the op takes.
+        expected: usize,
+        /// The input's shape.
+        shape: Shape,
+    },
+    /// A reduction that needs at least one element along an empty axis.
+    #[error("{op}: axis {axis} of shape {shape:?} is empty")]
+    EmptyAxis {
+        /// The op's name.
+        op: &'static str,
+        /// The axis.
+        axis: usize,
+        /// The input's shape.
+        shape: Shape,
+    },
+    /// An op given an empty list of inputs.
+    #[error("{op}: needs at least one input, got none")]
+    NoInputs {
+        /// The op's name.
+        op: &'static str,
+    },
+    /// An argument out of its domain (a lower bound above the upper).
+    #[error("{op}: {message}")]
+    InvalidArgument {
+        /// The op's name.
+        op: &'static str,
+        /// What is wrong, with the values.
+        message: String,
+    },
     /// An op cannot turn an array of one shape into another.
     #[error("{op}: cannot turn shape {from:?} into shape {to:?}")]
     InvalidTarget {

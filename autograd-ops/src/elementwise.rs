@@ -1,9 +1,10 @@
-//! Elementwise ops of one input, powers and logarithms: [`Square`], [`Pow`],
-//! [`Exp`], [`Log`], their free functions, and their tests.
+//! Elementwise ops of one input, powers, logarithms and bounds: [`Square`],
+//! [`Pow`], [`Exp`], [`Log`], [`Sqrt`], [`Abs`], [`Clip`], their free
+//! functions, and their tests.
 
 use autograd_core::arith::{div, mul, neg};
 use autograd_core::{
-    Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
+    Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
 };
 
 /// Declares a one-input op's name and arity.
@@ -125,6 +126,105 @@ impl<S: Strategy> Function<S> for Log {
     }
 }
 
+/// `y = √x`; `dy/dx = 1 / (2y)` from the saved output: `+∞` at 0, and NaN
+/// for a negative `x` (whose root is NaN), as IEEE 754 and PyTorch say.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sqrt;
+
+impl<S: Strategy> Function<S> for Sqrt {
+    unary_op!("sqrt");
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].map(f64::sqrt).into())
+    }
+
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.output(0);
+    }
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let two_y = mul(&cx.output(0)?, &cx.scalar(2.0))?;
+        Ok(vec![Some(div(&gys[0], &two_y)?)])
+    }
+}
+
+/// `y = |x|`; `dy/dx = sign(x)`, 0 at 0 (as PyTorch's).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Abs;
+
+impl<S: Strategy> Function<S> for Abs {
+    unary_op!("abs");
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].map(f64::abs).into())
+    }
+
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.input(0);
+    }
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let sign = cx.input_value(0)?.map(|x| {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        });
+        Ok(vec![Some(mul(&gys[0], &cx.constant(sign))?)])
+    }
+}
+
+/// `y = x` clamped to `[lo, hi]`; `dy/dx = 1` for `lo ≤ x ≤ hi` (at a
+/// bound too, as PyTorch's `clamp`), 0 outside.
+#[derive(Debug, Clone, Copy)]
+pub struct Clip {
+    /// The lower bound.
+    pub lo: f64,
+    /// The upper bound, at least `lo`.
+    pub hi: f64,
+}
+
+impl<S: Strategy> Function<S> for Clip {
+    unary_op!("clip");
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        let (lo, hi) = (self.lo, self.hi);
+        if lo.is_nan() || hi.is_nan() || lo > hi {
+            return Err(Error::InvalidArgument {
+                op: "clip",
+                message: format!("the bounds must satisfy lo <= hi, got lo = {lo}, hi = {hi}"),
+            });
+        }
+        // NaN stays NaN (comparisons with it are false).
+        Ok(xs[0]
+            .map(|x| {
+                if x < lo {
+                    lo
+                } else if x > hi {
+                    hi
+                } else {
+                    x
+                }
+            })
+            .into())
+    }
+
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.input(0);
+    }
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let (lo, hi) = (self.lo, self.hi);
+        let inside = cx
+            .input_value(0)?
+            .map(|x| f64::from(u8::from(lo <= x && x <= hi)));
+        Ok(vec![Some(mul(&gys[0], &cx.constant(inside))?)])
+    }
+}
+
 /// `x²`, elementwise.
 ///
 /// # Errors
@@ -155,6 +255,30 @@ pub fn exp<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
 /// None for a well-formed variable; `Result` keeps every op's signature alike.
 pub fn log<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
     apply_one(Log, &[x])
+}
+
+/// `√x`, elementwise (NaN for a negative element).
+///
+/// # Errors
+/// None for a well-formed variable; `Result` keeps every op's signature alike.
+pub fn sqrt<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
+    apply_one(Sqrt, &[x])
+}
+
+/// `|x|`, elementwise.
+///
+/// # Errors
+/// None for a well-formed variable; `Result` keeps every op's signature alike.
+pub fn abs<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
+    apply_one(Abs, &[x])
+}
+
+/// `x` clamped to `[lo, hi]`, elementwise (PyTorch's `clamp`).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when `lo > hi` or a bound is NaN.
+pub fn clip<S: Strategy>(x: &Variable<S>, lo: f64, hi: f64) -> Result<Variable<S>> {
+    apply_one(Clip { lo, hi }, &[x])
 }
 
 /// `-x` as a recorded op, for the variable-level backward of other families.
@@ -201,6 +325,34 @@ mod tests {
     }
 
     #[test]
+    fn sqrt_abs_and_clip_follow_pytorchs_conventions() {
+        let x = V::from_array(array![0.0, 4.0, -1.0]);
+        let y = sqrt(&x).unwrap();
+        assert!(y.data()[2].is_nan());
+        y.backward().unwrap();
+        let g = x.grad().unwrap();
+        assert_eq!((g[0], g[1]), (f64::INFINITY, 0.25));
+        assert!(g[2].is_nan());
+
+        let x = V::from_array(array![-2.0, 0.0, 3.0]);
+        abs(&x).unwrap().backward().unwrap();
+        assert_eq!(x.grad().unwrap(), array![-1.0, 0.0, 1.0].into_dyn());
+
+        let x = V::from_array(array![-2.0, -1.0, 0.5, 1.0, 3.0]);
+        let y = clip(&x, -1.0, 1.0).unwrap();
+        assert_eq!(y.data(), array![-1.0, -1.0, 0.5, 1.0, 1.0].into_dyn());
+        y.backward().unwrap();
+        assert_eq!(
+            x.grad().unwrap(),
+            array![0.0, 1.0, 1.0, 1.0, 0.0].into_dyn()
+        );
+        assert!(matches!(
+            clip(&x, 1.0, -1.0),
+            Err(Error::InvalidArgument { op: "clip", .. })
+        ));
+    }
+
+    #[test]
     fn pow_zero_has_a_zero_gradient_everywhere() {
         let x = V::from_array(array![0.0, 2.0]);
         pow(&x, 0.0).unwrap().backward().unwrap();
@@ -214,6 +366,10 @@ mod tests {
         check_both_orders(|x| pow(&x[0], 3.5), std::slice::from_ref(&a));
         check_both_orders(|x| exp(&x[0]), std::slice::from_ref(&a));
         check_both_orders(|x| log(&x[0]), std::slice::from_ref(&a));
+        check_both_orders(|x| sqrt(&x[0]), std::slice::from_ref(&a));
+        check_both_orders(|x| clip(&x[0], 0.7, 1.2), std::slice::from_ref(&a));
+        let signs = a.mapv(|v| if v > 1.0 { v } else { -v });
+        check_both_orders(|x| abs(&x[0]), &[signs]);
         check_both_orders(|x| negate(&x[0]), &[a]);
     }
 }

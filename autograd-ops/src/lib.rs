@@ -36,9 +36,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod activation;
+mod compare;
 mod elementwise;
 mod grad;
 mod gradcheck;
+mod indexing;
+mod linear;
+mod loss;
 mod matmul;
 mod methods;
 mod reduce;
@@ -47,6 +52,7 @@ mod shape_ops;
 mod testing;
 mod trig;
 
+pub use activation::{LeakyRelu, Relu, Sigmoid, leaky_relu, relu, sigmoid};
 pub use autograd_core::arith::{Add, Div, Mul, Neg, Sub, add, div, mul, neg, sub};
 pub use autograd_core::broadcast::{broadcast_to, sum_to};
 pub use autograd_core::mem;
@@ -56,21 +62,38 @@ pub use autograd_core::{
     Save, Saved, SharedArray, Strategy, StrategyKind, StrongOnly, Tensor, Tensors, Variable, apply,
     apply_one, is_grad_enabled, no_grad, with_no_grad,
 };
-pub use elementwise::{Exp, Log, Pow, Square, exp, log, pow, square};
+pub use compare::{Maximum, Minimum, maximum, minimum};
+pub use elementwise::{
+    Abs, Clip, Exp, Log, Pow, Sqrt, Square, abs, clip, exp, log, pow, sqrt, square,
+};
 pub use grad::grad;
 pub use gradcheck::{GradcheckError, GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck};
+pub use indexing::{
+    Concat, IndexAdd, IndexSelect, Narrow, concat, index_add, index_select, narrow,
+};
+pub use linear::{Linear, linear};
+pub use loss::{
+    LogSoftmax, Softmax, SoftmaxCrossEntropy, log_softmax, mean_squared_error, softmax,
+    softmax_cross_entropy,
+};
 pub use matmul::{MatMul, matmul};
 pub use methods::VariableOps;
-pub use reduce::{BroadcastTo, Sum, SumTo, sum, sum_axis};
+pub use reduce::{
+    BroadcastTo, LogSumExp, MaxAxis, Mean, MinAxis, Sum, SumTo, argmax, logsumexp, max_axis, mean,
+    mean_axis, min_axis, sum, sum_axis,
+};
 pub use shape_ops::{Reshape, Transpose, reshape, transpose};
 pub use trig::{Cos, Sin, Tanh, cos, sin, tanh};
 
 /// Everything needed to build and differentiate graphs: `use autograd_ops::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        BackwardOptions, Error, Result, Variable, VariableOps, add, broadcast_to, cos, div, exp,
-        grad, is_grad_enabled, log, matmul, mul, neg, no_grad, pow, reshape, sin, square, sub, sum,
-        sum_axis, sum_to, tanh, transpose, with_no_grad,
+        BackwardOptions, Error, Result, Variable, VariableOps, abs, add, argmax, broadcast_to,
+        clip, concat, cos, div, exp, grad, index_select, is_grad_enabled, leaky_relu, linear, log,
+        log_softmax, logsumexp, matmul, max_axis, maximum, mean, mean_axis, mean_squared_error,
+        min_axis, minimum, mul, narrow, neg, no_grad, pow, relu, reshape, sigmoid, sin, softmax,
+        softmax_cross_entropy, sqrt, square, sub, sum, sum_axis, sum_to, tanh, transpose,
+        with_no_grad,
     };
 }
 

@@ -4,8 +4,18 @@ use autograd_core::{Result, Strategy, Variable, or_panic};
 
 /// Declares each method, its `try_` twin, and the free function behind both:
 /// the list of methods is written once, here.
+/// A method's return type: `Self` unless the entry names one.
+macro_rules! or_self {
+    () => {
+        Self
+    };
+    ($ret:ty) => {
+        $ret
+    };
+}
+
 macro_rules! methods {
-    ($( $(#[$doc:meta])* fn $name:ident / $try_name:ident ( $($arg:ident : $ty:ty),* ) => $free:path; )*) => {
+    ($( $(#[$doc:meta])* fn $name:ident / $try_name:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)? => $free:path; )*) => {
         /// Method sugar for the ops. Each method panics where its free
         /// function would return an error, like ndarray's operators; its
         /// `try_` twin returns the error.
@@ -23,21 +33,21 @@ macro_rules! methods {
             $(
                 $(#[$doc])*
                 #[track_caller]
-                fn $name(&self, $($arg: $ty),*) -> Self;
+                fn $name(&self, $($arg: $ty),*) -> or_self!($($ret)?);
                 #[doc = concat!("[`", stringify!($name), "`](VariableOps::", stringify!($name), "), returning the error instead of panicking.")]
                 ///
                 /// # Errors
                 /// As the free function's.
-                fn $try_name(&self, $($arg: $ty),*) -> Result<Self>;
+                fn $try_name(&self, $($arg: $ty),*) -> Result<or_self!($($ret)?)>;
             )*
         }
 
         impl<S: Strategy> VariableOps for Variable<S> {
             $(
-                fn $name(&self, $($arg: $ty),*) -> Self {
+                fn $name(&self, $($arg: $ty),*) -> or_self!($($ret)?) {
                     or_panic(self.$try_name($($arg),*))
                 }
-                fn $try_name(&self, $($arg: $ty),*) -> Result<Self> {
+                fn $try_name(&self, $($arg: $ty),*) -> Result<or_self!($($ret)?)> {
                     $free(self, $($arg),*)
                 }
             )*
@@ -74,4 +84,40 @@ methods! {
     fn transpose / try_transpose() => crate::transpose;
     /// The matrix product; see [`matmul`](crate::matmul).
     fn matmul / try_matmul(rhs: &Self) => crate::matmul;
+    /// `max(self, 0)`; see [`relu`](crate::relu).
+    fn relu / try_relu() => crate::relu;
+    /// A leaky ReLU; see [`leaky_relu`](crate::leaky_relu).
+    fn leaky_relu / try_leaky_relu(slope: f64) => crate::leaky_relu;
+    /// The logistic function; see [`sigmoid`](crate::sigmoid).
+    fn sigmoid / try_sigmoid() => crate::sigmoid;
+    /// `√self`; see [`sqrt`](crate::sqrt).
+    fn sqrt / try_sqrt() => crate::sqrt;
+    /// `|self|`; see [`abs`](crate::abs).
+    fn abs / try_abs() => crate::abs;
+    /// Clamped to `[lo, hi]`; see [`clip`](crate::clip).
+    fn clip / try_clip(lo: f64, hi: f64) => crate::clip;
+    /// The elementwise maximum; see [`maximum`](crate::maximum).
+    fn maximum / try_maximum(rhs: &Self) => crate::maximum;
+    /// The elementwise minimum; see [`minimum`](crate::minimum).
+    fn minimum / try_minimum(rhs: &Self) => crate::minimum;
+    /// The mean of all elements; see [`mean`](crate::mean).
+    fn mean / try_mean() => crate::mean;
+    /// The mean along an axis; see [`mean_axis`](crate::mean_axis).
+    fn mean_axis / try_mean_axis(axis: usize, keepdims: bool) => crate::mean_axis;
+    /// The maximum along an axis; see [`max_axis`](crate::max_axis).
+    fn max_axis / try_max_axis(axis: usize, keepdims: bool) => crate::max_axis;
+    /// The minimum along an axis; see [`min_axis`](crate::min_axis).
+    fn min_axis / try_min_axis(axis: usize, keepdims: bool) => crate::min_axis;
+    /// `ln Σ e^self` along an axis; see [`logsumexp`](crate::logsumexp).
+    fn logsumexp / try_logsumexp(axis: usize, keepdims: bool) => crate::logsumexp;
+    /// Softmax along an axis; see [`softmax`](crate::softmax).
+    fn softmax / try_softmax(axis: usize) => crate::softmax;
+    /// Log-softmax along an axis; see [`log_softmax`](crate::log_softmax).
+    fn log_softmax / try_log_softmax(axis: usize) => crate::log_softmax;
+    /// Slices at indices; see [`index_select`](crate::index_select).
+    fn index_select / try_index_select(axis: usize, indices: &[usize]) => crate::index_select;
+    /// A range along an axis; see [`narrow`](crate::narrow).
+    fn narrow / try_narrow(axis: usize, start: usize, len: usize) => crate::narrow;
+    /// The indices of the maxima along an axis; see [`argmax`](crate::argmax).
+    fn argmax / try_argmax(axis: usize) -> Vec<usize> => crate::argmax;
 }

@@ -1,5 +1,6 @@
-//! Reductions: [`Sum`] (all elements or one axis), with its free functions
-//! and tests. Its inverse, broadcasting, is [`BroadcastTo`] and [`SumTo`]
+//! Reductions: [`Sum`], [`Mean`] (all elements or one axis), [`MaxAxis`],
+//! [`MinAxis`], [`LogSumExp`] and `argmax`, their free functions and tests.
+//! The inverse of summing, broadcasting, is [`BroadcastTo`] and [`SumTo`]
 //! (defined in autograd-core, where the arithmetic ops need them).
 
 use autograd_core::broadcast::broadcast_to;
@@ -11,7 +12,9 @@ use ndarray::{Axis, IxDyn};
 
 pub use autograd_core::broadcast::{BroadcastTo, SumTo};
 
+use crate::elementwise::exp;
 use crate::shape_ops::reshape;
+use autograd_core::arith::{mul, sub};
 
 /// The sum of all elements, or along one axis; `keepdims` keeps the summed
 /// axes with size 1 (as NumPy's `keepdims`).
@@ -23,8 +26,29 @@ pub struct Sum {
     pub keepdims: bool,
 }
 
-impl Sum {
-    /// The output's shape with the summed axes kept as size 1: what the
+/// Which axes a reduction takes away, and whether it keeps them as size 1:
+/// what [`Sum`], [`Mean`], [`MaxAxis`], [`MinAxis`] and [`LogSumExp`] share.
+#[derive(Debug, Clone, Copy)]
+struct Axes {
+    op: &'static str,
+    axis: Option<usize>,
+    keepdims: bool,
+}
+
+impl Axes {
+    /// `axis`, checked against `shape`.
+    fn check(&self, shape: &[usize]) -> Result<()> {
+        match self.axis {
+            Some(axis) if axis >= shape.len() => Err(Error::InvalidAxis {
+                op: self.op,
+                axis,
+                shape: shape.to_vec(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The input's shape with the reduced axes kept as size 1: what the
     /// gradient is reshaped to before it is spread back over the input.
     fn kept_shape(&self, input: &[usize]) -> Vec<usize> {
         match self.axis {
@@ -34,6 +58,69 @@ impl Sum {
                 shape
             }
             None => vec![1; input.len()],
+        }
+    }
+
+    /// How many elements each output element reduces.
+    fn count(&self, input: &[usize]) -> usize {
+        match self.axis {
+            Some(axis) => input[axis],
+            None => input.iter().product(),
+        }
+    }
+
+    /// `f` folded over the reduced elements from `init`, shaped as the
+    /// output (`keepdims` or not).
+    fn fold(&self, x: &Tensor, init: f64, f: impl Fn(f64, f64) -> f64) -> Result<Tensor> {
+        let view = x.view();
+        self.check(view.shape())?;
+        let folded = match self.axis {
+            Some(axis) => {
+                // An empty input may reduce to a shape too large to hold.
+                let mut shape = view.shape().to_vec();
+                shape.remove(axis);
+                element_count(self.op, &shape)?;
+                view.fold_axis(Axis(axis), init, |&acc, &v| f(acc, v))
+            }
+            None => ndarray::arr0(view.iter().fold(init, |acc, &v| f(acc, v))).into_dyn(),
+        };
+        Ok(Tensor::from(self.shaped(folded, view.shape())))
+    }
+
+    /// A reduced array in the output's shape.
+    fn shaped(&self, reduced: ndarray::ArrayD<f64>, input: &[usize]) -> ndarray::ArrayD<f64> {
+        if self.keepdims {
+            reduced
+                .into_shape_with_order(IxDyn(&self.kept_shape(input)))
+                .expect("the reduced axes kept as size 1")
+        } else {
+            reduced
+        }
+    }
+
+    /// The gradient of the output spread back over the input's shape.
+    fn spread<S: Strategy>(&self, gy: &Variable<S>, input: &[usize]) -> Result<Variable<S>> {
+        broadcast_to(&reshape(gy, &self.kept_shape(input))?, input)
+    }
+
+    /// The output (as a tensor) in the kept shape, broadcast over the input.
+    fn tensor_over_input(&self, y: &Tensor, input: &[usize]) -> Result<Tensor> {
+        let kept = Tensor::from(
+            y.clone()
+                .into_array()
+                .into_shape_with_order(IxDyn(&self.kept_shape(input)))
+                .expect("as many elements"),
+        );
+        kept.broadcast_to(self.op, input)
+    }
+}
+
+impl Sum {
+    fn axes(&self) -> Axes {
+        Axes {
+            op: "Sum",
+            axis: self.axis,
+            keepdims: self.keepdims,
         }
     }
 }
@@ -48,40 +135,251 @@ impl<S: Strategy> Function<S> for Sum {
     }
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        let x = xs[0].view();
-        let y = match self.axis {
-            Some(axis) if axis >= x.ndim() => {
-                return Err(Error::InvalidAxis {
-                    op: "Sum",
-                    axis,
-                    shape: x.shape().to_vec(),
-                });
-            }
-            Some(axis) => {
-                // An empty input may sum to a shape too large to hold.
-                let mut shape = x.shape().to_vec();
-                shape.remove(axis);
-                element_count("Sum", &shape)?;
-                x.sum_axis(Axis(axis))
-            }
-            None => ndarray::arr0(x.sum()).into_dyn(),
-        };
-        let y = if self.keepdims {
-            y.into_shape_with_order(IxDyn(&self.kept_shape(x.shape())))
-                .expect("the summed axes kept as size 1")
-        } else {
-            y
-        };
-        Ok(Tensor::from(y).into())
+        Ok(self.axes().fold(&xs[0], 0.0, |a, b| a + b)?.into())
     }
 
     fn save(&mut self, _save: &mut Save<'_>) {}
 
     /// The summed axes put back (size 1), then the gradient spread over them.
     fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(self.axes().spread(&gys[0], cx.input_shape(0))?)])
+    }
+}
+
+/// The mean of all elements (a 0-d result), or along one axis; NaN for no
+/// elements (0 / 0).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mean {
+    /// The axis to average along; `None` averages every element.
+    pub axis: Option<usize>,
+    /// Keep the averaged axes as size 1.
+    pub keepdims: bool,
+}
+
+impl Mean {
+    fn op(&self) -> &'static str {
+        match self.axis {
+            None => "mean",
+            Some(_) => "mean_axis",
+        }
+    }
+
+    fn axes(&self) -> Axes {
+        Axes {
+            op: self.op(),
+            axis: self.axis,
+            keepdims: self.keepdims,
+        }
+    }
+}
+
+impl<S: Strategy> Function<S> for Mean {
+    fn name(&self) -> &'static str {
+        self.op()
+    }
+
+    fn num_inputs(&self) -> usize {
+        1
+    }
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        let axes = self.axes();
+        let n = axes.count(xs[0].shape()) as f64;
+        let sum = axes.fold(&xs[0], 0.0, |a, b| a + b)?;
+        Ok(sum.into_map(|s| s / n).into())
+    }
+
+    fn save(&mut self, _save: &mut Save<'_>) {}
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
         let shape = cx.input_shape(0);
-        let kept = reshape(&gys[0], &self.kept_shape(shape))?;
-        Ok(vec![Some(broadcast_to(&kept, shape)?)])
+        let n = self.axes().count(shape) as f64;
+        let spread = self.axes().spread(&gys[0], shape)?;
+        Ok(vec![Some(mul(&spread, &cx.scalar(1.0 / n))?)])
+    }
+}
+
+/// The largest element along an axis (NaN if the axis holds one); the
+/// gradient goes to the elements equal to it, shared evenly among ties (as
+/// PyTorch's `amax`).
+#[derive(Debug, Clone, Copy)]
+pub struct MaxAxis {
+    /// The axis.
+    pub axis: usize,
+    /// Keep the axis as size 1.
+    pub keepdims: bool,
+}
+
+/// The smallest element along an axis; see [`MaxAxis`].
+#[derive(Debug, Clone, Copy)]
+pub struct MinAxis {
+    /// The axis.
+    pub axis: usize,
+    /// Keep the axis as size 1.
+    pub keepdims: bool,
+}
+
+/// The fold of a max or min that lets NaN win.
+fn extremum(larger: bool) -> impl Fn(f64, f64) -> f64 {
+    move |acc, v| {
+        if acc.is_nan() || v.is_nan() {
+            f64::NAN
+        } else if larger {
+            acc.max(v)
+        } else {
+            acc.min(v)
+        }
+    }
+}
+
+/// The forward of [`MaxAxis`] or [`MinAxis`]: an empty axis has no extremum.
+fn extremum_forward(axes: Axes, larger: bool, x: &Tensor) -> Result<Tensors> {
+    axes.check(x.shape())?;
+    let axis = axes.axis.expect("one axis");
+    if x.shape()[axis] == 0 {
+        return Err(Error::EmptyAxis {
+            op: axes.op,
+            axis,
+            shape: x.shape().to_vec(),
+        });
+    }
+    let init = if larger {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    };
+    Ok(axes.fold(x, init, extremum(larger))?.into())
+}
+
+/// The derivative of [`MaxAxis`] or [`MinAxis`]: the spread gradient times
+/// a constant mask of the elements equal to the extremum, each divided by
+/// how many there are.
+fn extremum_derivative<S: Strategy>(
+    axes: Axes,
+    cx: &Saved<'_, S>,
+    gys: &[Variable<S>],
+) -> Result<Grads<S>> {
+    let x = cx.input_value(0)?;
+    let shape = x.shape();
+    let y = axes.tensor_over_input(&cx.output_value(0)?, shape)?;
+    let hits = x.zip_with(axes.op, &y, |x, y| f64::from(u8::from(x == y)))?;
+    let counts = Axes {
+        keepdims: true,
+        ..axes
+    }
+    .fold(&hits, 0.0, |a, b| a + b)?
+    .broadcast_to(axes.op, shape)?;
+    let share = hits.zip_with(axes.op, &counts, |h, n| h / n)?;
+    let spread = axes.spread(&gys[0], shape)?;
+    Ok(vec![Some(mul(&spread, &cx.constant(share))?)])
+}
+
+macro_rules! extremum_op {
+    ($op:ident, $name:literal, $larger:expr) => {
+        impl $op {
+            fn axes(&self) -> Axes {
+                Axes {
+                    op: $name,
+                    axis: Some(self.axis),
+                    keepdims: self.keepdims,
+                }
+            }
+        }
+
+        impl<S: Strategy> Function<S> for $op {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn num_inputs(&self) -> usize {
+                1
+            }
+
+            fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+                extremum_forward(self.axes(), $larger, &xs[0])
+            }
+
+            fn save(&mut self, save: &mut Save<'_>) {
+                save.input(0);
+                save.output(0);
+            }
+
+            fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+                extremum_derivative(self.axes(), cx, gys)
+            }
+        }
+    };
+}
+
+extremum_op!(MaxAxis, "max_axis", true);
+extremum_op!(MinAxis, "min_axis", false);
+
+/// `y = ln Σ eˣ` along an axis, shifted by the maximum so that it neither
+/// overflows nor underflows; `dy/dx = e^(x - y)` (the softmax), from the
+/// saved input and output.
+#[derive(Debug, Clone, Copy)]
+pub struct LogSumExp {
+    /// The axis.
+    pub axis: usize,
+    /// Keep the axis as size 1.
+    pub keepdims: bool,
+}
+
+impl LogSumExp {
+    fn axes(&self) -> Axes {
+        Axes {
+            op: "logsumexp",
+            axis: Some(self.axis),
+            keepdims: self.keepdims,
+        }
+    }
+}
+
+/// `ln Σ eˣ` along `axes`, kept shape, shifted by the (finite) maximum.
+pub(crate) fn logsumexp_kept(op: &'static str, axis: usize, x: &Tensor) -> Result<Tensor> {
+    let kept = Axes {
+        op,
+        axis: Some(axis),
+        keepdims: true,
+    };
+    kept.check(x.shape())?;
+    let max = kept
+        .fold(x, f64::NEG_INFINITY, extremum(true))?
+        .into_map(|m| if m.is_finite() { m } else { 0.0 });
+    let shifted = x.zip_with(op, &max, |x, m| (x - m).exp())?;
+    let sum = kept.fold(&shifted, 0.0, |a, b| a + b)?;
+    sum.zip_with(op, &max, |s, m| m + s.ln())
+}
+
+impl<S: Strategy> Function<S> for LogSumExp {
+    fn name(&self) -> &'static str {
+        "logsumexp"
+    }
+
+    fn num_inputs(&self) -> usize {
+        1
+    }
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        let kept = logsumexp_kept("logsumexp", self.axis, &xs[0])?.into_array();
+        let y = match self.keepdims {
+            true => kept,
+            false => kept.remove_axis(Axis(self.axis)),
+        };
+        Ok(Tensor::from(y).into())
+    }
+
+    fn save(&mut self, save: &mut Save<'_>) {
+        save.input(0);
+        save.output(0);
+    }
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let axes = self.axes();
+        let shape = cx.input_shape(0);
+        let y = axes.spread(&cx.output(0)?, shape)?;
+        let softmax = exp(&sub(&cx.input(0)?, &y)?)?;
+        Ok(vec![Some(mul(&axes.spread(&gys[0], shape)?, &softmax)?)])
     }
 }
 
@@ -105,6 +403,94 @@ pub fn sum_axis<S: Strategy>(x: &Variable<S>, axis: usize, keepdims: bool) -> Re
         },
         &[x],
     )
+}
+
+/// The mean of all elements, as a 0-dimensional variable (NaN for none).
+///
+/// # Errors
+/// None for a well-formed variable; `Result` keeps every op's signature alike.
+pub fn mean<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
+    apply_one(Mean::default(), &[x])
+}
+
+/// The mean along `axis`; `keepdims` keeps it with size 1.
+///
+/// # Errors
+/// [`Error::InvalidAxis`] when `axis` is out of range.
+pub fn mean_axis<S: Strategy>(x: &Variable<S>, axis: usize, keepdims: bool) -> Result<Variable<S>> {
+    apply_one(
+        Mean {
+            axis: Some(axis),
+            keepdims,
+        },
+        &[x],
+    )
+}
+
+/// The maximum along `axis`; ties share the gradient evenly.
+///
+/// # Errors
+/// [`Error::InvalidAxis`] when `axis` is out of range, [`Error::EmptyAxis`]
+/// when it has no elements.
+pub fn max_axis<S: Strategy>(x: &Variable<S>, axis: usize, keepdims: bool) -> Result<Variable<S>> {
+    apply_one(MaxAxis { axis, keepdims }, &[x])
+}
+
+/// The minimum along `axis`; ties share the gradient evenly.
+///
+/// # Errors
+/// [`Error::InvalidAxis`] when `axis` is out of range, [`Error::EmptyAxis`]
+/// when it has no elements.
+pub fn min_axis<S: Strategy>(x: &Variable<S>, axis: usize, keepdims: bool) -> Result<Variable<S>> {
+    apply_one(MinAxis { axis, keepdims }, &[x])
+}
+
+/// `ln Σ eˣ` along `axis`, stable for any values (`-∞` over an empty axis).
+///
+/// # Errors
+/// [`Error::InvalidAxis`] when `axis` is out of range.
+pub fn logsumexp<S: Strategy>(x: &Variable<S>, axis: usize, keepdims: bool) -> Result<Variable<S>> {
+    apply_one(LogSumExp { axis, keepdims }, &[x])
+}
+
+/// The index of the largest element along `axis` (the first of ties; a NaN
+/// counts as largest, as PyTorch's), for every position of the other axes,
+/// in row-major order: for a 2-D input and `axis` 1, one per row. Not
+/// differentiable: it returns indices, not a variable.
+///
+/// # Errors
+/// [`Error::InvalidAxis`] when `axis` is out of range, [`Error::EmptyAxis`]
+/// when it has no elements.
+pub fn argmax<S: Strategy>(x: &Variable<S>, axis: usize) -> Result<Vec<usize>> {
+    let value = x.tensor();
+    let view = value.view();
+    let axes = Axes {
+        op: "argmax",
+        axis: Some(axis),
+        keepdims: false,
+    };
+    axes.check(view.shape())?;
+    if view.shape()[axis] == 0 {
+        return Err(Error::EmptyAxis {
+            op: "argmax",
+            axis,
+            shape: view.shape().to_vec(),
+        });
+    }
+    Ok(view
+        .lanes(Axis(axis))
+        .into_iter()
+        .map(|lane| {
+            let mut best = 0;
+            for (i, &v) in lane.iter().enumerate() {
+                let b = lane[best];
+                if !b.is_nan() && (v.is_nan() || v > b) {
+                    best = i;
+                }
+            }
+            best
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -141,6 +141,9 @@ pub type OpUse<S> = (
 /// gradient checks and the footprint test run (written once, here).
 pub fn every_op<S: Strategy>() -> Vec<OpUse<S>> {
     use autograd_ops::*;
+    fn constant<S: Strategy>(c: f64) -> Variable<S> {
+        Variable::constant_from_tensor(Tensor::scalar(c))
+    }
     vec![
         ("add", 2, |x| add(&x[0], &x[1])),
         ("sub", 2, |x| sub(&x[0], &x[1])),
@@ -165,6 +168,44 @@ pub fn every_op<S: Strategy>() -> Vec<OpUse<S>> {
         }),
         ("transpose", 1, |x| matmul(&transpose(&x[0])?, &x[0])),
         ("matmul", 2, |x| matmul(&x[0], &transpose(&x[1])?)),
+        ("relu", 1, |x| {
+            mul(&relu(&sub(&x[0], &constant(1.0))?)?, &x[0])
+        }),
+        ("leaky_relu", 1, |x| {
+            mul(&leaky_relu(&sub(&x[0], &constant(1.0))?, 0.1)?, &x[0])
+        }),
+        ("sigmoid", 1, |x| sigmoid(&x[0])),
+        ("sqrt", 1, |x| sqrt(&x[0])),
+        ("abs", 1, |x| {
+            mul(&abs(&sub(&x[0], &constant(1.0))?)?, &x[0])
+        }),
+        ("clip", 1, |x| mul(&clip(&x[0], 0.8, 1.2)?, &x[0])),
+        ("maximum", 2, |x| mul(&maximum(&x[0], &x[1])?, &x[0])),
+        ("minimum", 2, |x| mul(&minimum(&x[0], &x[1])?, &x[1])),
+        ("mean", 1, |x| mul(&mean(&x[0])?, &x[0])),
+        ("mean_axis", 1, |x| mul(&mean_axis(&x[0], 0, false)?, &x[0])),
+        ("max_axis", 1, |x| mul(&max_axis(&x[0], 1, true)?, &x[0])),
+        ("min_axis", 1, |x| mul(&min_axis(&x[0], 0, true)?, &x[0])),
+        ("logsumexp", 1, |x| logsumexp(&x[0], 1, false)),
+        ("softmax", 1, |x| softmax(&x[0], 1)),
+        ("log_softmax", 1, |x| log_softmax(&x[0], 0)),
+        ("softmax_cross_entropy", 1, |x| {
+            softmax_cross_entropy(&x[0], &[2, 0])
+        }),
+        ("mean_squared_error", 2, |x| {
+            mean_squared_error(&x[0], &x[1])
+        }),
+        ("linear", 2, |x| {
+            linear(&x[0], &transpose(&x[1])?, Some(&sum_axis(&x[1], 1, false)?))
+        }),
+        ("index_select", 1, |x| {
+            square(&index_select(&x[0], 1, &[2, 0, 2])?)
+        }),
+        ("narrow", 1, |x| square(&narrow(&x[0], 1, 1, 2)?)),
+        ("index_add", 1, |x| {
+            square(&index_add(&x[0], 0, &[1, 1], 3)?)
+        }),
+        ("concat", 2, |x| square(&concat(&[&x[0], &x[1]], 0)?)),
         ("a user op that saves a mask", 2, |x| {
             autograd_ops::apply_one(Masked::default(), &[&x[0], &x[1]])
         }),

@@ -1,0 +1,163 @@
+//! [`Linear`]: a fully connected layer as one op, `x · w + b`, its free
+//! function, and its tests.
+//!
+//! As one op (DeZero step 44's `linear`), it keeps only what its gradients
+//! read, `x` and `w`; `add(matmul(x, w), b)` would also keep the
+//! intermediate `x · w` alive until backward.
+
+use autograd_core::broadcast::sum_to;
+use autograd_core::shape::element_count;
+use autograd_core::{
+    Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
+};
+use ndarray::Ix2;
+
+use crate::matmul::matmul;
+use crate::shape_ops::transpose;
+
+/// `y = x · w + b` for `x` of shape `(m, k)`, `w` of shape `(k, n)` and an
+/// optional `b` that broadcasts to `(m, n)` (a row of `n`, as a bias);
+/// `gx = gy · wᵀ`, `gw = xᵀ · gy`, `gb = gy` summed to `b`'s shape.
+#[derive(Debug, Clone, Copy)]
+pub struct Linear {
+    /// Whether a third input, the bias, is given.
+    pub bias: bool,
+}
+
+fn mismatch(a: &[usize], b: &[usize]) -> Error {
+    Error::ShapeMismatch {
+        op: "linear",
+        lhs: a.to_vec(),
+        rhs: b.to_vec(),
+    }
+}
+
+impl<S: Strategy> Function<S> for Linear {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn num_inputs(&self) -> usize {
+        2 + usize::from(self.bias)
+    }
+
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        let (x, w) = (&xs[0], &xs[1]);
+        let (Ok(xm), Ok(wm)) = (
+            x.view().into_dimensionality::<Ix2>(),
+            w.view().into_dimensionality::<Ix2>(),
+        ) else {
+            return Err(mismatch(x.shape(), w.shape()));
+        };
+        if xm.ncols() != wm.nrows() {
+            return Err(mismatch(x.shape(), w.shape()));
+        }
+        element_count("linear", &[xm.nrows(), wm.ncols()])?;
+        let mut y = xm.dot(&wm);
+        if let Some(b) = xs.get(2) {
+            let view = b.view();
+            let b = view
+                .broadcast(y.raw_dim())
+                .ok_or_else(|| mismatch(&[xm.nrows(), wm.ncols()], b.shape()))?;
+            y += &b;
+        }
+        Ok(Tensor::from(y).into())
+    }
+
+    /// `x` for `w`'s gradient, `w` for `x`'s; the bias's needs only its shape.
+    fn save(&mut self, save: &mut Save<'_>) {
+        if save.needs_grad(0) {
+            save.input(1);
+        }
+        if save.needs_grad(1) {
+            save.input(0);
+        }
+    }
+
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let gy = &gys[0];
+        let mut grads = vec![
+            cx.grad(0, || matmul(gy, &transpose(&cx.input(1)?)?))?,
+            cx.grad(1, || matmul(&transpose(&cx.input(0)?)?, gy))?,
+        ];
+        if self.bias {
+            grads.push(cx.grad(2, || match gy.shape() == cx.input_shape(2) {
+                true => Ok(gy.clone()),
+                false => sum_to(gy, cx.input_shape(2)),
+            })?);
+        }
+        Ok(grads)
+    }
+}
+
+/// `x · w + b`: `x` `(m, k)`, `w` `(in, out) = (k, n)`, `b` a bias that
+/// broadcasts to `(m, n)` (shape `(n,)` as a rule), or none.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming `linear` unless `x` and `w` are 2-D with
+/// matching inner sizes and `b` broadcasts to the product;
+/// [`Error::TooLarge`] when the product would not fit in memory.
+pub fn linear<S: Strategy>(
+    x: &Variable<S>,
+    w: &Variable<S>,
+    b: Option<&Variable<S>>,
+) -> Result<Variable<S>> {
+    match b {
+        Some(b) => apply_one(Linear { bias: true }, &[x, w, b]),
+        None => apply_one(Linear { bias: false }, &[x, w]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_both_orders, positive};
+    use autograd_core::RcWeak;
+    use ndarray::{ArrayD, array};
+
+    type V = Variable<RcWeak>;
+
+    #[test]
+    fn closed_form_with_and_without_a_bias() {
+        let x = V::from_array(array![[1.0, 2.0], [3.0, 4.0]]);
+        let w = V::from_array(array![[5.0], [6.0]]);
+        let b = V::from_array(array![0.5]);
+        let y = linear(&x, &w, Some(&b)).unwrap();
+        assert_eq!(y.data(), array![[17.5], [39.5]].into_dyn());
+        crate::sum(&y).unwrap().backward().unwrap();
+        assert_eq!(b.grad().unwrap(), array![2.0].into_dyn());
+        assert_eq!(w.grad().unwrap(), array![[4.0], [6.0]].into_dyn());
+        let y = linear(&x, &w, None).unwrap();
+        assert_eq!(y.data(), array![[17.0], [39.0]].into_dyn());
+    }
+
+    #[test]
+    fn shapes_that_do_not_fit_name_linear() {
+        let x = V::from_array(ArrayD::zeros(vec![2, 3]));
+        let w = V::from_array(ArrayD::zeros(vec![2, 4]));
+        assert_eq!(
+            linear(&x, &w, None).unwrap_err(),
+            mismatch(&[2, 3], &[2, 4])
+        );
+        let w = V::from_array(ArrayD::zeros(vec![3, 4]));
+        let b = V::from_array(ArrayD::zeros(vec![3]));
+        assert_eq!(
+            linear(&x, &w, Some(&b)).unwrap_err(),
+            mismatch(&[2, 4], &[3])
+        );
+    }
+
+    #[test]
+    fn first_and_second_order_gradcheck() {
+        let (x, w, b) = (
+            positive(&[2, 3], 1),
+            positive(&[3, 4], 2),
+            positive(&[4], 3),
+        );
+        check_both_orders(
+            |v| linear(&v[0], &v[1], Some(&v[2])),
+            &[x.clone(), w.clone(), b],
+        );
+        check_both_orders(|v| linear(&v[0], &v[1], None), &[x, w]);
+    }
+}
