@@ -177,8 +177,9 @@ impl<S: Strategy> Function<S> for Abs {
     }
 }
 
-/// `y = x` clamped to `[lo, hi]`; `dy/dx = 1` for `lo ≤ x ≤ hi` (at a
-/// bound too, as PyTorch's `clamp`), 0 outside.
+/// `y = x` clamped to `[lo, hi]`; `dy/dx = 1` strictly inside, 0 outside
+/// and at a bound (as PyTorch's `clamp` with number bounds: checked
+/// against PyTorch 2.15).
 #[derive(Debug, Clone, Copy)]
 pub struct Clip {
     /// The lower bound.
@@ -220,7 +221,7 @@ impl<S: Strategy> Function<S> for Clip {
         let (lo, hi) = (self.lo, self.hi);
         let inside = cx
             .input_value(0)?
-            .map(|x| f64::from(u8::from(lo <= x && x <= hi)));
+            .map(|x| f64::from(u8::from(lo < x && x < hi)));
         Ok(vec![Some(mul(&gys[0], &cx.constant(inside))?)])
     }
 }
@@ -344,7 +345,7 @@ mod tests {
         y.backward().unwrap();
         assert_eq!(
             x.grad().unwrap(),
-            array![0.0, 1.0, 1.0, 1.0, 0.0].into_dyn()
+            array![0.0, 0.0, 1.0, 0.0, 0.0].into_dyn()
         );
         assert!(matches!(
             clip(&x, 1.0, -1.0),

@@ -131,6 +131,30 @@ mod tests {
         assert_eq!(y.data(), array![[17.0], [39.0]].into_dyn());
     }
 
+    /// As one op, `linear` keeps `x`, `w` and `b` and no `x · w`: its
+    /// graph holds one `(m, n)` buffer and a function node less than
+    /// `add(matmul(x, w), b)`'s.
+    #[test]
+    fn linear_keeps_less_than_matmul_then_add() {
+        let (m, n) = (64, 32);
+        let x = V::from_array(positive(&[m, 16], 1));
+        let w = V::from_array(positive(&[16, n], 2));
+        let b = V::from_array(positive(&[n], 3));
+        let fused = linear(&x, &w, Some(&b)).unwrap().graph_footprint();
+        let composed = crate::add(&matmul(&x, &w).unwrap(), &b)
+            .unwrap()
+            .graph_footprint();
+        assert_eq!((fused.functions, composed.functions), (1, 2));
+        assert_eq!(composed.variables - fused.variables, 1);
+        let buffer = m * n * size_of::<f64>();
+        assert!(
+            composed.bytes - fused.bytes > buffer,
+            "{} vs {} bytes",
+            composed.bytes,
+            fused.bytes
+        );
+    }
+
     #[test]
     fn shapes_that_do_not_fit_name_linear() {
         let x = V::from_array(ArrayD::zeros(vec![2, 3]));

@@ -184,8 +184,8 @@ impl<S: Strategy> Function<S> for Mean {
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         let axes = self.axes();
+        let sum = axes.fold(&xs[0], 0.0, |a, b| a + b)?; // checks the axis
         let n = axes.count(xs[0].shape()) as f64;
-        let sum = axes.fold(&xs[0], 0.0, |a, b| a + b)?;
         Ok(sum.into_map(|s| s / n).into())
     }
 

@@ -479,3 +479,99 @@ fn an_op_that_declares_its_saves_but_gives_no_derivative_says_so() {
     );
     assert!(x.grad().is_none());
 }
+
+/// Every op of the classifier set names itself and what is wrong, never
+/// panics: axes out of range, labels, counts, ranks, bounds, indices,
+/// ranges, shapes; and the composite `mean_squared_error` names itself,
+/// not the `sub` it is made of.
+#[test]
+fn the_classifier_ops_name_themselves_in_their_errors() {
+    use autograd_ops::{index_add, leaky_relu};
+    let m = var(ArrayD::zeros(vec![2, 3]));
+    let axis = |op: &'static str| Error::InvalidAxis {
+        op,
+        axis: 2,
+        shape: vec![2, 3],
+    };
+    assert_eq!(mean_axis(&m, 2, false).unwrap_err(), axis("mean_axis"));
+    assert_eq!(max_axis(&m, 2, true).unwrap_err(), axis("max_axis"));
+    assert_eq!(min_axis(&m, 2, true).unwrap_err(), axis("min_axis"));
+    assert_eq!(logsumexp(&m, 2, true).unwrap_err(), axis("logsumexp"));
+    assert_eq!(softmax(&m, 2).unwrap_err(), axis("softmax"));
+    assert_eq!(log_softmax(&m, 2).unwrap_err(), axis("log_softmax"));
+    assert_eq!(index_select(&m, 2, &[0]).unwrap_err(), axis("index_select"));
+    assert_eq!(narrow(&m, 2, 0, 1).unwrap_err(), axis("narrow"));
+    assert_eq!(concat(&[&m, &m], 2).unwrap_err(), axis("concat"));
+    assert_eq!(argmax(&m, 2).unwrap_err(), axis("argmax"));
+    assert_eq!(
+        softmax_cross_entropy(&m, &[0, 3]).unwrap_err(),
+        Error::LabelOutOfRange {
+            op: "softmax_cross_entropy",
+            label: 3,
+            classes: 3
+        }
+    );
+    assert_eq!(
+        softmax_cross_entropy(&m, &[0, 1, 2]).unwrap_err(),
+        Error::LabelCount {
+            op: "softmax_cross_entropy",
+            labels: 3,
+            batch: 2
+        }
+    );
+    let empty_axis = var(ArrayD::zeros(vec![2, 0]));
+    assert_eq!(
+        max_axis(&empty_axis, 1, false).unwrap_err(),
+        Error::EmptyAxis {
+            op: "max_axis",
+            axis: 1,
+            shape: vec![2, 0]
+        }
+    );
+    assert!(mean(&empty_axis).unwrap().item().unwrap().is_nan());
+    assert!(matches!(
+        clip(&m, 1.0, 0.0),
+        Err(Error::InvalidArgument { op: "clip", .. })
+    ));
+    assert!(matches!(
+        index_add(&m, 0, &[0, 5], 3),
+        Err(Error::IndexOutOfRange {
+            op: "index_add",
+            index: 5,
+            ..
+        })
+    ));
+    assert!(matches!(
+        narrow(&m, 1, 2, 5),
+        Err(Error::RangeOutOfBounds { op: "narrow", .. })
+    ));
+    assert!(matches!(
+        linear(&m, &m, None),
+        Err(Error::ShapeMismatch { op: "linear", .. })
+    ));
+    assert!(matches!(
+        maximum(&m, &var(ArrayD::zeros(vec![4]))),
+        Err(Error::ShapeMismatch { op: "maximum", .. })
+    ));
+    assert!(matches!(
+        mean_squared_error(&m, &var(ArrayD::zeros(vec![3, 2]))),
+        Err(Error::ShapeMismatch {
+            op: "mean_squared_error",
+            ..
+        })
+    ));
+    // A 0-d input has no axis to take: an error, not a panic.
+    let scalar = var(arr0(1.0).into_dyn());
+    for result in [
+        softmax(&scalar, 0),
+        narrow(&scalar, 0, 0, 1),
+        index_select(&scalar, 0, &[0]),
+        concat(&[&scalar], 0),
+        leaky_relu(&scalar, 0.1).and_then(|y| max_axis(&y, 0, false)),
+    ] {
+        assert!(
+            matches!(result, Err(Error::InvalidAxis { .. })),
+            "{result:?}"
+        );
+    }
+}
