@@ -4,7 +4,7 @@ use autograd_mem::Strategy;
 use smallvec::SmallVec;
 
 use crate::function_node::{FunctionInner, Input, Links};
-use crate::saved::{Bits, Marks, Plan};
+use crate::saved::{Bits, Planned};
 use crate::{Error, Function, Generation, Result, Save, Tensors, Variable, is_grad_enabled};
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
@@ -85,28 +85,19 @@ fn values<S: Strategy>(inputs: &[&Variable<S>]) -> (Tensors, Bits) {
 /// The links a function keeps of its inputs; the values move into them (a
 /// leaf's value is shared with its node), and the plan packs beside them
 /// when it fits.
-fn links<S: Strategy>(
-    inputs: &[&Variable<S>],
-    mut xs: Tensors,
-    several_outputs: bool,
-    plan: Plan,
-) -> Links<S> {
-    let outputs = if several_outputs { 2 } else { 1 };
-    match (
-        inputs,
-        several_outputs,
-        Marks::pack(&plan, inputs.len(), outputs),
-    ) {
-        ([], false, Some(marks)) => Links::Nullary(marks),
-        ([a], false, Some(marks)) => Links::Unary(marks, [Input::new(a, xs.take(0))]),
-        ([a, b], false, Some(marks)) => Links::Binary(
+fn links<S: Strategy>(inputs: &[&Variable<S>], mut xs: Tensors, plan: Planned) -> Links<S> {
+    match (inputs, plan) {
+        ([], Planned::Packed(marks)) => Links::Nullary(marks),
+        ([a], Planned::Packed(marks)) => Links::Unary(marks, [Input::new(a, xs.take(0))]),
+        ([a, b], Planned::Packed(marks)) => Links::Binary(
             marks,
             [Input::new(a, xs.take(0)), Input::new(b, xs.take(1))],
         ),
-        _ => Links::general(
+        (_, Planned::Wide(plan)) => Links::general(
             inputs.iter().zip(xs).map(|(x, value)| Input::new(x, value)),
             plan,
         ),
+        (_, Planned::Packed(_)) => unreachable!("a packed plan has at most two inputs"),
     }
 }
 
@@ -157,7 +148,7 @@ fn record<S: Strategy, F: Function<S>>(
         .map(|x| x.generation())
         .max()
         .unwrap_or(Generation::LEAF);
-    let links = links(inputs, xs, ys.len() > 1, plan);
+    let links = links(inputs, xs, plan);
     let function = S::new_link(FunctionInner::new(Box::new(op), links, generation));
     let mut outputs: SmallVec<[Variable<S>; 1]> = SmallVec::new();
     if ys.len() == 1 {

@@ -242,6 +242,7 @@ impl<S: Strategy> FunctionInner<S> {
     }
 
     /// Links the function to its outputs, once they exist.
+    #[inline]
     pub(crate) fn set_outputs(&self, outputs: &[Variable<S>]) {
         match (&self.links, outputs) {
             (Links::General(general), outputs) if outputs.len() > 1 => {
@@ -340,7 +341,7 @@ impl<S: Strategy> FunctionInner<S> {
     /// The tensors kept with `Save::tensor`.
     pub(crate) fn saved_tensors(&self) -> &[Tensor] {
         match &self.links {
-            Links::General(general) => &general.plan.tensors,
+            Links::General(general) => general.plan.tensors.as_deref().unwrap_or_default(),
             _ => &[],
         }
     }
@@ -383,7 +384,7 @@ impl<S: Strategy> FunctionInner<S> {
     /// (saved tensors, saved outputs of a function with several).
     pub(crate) fn for_each_kept_value(&self, mut f: impl FnMut(&Tensor)) {
         if let Links::General(general) = &self.links {
-            general.plan.tensors.iter().for_each(&mut f);
+            general.plan.tensors.iter().flatten().for_each(&mut f);
             for slot in S::Cells::once_get(&general.outputs).into_iter().flatten() {
                 if let Some(value) = &slot.value {
                     f(value);

@@ -27,7 +27,19 @@ pub struct Save<'a> {
     op: &'static str,
     xs: &'a [Tensor],
     ys: &'a [Tensor],
-    plan: Plan,
+    needs: Bits,
+    inputs: Bits,
+    outputs: Bits,
+    legacy: bool,
+    /// Tensors kept and a bad index, boxed: most ops have neither, and the
+    /// declaration is then dropped with a null check.
+    rare: Option<Box<Rare>>,
+}
+
+/// What few declarations have.
+#[derive(Default)]
+struct Rare {
+    tensors: Vec<Tensor>,
     error: Option<Error>,
 }
 
@@ -103,12 +115,6 @@ impl Bits {
                 .any(|&word| word != 0)
     }
 
-    /// The bits of the indices below 64, if there are no others.
-    #[inline]
-    fn only_low(&self) -> Option<u64> {
-        self.high.is_none().then_some(self.low)
-    }
-
     fn heap_bytes(&self) -> usize {
         self.high
             .as_ref()
@@ -123,7 +129,9 @@ pub(crate) struct Plan {
     pub(crate) needs: Bits,
     pub(crate) inputs: Bits,
     pub(crate) outputs: Bits,
-    pub(crate) tensors: Vec<Tensor>,
+    /// `None` for none (dropping the plan of an op that saves none checks
+    /// one pointer).
+    pub(crate) tensors: Option<Box<[Tensor]>>,
     pub(crate) legacy: bool,
 }
 
@@ -133,7 +141,7 @@ impl Plan {
         self.needs.heap_bytes()
             + self.inputs.heap_bytes()
             + self.outputs.heap_bytes()
-            + self.tensors.capacity() * std::mem::size_of::<Tensor>()
+            + self.tensors.as_deref().map_or(0, std::mem::size_of_val)
     }
 }
 
@@ -144,14 +152,11 @@ impl<'a> Save<'a> {
             op,
             xs,
             ys,
-            plan: Plan {
-                needs,
-                inputs: Bits::default(),
-                outputs: Bits::default(),
-                tensors: Vec::new(),
-                legacy: false,
-            },
-            error: None,
+            needs,
+            inputs: Bits::default(),
+            outputs: Bits::default(),
+            legacy: false,
+            rare: None,
         }
     }
 
@@ -170,14 +175,14 @@ impl<'a> Save<'a> {
     /// constants alone is not recorded.
     #[inline]
     pub fn needs_grad(&self, index: usize) -> bool {
-        self.plan.needs.get(index)
+        self.needs.get(index)
     }
 
     /// Keeps input `index`'s value for backward ([`Saved::input`]).
     #[inline]
     pub fn input(&mut self, index: usize) {
         match index < self.xs.len() {
-            true => self.plan.inputs.set(index),
+            true => self.inputs.set(index),
             false => self.out_of_range("input", index, self.xs.len()),
         }
     }
@@ -186,7 +191,7 @@ impl<'a> Save<'a> {
     #[inline]
     pub fn output(&mut self, index: usize) {
         match index < self.ys.len() {
-            true => self.plan.outputs.set(index),
+            true => self.outputs.set(index),
             false => self.out_of_range("output", index, self.ys.len()),
         }
     }
@@ -195,8 +200,9 @@ impl<'a> Save<'a> {
     /// [`Saved::tensor`]. Backward reads it as a constant: no gradient flows
     /// through it (a mask, indices as values).
     pub fn tensor(&mut self, tensor: Tensor) -> usize {
-        self.plan.tensors.push(tensor);
-        self.plan.tensors.len() - 1
+        let tensors = &mut self.rare.get_or_insert_with(Box::default).tensors;
+        tensors.push(tensor);
+        tensors.len() - 1
     }
 
     /// Keeps every input: what the default [`Function::save`] does, for an
@@ -204,18 +210,19 @@ impl<'a> Save<'a> {
     ///
     /// [`Function::save`]: crate::Function::save
     pub fn every_input(&mut self) {
-        (0..self.xs.len()).for_each(|index| self.plan.inputs.set(index));
+        (0..self.xs.len()).for_each(|index| self.inputs.set(index));
     }
 
     /// What the default `Function::save` declares: every input, and that
     /// the op's backward is `backward` / `backward_graph`.
     pub(crate) fn for_array_backward(&mut self) {
         self.every_input();
-        self.plan.legacy = true;
+        self.legacy = true;
     }
 
     fn out_of_range(&mut self, what: &'static str, index: usize, count: usize) {
-        self.error.get_or_insert(Error::NotSaved {
+        let rare = self.rare.get_or_insert_with(Box::default);
+        rare.error.get_or_insert(Error::NotSaved {
             op: self.op,
             what,
             index,
@@ -223,14 +230,47 @@ impl<'a> Save<'a> {
         });
     }
 
-    /// The plan, or the first out-of-range index the op declared.
+    /// The plan, packed when it fits (at most two inputs, one output, no
+    /// tensors: the common op), or the first out-of-range index the op
+    /// declared.
     #[inline]
-    pub(crate) fn finish(self) -> Result<Plan> {
-        match self.error {
-            Some(error) => Err(error),
-            None => Ok(self.plan),
+    pub(crate) fn finish(self) -> Result<Planned> {
+        // Up to two inputs and one output, every index set was checked
+        // below 2: the sets are one word each.
+        if self.rare.is_none() && self.xs.len() <= 2 && self.ys.len() == 1 {
+            let bits = (self.needs.low & 0b11)
+                | ((self.inputs.low & 0b11) << SAVES_INPUT)
+                | ((self.outputs.low & 1) * u64::from(SAVES_OUTPUT))
+                | (u64::from(self.legacy) * u64::from(LEGACY));
+            return Ok(Planned::Packed(Marks(bits as u8)));
         }
+        self.finish_wide()
     }
+
+    /// [`finish`](Save::finish) for a plan that goes out of line.
+    #[cold]
+    #[inline(never)]
+    fn finish_wide(self) -> Result<Planned> {
+        let Rare { tensors, error } = self.rare.map(|rare| *rare).unwrap_or_default();
+        if let Some(error) = error {
+            return Err(error);
+        }
+        Ok(Planned::Wide(Plan {
+            needs: self.needs,
+            inputs: self.inputs,
+            outputs: self.outputs,
+            tensors: (!tensors.is_empty()).then(|| tensors.into_boxed_slice()),
+            legacy: self.legacy,
+        }))
+    }
+}
+
+/// A recorded function's plan, as its links keep it.
+pub(crate) enum Planned {
+    /// Packed beside the tag of inline links.
+    Packed(Marks),
+    /// Out of line, with the links.
+    Wide(Plan),
 }
 
 /// A function's plan packed into one byte, beside the tag of its inline
@@ -246,23 +286,6 @@ const SAVES_OUTPUT: u8 = 1 << 4;
 const LEGACY: u8 = 1 << 5;
 
 impl Marks {
-    /// The plan of a function of `inputs` and `outputs` packed, if it
-    /// fits: at most two inputs, one output, no tensors.
-    #[inline]
-    pub(crate) fn pack(plan: &Plan, inputs: usize, outputs: usize) -> Option<Marks> {
-        if inputs > 2 || outputs > 1 || !plan.tensors.is_empty() {
-            return None;
-        }
-        let needs = plan.needs.only_low()? & 0b11;
-        let saved = plan.inputs.only_low()? & 0b11;
-        let output = plan.outputs.only_low()? & 1;
-        let bits = needs
-            | saved << SAVES_INPUT
-            | (output * u64::from(SAVES_OUTPUT))
-            | (u64::from(plan.legacy) * u64::from(LEGACY));
-        Some(Marks(bits as u8))
-    }
-
     /// Which inputs need a gradient, as a set.
     #[inline]
     pub(crate) fn needs_bits(self) -> Bits {

@@ -104,6 +104,7 @@ impl<S: Strategy> VariableState<S> {
 }
 
 impl<S: Strategy> VariableInner<S> {
+    #[inline]
     pub(crate) fn new(value: Tensor, creator: Option<S::Link<FunctionInner<S>>>) -> Self {
         declare_nodes::<S>();
         live::record_created::<S>(NodeKind::Variable);
@@ -284,6 +285,7 @@ impl<S: Strategy> Variable<S> {
         self.inner().value_and_needs().1
     }
 
+    #[inline]
     pub(crate) fn with_creator(value: Tensor, creator: Option<S::Link<FunctionInner<S>>>) -> Self {
         Variable {
             node: S::new_handle(VariableInner::new(value, creator)),
