@@ -111,12 +111,7 @@ impl<S: Strategy> Function<S> for Mul {
 
     /// Each input's gradient reads the other input.
     fn save(&mut self, save: &mut Save<'_>) {
-        if save.needs_grad(0) {
-            save.input(1);
-        }
-        if save.needs_grad(1) {
-            save.input(0);
-        }
+        save.product_factors();
     }
 
     fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {

@@ -205,6 +205,18 @@ impl<'a> Save<'a> {
         tensors.len() - 1
     }
 
+    /// For a product of inputs 0 and 1 (`Mul`, `MatMul`, `Linear`): keeps
+    /// each factor the other's gradient reads, input 1 if input 0 needs a
+    /// gradient and input 0 if input 1 does.
+    pub fn product_factors(&mut self) {
+        if self.needs_grad(0) {
+            self.input(1);
+        }
+        if self.needs_grad(1) {
+            self.input(0);
+        }
+    }
+
     /// Keeps every input: what the default [`Function::save`] does, for an
     /// op written against the array-level `backward(xs, gys)`.
     ///

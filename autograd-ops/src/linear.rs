@@ -12,8 +12,7 @@ use autograd_core::{
 };
 use ndarray::Ix2;
 
-use crate::matmul::matmul;
-use crate::shape_ops::transpose;
+use crate::matmul::factor_grads;
 
 /// `y = x · w + b` for `x` of shape `(m, k)`, `w` of shape `(k, n)` and an
 /// optional `b` that broadcasts to `(m, n)` (a row of `n`, as a bias);
@@ -66,20 +65,12 @@ impl<S: Strategy> Function<S> for Linear {
 
     /// `x` for `w`'s gradient, `w` for `x`'s; the bias's needs only its shape.
     fn save(&mut self, save: &mut Save<'_>) {
-        if save.needs_grad(0) {
-            save.input(1);
-        }
-        if save.needs_grad(1) {
-            save.input(0);
-        }
+        save.product_factors();
     }
 
     fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
         let gy = &gys[0];
-        let mut grads = vec![
-            cx.grad(0, || matmul(gy, &transpose(&cx.input(1)?)?))?,
-            cx.grad(1, || matmul(&transpose(&cx.input(0)?)?, gy))?,
-        ];
+        let mut grads = factor_grads(cx, gy)?;
         if self.bias {
             grads.push(cx.grad(2, || match gy.shape() == cx.input_shape(2) {
                 true => Ok(gy.clone()),
@@ -141,7 +132,7 @@ mod tests {
         let w = V::from_array(positive(&[16, n], 2));
         let b = V::from_array(positive(&[n], 3));
         let fused = linear(&x, &w, Some(&b)).unwrap().graph_footprint();
-        let composed = crate::add(&matmul(&x, &w).unwrap(), &b)
+        let composed = crate::add(&crate::matmul(&x, &w).unwrap(), &b)
             .unwrap()
             .graph_footprint();
         assert_eq!((fused.functions, composed.functions), (1, 2));

@@ -55,20 +55,11 @@ impl<S: Strategy> Function<S> for MatMul {
 
     /// Each input's gradient reads the other input.
     fn save(&mut self, save: &mut Save<'_>) {
-        if save.needs_grad(0) {
-            save.input(1);
-        }
-        if save.needs_grad(1) {
-            save.input(0);
-        }
+        save.product_factors();
     }
 
     fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
-        let gy = &gys[0];
-        Ok(vec![
-            cx.grad(0, || matmul(gy, &transpose(&cx.input(1)?)?))?,
-            cx.grad(1, || matmul(&transpose(&cx.input(0)?)?, gy))?,
-        ])
+        factor_grads(cx, &gys[0])
     }
 
     /// Hand-fused: multiplies by the transposed views, where the derivative
@@ -100,6 +91,16 @@ impl<S: Strategy> Function<S> for MatMul {
         };
         Ok([g0, g1].into())
     }
+}
+
+/// The gradients of the factors of `x0 · x1` from the product's gradient
+/// `gy`: `gy · x1ᵀ` and `x0ᵀ · gy`, each only if needed (`MatMul`'s
+/// derivative, and `Linear`'s for `x` and `w`).
+pub(crate) fn factor_grads<S: Strategy>(cx: &Saved<'_, S>, gy: &Variable<S>) -> Result<Grads<S>> {
+    Ok(vec![
+        cx.grad(0, || matmul(gy, &transpose(&cx.input(1)?)?))?,
+        cx.grad(1, || matmul(&transpose(&cx.input(0)?)?, gy))?,
+    ])
 }
 
 /// The matrix product of 2-D `a` `(m, k)` and `b` `(k, n)`.
