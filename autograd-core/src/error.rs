@@ -86,6 +86,14 @@ pub enum Error {
         "set_data: only a leaf's value can be replaced; this variable's value is what its creator computed (detach() gives a leaf)"
     )]
     SetDataNotLeaf,
+    /// An operation only a leaf allows, asked of a variable a function computed.
+    #[error(
+        "{op}: only a leaf's value can be changed; this variable's value is what its creator computed"
+    )]
+    NotLeaf {
+        /// The operation.
+        op: &'static str,
+    },
     /// `backward` with `create_graph` reached an op that has only an
     /// array-level backward, so its gradient cannot be differentiated again.
     #[error(

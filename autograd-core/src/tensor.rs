@@ -413,7 +413,7 @@ impl Tensor {
 
     /// A mutable view, copying the buffer first if anything else holds it.
     #[inline]
-    fn view_mut(&mut self) -> ArrayViewMutD<'_, f64> {
+    pub(crate) fn view_mut(&mut self) -> ArrayViewMutD<'_, f64> {
         match &mut self.0 {
             Repr::One { ndim, value } => ArrayViewMutD::from_shape(
                 IxDyn(&ONES[..usize::from(*ndim)]),

@@ -6,7 +6,7 @@ use autograd_mem::{
     Cells, CollectedSync, DefaultStrategy, GraphNode, NodeCell, NodeKind, Strategy, StrategyKind,
     live,
 };
-use ndarray::{Array, Dimension};
+use ndarray::{Array, ArrayViewMutD, Dimension};
 
 use crate::function_node::FunctionInner;
 use crate::teardown::{self, Link};
@@ -50,9 +50,11 @@ pub struct Variable<S: Strategy = DefaultStrategy> {
 pub(crate) struct VariableInner<S: Strategy> {
     /// `None` for a leaf.
     pub(crate) creator: Option<S::Link<FunctionInner<S>>>,
-    /// The value at creation. A leaf's always has a buffer of its own, so
-    /// that the functions reading the leaf share it for the price of a
-    /// pointer; `set_data` puts a leaf's later values in its extras.
+    /// The value an intermediate's creator computed. A leaf keeps its value
+    /// in its extras instead (always a buffer of its own, so that functions
+    /// reading the leaf share it for the price of a pointer, and so that
+    /// [`Variable::update_data`] can write into the one copy); this field is
+    /// then an inline zero that allocates nothing.
     pub(crate) value: Tensor,
     pub(crate) state: NodeCell<S, VariableState<S>>,
 }
@@ -67,7 +69,7 @@ pub(crate) struct VariableState<S: Strategy> {
 pub(crate) struct Extras<S: Strategy> {
     pub(crate) name: Option<String>,
     pub(crate) grad: Option<Grad<S>>,
-    /// A leaf's value since its last `set_data`.
+    /// A leaf's value (`None` for an intermediate).
     pub(crate) value: Option<Tensor>,
     /// A leaf that needs no gradient ([`Variable::constant`]).
     pub(crate) constant: bool,
@@ -92,14 +94,19 @@ impl<S: Strategy> Grad<S> {
 
 impl<S: Strategy> VariableState<S> {
     fn extras(&mut self) -> &mut Extras<S> {
-        self.extras.get_or_insert_with(|| {
-            Box::new(Extras {
-                name: None,
-                grad: None,
-                value: None,
-                constant: false,
-            })
-        })
+        self.extras
+            .get_or_insert_with(|| Box::new(Extras::new(None)))
+    }
+}
+
+impl<S: Strategy> Extras<S> {
+    fn new(value: Option<Tensor>) -> Self {
+        Extras {
+            name: None,
+            grad: None,
+            value,
+            constant: false,
+        }
     }
 }
 
@@ -108,20 +115,21 @@ impl<S: Strategy> VariableInner<S> {
     pub(crate) fn new(value: Tensor, creator: Option<S::Link<FunctionInner<S>>>) -> Self {
         declare_nodes::<S>();
         live::record_created::<S>(NodeKind::Variable);
-        let value = if creator.is_none() {
-            Tensor::from_shared_repr(value.into_shared_repr())
+        let (value, extras) = if creator.is_none() {
+            let value = Tensor::from_shared_repr(value.into_shared_repr());
+            (Tensor::default(), Some(Box::new(Extras::new(Some(value)))))
         } else {
-            value
+            (value, None)
         };
         VariableInner {
             creator,
             value,
-            state: S::Cells::new_cell(VariableState { extras: None }),
+            state: S::Cells::new_cell(VariableState { extras }),
         }
     }
 
     /// The current value: an intermediate's without a borrow, a leaf's as
-    /// `set_data` last left it.
+    /// `set_data` or `update_data` last left it.
     #[inline]
     pub(crate) fn value(&self) -> Tensor {
         if self.creator.is_some() {
@@ -132,6 +140,20 @@ impl<S: Strategy> VariableInner<S> {
                 .as_ref()
                 .and_then(|e| e.value.clone())
                 .unwrap_or_else(|| self.value.clone())
+        })
+    }
+
+    /// Reads the current value without cloning it (shapes, lengths).
+    #[inline]
+    fn with_value<R>(&self, f: impl FnOnce(&Tensor) -> R) -> R {
+        if self.creator.is_some() {
+            return f(&self.value);
+        }
+        S::Cells::read(&self.state, |s| {
+            f(s.extras
+                .as_ref()
+                .and_then(|e| e.value.as_ref())
+                .unwrap_or(&self.value))
         })
     }
 
@@ -353,8 +375,8 @@ impl<S: Strategy> Variable<S> {
             return Err(Error::SetDataNotLeaf);
         }
         let data = Tensor::from_shared_repr(Tensor::from_array(data).into_shared_repr());
-        // Shapes never change, so the value at creation has the shape.
-        let shape = self.inner().value.shape().to_vec();
+        // Shapes never change, so the current value has the shape.
+        let shape = self.shape();
         if shape != data.shape() {
             return Err(Error::SetDataShape {
                 expected: shape,
@@ -366,19 +388,53 @@ impl<S: Strategy> Variable<S> {
         Ok(())
     }
 
+    /// Updates a leaf's value in place: `f` writes into the leaf's one copy
+    /// of its value (what an optimizer step does to a parameter).
+    ///
+    /// Copy-on-write: while something else shares the buffer (a live graph
+    /// that read the leaf, an array from [`data`](Variable::data)), the
+    /// buffer is copied first and the sharer keeps the old value, so that a
+    /// graph's values never change under it. Once nothing shares it, no
+    /// update allocates. `f` runs while the leaf's state is held: it must not
+    /// use this variable (under `RcWeak` that panics, under `ArcWeak` it
+    /// would wait forever).
+    ///
+    /// ```
+    /// use autograd_core::Variable;
+    /// use ndarray::array;
+    ///
+    /// let w = Variable::new(array![1.0, 2.0]);
+    /// w.update_data(|mut value| value *= 10.0)?;
+    /// assert_eq!(w.data(), array![10.0, 20.0].into_dyn());
+    /// # Ok::<(), autograd_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotLeaf`] naming `update_data` when a function computed this
+    /// variable; nothing runs then.
+    pub fn update_data<R>(&self, f: impl FnOnce(ArrayViewMutD<'_, f64>) -> R) -> Result<R> {
+        if !self.is_leaf() {
+            return Err(Error::NotLeaf { op: "update_data" });
+        }
+        Ok(self.write(|s| {
+            let value = s.extras().value.get_or_insert_with(Tensor::default);
+            f(value.view_mut())
+        }))
+    }
+
     /// The value's shape.
     pub fn shape(&self) -> Vec<usize> {
-        self.inner().value.shape().to_vec()
+        self.inner().with_value(|v| v.shape().to_vec())
     }
 
     /// The number of axes.
     pub fn ndim(&self) -> usize {
-        self.inner().value.ndim()
+        self.inner().with_value(Tensor::ndim)
     }
 
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.inner().value.len()
+        self.inner().with_value(Tensor::len)
     }
 
     /// `true` if the value has no elements.

@@ -1,0 +1,139 @@
+//! [`Error`]: what can go wrong while building, training, saving or loading
+//! a model.
+
+use std::path::PathBuf;
+
+/// The result of a fallible call in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a call in this crate can fail with. The engine's errors come
+/// through as [`Error::Core`]; this enum is its own (it holds I/O errors,
+/// which are not `Eq` as the engine's errors are).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error from the engine or an op (a shape mismatch, a bad label).
+    #[error(transparent)]
+    Core(#[from] autograd_core::Error),
+    /// A layer got an input whose shape does not fit its weight.
+    #[error("{layer}: the weight has shape {weight:?} (in, out), so the input must be (batch, {}); got {input:?}", weight[0])]
+    LayerInput {
+        /// The layer's kind.
+        layer: &'static str,
+        /// The weight's shape, `(in, out)`.
+        weight: [usize; 2],
+        /// The input's shape.
+        input: Vec<usize>,
+    },
+    /// A layer's weight and bias do not fit together.
+    #[error("{layer}: a weight of shape {weight:?} (in, out) needs a bias of shape [{}]; got {bias:?}", weight[1])]
+    LayerShapes {
+        /// The layer's kind.
+        layer: &'static str,
+        /// The weight's shape.
+        weight: Vec<usize>,
+        /// The bias's shape.
+        bias: Vec<usize>,
+    },
+    /// Consecutive layers of a model whose widths do not chain.
+    #[error("{model}: layer {index} takes {input} inputs, but the layer before gives {previous}")]
+    LayerWidths {
+        /// The model's kind.
+        model: &'static str,
+        /// The layer whose input width is wrong.
+        index: usize,
+        /// Its input width.
+        input: usize,
+        /// The previous layer's output width.
+        previous: usize,
+    },
+    /// A model was asked for with no layers.
+    #[error("{model}: {what}")]
+    NoLayers {
+        /// The model's kind.
+        model: &'static str,
+        /// What it needs.
+        what: &'static str,
+    },
+    /// An optimizer's hyperparameter outside its range.
+    #[error("{optimizer}: invalid {name} {value} (must be {range})")]
+    Hyperparameter {
+        /// The optimizer.
+        optimizer: &'static str,
+        /// The hyperparameter.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// The values it may take.
+        range: &'static str,
+    },
+    /// A data loader asked for batches of no rows.
+    #[error("DataLoader: the batch size must be at least 1")]
+    ZeroBatchSize,
+    /// Inputs and labels of different counts.
+    #[error("{what}: {rows} rows of inputs but {labels} labels")]
+    LabelCount {
+        /// The call.
+        what: &'static str,
+        /// Rows of inputs.
+        rows: usize,
+        /// Labels.
+        labels: usize,
+    },
+    /// A fraction outside `[0, 1]`.
+    #[error("{what}: the fraction must be in [0, 1]; got {value}")]
+    Fraction {
+        /// The call.
+        what: &'static str,
+        /// The fraction.
+        value: f64,
+    },
+    /// A parameter file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A parameter file without an array for one of the module's parameters.
+    #[error("{path}: no array named {name:?}")]
+    MissingParam {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's name.
+        name: String,
+    },
+    /// A parameter file whose array has another shape than the parameter.
+    #[error(
+        "{path}: {name:?} has shape {got:?} in the file, but the parameter has shape {expected:?}"
+    )]
+    ParamShape {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's name.
+        name: String,
+        /// The parameter's shape.
+        expected: Vec<usize>,
+        /// The array's shape in the file.
+        got: Vec<usize>,
+    },
+    /// A parameter file whose array could not be read as `f64` (another
+    /// element type, or a malformed array).
+    #[error("{path}: {name:?} is not a readable f64 array: {reason}")]
+    ParamArray {
+        /// The file.
+        path: PathBuf,
+        /// The parameter's name.
+        name: String,
+        /// What the reader said.
+        reason: String,
+    },
+    /// A module with two parameters of one name cannot be saved by name.
+    #[error("{name:?} names two parameters; save_params needs each name once")]
+    DuplicateName {
+        /// The name.
+        name: String,
+    },
+}

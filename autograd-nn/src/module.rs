@@ -1,0 +1,128 @@
+//! [`Module`]: a model or a part of one, and [`Sequential`], modules in a row.
+
+use autograd_core::{DefaultStrategy, Strategy, Variable};
+
+use crate::Result;
+
+/// A differentiable function with parameters: a layer, a model, or a user's
+/// own block, composable with the others in a [`Sequential`].
+///
+/// Parameters are listed in a stable order, layer by layer and weight
+/// before bias, and named as DeZero's `Layer` names them (`l0/W`, `l0/b`,
+/// `l1/W`, ...): the names are the keys of a saved parameter file
+/// ([`save_params`](crate::save_params)).
+///
+/// ```
+/// use autograd_nn::{Activation, Mlp, Module};
+/// use ndarray::array;
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let model: Mlp = Mlp::new(&[2, 4, 3], Activation::Relu, &mut rng)?;
+/// let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["l0/W", "l0/b", "l1/W", "l1/b"]);
+/// let y = model.forward(&autograd_core::Variable::constant(array![[1.0, 2.0]]))?;
+/// assert_eq!(y.shape(), [1, 3]);
+/// # Ok::<(), autograd_nn::Error>(())
+/// ```
+pub trait Module<S: Strategy = DefaultStrategy> {
+    /// The module applied to `x`, recorded for backward.
+    ///
+    /// # Errors
+    /// An error naming the layer and the shapes when `x` does not fit.
+    fn forward(&self, x: &Variable<S>) -> Result<Variable<S>>;
+
+    /// The parameters with their names, in the module's stable order.
+    fn named_params(&self) -> Vec<(String, Variable<S>)>;
+
+    /// The parameters, in the order of [`named_params`](Module::named_params).
+    fn params(&self) -> Vec<Variable<S>> {
+        self.named_params().into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Forgets every parameter's gradient (DeZero's `cleargrads`).
+    fn cleargrads(&self) {
+        for param in self.params() {
+            param.cleargrad();
+        }
+    }
+}
+
+/// Layer `index`'s parameters, named `l{index}/...` as DeZero names them.
+pub(crate) fn layer_params<S: Strategy>(
+    index: usize,
+    params: Vec<(String, Variable<S>)>,
+) -> impl Iterator<Item = (String, Variable<S>)> {
+    params
+        .into_iter()
+        .map(move |(name, p)| (format!("l{index}/{name}"), p))
+}
+
+/// Modules applied one after the other, each to what the one before gave.
+/// Module `i`'s parameters are named `l{i}/...`.
+///
+/// ```
+/// use autograd_nn::{Linear, Module, Sequential};
+/// use autograd_core::Variable;
+/// use ndarray::array;
+///
+/// let model: Sequential = Sequential::new()
+///     .push(Linear::from_arrays(array![[1.0, 0.0], [0.0, 2.0]], array![0.5, 0.0])?)
+///     .push(Linear::from_arrays(array![[1.0], [1.0]], array![0.0])?);
+/// let y = model.forward(&Variable::constant(array![[1.0, 1.0]]))?;
+/// assert_eq!(y.data(), array![[3.5]].into_dyn());
+/// assert_eq!(model.named_params()[2].0, "l1/W");
+/// # Ok::<(), autograd_nn::Error>(())
+/// ```
+pub struct Sequential<S: Strategy = DefaultStrategy> {
+    modules: Vec<Box<dyn Module<S>>>,
+}
+
+impl<S: Strategy> Sequential<S> {
+    /// No modules: the identity.
+    pub fn new() -> Self {
+        Sequential {
+            modules: Vec::new(),
+        }
+    }
+
+    /// Modules already boxed, applied in order.
+    pub fn from_modules(modules: Vec<Box<dyn Module<S>>>) -> Self {
+        Sequential { modules }
+    }
+
+    /// Appends `module` and returns the model.
+    pub fn push(mut self, module: impl Module<S> + 'static) -> Self {
+        self.modules.push(Box::new(module));
+        self
+    }
+
+    /// The modules, in order.
+    pub fn modules(&self) -> &[Box<dyn Module<S>>] {
+        &self.modules
+    }
+}
+
+impl<S: Strategy> Default for Sequential<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Strategy> Module<S> for Sequential<S> {
+    fn forward(&self, x: &Variable<S>) -> Result<Variable<S>> {
+        let mut y = x.clone();
+        for module in &self.modules {
+            y = module.forward(&y)?;
+        }
+        Ok(y)
+    }
+
+    fn named_params(&self) -> Vec<(String, Variable<S>)> {
+        self.modules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| layer_params(i, m.named_params()))
+            .collect()
+    }
+}

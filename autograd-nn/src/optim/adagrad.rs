@@ -1,0 +1,73 @@
+//! [`AdaGrad`]: per-element rates from the sum of squared gradients.
+
+use autograd_core::{DefaultStrategy, Strategy, Variable};
+use ndarray::{ArrayD, Zip};
+
+use super::{Optimizer, array_bytes, check_non_negative, update_each, vec_bytes};
+use crate::Result;
+
+/// `torch.optim.Adagrad` (no rate decay, no weight decay, sums starting at
+/// 0): `s ← s + g²`, then `p ← p − lr · g / (√s + ε)`, with `ε = 1e-10`.
+pub struct AdaGrad<S: Strategy = DefaultStrategy> {
+    params: Vec<Variable<S>>,
+    lr: f64,
+    eps: f64,
+    /// Each parameter's sum of squared gradients, from its first update on.
+    sums: Vec<Option<ArrayD<f64>>>,
+}
+
+impl<S: Strategy> AdaGrad<S> {
+    /// AdaGrad over `params` at rate `lr` (0.01 is PyTorch's default).
+    pub fn new(params: Vec<Variable<S>>, lr: f64) -> Self {
+        let sums = params.iter().map(|_| None).collect();
+        AdaGrad {
+            params,
+            lr,
+            eps: 1e-10,
+            sums,
+        }
+    }
+
+    /// Sets `ε`, the term that keeps the denominator from 0.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+}
+
+impl<S: Strategy> Optimizer<S> for AdaGrad<S> {
+    fn step(&mut self) -> Result<()> {
+        check_non_negative("AdaGrad", "learning rate", self.lr)?;
+        check_non_negative("AdaGrad", "epsilon", self.eps)?;
+        let (step, eps) = (-self.lr, self.eps);
+        let sums = &mut self.sums;
+        update_each(&self.params, |i, grad, mut value| {
+            let sum = sums[i].get_or_insert_with(|| ArrayD::zeros(grad.raw_dim()));
+            Zip::from(&mut value)
+                .and(&mut *sum)
+                .and(grad)
+                .for_each(|p, s, &g| {
+                    *s += g * g;
+                    *p += step * g / (s.sqrt() + eps);
+                });
+        })
+    }
+
+    fn params(&self) -> &[Variable<S>] {
+        &self.params
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn state_bytes(&self) -> usize {
+        vec_bytes(&self.params)
+            + vec_bytes(&self.sums)
+            + self.sums.iter().flatten().map(array_bytes).sum::<usize>()
+    }
+}

@@ -1,0 +1,80 @@
+//! [`MomentumSgd`]: SGD with momentum.
+
+use autograd_core::{DefaultStrategy, Strategy, Variable};
+use ndarray::{ArrayD, Zip};
+
+use super::{Optimizer, array_bytes, check_non_negative, update_each, vec_bytes};
+use crate::Result;
+
+/// `torch.optim.SGD` with momentum `μ` (no dampening, not Nesterov):
+/// `b ← μ · b + g` (`b ← g` at a parameter's first update), then
+/// `p ← p − lr · b`.
+///
+/// For a constant rate this is DeZero's `MomentumSGD` (`v ← μ v − lr g`,
+/// `p ← p + v`, with `v = −lr · b`).
+pub struct MomentumSgd<S: Strategy = DefaultStrategy> {
+    params: Vec<Variable<S>>,
+    lr: f64,
+    momentum: f64,
+    /// Each parameter's momentum buffer, from its first update on.
+    buffers: Vec<Option<ArrayD<f64>>>,
+}
+
+impl<S: Strategy> MomentumSgd<S> {
+    /// SGD over `params` at rate `lr` with momentum `momentum` (0.9 is usual).
+    pub fn new(params: Vec<Variable<S>>, lr: f64, momentum: f64) -> Self {
+        let buffers = params.iter().map(|_| None).collect();
+        MomentumSgd {
+            params,
+            lr,
+            momentum,
+            buffers,
+        }
+    }
+}
+
+impl<S: Strategy> Optimizer<S> for MomentumSgd<S> {
+    fn step(&mut self) -> Result<()> {
+        check_non_negative("MomentumSgd", "learning rate", self.lr)?;
+        check_non_negative("MomentumSgd", "momentum", self.momentum)?;
+        let (step, momentum) = (-self.lr, self.momentum);
+        let buffers = &mut self.buffers;
+        update_each(&self.params, |i, grad, mut value| {
+            let buffer = match &mut buffers[i] {
+                Some(buffer) => {
+                    Zip::from(&mut *buffer)
+                        .and(grad)
+                        .for_each(|b, &g| *b = *b * momentum + g);
+                    buffer
+                }
+                empty => empty.insert(grad.to_owned()),
+            };
+            Zip::from(&mut value)
+                .and(&*buffer)
+                .for_each(|p, &b| *p += step * b);
+        })
+    }
+
+    fn params(&self) -> &[Variable<S>] {
+        &self.params
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn state_bytes(&self) -> usize {
+        vec_bytes(&self.params)
+            + vec_bytes(&self.buffers)
+            + self
+                .buffers
+                .iter()
+                .flatten()
+                .map(array_bytes)
+                .sum::<usize>()
+    }
+}

@@ -1,0 +1,217 @@
+//! [`save_params`] and [`load_params`]: a module's parameters in an `.npz`
+//! file, keyed by [`Module::named_params`] (DeZero's `save_weights`, which
+//! calls `np.savez`): `numpy.load(path)["l0/W"]` reads one back.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::Path;
+
+use autograd_core::Strategy;
+use ndarray::{ArrayD, IxDyn, OwnedRepr};
+use ndarray_npy::{NpzReader, NpzWriter};
+
+use crate::{Error, Module, Result};
+
+/// Writes every parameter of `module` to an uncompressed `.npz` file at
+/// `path`, one `f64` array per parameter, named as `named_params` names it.
+///
+/// ```
+/// use autograd_nn::{Activation, Mlp, Module, load_params, save_params};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let trained: Mlp = Mlp::new(&[3, 5, 2], Activation::Tanh, &mut rng)?;
+/// let path = std::env::temp_dir().join(format!("autograd-nn-doc-{}.npz", std::process::id()));
+/// save_params(&trained, &path)?;
+/// let fresh: Mlp = Mlp::new(&[3, 5, 2], Activation::Tanh, &mut rng)?;
+/// load_params(&fresh, &path)?;
+/// assert_eq!(fresh.params()[0].data(), trained.params()[0].data());
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), autograd_nn::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::DuplicateName`] when two parameters share a name (nothing is
+/// written then), [`Error::Io`] when the file cannot be written.
+pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
+    let params = module.named_params();
+    let mut seen = HashSet::new();
+    if let Some((name, _)) = params.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+        return Err(Error::DuplicateName { name: name.clone() });
+    }
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::create(path).map_err(io)?;
+    let mut npz = NpzWriter::new(BufWriter::new(file));
+    for (name, param) in &params {
+        npz.add_array(name.as_str(), &param.data())
+            .map_err(|e| io(std::io::Error::other(e)))?;
+    }
+    npz.finish().map_err(|e| io(std::io::Error::other(e)))?;
+    Ok(())
+}
+
+/// Reads every parameter of `module` from the `.npz` file at `path`, by
+/// name, into the parameter's value. All or nothing: every array is read
+/// and checked before any parameter changes.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be opened or is not an `.npz` file,
+/// [`Error::MissingParam`] for a parameter the file has no array for,
+/// [`Error::ParamShape`] for an array of another shape than its parameter,
+/// [`Error::ParamArray`] for an array that is not `f64`; each names the
+/// parameter, and no parameter changes.
+pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut npz = NpzReader::new(BufReader::new(file)).map_err(|e| io(std::io::Error::other(e)))?;
+    let names: HashSet<String> = npz
+        .names()
+        .map_err(|e| io(std::io::Error::other(e)))?
+        .into_iter()
+        .map(|n| n.strip_suffix(".npy").map(str::to_owned).unwrap_or(n))
+        .collect();
+    let params = module.named_params();
+    let mut arrays = Vec::with_capacity(params.len());
+    for (name, param) in &params {
+        if !names.contains(name) {
+            return Err(Error::MissingParam {
+                path: path.to_path_buf(),
+                name: name.clone(),
+            });
+        }
+        let array: ArrayD<f64> =
+            npz.by_name::<OwnedRepr<f64>, IxDyn>(name)
+                .map_err(|e| Error::ParamArray {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                    reason: e.to_string(),
+                })?;
+        let expected = param.shape();
+        if array.shape() != expected.as_slice() {
+            return Err(Error::ParamShape {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                expected,
+                got: array.shape().to_vec(),
+            });
+        }
+        arrays.push(array);
+    }
+    for ((_, param), array) in params.iter().zip(&arrays) {
+        param.update_data(|mut value| value.assign(array))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Activation, Linear, Mlp};
+    use autograd_core::RcWeak;
+    use ndarray::{Array1, Array2, array};
+    use rand::SeedableRng;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("autograd-nn-{}-{name}.npz", std::process::id()))
+    }
+
+    fn mlp(seed: u64) -> Mlp<RcWeak> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        Mlp::new(&[3, 4, 2], Activation::Relu, &mut rng).unwrap()
+    }
+
+    fn values(m: &Mlp<RcWeak>) -> Vec<ndarray::ArrayD<f64>> {
+        m.params().iter().map(|p| p.data().to_owned()).collect()
+    }
+
+    #[test]
+    fn saved_parameters_load_back_bit_for_bit() {
+        let path = temp("roundtrip");
+        let (saved, loaded) = (mlp(1), mlp(2));
+        assert_ne!(values(&saved), values(&loaded));
+        save_params(&saved, &path).unwrap();
+        load_params(&loaded, &path).unwrap();
+        assert_eq!(values(&saved), values(&loaded));
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_missing_name_a_shape_or_an_element_type_is_an_error_naming_the_parameter() {
+        // A file with l0/W and l0/b only.
+        let path = temp("missing");
+        let layer = Linear::<RcWeak>::from_arrays(Array2::zeros((3, 4)), Array1::zeros(4)).unwrap();
+        save_params(&crate::Sequential::new().push(layer), &path).unwrap();
+        let model = mlp(3);
+        let before = values(&model);
+        let err = load_params(&model, &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::MissingParam { name, .. } if name == "l1/W"),
+            "{err}"
+        );
+        assert_eq!(values(&model), before, "nothing changed, l0 included");
+
+        // l1/W of another shape.
+        let wide = Mlp::<RcWeak>::from_layers(
+            vec![
+                Linear::from_arrays(Array2::zeros((3, 4)), Array1::zeros(4)).unwrap(),
+                Linear::from_arrays(Array2::zeros((4, 5)), Array1::zeros(5)).unwrap(),
+            ],
+            Activation::Relu,
+        )
+        .unwrap();
+        save_params(&wide, &path).unwrap();
+        let err = load_params(&model, &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::ParamShape { name, expected, got, .. }
+                if name == "l1/W" && expected == &[4, 2] && got == &[4, 5]),
+            "{err}"
+        );
+        assert_eq!(values(&model), before);
+
+        // An f32 array under a parameter's name.
+        let mut npz = NpzWriter::new(File::create(&path).unwrap());
+        npz.add_array("l0/W", &array![[1.0f32]]).unwrap();
+        npz.finish().unwrap();
+        let err = load_params(&model, &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::ParamArray { name, .. } if name == "l0/W"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("l0/W"));
+        assert_eq!(values(&model), before);
+
+        let err = load_params(&model, &temp("nowhere")).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }));
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn two_parameters_of_one_name_are_refused_before_writing() {
+        struct Twice(Linear<RcWeak>);
+        impl Module<RcWeak> for Twice {
+            fn forward(
+                &self,
+                x: &autograd_core::Variable<RcWeak>,
+            ) -> Result<autograd_core::Variable<RcWeak>> {
+                self.0.forward(x)
+            }
+            fn named_params(&self) -> Vec<(String, autograd_core::Variable<RcWeak>)> {
+                let mut p = self.0.named_params();
+                p.extend(self.0.named_params());
+                p
+            }
+        }
+        let path = temp("twice");
+        let layer = Linear::from_arrays(Array2::zeros((1, 1)), Array1::zeros(1)).unwrap();
+        let err = save_params(&Twice(layer), &path).unwrap_err();
+        assert!(matches!(err, Error::DuplicateName { name } if name == "W"));
+        assert!(!path.exists());
+    }
+}
