@@ -14,6 +14,10 @@
 //!   (512, 64)`, with the batch a constant (one matmul in backward) and as a
 //!   leaf that needs a gradient (two, as every input got before), beside
 //!   its floor (the forward product and `dataᵀ · gy`).
+//! * `train_step`: one training step of the digits MLP (64-100-10 ReLU,
+//!   batch 32: `zero_grad`, forward, softmax cross-entropy, backward, Adam),
+//!   on one thread under `RcWeak` and `ArcWeak`, beside its floor (the same
+//!   arithmetic in plain ndarray, every buffer preallocated).
 //! * `deep_chain` (W3): a 10⁶-op chain built, backward'd and dropped.
 //! * `scaling` (W5): seed-loop throughput on one thread and on all.
 //!
@@ -167,6 +171,20 @@ fn data_matmul(c: &mut Criterion) {
     group.finish();
 }
 
+fn train_step(c: &mut Criterion) {
+    use autograd_bench::training::{FloorStep, TrainStep};
+    let mut group = c.benchmark_group("train_step");
+    let mut floor = FloorStep::new(0);
+    group.bench_function("floor", |b| b.iter(|| floor.step()));
+    fn engine<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>) {
+        let mut step = TrainStep::<S>::new(0);
+        group.bench_function(S::NAME, |b| b.iter(|| step.step().expect("runs")));
+    }
+    engine::<RcWeak>(&mut group);
+    engine::<ArcWeak>(&mut group);
+    group.finish();
+}
+
 fn w5_scaling(c: &mut Criterion) {
     const BATCH: usize = 64;
     let x = input();
@@ -211,6 +229,7 @@ criterion_group!(
     w1_seed_loop,
     w2_add_chain,
     data_matmul,
+    train_step,
     w3_deep_chain,
     w5_scaling
 );

@@ -18,5 +18,6 @@
 
 pub mod cli;
 pub mod report;
+pub mod training;
 
 pub use autograd_testkit::*;

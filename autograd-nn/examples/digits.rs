@@ -52,8 +52,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             adam.zero_grad();
             let loss = softmax_cross_entropy(&model.forward(&batch)?, &batch_labels)?;
             loss.backward()?;
-            adam.step()?;
             sum += loss.item().expect("a 0-d loss") * batch_labels.len() as f64;
+            // Dropped before the step, the graph no longer shares the
+            // weights' buffers: Adam writes into them in place instead of
+            // copying them first (copy-on-write).
+            drop(loss);
+            adam.step()?;
             bar.inc(1);
         }
         bar.finish_and_clear();

@@ -67,9 +67,11 @@ pub fn digits() -> (Array2<f64>, Vec<usize>) {
     let mut labels = Vec::with_capacity(DIGITS_SAMPLES);
     for (row, line) in csv.lines().enumerate() {
         let mut fields = line.split(',').map(|f| {
-            f.trim()
-                .parse::<f64>()
-                .expect("the shipped digits.csv.gz holds numbers")
+            f64::from(
+                f.trim()
+                    .parse::<u8>()
+                    .expect("the shipped digits.csv.gz holds small integers"),
+            )
         });
         for (column, value) in fields.by_ref().take(DIGITS_FEATURES).enumerate() {
             x[[row, column]] = value;

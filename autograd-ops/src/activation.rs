@@ -38,6 +38,16 @@ impl<S: Strategy> Function<S> for Relu {
         let positive = mask(&cx.output_value(0)?, |y| y > 0.0, 0.0);
         Ok(vec![Some(mul(&gys[0], &cx.constant(positive))?)])
     }
+
+    /// The derivative on arrays, fused: the mask applied in the gradient's
+    /// own buffer when nothing else holds it.
+    fn backward_arrays(&self, cx: &Saved<'_, S>, mut gys: Tensors) -> Result<Tensors> {
+        let y = cx.output_value(0)?;
+        let gx = gys
+            .take(0)
+            .into_zip_with("relu", &y, |g, y| g * if y > 0.0 { 1.0 } else { 0.0 })?;
+        Ok(gx.into())
+    }
 }
 
 /// `y = x` for `x > 0`, `slope · x` elsewhere; `dy/dx = slope` at 0 (as
@@ -133,6 +143,18 @@ mod tests {
     use ndarray::{ArrayD, IxDyn, array};
 
     type V = Variable<RcWeak>;
+
+    #[test]
+    fn the_fused_relu_backward_agrees_with_its_derivative() {
+        // The values are in (0.5, 1.5): shift half of them below 0.
+        autograd_core::testing::assert_fused_agrees_with_derivative(
+            |x| {
+                let centred = crate::sub(&x[0], &V::constant_from_array(array![[1.0, 1.0, 1.0]]))?;
+                crate::mul(&relu(&centred)?, &x[1])
+            },
+            &[&[4, 3], &[4, 3]],
+        );
+    }
 
     /// Values on both sides of 0, away from it (where the derivative jumps).
     fn mixed() -> ArrayD<f64> {

@@ -10,9 +10,10 @@ use autograd_core::shape::element_count;
 use autograd_core::{
     Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
 };
-use ndarray::Ix2;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, Axis, Ix2};
 
-use crate::matmul::factor_grads;
+use crate::matmul::{factor_grads, factor_grads_on_arrays};
 
 /// `y = x · w + b` for `x` of shape `(m, k)`, `w` of shape `(k, n)` and an
 /// optional `b` that broadcasts to `(m, n)` (a row of `n`, as a bias);
@@ -52,14 +53,17 @@ impl<S: Strategy> Function<S> for Linear {
             return Err(mismatch(x.shape(), w.shape()));
         }
         element_count("linear", &[xm.nrows(), wm.ncols()])?;
-        let mut y = xm.dot(&wm);
-        if let Some(b) = xs.get(2) {
-            let view = b.view();
-            let b = view
-                .broadcast(y.raw_dim())
-                .ok_or_else(|| mismatch(&[xm.nrows(), wm.ncols()], b.shape()))?;
-            y += &b;
-        }
+        // The bias first, then the product added onto it in one pass.
+        let (m, n) = (xm.nrows(), wm.ncols());
+        let mut y = match xs.get(2) {
+            Some(b) => b
+                .view()
+                .broadcast((m, n))
+                .ok_or_else(|| mismatch(&[m, n], b.shape()))?
+                .to_owned(),
+            None => Array2::zeros((m, n)),
+        };
+        general_mat_mul(1.0, &xm, &wm, 1.0, &mut y);
         Ok(Tensor::from(y).into())
     }
 
@@ -76,6 +80,26 @@ impl<S: Strategy> Function<S> for Linear {
                 true => Ok(gy.clone()),
                 false => sum_to(gy, cx.input_shape(2)),
             })?);
+        }
+        Ok(grads)
+    }
+
+    /// The derivative on arrays, fused: the factors' gradients multiply by
+    /// transposed views (the derivative copies each transpose), the bias's
+    /// sums `gy`'s rows.
+    fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
+        let [gx, gw] = factor_grads_on_arrays("linear", cx, &gys[0])?;
+        let mut grads: Tensors = [gx, gw].into();
+        if self.bias {
+            let shape = cx.input_shape(2);
+            grads.push(match cx.needs_grad(2) {
+                // A row bias, the common case: the column sums, in one pass.
+                true if shape.len() == 1 && gys[0].ndim() == 2 => {
+                    Tensor::from(gys[0].view().sum_axis(Axis(0)))
+                }
+                true => gys[0].clone().sum_to("linear", shape)?,
+                false => Tensor::scalar(0.0),
+            });
         }
         Ok(grads)
     }
@@ -107,6 +131,20 @@ mod tests {
     use ndarray::{ArrayD, array};
 
     type V = Variable<RcWeak>;
+
+    #[test]
+    fn the_fused_backward_agrees_with_its_derivative() {
+        for bias in [&[4][..], &[1, 4], &[3, 4]] {
+            autograd_core::testing::assert_fused_agrees_with_derivative(
+                |x| linear(&x[0], &x[1], Some(&x[2])),
+                &[&[3, 2], &[2, 4], bias],
+            );
+        }
+        autograd_core::testing::assert_fused_agrees_with_derivative(
+            |x| linear(&x[0], &x[1], None),
+            &[&[3, 2], &[2, 4]],
+        );
+    }
 
     #[test]
     fn closed_form_with_and_without_a_bias() {

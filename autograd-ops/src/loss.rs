@@ -130,10 +130,9 @@ impl<S: Strategy> Function<S> for SoftmaxCrossEntropy {
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         let (batch, _) = self.check(&xs[0])?;
-        let lse = logsumexp_kept("softmax_cross_entropy", 1, &xs[0])?;
-        let (x, lse) = (xs[0].view(), lse.view());
-        let total: f64 = (self.labels.iter().enumerate())
-            .map(|(i, &label)| lse[[i, 0]] - x[[i, label]])
+        let x = matrix(&xs[0]);
+        let total: f64 = (x.rows().into_iter().zip(&self.labels))
+            .map(|(row, &label)| row_logsumexp(row) - row[label])
             .sum();
         Ok(Tensor::scalar(total / batch as f64).into())
     }
@@ -155,6 +154,42 @@ impl<S: Strategy> Function<S> for SoftmaxCrossEntropy {
         let scale = mul(&gys[0], &cx.scalar(1.0 / batch as f64))?;
         Ok(vec![Some(mul(&diff, &scale)?)])
     }
+
+    /// The derivative on arrays, fused into one pass over the logits:
+    /// `(softmax(x) − onehot) · gy / N`, row by row.
+    fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
+        let x = cx.input_value(0)?;
+        let x = matrix(&x);
+        let scale = gys[0].item().unwrap_or(f64::NAN) * (1.0 / x.nrows() as f64);
+        let mut gx = ndarray::Array2::<f64>::zeros(x.raw_dim());
+        for ((row, mut out), &label) in x.rows().into_iter().zip(gx.rows_mut()).zip(&self.labels) {
+            let lse = row_logsumexp(row);
+            out.zip_mut_with(&row, |o, &v| *o = (v - lse).exp());
+            out[label] -= 1.0;
+            out.mapv_inplace(|d| d * scale);
+        }
+        Ok(Tensor::from(gx).into())
+    }
+}
+
+/// A 2-D tensor (checked by the op) as a matrix view.
+fn matrix(x: &Tensor) -> ndarray::ArrayView2<'_, f64> {
+    x.view().into_dimensionality().expect("a 2-D tensor")
+}
+
+/// `log Σ exp(row)`, shifted by the row's maximum, as `logsumexp` computes
+/// it (a NaN anywhere gives NaN; a row without a finite maximum is not
+/// shifted).
+fn row_logsumexp(row: ndarray::ArrayView1<'_, f64>) -> f64 {
+    let max = row.fold(f64::NEG_INFINITY, |a, &v| {
+        if a.is_nan() || v.is_nan() {
+            f64::NAN
+        } else {
+            a.max(v)
+        }
+    });
+    let shift = if max.is_finite() { max } else { 0.0 };
+    shift + row.fold(0.0, |a, &v| a + (v - shift).exp()).ln()
 }
 
 /// Softmax along `axis`: non-negative, summing to 1, stable for any logits.
@@ -218,6 +253,20 @@ mod tests {
     use ndarray::{ArrayD, IxDyn, array};
 
     type V = Variable<RcWeak>;
+
+    #[test]
+    fn the_fused_cross_entropy_backward_agrees_with_its_derivative() {
+        // Logits around 1000 too: the shift by the row's maximum.
+        for offset in [0.0, 1000.0] {
+            autograd_core::testing::assert_fused_agrees_with_derivative(
+                |x| {
+                    let shifted = crate::add(&x[0], &V::constant_from_array(array![offset]))?;
+                    crate::mul(&softmax_cross_entropy(&shifted, &[2, 0, 3])?, &x[1])
+                },
+                &[&[3, 4], &[]],
+            );
+        }
+    }
 
     fn logits() -> ArrayD<f64> {
         ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![0.2, -1.0, 1.5, 0.7, 0.1, -0.4]).unwrap()

@@ -65,32 +65,43 @@ impl<S: Strategy> Function<S> for MatMul {
     /// Hand-fused: multiplies by the transposed views, where the derivative
     /// copies each transpose into a new array first.
     fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
-        let gy = gys[0]
+        Ok(factor_grads_on_arrays("MatMul", cx, &gys[0])?.into())
+    }
+}
+
+/// [`factor_grads`] on arrays: `gy · x1ᵀ` and `x0ᵀ · gy`, multiplied by
+/// transposed views (no copy), each only if needed (a placeholder
+/// otherwise). `MatMul`'s and `Linear`'s fused backward.
+pub(crate) fn factor_grads_on_arrays<S: Strategy>(
+    op: &'static str,
+    cx: &Saved<'_, S>,
+    gy: &Tensor,
+) -> Result<[Tensor; 2]> {
+    let gy = gy
+        .view()
+        .into_dimensionality::<Ix2>()
+        .map_err(|_| Error::GradientShape {
+            op,
+            index: 0,
+            expected: vec![cx.input_shape(0)[0], cx.input_shape(1)[1]],
+            got: gy.shape().to_vec(),
+        })?;
+    let matrix = |i: usize| -> Result<ArrayView2<'_, f64>> {
+        let value = cx.input_value(i)?;
+        Ok(value
             .view()
             .into_dimensionality::<Ix2>()
-            .map_err(|_| Error::GradientShape {
-                op: "MatMul",
-                index: 0,
-                expected: vec![cx.input_shape(0)[0], cx.input_shape(1)[1]],
-                got: gys[0].shape().to_vec(),
-            })?;
-        let matrix = |i: usize| -> Result<ArrayView2<'_, f64>> {
-            let value = cx.input_value(i)?;
-            Ok(value
-                .view()
-                .into_dimensionality::<Ix2>()
-                .expect("forward checked it"))
-        };
-        let g0 = match cx.needs_grad(0) {
-            true => Tensor::from(gy.dot(&matrix(1)?.t())),
-            false => Tensor::scalar(0.0),
-        };
-        let g1 = match cx.needs_grad(1) {
-            true => Tensor::from(matrix(0)?.t().dot(&gy)),
-            false => Tensor::scalar(0.0),
-        };
-        Ok([g0, g1].into())
-    }
+            .expect("forward checked it"))
+    };
+    let g0 = match cx.needs_grad(0) {
+        true => Tensor::from(gy.dot(&matrix(1)?.t())),
+        false => Tensor::scalar(0.0),
+    };
+    let g1 = match cx.needs_grad(1) {
+        true => Tensor::from(matrix(0)?.t().dot(&gy)),
+        false => Tensor::scalar(0.0),
+    };
+    Ok([g0, g1])
 }
 
 /// The gradients of the factors of `x0 · x1` from the product's gradient
