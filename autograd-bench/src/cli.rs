@@ -72,6 +72,10 @@ struct Args {
     /// Iterations of the second-cycle loop per strategy (`0` for none).
     #[arg(long, default_value_t = 100_000)]
     second_cycle: usize,
+    /// Steps of the training section (the digits MLP) per strategy, at most
+    /// one epoch of 43 (`0` for none).
+    #[arg(long, default_value_t = 43)]
+    training_steps: usize,
     /// Points per run on the live-heap curve.
     #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     samples: u64,
@@ -175,6 +179,7 @@ impl Args {
                 .map(|&d| d as usize)
                 .collect(),
             second_cycle_iterations: self.second_cycle,
+            training_steps: self.training_steps,
             allocator,
         })
     }

@@ -432,6 +432,13 @@ impl Tensor {
         }
     }
 
+    /// The heap bytes this tensor's buffer requested from the allocator (its
+    /// handle, ndarray's shared block and the elements), 0 for an inline
+    /// one-element tensor: what freeing the last tensor sharing it gives back.
+    pub fn heap_bytes(&self) -> usize {
+        self.heap().map_or(0, |(_, bytes)| bytes)
+    }
+
     /// The buffer's identity and the bytes it requested from the allocator
     /// (its handle, ndarray's reference-counted block, the elements, and
     /// the shape and strides of arrays with more than four axes); `None` for

@@ -159,7 +159,7 @@ impl<S: Strategy> Function<S> for SoftmaxCrossEntropy {
     /// `(softmax(x) − onehot) · gy / N`, row by row.
     fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
         let x = cx.input_value(0)?;
-        let x = matrix(&x);
+        let x = matrix(x);
         let scale = gys[0].item().unwrap_or(f64::NAN) * (1.0 / x.nrows() as f64);
         let mut gx = ndarray::Array2::<f64>::zeros(x.raw_dim());
         for ((row, mut out), &label) in x.rows().into_iter().zip(gx.rows_mut()).zip(&self.labels) {

@@ -27,6 +27,9 @@ pub struct ReportConfig {
     pub deep: Vec<usize>,
     /// Iterations of the second-cycle loop per strategy (0: skip it).
     pub second_cycle_iterations: usize,
+    /// Steps of the training section per strategy, at most one epoch (0:
+    /// skip it).
+    pub training_steps: usize,
     /// The global allocator this binary runs on.
     pub allocator: &'static str,
 }

@@ -7,6 +7,8 @@
 //! * [`deep_chain`]: chains up to 10⁷ ops.
 //! * [`second_cycle`]: the loop where higher-order gradients would make a
 //!   leaf own its gradient's graph.
+//! * [`training`]: a training loop's memory under every strategy, broken
+//!   down into parameters, gradients, optimizer state and the step's graph.
 //! * [`allocators`] (when asked): this build beside the system allocator's.
 
 pub mod allocators;
@@ -18,6 +20,7 @@ pub mod second_cycle;
 pub mod seed_loop;
 pub mod subject;
 pub mod table;
+pub mod training;
 
 use autograd_ops::{DefaultStrategy, Strategy};
 use serde::Serialize;
@@ -30,6 +33,7 @@ use deep_chain::DeepResult;
 use memory_modes::MemoryMode;
 use second_cycle::SecondCycleResult;
 use seed_loop::RunResult;
+use training::TrainingRun;
 
 /// Everything the main job measured.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +48,8 @@ pub struct Report {
     pub deep_chains: Vec<DeepResult>,
     /// The second-cycle loop under each strategy.
     pub second_cycle: Vec<SecondCycleResult>,
+    /// The digits MLP's training loop under each strategy.
+    pub training: Vec<TrainingRun>,
     /// This build's and the system allocator's figures, when asked.
     pub allocators: Vec<AllocatorFigures>,
     /// Why the system allocator's figures are missing, if they are.
@@ -109,6 +115,8 @@ pub fn build(
     } else {
         Vec::new()
     };
+    progress("training", 0, 1);
+    let training = training::run(&config.strategies, config.training_steps, config.policy);
     let (allocators, allocators_error) = if compare_allocators {
         progress("allocators", 0, 1);
         let here = allocators::measure(config.allocator, &inputs, config.threads);
@@ -135,6 +143,7 @@ pub fn build(
         memory_modes,
         deep_chains,
         second_cycle,
+        training,
         allocators,
         allocators_error,
     }

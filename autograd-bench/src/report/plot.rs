@@ -7,6 +7,7 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use crate::report::seed_loop::RunResult;
+use crate::report::training::TrainingRun;
 use crate::report::{Report, bytes};
 
 const COLORS: [RGBColor; 8] = [
@@ -107,9 +108,17 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
 
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (960, 480)).into_drawing_area();
+        let height = if report.training.is_empty() { 480 } else { 880 };
+        let root = SVGBackend::with_string(&mut svg, (960, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (upper, lower) = match report.training.is_empty() {
+            true => (root.clone(), None),
+            false => {
+                let (upper, lower) = root.split_vertically(480);
+                (upper, Some(lower))
+            }
+        };
+        let mut chart = ChartBuilder::on(&upper)
             .caption(
                 format!(
                     "Live heap during the seed loop ({} elements, {} threads)",
@@ -168,9 +177,95 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
             .border_style(BLACK.mix(0.4))
             .label_font(("sans-serif", 12))
             .draw()?;
+        if let Some(area) = lower {
+            training_panel(&area, &report.training)?;
+        }
         root.present()?;
     }
     Ok(svg)
+}
+
+/// The training section's panel: the live heap after each step of the
+/// digits MLP's epoch, one line per strategy (flat where graphs are freed
+/// on drop, rising where they are not, falling at a collection).
+fn training_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    runs: &[TrainingRun],
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let steps = runs
+        .iter()
+        .map(|r| r.live_heap_after_step.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as u64;
+    let max_y = runs
+        .iter()
+        .flat_map(|r| r.live_heap_after_step.iter())
+        .map(|&b| b.max(0) as u64)
+        .max()
+        .unwrap_or(0)
+        .max(1 << 10);
+    let (step, top) = byte_ticks(max_y + max_y / 20, 6);
+    let y_ticks: Vec<u64> = (0..=top / step).map(|i| i * step).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            "Live heap after each training step (digits MLP 64-100-10, Adam, batches of 32)",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(80)
+        .build_cartesian_2d(1u64..steps, (0u64..top).with_key_points(y_ticks))?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("live heap")
+        .y_label_formatter(&|v| tick(*v))
+        .light_line_style(RGBColor(238, 238, 238))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()?;
+    for (i, run) in runs.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let style = color.stroke_width(2);
+        let points: Vec<(u64, u64)> = (1u64..)
+            .zip(run.live_heap_after_step.iter().map(|&b| b.max(0) as u64))
+            .collect();
+        let last = points.last().map_or(0, |p| p.1);
+        let label = format!(
+            "{} ({}): {} after step {}, {:.0} µs a step",
+            run.strategy,
+            run.freeing,
+            bytes(last as f64),
+            points.len(),
+            run.micros_per_step
+        );
+        if i % 2 == 0 {
+            chart
+                .draw_series(DashedLineSeries::new(points, 9, 6, style))?
+                .label(label)
+                .legend(move |(x, y)| {
+                    DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 3, style)
+                });
+        } else {
+            chart
+                .draw_series(LineSeries::new(points, style))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 12))
+        .draw()?;
+    Ok(())
 }
 
 #[cfg(test)]

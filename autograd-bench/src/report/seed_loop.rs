@@ -396,6 +396,7 @@ mod tests {
             policy: Policy::Never,
             deep: Vec::new(),
             second_cycle_iterations: 0,
+            training_steps: 0,
             allocator: "system",
         };
         let pool = rayon::ThreadPoolBuilder::new()

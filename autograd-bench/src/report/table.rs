@@ -13,6 +13,7 @@ impl Report {
         self.memory_modes_table(&mut out);
         self.deep_chains_table(&mut out);
         self.second_cycle_table(&mut out);
+        self.training_table(&mut out);
         self.allocators_table(&mut out);
         out
     }
@@ -183,6 +184,102 @@ impl Report {
             "PyTorch warns that backward(create_graph=True) \"will create a reference cycle between the \
              parameter and its gradient\"; here no function owns a leaf it reads under RcWeak and ArcWeak, \
              so the cycle cannot form."
+        );
+    }
+
+    fn training_table(&self, out: &mut String) {
+        let Some(first) = self.training.first() else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "\ntraining: the digits MLP (64-100-10 ReLU, Adam, batches of 32), {} step(s) of one epoch on one thread (median µs of a step); heap above the heap before the model was made, the engine's buffer cache left out (the peak includes it); collected strategies collect every {} nodes under --collect auto",
+            first.steps,
+            super::training::COLLECT_EVERY
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:<19} {:>8} {:>13} {:>13} {:>11} {:>12} {:>17}",
+            "strategy",
+            "freeing",
+            "µs/step",
+            "heap, step 1",
+            "heap, last",
+            "peak",
+            "collections",
+            "after collection"
+        );
+        for t in &self.training {
+            let heap = |i: Option<&i64>| i.map_or_else(|| "-".to_string(), |&b| bytes(b as f64));
+            let _ = writeln!(
+                out,
+                "{:<22} {:<19} {:>8.1} {:>13} {:>13} {:>11} {:>12} {:>17}",
+                t.strategy,
+                t.freeing,
+                t.micros_per_step,
+                heap(t.live_heap_after_step.first()),
+                heap(t.live_heap_after_step.last()),
+                bytes(t.peak_heap_bytes as f64),
+                t.collections
+                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
+                heap(t.after_collection_bytes.as_ref()),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nwhere a step's bytes go (step {} of a fresh model, the collector off; each part predicted from the objects and graph_footprint)",
+            super::training::BREAKDOWN_STEPS
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:<25} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10} {:>10} {:>9} {:>6}",
+            "strategy",
+            "point",
+            "measured",
+            "params",
+            "grads",
+            "optimizer",
+            "batch",
+            "graph",
+            "earlier",
+            "cache",
+            "exact"
+        );
+        for t in &self.training {
+            for b in &t.breakdown {
+                let _ = writeln!(
+                    out,
+                    "{:<22} {:<25} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10} {:>10} {:>9} {:>6}",
+                    t.strategy,
+                    b.point,
+                    b.measured,
+                    b.parameters,
+                    b.gradients,
+                    b.optimizer,
+                    b.batch,
+                    b.graph,
+                    b.earlier_graphs,
+                    b.buffer_cache,
+                    if b.unexplained == 0 {
+                        "yes".to_string()
+                    } else {
+                        format!("{:+}", b.unexplained)
+                    },
+                );
+            }
+        }
+        let in_flight = self
+            .training
+            .iter()
+            .map(|t| t.backward_in_flight_bytes)
+            .max()
+            .unwrap_or(0);
+        let all_exact = self.training.iter().all(|t| t.breakdown_exact);
+        let _ = writeln!(
+            out,
+            "bytes; params: nodes, values and the model's layer list; graph: the step's nodes, saved values and outputs; earlier: graphs of earlier steps not freed yet (garbage awaiting a collection, or leaked), with the weights' old buffers they share; cache: the engine's buffer cache. Every point of every breakdown step sums exactly: {}. Beyond the points, a backward pass holds at most {} in flight (gradients not yet summed into their variables).",
+            if all_exact { "yes" } else { "NO" },
+            bytes(in_flight as f64),
         );
     }
 
