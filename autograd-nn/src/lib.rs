@@ -44,3 +44,9 @@ pub use mlp::{Activation, Mlp};
 pub use module::{Module, Sequential};
 pub use optim::{AdaGrad, Adam, MomentumSgd, Optimizer, Sgd};
 pub use params_file::{load_params, save_params};
+
+/// The README's Rust examples, compiled and run as doc tests (here, the
+/// top of the library stack, which sees every crate they use).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

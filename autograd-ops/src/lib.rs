@@ -101,8 +101,3 @@ pub mod prelude {
 #[doc = include_str!("../../ARCHITECTURE.md")]
 #[cfg(doctest)]
 pub struct ArchitectureDoctests;
-
-/// The README's Rust examples, compiled and run as doc tests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
