@@ -3,6 +3,7 @@
 //! provenance and licence are in `data/README.md`), and a seeded
 //! [`train_test_split`].
 
+use std::borrow::Borrow;
 use std::io::Read;
 
 use flate2::read::GzDecoder;
@@ -85,7 +86,7 @@ pub fn digits() -> (Array2<f64>, Vec<usize>) {
 /// Rows of a dataset and their labels.
 pub type Split = (Array2<f64>, Vec<usize>);
 
-/// `(train, test)`: the rows in an order shuffled from `seed`, the first
+/// `(train, test)`, each `(rows, labels)`: the rows in an order shuffled from `seed`, the first
 /// `ceil(test_fraction · rows)` of it for the test set, the rest for
 /// training (as scikit-learn's `train_test_split` counts them).
 ///
@@ -99,15 +100,19 @@ pub type Split = (Array2<f64>, Vec<usize>);
 /// # Ok::<(), autograd_nn::Error>(())
 /// ```
 ///
+/// The data may be given by value or by reference (`train_test_split(x,
+/// labels, ..)` or `train_test_split(&x, &labels, ..)`).
+///
 /// # Errors
 /// [`Error::Fraction`] unless `test_fraction` is in `[0, 1]`,
 /// [`Error::LabelCount`] unless there is one label per row.
 pub fn train_test_split(
-    x: &Array2<f64>,
-    labels: &[usize],
+    x: impl Borrow<Array2<f64>>,
+    labels: impl AsRef<[usize]>,
     test_fraction: f64,
     seed: u64,
 ) -> Result<(Split, Split)> {
+    let (x, labels) = (x.borrow(), labels.as_ref());
     if !(0.0..=1.0).contains(&test_fraction) {
         return Err(Error::Fraction {
             what: "train_test_split",
@@ -188,7 +193,14 @@ mod tests {
         assert_eq!(all, labels);
         assert_eq!(x_test.column(0).mapv(|v| v as usize).to_vec(), y_test);
         assert_eq!(x_train.column(0).mapv(|v| v as usize).to_vec(), y_train);
-        assert_eq!(train_test_split(&x, &labels, 0.25, 3).unwrap().1.1, y_test);
+        assert_eq!(
+            train_test_split(x.clone(), labels.clone(), 0.25, 3)
+                .unwrap()
+                .1
+                .1,
+            y_test,
+            "by value too"
+        );
         assert!(matches!(
             train_test_split(&x, &labels, 1.5, 0),
             Err(Error::Fraction { .. })
