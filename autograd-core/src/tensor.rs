@@ -120,6 +120,28 @@ impl Tensor {
         Self::from_array(array)
     }
 
+    /// A tensor of `shape` whose elements `write` sets, in a buffer from this
+    /// thread's cache when one of that length is there (an op's output,
+    /// such as a matrix product written by `general_mat_mul` with `beta`
+    /// 0). `write` must set every element: the buffer may still hold an
+    /// earlier tensor's values.
+    ///
+    /// ```
+    /// use autograd_core::Tensor;
+    /// use ndarray::array;
+    ///
+    /// let t = Tensor::from_writer(&[2, 2], |mut out| out.assign(&array![[1.0, 2.0], [3.0, 4.0]]));
+    /// assert_eq!(t.view(), array![[1.0, 2.0], [3.0, 4.0]].into_dyn());
+    /// ```
+    ///
+    /// # Panics
+    /// As [`full`](Tensor::full).
+    pub fn from_writer(shape: &[usize], write: impl FnOnce(ArrayViewMutD<'_, f64>)) -> Self {
+        let mut array = alloc(shape);
+        write(array.view_mut());
+        Self::from_array(array)
+    }
+
     /// Zeros of `shape`; see [`full`](Tensor::full).
     ///
     /// # Panics

@@ -11,9 +11,9 @@ use autograd_core::{
     Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
 };
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, Axis, Ix2};
+use ndarray::{Axis, Ix2};
 
-use crate::matmul::{factor_grads, factor_grads_on_arrays};
+use crate::matmul::{factor_grads, factor_grads_on_arrays, product};
 
 /// `y = x · w + b` for `x` of shape `(m, k)`, `w` of shape `(k, n)` and an
 /// optional `b` that broadcasts to `(m, n)` (a row of `n`, as a bias);
@@ -55,16 +55,21 @@ impl<S: Strategy> Function<S> for Linear {
         element_count("linear", &[xm.nrows(), wm.ncols()])?;
         // The bias first, then the product added onto it in one pass.
         let (m, n) = (xm.nrows(), wm.ncols());
-        let mut y = match xs.get(2) {
-            Some(b) => b
-                .view()
-                .broadcast((m, n))
-                .ok_or_else(|| mismatch(&[m, n], b.shape()))?
-                .to_owned(),
-            None => Array2::zeros((m, n)),
+        let y = match xs.get(2) {
+            Some(b) => {
+                let view = b.view();
+                let bias = view
+                    .broadcast((m, n))
+                    .ok_or_else(|| mismatch(&[m, n], b.shape()))?;
+                Tensor::from_writer(&[m, n], |out| {
+                    let mut out = out.into_dimensionality::<Ix2>().expect("2-D");
+                    out.assign(&bias);
+                    general_mat_mul(1.0, &xm, &wm, 1.0, &mut out);
+                })
+            }
+            None => product(xm, wm),
         };
-        general_mat_mul(1.0, &xm, &wm, 1.0, &mut y);
-        Ok(Tensor::from(y).into())
+        Ok(y.into())
     }
 
     /// `x` for `w`'s gradient, `w` for `x`'s; the bias's needs only its shape.

@@ -161,14 +161,18 @@ impl<S: Strategy> Function<S> for SoftmaxCrossEntropy {
         let x = cx.input_value(0)?;
         let x = matrix(x);
         let scale = gys[0].item().unwrap_or(f64::NAN) * (1.0 / x.nrows() as f64);
-        let mut gx = ndarray::Array2::<f64>::zeros(x.raw_dim());
-        for ((row, mut out), &label) in x.rows().into_iter().zip(gx.rows_mut()).zip(&self.labels) {
-            let lse = row_logsumexp(row);
-            out.zip_mut_with(&row, |o, &v| *o = (v - lse).exp());
-            out[label] -= 1.0;
-            out.mapv_inplace(|d| d * scale);
-        }
-        Ok(Tensor::from(gx).into())
+        let gx = Tensor::from_writer(x.shape(), |out| {
+            let mut out = out.into_dimensionality::<ndarray::Ix2>().expect("2-D");
+            for ((row, mut out), &label) in
+                x.rows().into_iter().zip(out.rows_mut()).zip(&self.labels)
+            {
+                let lse = row_logsumexp(row);
+                out.zip_mut_with(&row, |o, &v| *o = (v - lse).exp());
+                out[label] -= 1.0;
+                out.mapv_inplace(|d| d * scale);
+            }
+        });
+        Ok(gx.into())
     }
 }
 

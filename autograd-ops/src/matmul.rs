@@ -5,6 +5,7 @@ use autograd_core::shape::element_count;
 use autograd_core::{
     Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply_one,
 };
+use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, Ix2};
 
 use crate::shape_ops::transpose;
@@ -50,7 +51,7 @@ impl<S: Strategy> Function<S> for MatMul {
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         let (a, b) = matrices(&xs[0], &xs[1])?;
-        Ok(Tensor::from(a.dot(&b)).into())
+        Ok(product(a, b).into())
     }
 
     /// Each input's gradient reads the other input.
@@ -94,14 +95,28 @@ pub(crate) fn factor_grads_on_arrays<S: Strategy>(
             .expect("forward checked it"))
     };
     let g0 = match cx.needs_grad(0) {
-        true => Tensor::from(gy.dot(&matrix(1)?.t())),
+        true => product(gy, matrix(1)?.t()),
         false => Tensor::scalar(0.0),
     };
     let g1 = match cx.needs_grad(1) {
-        true => Tensor::from(matrix(0)?.t().dot(&gy)),
+        true => product(matrix(0)?.t(), gy),
         false => Tensor::scalar(0.0),
     };
     Ok([g0, g1])
+}
+
+/// `a · b`, written into a buffer from the engine's cache (so that the
+/// buffers of earlier products are reused, where ndarray's `dot` would
+/// allocate each anew).
+pub(crate) fn product(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Tensor {
+    Tensor::from_writer(&[a.nrows(), b.ncols()], |out| {
+        let mut out = out.into_dimensionality::<Ix2>().expect("2-D");
+        if a.ncols() == 0 {
+            out.fill(0.0); // an empty sum
+        } else {
+            general_mat_mul(1.0, &a, &b, 0.0, &mut out);
+        }
+    })
 }
 
 /// The gradients of the factors of `x0 · x1` from the product's gradient
