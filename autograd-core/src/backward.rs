@@ -28,7 +28,7 @@ use autograd_mem::{Cells, Strategy};
 use ndarray::ArrayD;
 use smallvec::SmallVec;
 
-use crate::function_node::{FunctionInner, Input};
+use crate::function_node::{FunctionInner, Input, Linked, Liveness};
 use crate::generation::Order;
 use crate::no_grad::RecordingGuard;
 use crate::saved::Bits;
@@ -48,7 +48,7 @@ use crate::{Error, Result, Saved, Tensor, Tensors, Variable};
 /// assert_eq!(x.grad().unwrap().sum(), 2.0);
 /// # Ok::<(), autograd_core::Error>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BackwardOptions {
     /// The gradient of the output; ones of its shape when `None`.
     pub grad: Option<ArrayD<f64>>,
@@ -60,6 +60,27 @@ pub struct BackwardOptions {
     /// with graphs and can be differentiated again (higher-order gradients;
     /// `create_graph` in PyTorch). Records even inside `no_grad`.
     pub create_graph: bool,
+    /// Keep the graph for another backward pass: `true` by default (DeZero's
+    /// behaviour). With `false`, each function lets go of what it saved for
+    /// backward and of its links to its inputs as soon as it has run
+    /// (PyTorch's default, `release_variables`), so that the values behind
+    /// it are freed during the pass rather than when the output goes; a
+    /// second pass through such a function is [`Error::GraphReleased`].
+    pub retain_graph: bool,
+}
+
+/// Written out, so that a new field cannot change what the default does:
+/// ones as the output gradient, no retained intermediate gradients, no
+/// recorded graph, the graph kept.
+impl Default for BackwardOptions {
+    fn default() -> Self {
+        BackwardOptions {
+            grad: None,
+            retain_grad: false,
+            create_graph: false,
+            retain_graph: true,
+        }
+    }
 }
 
 impl BackwardOptions {
@@ -78,6 +99,24 @@ impl BackwardOptions {
     /// Records the gradients' computation (higher-order gradients).
     pub fn create_graph(mut self, create: bool) -> Self {
         self.create_graph = create;
+        self
+    }
+
+    /// Keeps the graph for another pass (`true`, the default) or lets each
+    /// function free what it saved as soon as it has run (`false`).
+    ///
+    /// ```
+    /// use autograd_core::{BackwardOptions, Error, Variable};
+    /// let x = Variable::scalar(3.0);
+    /// let y = &(&x * &x) * &x;
+    /// y.backward_with(BackwardOptions::default().retain_graph(false))?;
+    /// assert_eq!(x.grad().unwrap().sum(), 27.0);
+    /// assert!(y.creator().unwrap().is_released());
+    /// assert_eq!(y.backward(), Err(Error::GraphReleased { op: "Mul" }));
+    /// # Ok::<(), autograd_core::Error>(())
+    /// ```
+    pub fn retain_graph(mut self, retain: bool) -> Self {
+        self.retain_graph = retain;
         self
     }
 }
@@ -124,7 +163,8 @@ impl<S: Strategy> Variable<S> {
         if options.create_graph {
             let _recording = RecordingGuard::new();
             let root = (self.clone(), Variable::constant_from_tensor(seed));
-            let done = Pass::<S, Graph>::run([root], Capture::Store { retain: false })?;
+            let release = !options.retain_graph;
+            let done = Pass::<S, Graph>::run([root], Capture::Store { retain: false }, release)?;
             for (variable, grad) in done.leaves {
                 variable.accumulate_grad(Grad::Variable(grad))?;
             }
@@ -132,7 +172,8 @@ impl<S: Strategy> Variable<S> {
             let capture = Capture::Store {
                 retain: options.retain_grad,
             };
-            let done = Pass::<S, Values>::run([(self.clone(), seed)], capture)?;
+            let release = !options.retain_graph;
+            let done = Pass::<S, Values>::run([(self.clone(), seed)], capture, release)?;
             for (variable, grad) in done.leaves.into_iter().chain(done.captured) {
                 variable.accumulate_grad(Grad::Values(grad))?;
             }
@@ -170,6 +211,7 @@ pub fn gradients<S: Strategy>(
     for output in outputs {
         seeds.push(((*output).clone(), seed(output, given.take())?));
     }
+    let release = !options.retain_graph;
     let targets: HashSet<usize, NodeIds> = inputs.iter().map(|x| x.id()).collect();
     let zeros = |x: &Variable<S>| Variable::from_tensor(Tensor::zeros(&x.shape()));
     let found: HashMap<usize, Variable<S>, NodeIds> = if options.create_graph {
@@ -177,14 +219,14 @@ pub fn gradients<S: Strategy>(
         let seeds = seeds
             .into_iter()
             .map(|(y, seed)| (y, Variable::constant_from_tensor(seed)));
-        let done = Pass::<S, Graph>::run(seeds, Capture::Targets(targets))?;
+        let done = Pass::<S, Graph>::run(seeds, Capture::Targets(targets), release)?;
         done.leaves
             .into_iter()
             .chain(done.captured)
             .map(|(x, g)| (x.id(), g))
             .collect()
     } else {
-        let done = Pass::<S, Values>::run(seeds, Capture::Targets(targets))?;
+        let done = Pass::<S, Values>::run(seeds, Capture::Targets(targets), release)?;
         done.leaves
             .into_iter()
             .chain(done.captured)
@@ -197,6 +239,48 @@ pub fn gradients<S: Strategy>(
         .collect();
     S::maybe_collect();
     Ok(grads)
+}
+
+/// The gradients of a recomputed block's `outputs`, each seeded with the
+/// gradient the enclosing pass brought it, with respect to the block's
+/// `inputs`: the inner pass of a checkpoint (`autograd_ops::checkpoint`). A
+/// first-order pass that stores nothing and lets go of the block's graph as
+/// it runs; `None` for an input no output depends on.
+///
+/// # Errors
+/// [`Error::LeafOutsideBlock`] naming `op` when the block's graph reaches a
+/// leaf that needs a gradient and is not among `inputs` (its gradient would
+/// be lost); [`Error::SeedShape`] for a seed of the wrong shape; and what
+/// an op's backward returns.
+pub fn block_gradients<S: Strategy>(
+    op: &'static str,
+    outputs: &[(&Variable<S>, Tensor)],
+    inputs: &[&Variable<S>],
+) -> Result<Vec<Option<Tensor>>> {
+    let mut seeds = Vec::with_capacity(outputs.len());
+    for (output, grad) in outputs {
+        if grad.shape() != output.shape().as_slice() {
+            return Err(Error::SeedShape {
+                expected: output.shape(),
+                got: grad.shape().to_vec(),
+            });
+        }
+        if output.requires_grad() {
+            seeds.push(((*output).clone(), grad.clone()));
+        }
+    }
+    let targets: HashSet<usize, NodeIds> = inputs.iter().map(|x| x.id()).collect();
+    let done = Pass::<S, Values>::run(seeds, Capture::Targets(targets), true)?;
+    if let Some(shape) = done.outside {
+        return Err(Error::LeafOutsideBlock { op, shape });
+    }
+    let mut found: HashMap<usize, Tensor, NodeIds> = done
+        .leaves
+        .into_iter()
+        .chain(done.captured)
+        .map(|(x, g)| (x.id(), g))
+        .collect();
+    Ok(inputs.iter().map(|x| found.remove(&x.id())).collect())
 }
 
 /// The starting gradient: `given`, checked against `variable`'s shape, or ones.
@@ -225,6 +309,8 @@ enum Capture {
 struct Pending<S: Strategy, T> {
     grad: T,
     leaf: Option<Variable<S>>,
+    /// An intermediate held until its creator runs (`retain_graph(false)`).
+    held: Option<Variable<S>>,
 }
 
 /// What a finished pass found.
@@ -233,6 +319,8 @@ struct Done<S: Strategy, T> {
     leaves: Vec<(Variable<S>, T)>,
     /// Intermediate gradients retained, or targets that are intermediates.
     captured: Vec<(Variable<S>, T)>,
+    /// The shape of a leaf reached that is not a target (for `Targets`).
+    outside: Option<crate::Shape>,
 }
 
 /// One backward call's state.
@@ -244,6 +332,8 @@ struct Pass<S: Strategy, G: Gradients<S>> {
     scheduled_several: HashSet<usize, NodeIds>,
     capture: Capture,
     captured: Vec<(Variable<S>, G::Grad)>,
+    /// `retain_graph(false)`: each function lets go of its links as it runs.
+    release: bool,
 }
 
 impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
@@ -251,6 +341,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
     fn run(
         roots: impl IntoIterator<Item = (Variable<S>, G::Grad)>,
         capture: Capture,
+        release: bool,
     ) -> Result<Done<S, G::Grad>> {
         let mut pass = Pass::<S, G> {
             grads: HashMap::default(),
@@ -258,12 +349,13 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             scheduled_several: HashSet::default(),
             capture,
             captured: Vec::new(),
+            release,
         };
         for (root, grad) in roots {
             if root.is_leaf() {
                 pass.add_to_leaf(root, grad)?;
             } else {
-                pass.add_to_intermediate(&S::get(&root.node), grad)?;
+                pass.add_to_intermediate(&S::get(&root.node), grad, None)?;
             }
         }
         while let Some(Scheduled { function, .. }) = pass.schedule.pop() {
@@ -273,25 +365,45 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             Capture::Targets(targets) => Some(targets),
             Capture::Store { .. } => None,
         };
+        let mut outside = None;
         let leaves = pass
             .grads
             .into_iter()
-            .filter(|(id, _)| targets.is_none_or(|targets| targets.contains(id)))
-            .filter_map(|(_, pending)| pending.leaf.map(|leaf| (leaf, pending.grad)))
+            .filter_map(|(id, pending)| pending.leaf.map(|leaf| (id, leaf, pending.grad)))
+            .filter(|(id, leaf, _)| {
+                let wanted = targets.is_none_or(|targets| targets.contains(id));
+                if !wanted && outside.is_none() {
+                    outside = Some(leaf.shape());
+                }
+                wanted
+            })
+            .map(|(_, leaf, grad)| (leaf, grad))
             .collect();
         Ok(Done {
             leaves,
             captured: pass.captured,
+            outside,
         })
     }
 
     /// Adds `grad` to what an intermediate variable has received; schedules
     /// its creator on the first.
-    fn add_to_intermediate(&mut self, node: &VariableInner<S>, grad: G::Grad) -> Result<()> {
+    /// `held` keeps the variable alive until its creator has run, when the
+    /// functions that read it let go of it first (`retain_graph(false)`).
+    fn add_to_intermediate(
+        &mut self,
+        node: &VariableInner<S>,
+        grad: G::Grad,
+        held: Option<Variable<S>>,
+    ) -> Result<()> {
         match self.grads.entry(crate::addr(node)) {
             Entry::Occupied(mut entry) => G::accumulate(&mut entry.get_mut().grad, grad),
             Entry::Vacant(entry) => {
-                entry.insert(Pending { grad, leaf: None });
+                entry.insert(Pending {
+                    grad,
+                    leaf: None,
+                    held,
+                });
                 if let Some(creator) = &node.creator {
                     self.schedule(creator);
                 }
@@ -308,6 +420,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                 entry.insert(Pending {
                     grad,
                     leaf: Some(leaf),
+                    held: None,
                 });
                 Ok(())
             }
@@ -326,9 +439,32 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
     }
 
     /// Runs one function's backward and passes the gradients to its inputs.
+    /// Without `retain_graph` the function lets go of its links first and
+    /// they are dropped once its gradients are passed on.
     fn step(&mut self, function: &FunctionInner<S>) -> Result<()> {
+        let released = || Error::GraphReleased {
+            op: function.op().name(),
+        };
+        if self.release {
+            let links = function.let_go(Liveness::Released).ok_or_else(released)?;
+            self.step_on(Linked {
+                node: function,
+                links: &links,
+            })
+        } else {
+            function.linked(|linked| match function.liveness() {
+                Liveness::Live => self.step_on(linked),
+                Liveness::Released | Liveness::Cut => Err(released()),
+            })
+        }
+    }
+
+    fn step_on(&mut self, function: Linked<'_, S>) -> Result<()> {
         let mut gys = G::List::default();
-        if let Some(back) = S::Cells::once_get(&function.output) {
+        // What keeps the outputs alive until the derivative has read them
+        // (only when releasing: otherwise the graph does).
+        let mut _held: SmallVec<[Option<Variable<S>>; 1]> = SmallVec::new();
+        if let Some(back) = S::Cells::once_get(&function.node.output) {
             // One output, and backward came here through it: it is alive.
             let grad = match self.grads.remove(&S::back_addr(back)) {
                 Some(pending) => {
@@ -337,6 +473,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                             self.capture(&Variable { node }, &pending.grad);
                         }
                     }
+                    _held.push(pending.held);
                     pending.grad
                 }
                 None => G::zeros(
@@ -350,6 +487,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                     Some(y) => match self.grads.remove(&y.id()) {
                         Some(pending) => {
                             self.capture(y, &pending.grad);
+                            _held.push(pending.held);
                             pending.grad
                         }
                         None => G::zeros(&y.shape()),
@@ -363,7 +501,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         // Which inputs receive a gradient: those that needed one when the
         // function was recorded (not constants) and are alive (a leaf
         // nobody holds any more gets none: nobody could read it).
-        let inputs = function.links.inputs();
+        let inputs = function.inputs();
         let mut needs = function.recorded_needs();
         for (i, input) in inputs.iter().enumerate() {
             if let Input::Leaf(back, _) = input {
@@ -381,7 +519,21 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                 continue;
             };
             match input {
-                Input::Variable(node) => self.add_to_intermediate(&S::get_link(node), gx)?,
+                Input::Variable(link) => {
+                    let node = S::get_link(link);
+                    if node.is_unchained() {
+                        // Unchained since this function read it: a leaf.
+                        let leaf = Variable {
+                            node: S::handle(link),
+                        };
+                        self.add_to_leaf(leaf, gx)?;
+                    } else {
+                        let held = self.release.then(|| Variable {
+                            node: S::handle(link),
+                        });
+                        self.add_to_intermediate(&node, gx, held)?;
+                    }
+                }
                 Input::Leaf(back, _) => self.add_to_leaf_input(back, gx)?,
             }
         }
@@ -399,6 +551,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                     entry.insert(Pending {
                         grad,
                         leaf: Some(Variable { node }),
+                        held: None,
                     });
                 }
                 Ok(())
@@ -436,7 +589,7 @@ trait Gradients<S: Strategy> {
     fn accumulate(sum: &mut Self::Grad, grad: Self::Grad) -> Result<()>;
     /// Runs `function`'s backward on the outputs' gradients for the inputs
     /// that `needs` marks; checks the count and shapes of what it returns.
-    fn backward(function: &FunctionInner<S>, needs: &Bits, gys: Self::List) -> Result<Self::Out>;
+    fn backward(function: Linked<'_, S>, needs: &Bits, gys: Self::List) -> Result<Self::Out>;
     /// One gradient per input; `None` for an input that gets none.
     type Out: IntoIterator<Item = Option<Self::Grad>>;
 }
@@ -445,8 +598,8 @@ trait Gradients<S: Strategy> {
 type InputGrads<T> = SmallVec<[Option<T>; 2]>;
 
 /// The inputs' values as forward read them.
-fn input_values<S: Strategy>(function: &FunctionInner<S>) -> Tensors {
-    match function.links.inputs() {
+fn input_values<S: Strategy>(function: Linked<'_, S>) -> Tensors {
+    match function.inputs() {
         [a] => a.value().into(),
         [a, b] => [a.value(), b.value()].into(),
         inputs => inputs.iter().map(Input::value).collect(),
@@ -478,7 +631,7 @@ impl<S: Strategy> Gradients<S> for Values {
         Ok(())
     }
 
-    fn backward(function: &FunctionInner<S>, needs: &Bits, gys: Tensors) -> Result<Self::Out> {
+    fn backward(function: Linked<'_, S>, needs: &Bits, gys: Tensors) -> Result<Self::Out> {
         let xs = input_values(function);
         let op = function.op();
         let gxs = if function.is_legacy() {
@@ -535,7 +688,7 @@ impl<S: Strategy> Gradients<S> for Graph {
     }
 
     fn backward(
-        function: &FunctionInner<S>,
+        function: Linked<'_, S>,
         needs: &Bits,
         gys: SmallVec<[Variable<S>; 2]>,
     ) -> Result<Self::Out> {
@@ -546,7 +699,6 @@ impl<S: Strategy> Gradients<S> for Graph {
                 function.outputs().into_iter().map(|(y, _)| y).collect();
             // Leaves as forward read them (a constant once gone).
             let xs = function
-                .links
                 .inputs()
                 .iter()
                 .map(Input::as_forward_read_it)

@@ -122,10 +122,18 @@ fn write_variable<S: Strategy>(out: &mut String, id: usize, variable: &Variable<
     );
 }
 
+/// A function that has let go of its links (released by a backward pass
+/// with `retain_graph(false)`, or cut by `unchain`) shows as its op's name
+/// with "(released)", and no edges to inputs.
 fn write_function<S: Strategy>(out: &mut String, id: usize, function: &FunctionNode<S>) {
+    let released = if function.is_released() {
+        " (released)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "f{id} [label=\"{}\", shape=box, color=lightblue, style=filled]",
+        "f{id} [label=\"{}{released}\", shape=box, color=lightblue, style=filled]",
         escape(function.name())
     );
 }

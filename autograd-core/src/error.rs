@@ -274,6 +274,41 @@ pub enum Error {
         /// The requested shape.
         to: Shape,
     },
+    /// A backward pass reached a function that an earlier pass with
+    /// `retain_graph(false)` released (PyTorch's "Trying to backward
+    /// through the graph a second time").
+    #[error(
+        "{op}: this function's saved values were freed by an earlier backward pass with retain_graph(false); pass retain_graph(true) to the first pass to go through it again"
+    )]
+    GraphReleased {
+        /// The released function's op.
+        op: &'static str,
+    },
+    /// A recomputed block (a checkpoint) reached a leaf that needs a
+    /// gradient but is not among the block's inputs: its gradient would be
+    /// lost, so the block must take it as an input.
+    #[error(
+        "{op}: the recomputed block reads a leaf of shape {shape:?} that needs a gradient but is not among its inputs; pass it as an input"
+    )]
+    LeafOutsideBlock {
+        /// The op's name (`checkpoint`).
+        op: &'static str,
+        /// The leaf's shape.
+        shape: Shape,
+    },
+    /// A recomputed block returned outputs of other shapes than the first
+    /// time it ran.
+    #[error("{op}: output {index} has shape {got:?} when recomputed, {expected:?} the first time")]
+    RecomputedShape {
+        /// The op's name (`checkpoint`).
+        op: &'static str,
+        /// The output's position.
+        index: usize,
+        /// Its shape the first time.
+        expected: Shape,
+        /// Its shape when recomputed.
+        got: Shape,
+    },
 }
 
 impl Error {

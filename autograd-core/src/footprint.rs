@@ -76,7 +76,9 @@ impl<S: Strategy> Variable<S> {
                 footprint.functions += 1;
                 footprint.bytes += function_bytes(node);
                 // What the op saved for backward beyond its links' values.
-                S::get(&node.inner).for_each_kept_value(|value| count(value, &mut footprint.bytes));
+                S::get(&node.inner).linked(|f| {
+                    f.for_each_kept_value(|value| count(value, &mut footprint.bytes));
+                });
             }
             Step::Input { read, saved, .. } => {
                 if let Read::Gone { first: true, .. } = read {
@@ -100,7 +102,7 @@ impl<S: Strategy> Variable<S> {
 
 fn function_bytes<S: Strategy>(node: &FunctionNode<S>) -> usize {
     let inner = S::get(&node.inner);
-    let out_of_line = match &inner.links {
+    let out_of_line = inner.linked(|f| match f.links {
         Links::General(general) => {
             let outputs = S::Cells::once_get(&general.outputs).map_or(0, |slots| {
                 slots
@@ -114,7 +116,7 @@ fn function_bytes<S: Strategy>(node: &FunctionNode<S>) -> usize {
                 + general.plan.heap_bytes()
         }
         Links::Nullary(_) | Links::Unary(..) | Links::Binary(..) => 0,
-    };
+    });
     S::allocation_size::<FunctionInner<S>>()
         + size_of_val(inner.op())
         + inner.op().heap_size()

@@ -3,8 +3,11 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
-use autograd_mem::{Cells, DefaultStrategy, GraphNode, NodeKind, NodeOnce, Strategy, live};
+use autograd_mem::{
+    Cells, DefaultStrategy, GraphNode, NodeCell, NodeKind, NodeOnce, Strategy, live,
+};
 use smallvec::SmallVec;
 
 use crate::generation::Order;
@@ -28,12 +31,22 @@ pub struct FunctionNode<S: Strategy = DefaultStrategy> {
     pub(crate) inner: S::Handle<FunctionInner<S>>,
 }
 
-/// A function's node: the op, what it read, and what it produced. 88 bytes
+/// A function's node: the op, what it read, and what it produced. 104 bytes
 /// under `RcWeak` with the `Rc` counts, for one or two inputs and one output.
+///
+/// The links sit in a cell so that a function can let go of them while its
+/// outputs still hold it: once it has run in a backward pass with
+/// `retain_graph(false)` ([`Released`](Liveness::Released)), or when
+/// [`Variable::unchain`] cuts it ([`Cut`](Liveness::Cut): its outputs are
+/// leaves from then on). Either way its links become [`Links::Nullary`] and
+/// its saved values are freed; the op stays (its name, its parameters).
 pub(crate) struct FunctionInner<S: Strategy> {
     /// `None` only while the node is being dropped.
     pub(crate) op: Option<Box<dyn Function<S>>>,
-    pub(crate) links: Links<S>,
+    links: NodeCell<S, Links<S>>,
+    /// A [`Liveness`], readable without the cell (every op reads it of its
+    /// inputs' creators, to know whether an input is a leaf).
+    liveness: AtomicU8,
     /// The output of a one-output function (set right after it exists: it
     /// needs this node first). Functions with several outputs keep theirs in
     /// [`GeneralLinks`].
@@ -231,10 +244,47 @@ impl<S: Strategy> FunctionInner<S> {
         live::record_created::<S>(NodeKind::Function);
         FunctionInner {
             op: Some(op),
-            links,
+            links: S::Cells::new_cell(links),
+            liveness: AtomicU8::new(Liveness::Live as u8),
             output: S::Cells::new_once(),
             order: Order::next(generation),
         }
+    }
+
+    /// Whether the function still holds its links.
+    #[inline]
+    pub(crate) fn liveness(&self) -> Liveness {
+        match self.liveness.load(Ordering::Acquire) {
+            0 => Liveness::Live,
+            1 => Liveness::Released,
+            _ => Liveness::Cut,
+        }
+    }
+
+    /// `true` once [`Variable::unchain`] has cut the function: its outputs
+    /// are leaves.
+    #[inline]
+    pub(crate) fn is_cut(&self) -> bool {
+        self.liveness.load(Ordering::Acquire) == Liveness::Cut as u8
+    }
+
+    /// Runs `f` on the node with its links (read under the cell).
+    #[inline]
+    pub(crate) fn linked<R>(&self, f: impl FnOnce(Linked<'_, S>) -> R) -> R {
+        S::Cells::read(&self.links, |links| f(Linked { node: self, links }))
+    }
+
+    /// Takes the links out of a live function, leaving it `to` (released or
+    /// cut); `None` if it was not live (another pass, or an unchain, took
+    /// them first). The caller drops them, outside the cell.
+    pub(crate) fn let_go(&self, to: Liveness) -> Option<Links<S>> {
+        S::Cells::write(&self.links, |links| {
+            if self.liveness() != Liveness::Live {
+                return None;
+            }
+            self.liveness.store(to as u8, Ordering::Release);
+            Some(std::mem::replace(links, Links::Nullary(Marks::default())))
+        })
     }
 
     pub(crate) fn op(&self) -> &dyn Function<S> {
@@ -244,8 +294,12 @@ impl<S: Strategy> FunctionInner<S> {
     /// Links the function to its outputs, once they exist.
     #[inline]
     pub(crate) fn set_outputs(&self, outputs: &[Variable<S>]) {
-        match (&self.links, outputs) {
-            (Links::General(general), outputs) if outputs.len() > 1 => {
+        if let [y] = outputs {
+            let _ = S::Cells::once_set(&self.output, S::back(&y.node));
+            return;
+        }
+        S::Cells::read(&self.links, |links| {
+            if let (Links::General(general), true) = (links, outputs.len() > 1) {
                 let slots = outputs
                     .iter()
                     .enumerate()
@@ -257,22 +311,61 @@ impl<S: Strategy> FunctionInner<S> {
                     .collect();
                 let _ = S::Cells::once_set(&general.outputs, slots);
             }
-            (_, [y]) => {
-                let _ = S::Cells::once_set(&self.output, S::back(&y.node));
-            }
-            _ => {}
-        }
+        });
+    }
+
+    /// `true` if the function has more than one output.
+    pub(crate) fn has_several_outputs(&self) -> bool {
+        S::Cells::once_get(&self.output).is_none()
+    }
+}
+
+/// Whether a function holds its links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Liveness {
+    /// As recorded.
+    Live = 0,
+    /// Ran in a backward pass with `retain_graph(false)`: a second pass
+    /// through it is [`Error::GraphReleased`](crate::Error::GraphReleased).
+    Released = 1,
+    /// Cut by [`Variable::unchain`]: its outputs are leaves.
+    Cut = 2,
+}
+
+/// A function node with its links, borrowed under the cell: what backward,
+/// the walks and the handle's accessors read.
+pub(crate) struct Linked<'a, S: Strategy> {
+    pub(crate) node: &'a FunctionInner<S>,
+    pub(crate) links: &'a Links<S>,
+}
+
+impl<S: Strategy> Clone for Linked<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: Strategy> Copy for Linked<'_, S> {}
+
+impl<'a, S: Strategy> Linked<'a, S> {
+    pub(crate) fn op(&self) -> &'a dyn Function<S> {
+        self.node.op()
+    }
+
+    pub(crate) fn inputs(&self) -> &'a [Input<S>] {
+        self.links.inputs()
     }
 
     /// The outputs, upgraded (`None` where one is gone), with their shapes
     /// where the function kept them.
-    pub(crate) fn outputs(&self) -> SmallVec<[LiveOutput<'_, S>; 1]> {
-        if let Some(back) = S::Cells::once_get(&self.output) {
+    pub(crate) fn outputs(&self) -> SmallVec<[LiveOutput<'a, S>; 1]> {
+        if let Some(back) = S::Cells::once_get(&self.node.output) {
             let mut one = SmallVec::new();
             one.push((S::upgrade(back).map(|node| Variable { node }), None));
             return one;
         }
-        let Links::General(general) = &self.links else {
+        let Links::General(general) = self.links else {
             return SmallVec::new();
         };
         S::Cells::once_get(&general.outputs)
@@ -290,17 +383,12 @@ impl<S: Strategy> FunctionInner<S> {
             .unwrap_or_default()
     }
 
-    /// `true` if the function has more than one output.
-    pub(crate) fn has_several_outputs(&self) -> bool {
-        S::Cells::once_get(&self.output).is_none()
-    }
-
     /// How many outputs the function produced.
     pub(crate) fn output_count(&self) -> usize {
-        if S::Cells::once_get(&self.output).is_some() {
+        if S::Cells::once_get(&self.node.output).is_some() {
             return 1;
         }
-        match &self.links {
+        match self.links {
             Links::General(general) => S::Cells::once_get(&general.outputs).map_or(0, |s| s.len()),
             _ => 0,
         }
@@ -309,7 +397,7 @@ impl<S: Strategy> FunctionInner<S> {
     /// The inputs that needed a gradient when the function was recorded.
     #[inline]
     pub(crate) fn recorded_needs(&self) -> Bits {
-        match &self.links {
+        match self.links {
             Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
                 marks.needs_bits()
             }
@@ -319,7 +407,7 @@ impl<S: Strategy> FunctionInner<S> {
 
     /// `true` if backward reads input `index`'s value.
     pub(crate) fn saves_input(&self, index: usize) -> bool {
-        match &self.links {
+        match self.links {
             Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
                 marks.saves_input(index)
             }
@@ -330,7 +418,7 @@ impl<S: Strategy> FunctionInner<S> {
     /// `true` if the op is of the first shape (array-level `backward`).
     #[inline]
     pub(crate) fn is_legacy(&self) -> bool {
-        match &self.links {
+        match self.links {
             Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
                 marks.legacy()
             }
@@ -339,8 +427,8 @@ impl<S: Strategy> FunctionInner<S> {
     }
 
     /// The tensors kept with `Save::tensor`.
-    pub(crate) fn saved_tensors(&self) -> &[Tensor] {
-        match &self.links {
+    pub(crate) fn saved_tensors(&self) -> &'a [Tensor] {
+        match self.links {
             Links::General(general) => general.plan.tensors.as_deref().unwrap_or_default(),
             _ => &[],
         }
@@ -350,8 +438,8 @@ impl<S: Strategy> FunctionInner<S> {
     pub(crate) fn saved_output(&self, index: usize) -> SavedOutput<S> {
         let live =
             |back: &S::Back<VariableInner<S>>| S::upgrade(back).map(|node| Variable { node });
-        if let Some(back) = S::Cells::once_get(&self.output) {
-            let saved = match &self.links {
+        if let Some(back) = S::Cells::once_get(&self.node.output) {
+            let saved = match self.links {
                 Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
                     marks.saves_output(index)
                 }
@@ -363,7 +451,7 @@ impl<S: Strategy> FunctionInner<S> {
                 (true, None) => SavedOutput::Gone(None),
             };
         }
-        let Links::General(general) = &self.links else {
+        let Links::General(general) = self.links else {
             return SavedOutput::NotSaved;
         };
         let slot = S::Cells::once_get(&general.outputs).and_then(|slots| slots.get(index));
@@ -383,7 +471,7 @@ impl<S: Strategy> FunctionInner<S> {
     /// Calls `f` on every value the function keeps apart from its links
     /// (saved tensors, saved outputs of a function with several).
     pub(crate) fn for_each_kept_value(&self, mut f: impl FnMut(&Tensor)) {
-        if let Links::General(general) = &self.links {
+        if let Links::General(general) = self.links {
             general.plan.tensors.iter().flatten().for_each(&mut f);
             for slot in S::Cells::once_get(&general.outputs).into_iter().flatten() {
                 if let Some(value) = &slot.value {
@@ -394,23 +482,28 @@ impl<S: Strategy> FunctionInner<S> {
     }
 }
 
-/// One output as [`FunctionInner::outputs`] sees it: the variable if it is
+/// One output as [`Linked::outputs`] sees it: the variable if it is
 /// still alive, and its shape if the function kept it (several outputs).
 pub(crate) type LiveOutput<'a, S> = (Option<Variable<S>>, Option<&'a [usize]>);
 
 impl<S: Strategy> GraphNode<S> for FunctionInner<S> {
     fn trace(&self, tracer: &mut S::Tracer<'_>) {
-        for input in self.links.inputs() {
-            input.trace(tracer);
-        }
         if let Some(back) = S::Cells::once_get(&self.output) {
             S::trace_back(back, tracer);
         }
-        if let Links::General(general) = &self.links {
-            for slot in S::Cells::once_get(&general.outputs).into_iter().flatten() {
-                S::trace_back(&slot.variable, tracer);
+        // A pass holding the cell leaves these edges untraced: the
+        // collector then counts the inputs as held from outside and keeps
+        // them, which is safe (it frees them at a later collection).
+        S::Cells::try_read(&self.links, |links| {
+            for input in links.inputs() {
+                input.trace(tracer);
             }
-        }
+            if let Links::General(general) = links {
+                for slot in S::Cells::once_get(&general.outputs).into_iter().flatten() {
+                    S::trace_back(&slot.variable, tracer);
+                }
+            }
+        });
     }
 }
 
@@ -424,7 +517,8 @@ impl<S: Strategy> FunctionInner<S> {
             Input::Leaf(back, _) if !weak_back => links.push(Link::Back(back)),
             Input::Leaf(..) => {}
         };
-        match std::mem::replace(&mut self.links, Links::Nullary(Marks::default())) {
+        let own = S::Cells::get_mut(&mut self.links);
+        match std::mem::replace(own, Links::Nullary(Marks::default())) {
             Links::Nullary(_) => {}
             Links::Unary(_, [x]) => keep(x),
             Links::Binary(_, [a, b]) => {
@@ -451,8 +545,9 @@ impl<S: Strategy> FunctionInner<S> {
         }
     }
 
-    fn owns_links(&self) -> bool {
-        !matches!(self.links, Links::Nullary(_)) || S::Cells::once_get(&self.output).is_some()
+    fn owns_links(&mut self) -> bool {
+        !matches!(S::Cells::get_mut(&mut self.links), Links::Nullary(_))
+            || S::Cells::once_get(&self.output).is_some()
     }
 }
 
@@ -484,22 +579,27 @@ impl<S: Strategy> FunctionNode<S> {
     /// The variables the function read; `None` for a leaf that is gone
     /// (under `RcWeak` and `ArcWeak` a function does not own the leaves it
     /// reads, only their values).
+    ///
+    /// Empty for a function that has let go of its links: one that ran in a
+    /// backward pass with [`retain_graph(false)`](crate::BackwardOptions::retain_graph)
+    /// ([`is_released`](FunctionNode::is_released)).
     pub fn inputs(&self) -> Vec<Option<Variable<S>>> {
-        S::get(&self.inner)
-            .links
-            .inputs()
-            .iter()
-            .map(Input::variable)
-            .collect()
+        S::get(&self.inner).linked(|f| f.inputs().iter().map(Input::variable).collect())
     }
 
     /// The variables the function produced; `None` where an output is gone.
+    /// A released function with several outputs lists none (its links to
+    /// them are gone with the rest).
     pub fn outputs(&self) -> Vec<Option<Variable<S>>> {
-        S::get(&self.inner)
-            .outputs()
-            .into_iter()
-            .map(|(output, _)| output)
-            .collect()
+        S::get(&self.inner).linked(|f| f.outputs().into_iter().map(|(output, _)| output).collect())
+    }
+
+    /// `true` once the function has let go of its inputs and saved values,
+    /// having run in a backward pass with
+    /// [`retain_graph(false)`](crate::BackwardOptions::retain_graph): a
+    /// second pass through it is [`Error::GraphReleased`](crate::Error::GraphReleased).
+    pub fn is_released(&self) -> bool {
+        S::get(&self.inner).liveness() != Liveness::Live
     }
 
     /// `true` if both handles point at the same node.
@@ -525,10 +625,12 @@ impl<S: Strategy> Clone for FunctionNode<S> {
 impl<S: Strategy> fmt::Debug for FunctionNode<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = S::get(&self.inner);
+        let inputs = inner.linked(|linked| linked.inputs().len());
         f.debug_struct("FunctionNode")
             .field("op", &inner.op().name())
-            .field("inputs", &inner.links.inputs().len())
+            .field("inputs", &inputs)
             .field("generation", &inner.order.generation().0)
+            .field("released", &(inner.liveness() != Liveness::Live))
             .finish()
     }
 }

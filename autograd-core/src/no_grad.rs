@@ -142,3 +142,36 @@ impl Drop for RecordingGuard {
         leave(self.scope);
     }
 }
+
+/// While alive, ops on this thread build graphs again, also inside a
+/// [`no_grad`] scope or a first-order backward (`torch.enable_grad`): what a
+/// checkpoint's recomputation in backward needs. Scopes nest as
+/// [`no_grad`]'s do.
+///
+/// ```
+/// use autograd_core::{enable_grad, is_grad_enabled, no_grad};
+///
+/// let _off = no_grad();
+/// let on = enable_grad();
+/// assert!(is_grad_enabled());
+/// drop(on);
+/// assert!(!is_grad_enabled());
+/// ```
+#[must_use = "the scope ends when the guard is dropped"]
+pub fn enable_grad() -> EnableGradGuard {
+    EnableGradGuard {
+        _scope: RecordingGuard::new(),
+    }
+}
+
+/// The guard [`enable_grad`] returns; neither `Send` nor `Sync`.
+pub struct EnableGradGuard {
+    /// Ends the scope when dropped.
+    _scope: RecordingGuard,
+}
+
+impl std::fmt::Debug for EnableGradGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnableGradGuard").finish_non_exhaustive()
+    }
+}

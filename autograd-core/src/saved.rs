@@ -11,7 +11,7 @@
 use autograd_mem::{DefaultStrategy, Strategy};
 use smallvec::SmallVec;
 
-use crate::function_node::{FunctionInner, SavedOutput};
+use crate::function_node::{Linked, SavedOutput};
 use crate::no_grad::no_grad;
 use crate::{Error, Result, Tensor, Tensors, Variable};
 
@@ -326,7 +326,7 @@ impl Marks {
 /// the output itself), so the gradients the derivative computes with ops
 /// are recorded and can be differentiated again.
 pub struct Saved<'a, S: Strategy = DefaultStrategy> {
-    function: &'a FunctionInner<S>,
+    function: Linked<'a, S>,
     xs: &'a [Tensor],
     needs: &'a Bits,
     recording: bool,
@@ -334,7 +334,7 @@ pub struct Saved<'a, S: Strategy = DefaultStrategy> {
 
 impl<'a, S: Strategy> Saved<'a, S> {
     pub(crate) fn new(
-        function: &'a FunctionInner<S>,
+        function: Linked<'a, S>,
         xs: &'a [Tensor],
         needs: &'a Bits,
         recording: bool,
@@ -349,6 +349,13 @@ impl<'a, S: Strategy> Saved<'a, S> {
 
     fn op(&self) -> &'static str {
         self.function.op().name()
+    }
+
+    /// `true` under `create_graph`: the gradients the derivative computes
+    /// are recorded (and the variables it hands out are the graph's own);
+    /// `false` in a first-order pass, which runs on constants.
+    pub fn records(&self) -> bool {
+        self.recording
     }
 
     fn not_saved(&self, what: &'static str, index: usize) -> Error {
@@ -435,7 +442,7 @@ impl<'a, S: Strategy> Saved<'a, S> {
         if !self.recording {
             return Ok(Variable::from_tensor(value.clone()));
         }
-        self.function.links.inputs()[index].as_forward_read_it()
+        self.function.inputs()[index].as_forward_read_it()
     }
 
     /// Output `index` as a variable for the derivative's ops: under

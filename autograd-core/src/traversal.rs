@@ -59,7 +59,7 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
     });
     queue.push_back((0, root.clone()));
     while let Some((output, variable)) = queue.pop_front() {
-        let Some(node) = variable.creator() else {
+        let Some(node) = variable.linked_creator() else {
             continue;
         };
         let next = functions.len();
@@ -74,16 +74,28 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
         if !first {
             continue;
         }
-        let inner = S::get(&node.inner);
-        for input in inner.links.inputs() {
-            let owned = input.is_owned();
-            let saved = input.saved_value();
+        // Read under the cell, visited outside it (a visit reads the
+        // function again).
+        let inputs: Vec<_> = S::get(&node.inner).linked(|f| {
+            f.inputs()
+                .iter()
+                .map(|input| {
+                    (
+                        input.is_owned(),
+                        input.saved_value(),
+                        input.variable(),
+                        input.id(),
+                    )
+                })
+                .collect()
+        });
+        for (owned, saved, x, id) in inputs {
             let saved = saved.as_ref();
-            let Some(x) = input.variable() else {
+            let Some(x) = x else {
                 // A gone leaf's node is freed, but the function's link to it
                 // still names it (a weak pointer keeps its address).
                 let next = gone.len();
-                let number = *gone.entry(input.id()).or_insert(next);
+                let number = *gone.entry(id).or_insert(next);
                 visit(Step::Input {
                     function,
                     read: Read::Gone {

@@ -8,7 +8,7 @@ use autograd_mem::{
 };
 use ndarray::{Array, ArrayViewMutD, Dimension};
 
-use crate::function_node::FunctionInner;
+use crate::function_node::{FunctionInner, Liveness};
 use crate::teardown::{self, Link};
 use crate::{Error, FunctionNode, Generation, Result, SharedArray, Tensor};
 
@@ -171,6 +171,23 @@ impl<S: Strategy> VariableInner<S> {
             ),
             None => (self.value.clone(), true),
         })
+    }
+
+    /// `true` for a leaf, and for an intermediate whose creator
+    /// [`Variable::unchain`] has cut.
+    #[inline]
+    pub(crate) fn is_leaf(&self) -> bool {
+        self.creator
+            .as_ref()
+            .is_none_or(|creator| S::get_link(creator).is_cut())
+    }
+
+    /// `true` for an intermediate whose creator [`Variable::unchain`] has cut.
+    #[inline]
+    pub(crate) fn is_unchained(&self) -> bool {
+        self.creator
+            .as_ref()
+            .is_some_and(|creator| S::get_link(creator).is_cut())
     }
 
     pub(crate) fn generation(&self) -> Generation {
@@ -368,10 +385,11 @@ impl<S: Strategy> Variable<S> {
     ///
     /// # Errors
     /// [`Error::SetDataShape`] when `data` has another shape, and
-    /// [`Error::SetDataNotLeaf`] when a function computed this variable; the
-    /// variable keeps its value.
+    /// [`Error::SetDataNotLeaf`] when a function computed this variable
+    /// (also one [unchained](Variable::unchain) since: its value stays what
+    /// its creator computed); the variable keeps its value.
     pub fn set_data<D: Dimension>(&self, data: Array<f64, D>) -> Result<()> {
-        if !self.is_leaf() {
+        if self.inner().creator.is_some() {
             return Err(Error::SetDataNotLeaf);
         }
         let data = Tensor::from_shared_repr(Tensor::from_array(data).into_shared_repr());
@@ -411,9 +429,10 @@ impl<S: Strategy> Variable<S> {
     ///
     /// # Errors
     /// [`Error::NotLeaf`] naming `update_data` when a function computed this
-    /// variable; nothing runs then.
+    /// variable (also one [unchained](Variable::unchain) since); nothing
+    /// runs then.
     pub fn update_data<R>(&self, f: impl FnOnce(ArrayViewMutD<'_, f64>) -> R) -> Result<R> {
-        if !self.is_leaf() {
+        if self.inner().creator.is_some() {
             return Err(Error::NotLeaf { op: "update_data" });
         }
         Ok(self.write(|s| {
@@ -495,16 +514,111 @@ impl<S: Strategy> Variable<S> {
         drop(grad); // outside the cell: it may free a gradient's graph
     }
 
-    /// The function that created this variable; `None` for a leaf.
+    /// The function that created this variable; `None` for a leaf (also
+    /// one [unchained](Variable::unchain) since).
     pub fn creator(&self) -> Option<FunctionNode<S>> {
+        self.linked_creator().filter(|f| !S::get(&f.inner).is_cut())
+    }
+
+    /// The creator the node still links, cut or not (what the walks see:
+    /// an unchained variable's creator node stays allocated while the
+    /// variable holds it).
+    pub(crate) fn linked_creator(&self) -> Option<FunctionNode<S>> {
         self.inner().creator.as_ref().map(|creator| FunctionNode {
             inner: S::handle(creator),
         })
     }
 
-    /// `true` if no function created this variable.
+    /// `true` if no function created this variable, or it was
+    /// [unchained](Variable::unchain) since.
+    #[inline]
     pub fn is_leaf(&self) -> bool {
-        self.inner().creator.is_none()
+        self.inner().is_leaf()
+    }
+
+    /// Cuts this variable from the graph behind it, keeping its value: it
+    /// becomes a leaf (DeZero's `unchain`). Its creator lets go of its
+    /// inputs and of what it saved for backward, so the graph behind is
+    /// freed unless something else holds it: at once under `RcWeak` and
+    /// `ArcWeak` (and never under `StrongOnly`, whose leaf inputs the graph
+    /// owns), at the next collection under the collected strategies.
+    ///
+    /// The creator is cut for all its outputs: a function with several
+    /// makes each of them a leaf. The creator's node itself (the op, no
+    /// links) stays while this variable holds it, which
+    /// [`graph_footprint`](Variable::graph_footprint) counts. Functions
+    /// that read the variable before keep reading it; backward through
+    /// them stops here and adds the gradient to it, as to any leaf, and
+    /// under `create_graph` that gradient's graph reads it as a leaf
+    /// (through the strategy's back-reference), so the cycle `x → x.grad →
+    /// … → x` cannot form under the weak strategies.
+    ///
+    /// ```
+    /// use autograd_core::Variable;
+    /// let x = Variable::scalar(2.0);
+    /// let h = &x * &x;
+    /// h.unchain();
+    /// assert!(h.is_leaf() && h.creator().is_none());
+    /// let y = &h * &x; // 4x, with h a leaf
+    /// y.backward()?;
+    /// assert_eq!(x.grad().unwrap().sum(), 4.0);
+    /// assert_eq!(h.grad().unwrap().sum(), 2.0);
+    /// # Ok::<(), autograd_core::Error>(())
+    /// ```
+    pub fn unchain(&self) {
+        if let Some(creator) = &self.inner().creator {
+            let links = S::get_link(creator).let_go(Liveness::Cut);
+            drop(links); // outside the cell; teardown does not recurse
+        }
+    }
+
+    /// Cuts every creator link in the graph behind this variable, as
+    /// DeZero's `unchain_backward` (truncated backpropagation through
+    /// time): each variable its creator's inputs lead back to becomes a
+    /// leaf, while this variable keeps its creator (backward from it runs
+    /// through that one function, to its inputs). The walk is a loop over
+    /// a list, never a recursion, and the graph is cut only once the walk
+    /// has seen all of it; the nodes go as [`unchain`](Variable::unchain)
+    /// says.
+    ///
+    /// ```
+    /// use autograd_core::Variable;
+    /// let x = Variable::scalar(3.0);
+    /// let h = &(&x * &x) * &x;
+    /// let y = &h + &x;
+    /// y.unchain_backward();
+    /// assert!(h.is_leaf() && !y.is_leaf());
+    /// y.backward()?;
+    /// assert_eq!(x.grad().unwrap().sum(), 1.0); // only through the add
+    /// # Ok::<(), autograd_core::Error>(())
+    /// ```
+    pub fn unchain_backward(&self) {
+        let Some(root) = self.creator() else {
+            return;
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = vec![root.clone()];
+        let mut cut = Vec::new();
+        seen.insert(root.id());
+        while let Some(function) = queue.pop() {
+            let inputs = S::get(&function.inner).linked(|f| {
+                f.inputs()
+                    .iter()
+                    .filter_map(|input| input.variable()?.creator())
+                    .collect::<Vec<_>>()
+            });
+            for creator in inputs {
+                if seen.insert(creator.id()) {
+                    queue.push(creator.clone());
+                    cut.push(creator);
+                }
+            }
+        }
+        // Cut from the end nearest the root: each cut frees what only it
+        // held, while `cut` keeps every function node until the loop ends.
+        for function in &cut {
+            drop(S::get(&function.inner).let_go(Liveness::Cut));
+        }
     }
 
     /// The variable's [`Generation`]: 0 for a leaf, its creator's plus one otherwise.

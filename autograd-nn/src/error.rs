@@ -12,6 +12,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A model split into more segments than it has layers, or none.
+    #[error("{model}: {segments} segments for {layers} layers; give between 1 and {layers}")]
+    Segments {
+        /// The model.
+        model: &'static str,
+        /// The segments asked for.
+        segments: usize,
+        /// The model's layers.
+        layers: usize,
+    },
     /// An error from the engine or an op (a shape mismatch, a bad label).
     #[error(transparent)]
     Core(#[from] autograd_core::Error),

@@ -24,11 +24,17 @@ impl Activation {
     /// # Errors
     /// None in practice: the ops accept any shape.
     pub fn apply<S: Strategy>(self, x: &Variable<S>) -> Result<Variable<S>> {
-        Ok(match self {
-            Activation::Sigmoid => autograd_ops::sigmoid(x)?,
-            Activation::Relu => autograd_ops::relu(x)?,
-            Activation::Tanh => autograd_ops::tanh(x)?,
-        })
+        Ok(self.op(x)?)
+    }
+
+    /// [`apply`](Activation::apply) with the engine's error (inside a block
+    /// given to [`checkpoint`](autograd_ops::checkpoint)).
+    fn op<S: Strategy>(self, x: &Variable<S>) -> autograd_core::Result<Variable<S>> {
+        match self {
+            Activation::Sigmoid => autograd_ops::sigmoid(x),
+            Activation::Relu => autograd_ops::relu(x),
+            Activation::Tanh => autograd_ops::tanh(x),
+        }
     }
 }
 
@@ -94,6 +100,80 @@ impl<S: Strategy> Mlp<S> {
     /// The activation between layers.
     pub fn activation(&self) -> Activation {
         self.activation
+    }
+
+    /// [`forward`](Module::forward) with the layers split into `segments`
+    /// consecutive blocks of as equal a length as they divide into (the
+    /// longer ones first), each run through
+    /// [`checkpoint`](autograd_ops::checkpoint) with its layers' weights
+    /// and biases as the block's inputs: between forward and backward the
+    /// graph keeps each block's input activation, not the values inside
+    /// the blocks, and backward runs each block's forward once more. The
+    /// gradients are [`forward`](Module::forward)'s, bit for bit.
+    ///
+    /// `segments` equal to the number of layers checkpoints every layer;
+    /// √layers segments is the classic trade (Chen et al., 2016): kept
+    /// activations and recomputation both grow as √layers.
+    ///
+    /// ```
+    /// use autograd_nn::{Activation, Mlp, Module};
+    /// use autograd_core::Variable;
+    /// use rand::{SeedableRng, rngs::StdRng};
+    ///
+    /// let mlp: Mlp = Mlp::new(&[4, 8, 8, 8, 2], Activation::Tanh, &mut StdRng::seed_from_u64(0))?;
+    /// let x = Variable::constant(ndarray::Array2::<f64>::ones((3, 4)));
+    /// let y = mlp.forward_checkpointed(&x, 2)?;
+    /// assert_eq!(y.data(), mlp.forward(&x)?.data());
+    /// # Ok::<(), autograd_nn::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Segments`] unless `1 ≤ segments ≤` the number of layers;
+    /// [`Error::LayerInput`] for an input that is not `(batch, in)`.
+    pub fn forward_checkpointed(&self, x: &Variable<S>, segments: usize) -> Result<Variable<S>> {
+        let layers = self.layers.len();
+        if segments == 0 || segments > layers {
+            return Err(Error::Segments {
+                model: "Mlp",
+                segments,
+                layers,
+            });
+        }
+        let first = &self.layers[0];
+        let shape = x.shape();
+        if shape.len() != 2 || shape[1] != first.in_size() {
+            return Err(Error::LayerInput {
+                layer: "Linear",
+                weight: [first.in_size(), first.out_size()],
+                input: shape,
+            });
+        }
+        let (base, longer) = (layers / segments, layers % segments);
+        let mut start = 0;
+        let mut h = x.clone();
+        for segment in 0..segments {
+            let end = start + base + usize::from(segment < longer);
+            let block = &self.layers[start..end];
+            let mut inputs = vec![&h];
+            for layer in block {
+                inputs.extend([layer.weight(), layer.bias()]);
+            }
+            let (activation, last) = (self.activation, end == layers);
+            let count = block.len();
+            let run = move |v: &[Variable<S>]| {
+                let mut h = v[0].clone();
+                for i in 0..count {
+                    h = autograd_ops::linear(&h, &v[1 + 2 * i], Some(&v[2 + 2 * i]))?;
+                    if !(last && i + 1 == count) {
+                        h = activation.op(&h)?;
+                    }
+                }
+                Ok(vec![h])
+            };
+            h = autograd_ops::checkpoint(run, &inputs)?.remove(0);
+            start = end;
+        }
+        Ok(h)
     }
 }
 

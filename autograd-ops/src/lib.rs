@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 mod activation;
+mod checkpoint;
 mod compare;
 mod elementwise;
 mod grad;
@@ -60,8 +61,9 @@ pub use autograd_core::{
     ArcWeak, BackwardOptions, Collected, CollectedSync, DefaultStrategy, DotStyle, Error,
     Footprint, Freeing, Function, FunctionNode, Generation, Grads, NoGradGuard, RcWeak, Result,
     Save, Saved, SharedArray, Strategy, StrategyKind, StrongOnly, Tensor, Tensors, Variable, apply,
-    apply_one, is_grad_enabled, no_grad, with_no_grad,
+    apply_one, enable_grad, is_grad_enabled, no_grad, with_no_grad,
 };
+pub use checkpoint::checkpoint;
 pub use compare::{Maximum, Minimum, maximum, minimum};
 pub use elementwise::{
     Abs, Clip, Exp, Log, Pow, Sqrt, Square, abs, clip, exp, log, pow, sqrt, square,

@@ -1,0 +1,416 @@
+//! Guarantee: the memory of values has tools, and each keeps its promise.
+//!
+//! * `checkpoint` (and `Mlp::forward_checkpointed`) gives the gradients of
+//!   the plain graph: bit for bit for chains and the MLP, within 1e-12 for
+//!   random DAGs, under every strategy; a block that reaches a leaf outside
+//!   its inputs, or recomputes other outputs, is an error and writes no
+//!   gradient; the second cycle cannot form through it.
+//! * `retain_graph(false)` frees what each function saved while the output
+//!   is still held, and a second pass is `Error::GraphReleased`, writing no
+//!   gradient; of two concurrent passes over one `ArcWeak` graph one wins.
+//! * `unchain` and `unchain_backward` cut the graph without recursion (a
+//!   10⁶-op chain on a 256 KiB stack), free it where graphs are freed on
+//!   drop, and the second cycle cannot form through an unchained variable.
+
+use std::sync::{Arc, Barrier};
+
+use autograd_bench::alloc::CountingAlloc;
+use autograd_mem::{ArcWeak, Freeing, StrategyKind, test_each_strategy};
+use autograd_nn::{Activation, Mlp, Module};
+use autograd_ops::prelude::*;
+use autograd_ops::{Strategy, checkpoint};
+use autograd_tests::dags::{cases, dag};
+use autograd_tests::{heap, nodes, nodes_left, on_small_stack};
+use ndarray::{Array2, array};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+#[global_allocator]
+static HEAP: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::System);
+
+/// A block of a chain: `tanh(h·w)`, then `n` ops alternating `sin` and
+/// `square`. Each input is read once (a block reading one twice sums its
+/// two contributions before the enclosing pass adds them, so the sum may
+/// differ from the plain graph's in the last bit).
+fn chain<S: Strategy>(v: &[Variable<S>], n: usize) -> Result<Vec<Variable<S>>> {
+    let mut h = mul(&v[0], &v[1])?.tanh();
+    for i in 0..n {
+        h = if i % 2 == 0 { h.sin() } else { h.square() };
+    }
+    Ok(vec![h])
+}
+
+fn checkpointed_chains_give_the_plain_gradients_bit_for_bit<S: Strategy>() {
+    let run = |checkpointed: bool| {
+        let x = Variable::<S>::from_array(array![0.3, -0.8, 1.1]);
+        let w = Variable::<S>::from_array(array![0.9, 1.4, -0.6]);
+        let mut h = x.clone();
+        for _ in 0..4 {
+            h = if checkpointed {
+                checkpoint(|v| chain(v, 5), &[&h, &w]).unwrap().remove(0)
+            } else {
+                chain(&[h, w.clone()], 5).unwrap().remove(0)
+            };
+        }
+        sum(&h).unwrap().backward().unwrap();
+        (h.data(), x.grad().unwrap(), w.grad().unwrap())
+    };
+    assert_eq!(run(true), run(false), "{}", S::NAME);
+}
+
+fn mlp<S: Strategy>(layers: usize) -> Mlp<S> {
+    let sizes: Vec<usize> = std::iter::once(6)
+        .chain(std::iter::repeat_n(8, layers - 1))
+        .chain([3])
+        .collect();
+    Mlp::new(&sizes, Activation::Tanh, &mut StdRng::seed_from_u64(19)).unwrap()
+}
+
+fn the_checkpointed_mlp_gives_the_plain_gradients_bit_for_bit<S: Strategy>() {
+    let model = mlp::<S>(7);
+    let x = Variable::<S>::constant_from_array(Array2::from_shape_fn((5, 6), |(i, j)| {
+        ((i * 6 + j) as f64 * 0.37).sin()
+    }));
+    let labels = [0, 2, 1, 1, 0];
+    let grads = |segments: Option<usize>| {
+        model.cleargrads();
+        let y = match segments {
+            Some(n) => model.forward_checkpointed(&x, n).unwrap(),
+            None => model.forward(&x).unwrap(),
+        };
+        let loss = softmax_cross_entropy(&y, &labels).unwrap();
+        loss.backward().unwrap();
+        let grads: Vec<_> = model.params().iter().map(|p| p.grad().unwrap()).collect();
+        (loss.data(), grads)
+    };
+    let plain = grads(None);
+    for segments in [1, 2, 3, 7] {
+        assert_eq!(
+            grads(Some(segments)),
+            plain,
+            "{} segments {segments}",
+            S::NAME
+        );
+    }
+    assert!(matches!(
+        model.forward_checkpointed(&x, 8),
+        Err(autograd_nn::Error::Segments {
+            segments: 8,
+            layers: 7,
+            ..
+        })
+    ));
+}
+
+fn checkpointed_random_dags_give_the_plain_gradients<S: Strategy>() {
+    let config = ProptestConfig::with_cases(cases());
+    proptest!(config, |(dag in dag())| {
+        let leaves = || dag.leaves.iter().cloned().map(Variable::<S>::from_array).collect::<Vec<_>>();
+        let (plain, recomputed) = (leaves(), leaves());
+        dag.build(&plain).unwrap().square().sum().backward().unwrap();
+        let block = dag.clone();
+        let refs: Vec<&Variable<S>> = recomputed.iter().collect();
+        let y = checkpoint(move |v| Ok(vec![block.build(v)?]), &refs).unwrap().remove(0);
+        y.square().sum().backward().unwrap();
+        for (a, b) in plain.iter().zip(&recomputed) {
+            let (a, b) = (a.grad(), b.grad());
+            // A leaf the DAG does not read: no gradient without the
+            // checkpoint, zeros as the checkpoint's input.
+            let b = b.unwrap();
+            let a = a.unwrap_or_else(|| ndarray::ArrayD::zeros(b.shape()).into_shared());
+            for (a, b) in a.iter().zip(&b) {
+                prop_assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{} vs {}", a, b);
+            }
+        }
+    });
+}
+
+fn a_block_that_recomputes_other_outputs_fails_and_writes_nothing<S: Strategy>() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let x = Variable::<S>::from_array(array![1.0, 2.0]);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&runs);
+    let y = checkpoint(
+        move |v| {
+            let twice = counter.fetch_add(1, Ordering::Relaxed) > 0;
+            Ok(if twice {
+                vec![v[0].sum()]
+            } else {
+                vec![v[0].square()]
+            })
+        },
+        &[&x],
+    )
+    .unwrap()
+    .remove(0);
+    let loss = mul(&y, &x).unwrap().sum();
+    let err = loss.backward().unwrap_err();
+    assert_eq!(
+        err,
+        Error::RecomputedShape {
+            op: "checkpoint",
+            index: 0,
+            expected: vec![2],
+            got: vec![],
+        }
+    );
+    assert!(x.grad().is_none(), "{}", S::NAME);
+    let failing = checkpoint(|v| Ok(vec![v[0].clone(), v[0].clone()]), &[&x]).unwrap();
+    assert_eq!(failing.len(), 2);
+    // Under create_graph: an error naming checkpoint, nothing written.
+    let z = checkpoint(|v| Ok(vec![v[0].square()]), &[&x])
+        .unwrap()
+        .remove(0);
+    let err = z
+        .sum()
+        .backward_with(BackwardOptions::default().create_graph(true))
+        .unwrap_err();
+    assert!(err.to_string().starts_with("checkpoint:"), "{err}");
+    assert!(x.grad().is_none());
+}
+
+/// A closure may capture a parameter under `ArcWeak`; its gradient would be
+/// lost, so backward fails naming the op and writes no gradient.
+#[test]
+fn a_block_reaching_a_captured_parameter_is_an_error() {
+    let w = Variable::<ArcWeak>::from_array(array![2.0, 3.0]);
+    let x = Variable::<ArcWeak>::from_array(array![1.0, -1.0]);
+    let captured = w.clone();
+    let y = checkpoint(move |v| Ok(vec![mul(&v[0], &captured)?]), &[&x])
+        .unwrap()
+        .remove(0);
+    let err = y.sum().backward().unwrap_err();
+    assert_eq!(
+        err,
+        Error::LeafOutsideBlock {
+            op: "checkpoint",
+            shape: vec![2],
+        }
+    );
+    assert!(x.grad().is_none() && w.grad().is_none());
+    // Passed as an input, it gets its gradient.
+    let y = checkpoint(|v| Ok(vec![mul(&v[0], &v[1])?]), &[&x, &w])
+        .unwrap()
+        .remove(0);
+    y.sum().backward().unwrap();
+    assert_eq!(w.grad().unwrap(), array![1.0, -1.0].into_dyn());
+}
+
+/// PyTorch issue 7343's loop through a checkpoint: first-order passes leave
+/// nothing behind, and a `create_graph` pass is refused before any cycle
+/// can form.
+fn no_second_cycle_through_a_checkpoint<S: Strategy>() {
+    let once = || {
+        let x = Variable::<S>::from_array(array![0.5, -1.0]);
+        let y = checkpoint(|v| Ok(vec![v[0].tanh()]), &[&x])
+            .unwrap()
+            .remove(0);
+        y.backward().unwrap();
+        assert!(
+            y.backward_with(BackwardOptions::default().create_graph(true))
+                .is_err()
+        );
+    };
+    once();
+    let (left, bytes) = heap::kept(|| nodes_left::<S, _>(|| (0..200).for_each(|_| once())));
+    assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::NAME);
+}
+
+/// The 7343 loop through an unchained intermediate: `h` is a leaf once
+/// unchained, the gradient graph reads it through the back-reference.
+fn no_second_cycle_through_an_unchained_variable<S: Strategy>() {
+    let once = || {
+        let x = Variable::<S>::from_array(array![0.5, -1.0]);
+        let h = x.square();
+        h.unchain();
+        let y = h.tanh();
+        y.backward_with(BackwardOptions::default().create_graph(true))
+            .unwrap();
+        let gh = h.grad_variable().unwrap();
+        assert!(!gh.is_leaf() && x.grad().is_none());
+    };
+    once();
+    let (left, bytes) = heap::kept(|| nodes_left::<S, _>(|| (0..200).for_each(|_| once())));
+    assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::NAME);
+}
+
+/// A 4-op chain on an array big enough to see: `y = exp(sin(x·w)²)`.
+fn small_graph<S: Strategy>(x: &Variable<S>, w: &Variable<S>) -> Variable<S> {
+    mul(x, w).unwrap().sin().square().exp().sum()
+}
+
+/// Whether this thread's counts see exactly this test's nodes and bytes
+/// after a collection: not under `CollectedSync`, whose collector is the
+/// process's and frees other tests' garbage on this thread too.
+fn counts_are_this_tests<S: Strategy>() -> bool {
+    S::FREEING == Freeing::OnDrop || S::KIND == StrategyKind::Collected
+}
+
+fn without_retain_graph_the_saved_values_go_while_the_output_is_held<S: Strategy>() {
+    // Warm up this thread's teardown list, which keeps its capacity.
+    small_graph(
+        &Variable::<S>::from_scalar(1.0),
+        &Variable::from_scalar(2.0),
+    )
+    .backward_with(BackwardOptions::default().retain_graph(false))
+    .unwrap();
+    let x = Variable::<S>::from_array(ndarray::Array1::linspace(-1.0, 1.0, 1000));
+    let w = Variable::<S>::from_array(ndarray::Array1::from_elem(1000, 0.5));
+    let (retained, released) = (small_graph(&x, &w), small_graph(&x, &w));
+    retained.backward().unwrap();
+    let expected = x.grad().unwrap();
+    x.cleargrad();
+    w.cleargrad();
+    let before = released.graph_footprint().bytes;
+    let ((), freed) = heap::kept(|| {
+        released
+            .backward_with(BackwardOptions::default().retain_graph(false))
+            .unwrap();
+        x.cleargrad();
+        w.cleargrad();
+    });
+    let after = released.graph_footprint().bytes;
+    // Only the output and its released creator remain of the graph: the
+    // heap fell by what the walk no longer finds, to the byte, but for the
+    // leaves, which the test holds.
+    let leaves = (x.graph_footprint().bytes + w.graph_footprint().bytes) as isize;
+    assert_eq!(
+        freed,
+        after as isize - before as isize + leaves,
+        "{}",
+        S::NAME
+    );
+    assert!(after < before / 10, "{} {after} of {before}", S::NAME);
+    let creator = released.creator().unwrap();
+    assert!(creator.is_released() && creator.inputs().is_empty());
+    assert!(released.to_dot().contains("(released)"));
+    // Same gradient as the retained pass.
+    released
+        .backward_with(BackwardOptions::default().retain_graph(true))
+        .unwrap_err();
+    let again = small_graph(&x, &w);
+    again
+        .backward_with(BackwardOptions::default().retain_graph(false))
+        .unwrap();
+    assert_eq!(x.grad().unwrap(), expected);
+}
+
+fn a_second_pass_through_a_released_graph_fails_and_writes_nothing<S: Strategy>() {
+    let x = Variable::<S>::from_array(array![1.0, 2.0]);
+    let y = x.exp().sum();
+    let release = || BackwardOptions::default().retain_graph(false);
+    y.backward_with(release()).unwrap();
+    let first = x.grad().unwrap();
+    assert_eq!(y.backward(), Err(Error::GraphReleased { op: "Sum" }));
+    assert_eq!(
+        y.backward_with(release()),
+        Err(Error::GraphReleased { op: "Sum" })
+    );
+    assert_eq!(
+        grad(&[&y], &[&x], BackwardOptions::default()).unwrap_err(),
+        Error::GraphReleased { op: "Sum" }
+    );
+    assert_eq!(x.grad().unwrap(), first, "{}", S::NAME);
+    // grad() with retain_graph(false) releases too.
+    let z = x.square().sum();
+    let g = grad(&[&z], &[&x], release()).unwrap().remove(0);
+    assert_eq!(g.data(), array![2.0, 4.0].into_dyn());
+    assert!(z.creator().unwrap().is_released());
+}
+
+/// Two threads backpropagate through one graph, both releasing: the root's
+/// creator goes to one of them, the other gets the error and writes nothing.
+#[test]
+fn of_two_releasing_passes_over_one_arc_weak_graph_one_succeeds() {
+    for _ in 0..50 {
+        let x = Variable::<ArcWeak>::from_array(array![0.5, 1.5]);
+        let y = x.sin().square().sum();
+        let barrier = Arc::new(Barrier::new(2));
+        let results: Vec<_> = (0..2)
+            .map(|_| {
+                let (y, barrier) = (y.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    y.backward_with(BackwardOptions::default().retain_graph(false))
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+        assert_eq!(failed.len(), 1, "{results:?}");
+        assert_eq!(failed[0], &Err(Error::GraphReleased { op: "Sum" }));
+        let expected = x.data().mapv(|v| 2.0 * v.sin() * v.cos());
+        assert_eq!(x.grad().unwrap(), expected);
+    }
+}
+
+fn unchain_makes_a_leaf_and_frees_the_graph_behind<S: Strategy>() {
+    // Warm up this thread's teardown list, which keeps its capacity.
+    Variable::<S>::from_scalar(1.0).sin().sin().unchain();
+    S::collect();
+    let x = Variable::<S>::from_array(ndarray::Array1::linspace(0.0, 1.0, 500));
+    let mut h = x.clone();
+    for _ in 0..10 {
+        h = h.sin();
+    }
+    let before = h.graph_footprint();
+    let ((), kept) = heap::kept(|| {
+        h.unchain();
+        S::collect();
+    });
+    let after = h.graph_footprint();
+    assert!(h.is_leaf() && h.creator().is_none());
+    assert_eq!((after.variables, after.functions), (1, 1));
+    if counts_are_this_tests::<S>() {
+        // The leaf x stays: the test holds it.
+        let x_bytes = x.graph_footprint().bytes as isize;
+        let predicted = after.bytes as isize - before.bytes as isize + x_bytes;
+        assert_eq!(kept, predicted, "{}", S::NAME);
+    }
+    // Backward stops at h, which receives the gradient as a leaf.
+    let y = mul(&h, &h).unwrap().sum();
+    y.backward().unwrap();
+    assert!(x.grad().is_none());
+    assert_eq!(h.grad().unwrap(), h.data().mapv(|v| 2.0 * v));
+    assert!(h.set_data(h.data().to_owned()).is_err());
+}
+
+fn unchain_backward_cuts_a_million_op_chain_without_recursion<S: Strategy>() {
+    on_small_stack(|| {
+        let left = nodes_left::<S, _>(|| {
+            let x = Variable::<S>::from_scalar(1.0);
+            let mut y = x.clone();
+            for _ in 0..1_000_000 {
+                y = add(&y, &x).unwrap();
+            }
+            y.unchain_backward();
+            S::collect();
+            // y's creator and its input (now a leaf) are what is left, with x.
+            let footprint = y.graph_footprint();
+            assert_eq!((footprint.variables, footprint.functions), (3, 2));
+            y.backward().unwrap();
+            assert_eq!(x.grad().unwrap().sum(), 1.0);
+            drop((x, y));
+            S::collect();
+        });
+        if counts_are_this_tests::<S>() {
+            assert_eq!(left, nodes(0, 0), "{}", S::NAME);
+        }
+    });
+}
+
+test_each_strategy! {
+    checkpointed_chains => checkpointed_chains_give_the_plain_gradients_bit_for_bit;
+    checkpointed_mlp => the_checkpointed_mlp_gives_the_plain_gradients_bit_for_bit;
+    checkpointed_dags => checkpointed_random_dags_give_the_plain_gradients;
+    recomputed_outputs => a_block_that_recomputes_other_outputs_fails_and_writes_nothing;
+    checkpoint_cycle => no_second_cycle_through_a_checkpoint if OnDrop;
+    unchained_cycle => no_second_cycle_through_an_unchained_variable if OnDrop;
+    released_values => without_retain_graph_the_saved_values_go_while_the_output_is_held if OnDrop;
+    released_error => a_second_pass_through_a_released_graph_fails_and_writes_nothing;
+    unchain => unchain_makes_a_leaf_and_frees_the_graph_behind;
+    unchain_backward => unchain_backward_cuts_a_million_op_chain_without_recursion;
+}
