@@ -185,6 +185,47 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
+/// Forward + backward of the report's deep MLP (64 ReLU layers, 128 wide,
+/// batch 512) without checkpointing, with √64 = 8 segments and with every
+/// layer checkpointed: what recomputation costs.
+fn checkpoint(c: &mut Criterion) {
+    use autograd_bench::report::value_memory::{BATCH, Mode, WIDTH};
+    use autograd_nn::{Activation, Mlp, Module};
+    use autograd_ops::softmax_cross_entropy;
+    use rand::SeedableRng;
+    const LAYERS: usize = 64;
+    let model: Mlp<RcWeak> = Mlp::new(
+        &[WIDTH; LAYERS + 1],
+        Activation::Relu,
+        &mut rand::rngs::StdRng::seed_from_u64(19),
+    )
+    .expect("sizes");
+    let x = Variable::<RcWeak>::constant_from_array(ndarray::Array2::from_shape_fn(
+        (BATCH, WIDTH),
+        |(i, j)| ((i * WIDTH + j) as f64 * 0.001).sin(),
+    ));
+    let labels: Vec<usize> = (0..BATCH).map(|i| i % WIDTH).collect();
+    let mut group = c.benchmark_group("checkpoint");
+    group.sample_size(10);
+    for mode in Mode::ALL {
+        group.bench_function(mode.name(), |b| {
+            b.iter(|| {
+                model.cleargrads();
+                let y = match mode.segments(LAYERS) {
+                    None => model.forward(&x),
+                    Some(segments) => model.forward_checkpointed(&x, segments),
+                }
+                .expect("runs");
+                softmax_cross_entropy(&y, &labels)
+                    .expect("labels fit")
+                    .backward()
+                    .expect("runs");
+            })
+        });
+    }
+    group.finish();
+}
+
 fn w5_scaling(c: &mut Criterion) {
     const BATCH: usize = 64;
     let x = input();
@@ -230,6 +271,7 @@ criterion_group!(
     w2_add_chain,
     data_matmul,
     train_step,
+    checkpoint,
     w3_deep_chain,
     w5_scaling
 );

@@ -25,7 +25,7 @@ use crate::report::{self, Report, ReportConfig, allocators, bytes, config};
 /// bounded by the budget itself.
 const ARRAYS_PER_ITERATION: usize = 12;
 
-/// The longest deep chain `--deep` accepts. A chain holds about 144 bytes an
+/// The longest deep chain `--deep` accepts. A chain holds about 160 bytes an
 /// op until its backward and drop (the report's `peak/op` under `RcWeak`):
 /// 1.4 GB for the README's 10⁷ ops, 14 GB at the cap. The deep chains run
 /// outside the heap budget, which bounds the seed loop's kept graphs.
@@ -64,7 +64,7 @@ struct Args {
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     heap_budget_mib: u64,
     /// Lengths of the deep chains to run, comma-separated (`0` for none), at
-    /// most 100000000 (10⁸) each. A chain holds about 144 bytes an op until
+    /// most 100000000 (10⁸) each. A chain holds about 160 bytes an op until
     /// it is dropped (14 GB at the cap), outside the heap budget.
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000,10000000",
         value_parser = clap::value_parser!(u64).range(..=MAX_DEEP))]
@@ -76,6 +76,11 @@ struct Args {
     /// one epoch of 43 (`0` for none).
     #[arg(long, default_value_t = 43)]
     training_steps: usize,
+    /// Batch rows of the value-memory section (deep ReLU MLPs of width 128
+    /// at 16, 64 and 256 layers, each with and without checkpointing; `0`
+    /// for none). Its heap grows with the batch: about 270 MiB at 512.
+    #[arg(long, default_value_t = report::value_memory::BATCH)]
+    value_memory_batch: usize,
     /// Points per run on the live-heap curve.
     #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     samples: u64,
@@ -180,6 +185,7 @@ impl Args {
                 .collect(),
             second_cycle_iterations: self.second_cycle,
             training_steps: self.training_steps,
+            value_memory_batch: self.value_memory_batch,
             allocator,
         })
     }

@@ -9,6 +9,9 @@
 //!   leaf own its gradient's graph.
 //! * [`training`]: a training loop's memory under every strategy, broken
 //!   down into parameters, gradients, optimizer state and the step's graph.
+//! * [`value_memory`]: a deep MLP's kept graph with and without
+//!   checkpointing, and its backward peak with and without
+//!   `retain_graph(false)`.
 //! * [`allocators`] (when asked): this build beside the system allocator's.
 
 pub mod allocators;
@@ -21,6 +24,7 @@ pub mod seed_loop;
 pub mod subject;
 pub mod table;
 pub mod training;
+pub mod value_memory;
 
 use autograd_ops::{DefaultStrategy, Strategy};
 use serde::Serialize;
@@ -34,6 +38,7 @@ use memory_modes::MemoryMode;
 use second_cycle::SecondCycleResult;
 use seed_loop::RunResult;
 use training::TrainingRun;
+use value_memory::ValueMemoryRow;
 
 /// Everything the main job measured.
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +55,8 @@ pub struct Report {
     pub second_cycle: Vec<SecondCycleResult>,
     /// The digits MLP's training loop under each strategy.
     pub training: Vec<TrainingRun>,
+    /// The deep MLP under each depth and checkpointing mode.
+    pub value_memory: Vec<ValueMemoryRow>,
     /// This build's and the system allocator's figures, when asked.
     pub allocators: Vec<AllocatorFigures>,
     /// Why the system allocator's figures are missing, if they are.
@@ -117,6 +124,8 @@ pub fn build(
     };
     progress("training", 0, 1);
     let training = training::run(&config.strategies, config.training_steps, config.policy);
+    progress("value memory", 0, 1);
+    let value_memory = value_memory::run(config.value_memory_batch);
     let (allocators, allocators_error) = if compare_allocators {
         progress("allocators", 0, 1);
         let here = allocators::measure(config.allocator, &inputs, config.threads);
@@ -144,6 +153,7 @@ pub fn build(
         deep_chains,
         second_cycle,
         training,
+        value_memory,
         allocators,
         allocators_error,
     }

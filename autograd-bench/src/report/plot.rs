@@ -8,6 +8,7 @@ use plotters::prelude::*;
 
 use crate::report::seed_loop::RunResult;
 use crate::report::training::TrainingRun;
+use crate::report::value_memory::{Mode, ValueMemoryRow};
 use crate::report::{Report, bytes};
 
 const COLORS: [RGBColor; 8] = [
@@ -108,16 +109,13 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
 
     let mut svg = String::new();
     {
-        let height = if report.training.is_empty() { 480 } else { 880 };
+        let training = (!report.training.is_empty()) as u32;
+        let values = (!report.value_memory.is_empty()) as u32;
+        let height = 480 + 400 * (training + values);
         let root = SVGBackend::with_string(&mut svg, (960, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let (upper, lower) = match report.training.is_empty() {
-            true => (root.clone(), None),
-            false => {
-                let (upper, lower) = root.split_vertically(480);
-                (upper, Some(lower))
-            }
-        };
+        let (upper, rest) = root.split_vertically(480);
+        let (lower, values_area) = rest.split_vertically(400 * training);
         let mut chart = ChartBuilder::on(&upper)
             .caption(
                 format!(
@@ -143,8 +141,6 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
             .axis_desc_style(("sans-serif", 14))
             .draw()?;
         for (i, (run, points)) in runs.iter().zip(lines).enumerate() {
-            let color = COLORS[i % COLORS.len()];
-            let style = color.stroke_width(2);
             let freed = run.subject.describe_freeing();
             // The value where the line ends: the run's last sample, or where
             // its line crosses the end of the axis.
@@ -156,19 +152,7 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
             );
             // Lines lying on each other (the weak strategies at 0) alternate
             // dashes, so that each stays visible.
-            if i % 2 == 0 {
-                chart
-                    .draw_series(DashedLineSeries::new(points, 9, 6, style))?
-                    .label(label)
-                    .legend(move |(x, y)| {
-                        DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 3, style)
-                    });
-            } else {
-                chart
-                    .draw_series(LineSeries::new(points, style))?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
-            }
+            draw_line(&mut chart, i, points, label)?;
         }
         chart
             .configure_series_labels()
@@ -177,8 +161,11 @@ pub fn live_heap_svg(report: &Report) -> Result<String, Box<dyn std::error::Erro
             .border_style(BLACK.mix(0.4))
             .label_font(("sans-serif", 12))
             .draw()?;
-        if let Some(area) = lower {
-            training_panel(&area, &report.training)?;
+        if training == 1 {
+            training_panel(&lower, &report.training)?;
+        }
+        if values == 1 {
+            value_memory_panel(&values_area, &report.value_memory)?;
         }
         root.present()?;
     }
@@ -230,8 +217,6 @@ where
         .axis_desc_style(("sans-serif", 14))
         .draw()?;
     for (i, run) in runs.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let style = color.stroke_width(2);
         let points: Vec<(u64, u64)> = (1u64..)
             .zip(run.live_heap_after_step.iter().map(|&b| b.max(0) as u64))
             .collect();
@@ -244,19 +229,7 @@ where
             points.len(),
             run.micros_per_step
         );
-        if i % 2 == 0 {
-            chart
-                .draw_series(DashedLineSeries::new(points, 9, 6, style))?
-                .label(label)
-                .legend(move |(x, y)| {
-                    DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 3, style)
-                });
-        } else {
-            chart
-                .draw_series(LineSeries::new(points, style))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
-        }
+        draw_line(&mut chart, i, points, label)?;
     }
     chart
         .configure_series_labels()
@@ -265,6 +238,106 @@ where
         .border_style(BLACK.mix(0.4))
         .label_font(("sans-serif", 12))
         .draw()?;
+    Ok(())
+}
+
+/// The value-memory section's panel: the graph kept between forward and
+/// backward against depth, one line per checkpointing mode.
+fn value_memory_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    rows: &[ValueMemoryRow],
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let max_x = rows
+        .iter()
+        .map(|r| r.layers as u64)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let max_y = rows
+        .iter()
+        .map(|r| r.kept_bytes.max(0) as u64)
+        .max()
+        .unwrap_or(0)
+        .max(1 << 10);
+    let (step, top) = byte_ticks(max_y + max_y / 20, 6);
+    let y_ticks: Vec<u64> = (0..=top / step).map(|i| i * step).collect();
+    let batch = rows.first().map_or(0, |r| r.batch);
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!(
+                "Graph kept between forward and backward (ReLU MLP {} wide, batch {batch})",
+                crate::report::value_memory::WIDTH
+            ),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            0u64..max_x + max_x / 20,
+            (0u64..top).with_key_points(y_ticks),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("layers")
+        .y_desc("kept graph")
+        .y_label_formatter(&|v| tick(*v))
+        .light_line_style(RGBColor(238, 238, 238))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()?;
+    for (i, mode) in Mode::ALL.into_iter().enumerate() {
+        let points: Vec<(u64, u64)> = rows
+            .iter()
+            .filter(|r| r.mode == mode)
+            .map(|r| (r.layers as u64, r.kept_bytes.max(0) as u64))
+            .collect();
+        let (x, y) = points.last().copied().unwrap_or_default();
+        let label = format!("{}: {} at {x} layers", mode.name(), bytes(y as f64));
+        draw_line(&mut chart, i, points, label)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 12))
+        .draw()?;
+    Ok(())
+}
+
+/// Draws one line of a chart with its legend entry: dashed for even `i`,
+/// solid for odd, so that lines lying on each other stay visible.
+fn draw_line<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    i: usize,
+    points: Vec<(X::ValueType, Y::ValueType)>,
+    label: String,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged,
+    Y: Ranged,
+    X::ValueType: Clone + 'static,
+    Y::ValueType: Clone + 'static,
+{
+    let style = COLORS[i % COLORS.len()].stroke_width(2);
+    if i % 2 == 0 {
+        chart
+            .draw_series(DashedLineSeries::new(points, 9, 6, style))?
+            .label(label)
+            .legend(move |(x, y)| DashedPathElement::new(vec![(x, y), (x + 24, y)], 6, 3, style));
+    } else {
+        chart
+            .draw_series(LineSeries::new(points, style))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+    }
     Ok(())
 }
 

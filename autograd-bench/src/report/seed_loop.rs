@@ -397,6 +397,7 @@ mod tests {
             deep: Vec::new(),
             second_cycle_iterations: 0,
             training_steps: 0,
+            value_memory_batch: 0,
             allocator: "system",
         };
         let pool = rayon::ThreadPoolBuilder::new()

@@ -14,6 +14,7 @@ impl Report {
         self.deep_chains_table(&mut out);
         self.second_cycle_table(&mut out);
         self.training_table(&mut out);
+        self.value_memory_table(&mut out);
         self.allocators_table(&mut out);
         out
     }
@@ -280,6 +281,66 @@ impl Report {
             "bytes; params: nodes, values and the model's layer list; graph: the step's nodes, saved values and outputs; earlier: graphs of earlier steps not freed yet (garbage awaiting a collection, or leaked), with the weights' old buffers they share; cache: the engine's buffer cache. Every point of every breakdown step sums exactly: {}. Beyond the points, a backward pass holds at most {} in flight (gradients not yet summed into their variables).",
             if all_exact { "yes" } else { "NO" },
             bytes(in_flight as f64),
+        );
+    }
+
+    fn value_memory_table(&self, out: &mut String) {
+        use crate::report::value_memory::{Mode, WIDTH};
+        let Some(first) = self.value_memory.first() else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "\nvalue memory: a ReLU MLP {WIDTH} wide on batches of {}, softmax cross-entropy, under {}; kept: the graph between forward and backward (parameters, their gradients and the batch excluded), beside its prediction from graph_footprint; peaks: the heap during backward above the heap before it, the graph retained and with retain_graph(false) (the engine's buffer cache, at most 4 MiB, included); left: what a released graph still holds while the loss is held; time: forward + backward, one run",
+            first.batch, self.config.default_strategy,
+        );
+        let _ = writeln!(
+            out,
+            "{:>6} {:<17} {:>4} {:>11} {:>11} {:>6} {:>11} {:>11} {:>9} {:>9} {:>6}",
+            "layers",
+            "mode",
+            "segs",
+            "kept",
+            "predicted",
+            "exact",
+            "peak kept",
+            "peak freed",
+            "left",
+            "ms",
+            "time"
+        );
+        let plain_time = |layers: usize| {
+            self.value_memory
+                .iter()
+                .find(|r| r.layers == layers && r.mode == Mode::Plain)
+                .map_or(f64::NAN, |r| r.millis)
+        };
+        for r in &self.value_memory {
+            let _ = writeln!(
+                out,
+                "{:>6} {:<17} {:>4} {:>11} {:>11} {:>6} {:>11} {:>11} {:>9} {:>9.1} {:>5.2}x",
+                r.layers,
+                r.mode.name(),
+                r.segments,
+                bytes(r.kept_bytes as f64),
+                bytes(r.predicted_bytes as f64),
+                if r.kept_bytes == r.predicted_bytes {
+                    "yes"
+                } else {
+                    "NO"
+                },
+                bytes(r.backward_peak_retained as f64),
+                bytes(r.backward_peak_released as f64),
+                bytes(r.released_left_bytes as f64),
+                r.millis,
+                r.millis / plain_time(r.layers),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "the parameters ({} at {} layers) exist before forward and are not in the kept bytes",
+            bytes(first.parameter_bytes as f64),
+            first.layers,
         );
     }
 
