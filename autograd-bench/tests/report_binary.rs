@@ -89,7 +89,7 @@ fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction
             assert_eq!(iterations, 60);
             let left = |key: &str| run[key].as_i64().unwrap();
             match kind.freeing() {
-                Freeing::OnDrop => {
+                Freeing::OnDrop | Freeing::WithRegion => {
                     assert_eq!(left("live_heap_after_bytes"), 0, "{}: {run}", kind.name());
                     assert_eq!(left("live_variables_after"), 0);
                     assert_eq!(left("live_functions_after"), 0);

@@ -1,10 +1,11 @@
 //! Running an op on variables, and recording it in the graph.
 
-use autograd_mem::Strategy;
+use autograd_mem::{Freeing, Strategy};
 use smallvec::SmallVec;
 
 use crate::function_node::{FunctionInner, Input, Links};
 use crate::saved::{Bits, Planned};
+use crate::variable::VariableInner;
 use crate::{Error, Function, Generation, Result, Save, Tensors, Variable, is_grad_enabled};
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
@@ -85,16 +86,27 @@ fn values<S: Strategy>(inputs: &[&Variable<S>]) -> (Tensors, Bits) {
 /// The links a function keeps of its inputs; the values move into them (a
 /// leaf's value is shared with its node), and the plan packs beside them
 /// when it fits.
-fn links<S: Strategy>(inputs: &[&Variable<S>], mut xs: Tensors, plan: Planned) -> Links<S> {
+fn links<S: Strategy>(
+    inputs: &[&Variable<S>],
+    mut xs: Tensors,
+    plan: Planned,
+    near: Option<&S::Handle<VariableInner<S>>>,
+) -> Links<S> {
     match (inputs, plan) {
         ([], Planned::Packed(marks)) => Links::Nullary(marks),
-        ([a], Planned::Packed(marks)) => Links::Unary(marks, [Input::new(a, xs.take(0))]),
+        ([a], Planned::Packed(marks)) => Links::Unary(marks, [Input::new(a, xs.take(0), near)]),
         ([a, b], Planned::Packed(marks)) => Links::Binary(
             marks,
-            [Input::new(a, xs.take(0)), Input::new(b, xs.take(1))],
+            [
+                Input::new(a, xs.take(0), near),
+                Input::new(b, xs.take(1), near),
+            ],
         ),
         (_, Planned::Wide(plan)) => Links::general(
-            inputs.iter().zip(xs).map(|(x, value)| Input::new(x, value)),
+            inputs
+                .iter()
+                .zip(xs)
+                .map(|(x, value)| Input::new(x, value, near)),
             plan,
         ),
         (_, Planned::Packed(_)) => unreachable!("a packed plan has at most two inputs"),
@@ -148,7 +160,10 @@ fn record<S: Strategy, F: Function<S>>(
         .map(|x| x.generation())
         .max()
         .unwrap_or(Generation::LEAF);
-    let links = links(inputs, xs, plan);
+    if S::FREEING == Freeing::WithRegion {
+        return Ok(in_region(op, inputs, xs, plan, generation, ys));
+    }
+    let links = links(inputs, xs, plan, None);
     let function = S::new_link(FunctionInner::new(Box::new(op), links, generation));
     let mut outputs: SmallVec<[Variable<S>; 1]> = SmallVec::new();
     if ys.len() == 1 {
@@ -169,4 +184,37 @@ fn record<S: Strategy, F: Function<S>>(
     }
     S::maybe_collect();
     Ok(outputs)
+}
+
+/// [`record`]'s last part under a region strategy: the function and its
+/// outputs go into the region [`Strategy::place`] picks from the
+/// intermediate inputs (a new one if there are none), and the function is
+/// held by a handle until its outputs link to it.
+fn in_region<S: Strategy, F: Function<S>>(
+    op: F,
+    inputs: &[&Variable<S>],
+    xs: Tensors,
+    plan: Planned,
+    generation: Generation,
+    ys: Tensors,
+) -> SmallVec<[Variable<S>; 1]> {
+    let near = S::place(
+        inputs
+            .iter()
+            .filter(|x| !x.inner().is_leaf())
+            .map(|x| &x.node),
+    );
+    let links = links(inputs, xs, plan, near);
+    let function = S::new_handle_near(near, FunctionInner::new(Box::new(op), links, generation));
+    let outputs: SmallVec<[Variable<S>; 1]> = ys
+        .into_iter()
+        .map(|y| Variable {
+            node: S::new_handle_near(
+                Some(&function),
+                VariableInner::new(y, Some(S::link(&function))),
+            ),
+        })
+        .collect();
+    S::get(&function).set_outputs(&outputs);
+    outputs
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use autograd_mem::region::{RegionNodes, Store};
 use autograd_mem::{
     Cells, DefaultStrategy, GraphNode, NodeCell, NodeKind, NodeOnce, Strategy, live,
 };
@@ -108,10 +109,17 @@ pub(crate) enum SavedOutput<S: Strategy> {
 }
 
 impl<S: Strategy> Input<S> {
-    /// The input link for `variable`, whose value is `value`.
-    pub(crate) fn new(variable: &Variable<S>, value: Tensor) -> Self {
+    /// The input link for `variable`, whose value is `value`, kept by a
+    /// function that will sit next to `near` (see [`Strategy::place`]).
+    pub(crate) fn new(
+        variable: &Variable<S>,
+        value: Tensor,
+        near: Option<&S::Handle<VariableInner<S>>>,
+    ) -> Self {
         if variable.is_leaf() {
             Input::Leaf(S::back(&variable.node), value.into_shared_repr())
+        } else if let Some(near) = near {
+            Input::Variable(S::link_from(near, &variable.node))
         } else {
             Input::Variable(S::link(&variable.node))
         }
@@ -487,6 +495,13 @@ impl<'a, S: Strategy> Linked<'a, S> {
 pub(crate) type LiveOutput<'a, S> = (Option<Variable<S>>, Option<&'a [usize]>);
 
 impl<S: Strategy> GraphNode<S> for FunctionInner<S> {
+    type Variable = VariableInner<S>;
+    type Function = FunctionInner<S>;
+
+    fn store(nodes: &RegionNodes<VariableInner<S>, Self>) -> &Store<Self> {
+        &nodes.functions
+    }
+
     fn trace(&self, tracer: &mut S::Tracer<'_>) {
         if let Some(back) = S::Cells::once_get(&self.output) {
             S::trace_back(back, tracer);
@@ -555,7 +570,7 @@ impl<S: Strategy> Drop for FunctionInner<S> {
     fn drop(&mut self) {
         live::record_dropped::<S>(NodeKind::Function);
         let op = self.op.take();
-        if self.owns_links() {
+        if S::LINKS_OWN && self.owns_links() {
             // The op is dropped while this thread drains: a user op may hold
             // variables, whose nodes then only add their links to the list.
             teardown::release::<S>(|links| self.detach(links), || drop(op));

@@ -78,8 +78,8 @@ mod variable;
 
 pub use apply::{apply, apply_one};
 pub use autograd_mem::{
-    self as mem, ArcWeak, Collected, CollectedSync, DefaultStrategy, Freeing, RcWeak, Strategy,
-    StrategyKind, StrongOnly,
+    self as mem, ArcWeak, Collected, CollectedSync, DefaultStrategy, Freeing, RcWeak, Region,
+    Strategy, StrategyKind, StrongOnly,
 };
 pub use backward::{BackwardOptions, block_gradients, gradients};
 pub use dot::DotStyle;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use autograd_mem::region::{RegionNodes, Store};
 use autograd_mem::{
     Cells, CollectedSync, DefaultStrategy, GraphNode, NodeCell, NodeKind, Strategy, StrategyKind,
     live,
@@ -212,6 +213,13 @@ pub(crate) fn declare_nodes<S: Strategy>() {
 }
 
 impl<S: Strategy> GraphNode<S> for VariableInner<S> {
+    type Variable = VariableInner<S>;
+    type Function = FunctionInner<S>;
+
+    fn store(nodes: &RegionNodes<Self, FunctionInner<S>>) -> &Store<Self> {
+        &nodes.variables
+    }
+
     fn trace(&self, tracer: &mut S::Tracer<'_>) {
         if let Some(creator) = &self.creator {
             S::trace_link(creator, tracer);
@@ -250,7 +258,7 @@ impl<S: Strategy> VariableInner<S> {
 impl<S: Strategy> Drop for VariableInner<S> {
     fn drop(&mut self) {
         live::record_dropped::<S>(NodeKind::Variable);
-        if self.owns_links() {
+        if S::LINKS_OWN && self.owns_links() {
             teardown::release::<S>(|links| self.detach(links), || {});
         }
     }

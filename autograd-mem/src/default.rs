@@ -13,6 +13,7 @@
 //! | `sync, strong-only` | `StrongOnly<ArcWeak>` |
 //! | `collected` (with or without `strong-only`) | `Collected` |
 //! | `collected, sync` (with or without `strong-only`) | `CollectedSync` |
+//! | `region` (with any of the others) | `Region` |
 
 #[cfg(not(feature = "sync"))]
 /// The base strategy: [`RcWeak`](crate::RcWeak), or [`ArcWeak`](crate::ArcWeak)
@@ -23,19 +24,26 @@ pub type DefaultBase = crate::RcWeak;
 /// with the `sync` feature.
 pub type DefaultBase = crate::ArcWeak;
 
-#[cfg(not(any(feature = "strong-only", feature = "collected")))]
+#[cfg(not(any(feature = "strong-only", feature = "collected", feature = "region")))]
 /// The strategy a `Variable` without a type parameter uses; see the table
 /// in this module's source or the README.
 pub type DefaultStrategy = DefaultBase;
-#[cfg(all(feature = "strong-only", not(feature = "collected")))]
+#[cfg(all(
+    feature = "strong-only",
+    not(any(feature = "collected", feature = "region"))
+))]
 /// The strategy a `Variable` without a type parameter uses; see the table
 /// in this module's source or the README.
 pub type DefaultStrategy = crate::StrongOnly<DefaultBase>;
-#[cfg(all(feature = "collected", not(feature = "sync")))]
+#[cfg(all(feature = "collected", not(feature = "sync"), not(feature = "region")))]
 /// The strategy a `Variable` without a type parameter uses; see the table
 /// in this module's source or the README.
 pub type DefaultStrategy = crate::Collected;
-#[cfg(all(feature = "collected", feature = "sync"))]
+#[cfg(all(feature = "collected", feature = "sync", not(feature = "region")))]
 /// The strategy a `Variable` without a type parameter uses; see the table
 /// in this module's source or the README.
 pub type DefaultStrategy = crate::CollectedSync;
+#[cfg(feature = "region")]
+/// The strategy a `Variable` without a type parameter uses; see the table
+/// in this module's source or the README.
+pub type DefaultStrategy = crate::Region;

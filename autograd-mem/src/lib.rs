@@ -57,6 +57,8 @@ pub mod late;
 pub mod live;
 mod rc_weak;
 #[doc(hidden)]
+pub mod region;
+#[doc(hidden)]
 pub mod strategy;
 mod strong_only;
 
@@ -68,6 +70,7 @@ pub use collection::{Collection, Collector, CollectorStats, NoCollector, Policy}
 pub use default::{DefaultBase, DefaultStrategy};
 pub use live::{LiveNodes, NodeKind};
 pub use rc_weak::RcWeak;
+pub use region::Region;
 #[doc(hidden)]
 pub use strategy::shared_block_size;
 pub use strategy::{BackRef, Counted, Family, Freeing, GraphNode, Strategy, StrongBack, WeakBack};
@@ -99,6 +102,7 @@ macro_rules! strategy_list {
                 StrongOnlyArcWeak, $crate::StrongOnly<$crate::ArcWeak>, "StrongOnly<ArcWeak>", "strong-only-arc-weak", strong_only_arc_weak, Never, shared;
                 Collected, $crate::Collected, "Collected", "collected", collected, OnCollection, local;
                 CollectedSync, $crate::CollectedSync, "CollectedSync", "collected-sync", collected_sync, OnCollection, shared;
+                Region, $crate::Region, "Region", "region", region, WithRegion, local;
             ]
         }
     };
@@ -298,7 +302,7 @@ macro_rules! __test_matrix {
     };
     ($name:ident => $body:ident; $($rest:tt)*) => {
         mod $name {
-            $crate::__test_row! { $body [OnDrop | OnCollection | Never] $($rest)* }
+            $crate::__test_row! { $body [OnDrop | OnCollection | Never | WithRegion] $($rest)* }
         }
         $crate::__test_matrix! { $($rest)* }
     };
@@ -329,6 +333,7 @@ macro_rules! __when_freeing {
     (OnDrop [OnDrop $(| $rest:ident)*] { $($item:tt)* }) => { $($item)* };
     (OnCollection [OnCollection $(| $rest:ident)*] { $($item:tt)* }) => { $($item)* };
     (Never [Never $(| $rest:ident)*] { $($item:tt)* }) => { $($item)* };
+    (WithRegion [WithRegion $(| $rest:ident)*] { $($item:tt)* }) => { $($item)* };
     ($freeing:ident [$other:ident $(| $rest:ident)*] $block:tt) => {
         $crate::__when_freeing! { $freeing [$($rest)|*] $block }
     };
@@ -350,6 +355,13 @@ mod tests {
     }
 
     impl<S: Strategy> GraphNode<S> for Node<S> {
+        type Variable = Node<S>;
+        type Function = Node<S>;
+
+        fn store(nodes: &region::RegionNodes<Node<S>, Node<S>>) -> &region::Store<Self> {
+            &nodes.variables
+        }
+
         fn trace(&self, tracer: &mut S::Tracer<'_>) {
             S::Cells::try_read(&self.creator, |c| {
                 c.iter().for_each(|c| S::trace_handle(c, tracer))
@@ -392,7 +404,9 @@ mod tests {
         }
         let freed_at_once = dropped.load(Ordering::SeqCst);
         match S::FREEING {
-            Freeing::OnDrop => assert!(freed_at_once),
+            // Under Region the two nodes are regions of their own here: the
+            // function's region goes with the variable's handle to it.
+            Freeing::OnDrop | Freeing::WithRegion => assert!(freed_at_once),
             Freeing::Never => assert!(!freed_at_once, "a cycle outlives its handles"),
             Freeing::OnCollection => {
                 assert!(!freed_at_once, "a cycle outlives its handles");
@@ -481,6 +495,7 @@ mod tests {
             "RcWeak"
         };
         let expected = match (cfg!(feature = "collected"), cfg!(feature = "strong-only")) {
+            _ if cfg!(feature = "region") => "Region".to_string(),
             (true, _) if cfg!(feature = "sync") => "CollectedSync".to_string(),
             (true, _) => "Collected".to_string(),
             (false, true) => format!("StrongOnly<{base}>"),

@@ -9,10 +9,12 @@ use std::ops::Deref;
 use crate::StrategyKind;
 use crate::cells::Cells;
 use crate::collection::{Collection, Collector, CollectorStats, NoCollector, Policy};
+use crate::region::{RegionMembers, RegionNodes, Store};
 use sealed::Sealed;
 
 /// When a graph whose last handle is gone gets freed: the three ways the
-/// seed (DeZero step 17, section 17.1) sets side by side.
+/// seed (DeZero step 17, section 17.1) sets side by side, and a fourth, the
+/// region, that the fastest small-graph systems use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Freeing {
@@ -25,15 +27,36 @@ pub enum Freeing {
     /// Never: the link is strong and nothing collects (the leak step 17
     /// removes).
     Never,
+    /// With its region: a graph's nodes live together and are freed
+    /// together when the last handle into the region goes (an arena, a
+    /// tape); a kept node keeps its whole region.
+    WithRegion,
 }
 
 impl Freeing {
+    /// The four ways, in the order reports list them: those that free when
+    /// the last handle goes first, those that never give memory back last.
+    pub const ALL: [Freeing; 4] = [
+        Freeing::OnDrop,
+        Freeing::WithRegion,
+        Freeing::OnCollection,
+        Freeing::Never,
+    ];
+
+    /// `true` if a graph is freed as soon as its last handle goes: a node at
+    /// a time ([`OnDrop`](Freeing::OnDrop)) or a region at a time
+    /// ([`WithRegion`](Freeing::WithRegion)).
+    pub const fn at_last_handle(self) -> bool {
+        matches!(self, Freeing::OnDrop | Freeing::WithRegion)
+    }
+
     /// A short description, as reports print it.
     pub const fn describe(self) -> &'static str {
         match self {
             Freeing::OnDrop => "freed on drop",
             Freeing::OnCollection => "freed on collection",
             Freeing::Never => "never freed",
+            Freeing::WithRegion => "freed with its region",
         }
     }
 }
@@ -42,6 +65,12 @@ impl Freeing {
 /// so that a cycle collector can trace them. Implemented once, in
 /// autograd-core, for the variable and function nodes.
 pub trait GraphNode<S: Strategy>: Sized + 'static {
+    /// The variable node type of this node's graph.
+    type Variable: 'static;
+    /// The function node type of this node's graph.
+    type Function: 'static;
+    /// This node type's store in a region ([`Region`](crate::Region)).
+    fn store(nodes: &RegionNodes<Self::Variable, Self::Function>) -> &Store<Self>;
     /// Reports every owning link this node holds to `tracer`, with
     /// [`Strategy::trace_handle`], [`Strategy::trace_link`] and
     /// [`Strategy::trace_back`]. A link left
@@ -114,12 +143,60 @@ pub trait Strategy: Sealed + Sized + Send + Sync + Debug + Default + 'static {
     /// Whether a [`Back`](Strategy::Back) owns its target: a function then
     /// owns its outputs and the leaves it reads, and graphs are cycles.
     const BACK_OWNS: bool;
+    /// Whether a [`Link`](Strategy::Link) owns its target. `false` under
+    /// [`Region`](crate::Region), where a region frees its nodes together
+    /// and a node's links own nothing to tear down.
+    const LINKS_OWN: bool = true;
 
     /// Moves `value` behind a new handle.
     fn new_handle<T: GraphNode<Self>>(value: T) -> Self::Handle<T>;
     /// Moves `value` behind a new link (a node only its graph reaches at
     /// first: a function, which its outputs link to).
     fn new_link<T: GraphNode<Self>>(value: T) -> Self::Link<T>;
+    /// [`new_handle`](Strategy::new_handle) for a node of an op, next to
+    /// `near` (the input [`place`](Strategy::place) chose, or the op's
+    /// function for its outputs): in its region under
+    /// [`Region`](crate::Region), in a new region for `None`. The same as
+    /// `new_handle` under the other strategies.
+    fn new_handle_near<T, U>(near: Option<&Self::Handle<U>>, value: T) -> Self::Handle<T>
+    where
+        T: GraphNode<Self>,
+        U: GraphNode<Self, Variable = T::Variable, Function = T::Function>,
+    {
+        let _ = near;
+        Self::new_handle(value)
+    }
+    /// The intermediate input whose region an op's nodes join (the newest)
+    /// under [`Region`](crate::Region); `None` under the other strategies,
+    /// which never read `intermediates`.
+    fn place<'a, T: GraphNode<Self>>(
+        intermediates: impl Iterator<Item = &'a Self::Handle<T>>,
+    ) -> Option<&'a Self::Handle<T>> {
+        let _ = intermediates;
+        None
+    }
+    /// [`link`](Strategy::link) to `target`, for a node that will sit next to
+    /// `holder`: under [`Region`](crate::Region), `holder`'s region then
+    /// keeps `target`'s alive.
+    fn link_from<T, U>(holder: &Self::Handle<U>, target: &Self::Handle<T>) -> Self::Link<T>
+    where
+        T: GraphNode<Self>,
+        U: GraphNode<Self, Variable = T::Variable, Function = T::Function>,
+    {
+        let _ = holder;
+        Self::link(target)
+    }
+    /// Under [`Region`](crate::Region), every region that `handle` keeps
+    /// alive (its own and those it keeps, transitively), each with its
+    /// nodes; empty under the other strategies.
+    fn regions_kept<V, F>(handle: &Self::Handle<V>) -> Vec<RegionMembers<Self, V, F>>
+    where
+        V: GraphNode<Self, Variable = V, Function = F>,
+        F: GraphNode<Self, Variable = V, Function = F>,
+    {
+        let _ = handle;
+        Vec::new()
+    }
     /// Borrows the node behind `handle`.
     fn get<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Ref<'_, T>;
     /// Borrows the node behind `link`.

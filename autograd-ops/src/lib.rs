@@ -59,9 +59,9 @@ pub use autograd_core::broadcast::{broadcast_to, sum_to};
 pub use autograd_core::mem;
 pub use autograd_core::{
     ArcWeak, BackwardOptions, Collected, CollectedSync, DefaultStrategy, DotStyle, Error,
-    Footprint, Freeing, Function, FunctionNode, Generation, Grads, NoGradGuard, RcWeak, Result,
-    Save, Saved, SharedArray, Strategy, StrategyKind, StrongOnly, Tensor, Tensors, Variable, apply,
-    apply_one, enable_grad, is_grad_enabled, no_grad, with_no_grad,
+    Footprint, Freeing, Function, FunctionNode, Generation, Grads, NoGradGuard, RcWeak, Region,
+    Result, Save, Saved, SharedArray, Strategy, StrategyKind, StrongOnly, Tensor, Tensors,
+    Variable, apply, apply_one, enable_grad, is_grad_enabled, no_grad, with_no_grad,
 };
 pub use checkpoint::checkpoint;
 pub use compare::{Maximum, Minimum, maximum, minimum};

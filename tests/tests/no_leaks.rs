@@ -63,7 +63,7 @@ fn seed_experiment<S: Strategy>(seed: u64) -> Vec<LiveNodes> {
 }
 
 fn assert_freed<S: Strategy>() {
-    assert_eq!(S::FREEING, Freeing::OnDrop);
+    assert!(S::FREEING.at_last_handle());
     for after in seed_experiment::<S>(1) {
         assert_eq!(after, LiveNodes::default());
     }
@@ -78,7 +78,7 @@ fn assert_keeps_exactly_the_graph<S: Strategy>() {
 }
 
 test_each_strategy! {
-    the_weak_link_frees_every_iteration_of_the_seed_experiment => assert_freed if OnDrop;
+    the_weak_link_or_the_region_frees_every_iteration_of_the_seed_experiment => assert_freed if OnDrop | WithRegion;
     strong_only_keeps_four_variables_and_three_functions_per_iteration => assert_keeps_exactly_the_graph if Never;
     a_collected_graph_is_kept_until_a_collection_frees_it_all => assert_kept_until_collected if OnCollection;
     a_collected_graph_holds_exactly_its_footprint_until_collected => collected_footprint if OnCollection;
@@ -143,7 +143,7 @@ fn collected_footprint<S: Strategy>() {
 #[test]
 fn the_default_strategy_behaves_as_its_features_say() {
     match DefaultStrategy::FREEING {
-        Freeing::OnDrop => assert_freed::<DefaultStrategy>(),
+        Freeing::OnDrop | Freeing::WithRegion => assert_freed::<DefaultStrategy>(),
         Freeing::Never => assert_keeps_exactly_the_graph::<DefaultStrategy>(),
         Freeing::OnCollection => assert_kept_until_collected::<DefaultStrategy>(),
         other => panic!("no test of the default strategy's freeing {other:?}"),
@@ -206,7 +206,7 @@ fn every_op_footprint<S: Strategy>() {
             S::collect();
         });
         let expected = match S::FREEING {
-            Freeing::OnDrop | Freeing::OnCollection => -kept,
+            Freeing::OnDrop | Freeing::WithRegion | Freeing::OnCollection => -kept,
             Freeing::Never => 0,
             other => panic!("no footprint promise for {other:?}"),
         };
@@ -250,7 +250,9 @@ fn footprint_for_any_shape<S: Strategy>() {
     for shape in shapes {
         let (kept, footprint) = kept_and_footprint::<S>(shape);
         match S::FREEING {
-            Freeing::OnDrop => assert_eq!(kept, 0, "{}, shape {shape:?}", S::NAME),
+            Freeing::OnDrop | Freeing::WithRegion => {
+                assert_eq!(kept, 0, "{}, shape {shape:?}", S::NAME)
+            }
             Freeing::Never => assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME),
             Freeing::OnCollection => {
                 assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME);
@@ -293,7 +295,7 @@ proptest! {
     fn random_dags_are_freed_or_keep_exactly_their_nodes(dag in dag()) {
         for &kind in StrategyKind::ALL {
             let expected = match kind.freeing() {
-                Freeing::OnDrop => LiveNodes::default(),
+                Freeing::OnDrop | Freeing::WithRegion => LiveNodes::default(),
                 Freeing::Never => dag.own_nodes(),
                 // Kept until a collection: the collected tests above.
                 Freeing::OnCollection => continue,
@@ -367,6 +369,6 @@ fn two_panicking_drops<S: Strategy>() {
 }
 
 test_each_strategy! {
-    a_panicking_op_drop_during_teardown_frees_the_rest_then_raises => one_panicking_drop if OnDrop;
-    two_panicking_op_drops_in_one_teardown_free_everything_without_abort => two_panicking_drops if OnDrop;
+    a_panicking_op_drop_during_teardown_frees_the_rest_then_raises => one_panicking_drop if OnDrop | WithRegion;
+    two_panicking_op_drops_in_one_teardown_free_everything_without_abort => two_panicking_drops if OnDrop | WithRegion;
 }

@@ -108,8 +108,8 @@ fn deep_collected<S: Strategy>() {
     assert_eq!(live::total::<S>(), start);
 }
 
-/// Holding only an early creator keeps half the chain; dropping it frees
-/// that half, iteratively.
+/// Holding only an early creator keeps half the chain (under `Region`, the
+/// whole region: both halves); dropping it frees that, iteratively.
 fn an_early_creator_alone<S: Strategy>() {
     let start = live::this_thread::<S>();
     let x = Variable::<S>::from_scalar(1.0);
@@ -117,10 +117,15 @@ fn an_early_creator_alone<S: Strategy>() {
     let creator = mid.creator().unwrap();
     let y = chain(&mid, DEPTH / 2);
     drop((mid, y, x));
-    // The creator owns its intermediate input (and so half the chain).
+    // The creator owns its intermediate input (and so half the chain); a
+    // region is kept whole.
+    let kept = match S::FREEING {
+        Freeing::WithRegion => DEPTH,
+        _ => DEPTH / 2,
+    };
     assert_eq!(
         live::this_thread::<S>().since(start).functions,
-        DEPTH as isize / 2
+        kept as isize
     );
     drop(creator);
     assert_eq!(live::this_thread::<S>(), start);
@@ -148,11 +153,11 @@ fn an_early_creator_alone_small<S: Strategy>() {
 }
 
 test_each_strategy! {
-    a_million_op_chain_runs_backward_and_drops => deep_backward_and_drop_small if OnDrop;
-    a_million_op_chain_drops_without_backward => deep_drop_without_backward_small if OnDrop;
-    one_variable_feeding_a_hundred_thousand_functions => wide_small if OnDrop;
+    a_million_op_chain_runs_backward_and_drops => deep_backward_and_drop_small if OnDrop | WithRegion;
+    a_million_op_chain_drops_without_backward => deep_drop_without_backward_small if OnDrop | WithRegion;
+    one_variable_feeding_a_hundred_thousand_functions => wide_small if OnDrop | WithRegion;
     a_million_op_chain_runs_backward_drops_and_is_collected => deep_collected_small if OnCollection;
-    holding_only_an_early_creator_frees_the_rest_iteratively => an_early_creator_alone_small if OnDrop;
+    holding_only_an_early_creator_keeps_what_it_owns_then_frees_it_iteratively => an_early_creator_alone_small if OnDrop | WithRegion;
 }
 
 #[test]

@@ -109,9 +109,9 @@ fn every_link_strong<S: Strategy>() {
 }
 
 test_each_strategy! {
-    the_tanh_loop_leaves_nothing => tanh_loop if OnDrop;
-    newton_and_third_derivative_loops_leave_nothing => newton_loops if OnDrop;
-    a_leaf_goes_while_its_gradient_graph_lives => a_leaf_goes_first if OnDrop;
+    the_tanh_loop_leaves_nothing => tanh_loop if OnDrop | WithRegion;
+    newton_and_third_derivative_loops_leave_nothing => newton_loops if OnDrop | WithRegion;
+    a_leaf_goes_while_its_gradient_graph_lives => a_leaf_goes_first if OnDrop | WithRegion;
     strong_only_keeps_every_link_strong => every_link_strong if Never;
 }
 

@@ -209,7 +209,7 @@ impl Run<'_> {
         let policy = self.config.policy;
         self.pool.broadcast(|_| S::set_policy(policy));
         let footprint = footprint();
-        let predicted = if S::FREEING == Freeing::OnDrop {
+        let predicted = if S::FREEING.at_last_handle() {
             0
         } else {
             footprint

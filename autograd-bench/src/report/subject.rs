@@ -30,14 +30,14 @@ pub enum Subject {
 
 impl Subject {
     /// The runs for `strategies`: the baselines first, then the strategies
-    /// in order of how they free (on drop, on collection, never: the last
-    /// never give their memory back); a shared-leaf run after `ArcWeak`.
+    /// in order of how they free ([`Freeing::ALL`]: the last never give
+    /// their memory back); a shared-leaf run after `ArcWeak`.
     pub fn plan(strategies: &[StrategyKind]) -> Vec<Subject> {
         let mut plan = vec![
             Subject::Baseline(Baseline::RawNaive),
             Subject::Baseline(Baseline::RawFused),
         ];
-        for freeing in [Freeing::OnDrop, Freeing::OnCollection, Freeing::Never] {
+        for freeing in Freeing::ALL {
             for &kind in StrategyKind::ALL {
                 if kind.freeing() == freeing && strategies.contains(&kind) {
                     plan.push(Subject::Strategy(kind));

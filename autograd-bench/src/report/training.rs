@@ -302,7 +302,7 @@ fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bo
         parameters,
         layer_list,
     };
-    let frees_on_drop = S::FREEING == Freeing::OnDrop;
+    let frees_on_drop = S::FREEING.at_last_handle();
     let mut earlier = 0i64;
     let mut exact = true;
     let mut in_flight = 0i64;
