@@ -7,8 +7,9 @@
 //!   training loop runs it (a fresh leaf, forward, backward, the gradient
 //!   read and cleared), beside `raw_naive` and `raw_fused`.
 //! * `add_chain` (W2): per-op bookkeeping, a 1,000-op add chain on a
-//!   one-element array, beside its floor (an array per op forward and
-//!   backward, and a tape).
+//!   one-element array, beside its floor `f64_tape` (a plain tape of `f64`
+//!   values and op codes) and `array_tape` (a tape of one-element arrays:
+//!   an array per op forward and backward, and no graph).
 //! * `add_square_chain`: the same with two kinds of op, beside its floor.
 //! * `data_matmul`: a linear layer's step on a data batch, `(256, 512) ·
 //!   (512, 64)`, with the batch a constant (one matmul in backward) and as a
@@ -16,7 +17,7 @@
 //!   its floor (the forward product and `dataᵀ · gy`).
 //! * `train_step`: one training step of the digits MLP (64-100-10 ReLU,
 //!   batch 32: `zero_grad`, forward, softmax cross-entropy, backward, Adam),
-//!   on one thread under `RcWeak` and `ArcWeak`, beside its floor (the same
+//!   on one thread under `RcWeak`, `ArcWeak` and `Region`, beside its floor (the same
 //!   arithmetic in plain ndarray, every buffer preallocated).
 //! * `deep_chain` (W3): a 10⁶-op chain built, backward'd and dropped.
 //! * `scaling` (W5): seed-loop throughput on one thread and on all.
@@ -29,12 +30,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use autograd_bench::{
-    SeedRng, add_chain, add_chain_raw, add_square_chain, add_square_chain_raw, data_matmul_raw,
-    data_matmul_step, deep_chain, deep_chain_raw, raw_fused, raw_naive, seed_step,
-    shared_leaf_step,
+    SeedRng, add_chain, add_chain_array_tape, add_chain_f64_tape, add_square_chain,
+    add_square_chain_raw, data_matmul_raw, data_matmul_step, deep_chain, deep_chain_raw, raw_fused,
+    raw_naive, seed_step, shared_leaf_step,
 };
 use autograd_mem::{Freeing, StrategyKind, with_strategy};
-use autograd_ops::{ArcWeak, RcWeak, Strategy, Variable};
+use autograd_ops::{ArcWeak, RcWeak, Region, Strategy, Variable};
 use criterion::measurement::WallTime;
 use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
@@ -52,12 +53,17 @@ fn input() -> Array1<f64> {
     SeedRng::new(17).randn(SIZE)
 }
 
-/// The strategies whose graphs are freed (on drop or by a collector).
+/// The strategies whose graphs are freed (on drop, with a region or by a
+/// collector), in the order reports list them ([`Freeing::ALL`]): the
+/// collected ones last, since the heap they leave behind moves the figures
+/// of whatever runs after them.
 fn freeing_strategies() -> impl Iterator<Item = StrategyKind> {
-    StrategyKind::ALL
-        .iter()
-        .copied()
-        .filter(|kind| kind.freeing() != Freeing::Never)
+    Freeing::ALL
+        .into_iter()
+        .filter(|&freeing| freeing != Freeing::Never)
+        .flat_map(|freeing| {
+            (StrategyKind::ALL.iter().copied()).filter(move |kind| kind.freeing() == freeing)
+        })
 }
 
 fn w1_seed_loop(c: &mut Criterion) {
@@ -106,7 +112,12 @@ fn w2_add_chain(c: &mut Criterion) {
     const K: usize = 1000;
     let mut group = c.benchmark_group("add_chain");
     group.throughput(Throughput::Elements(K as u64));
-    group.bench_function("floor", |b| b.iter(|| add_chain_raw(black_box(0.5), K)));
+    group.bench_function("f64_tape", |b| {
+        b.iter(|| add_chain_f64_tape(black_box(0.5), K))
+    });
+    group.bench_function("array_tape", |b| {
+        b.iter(|| add_chain_array_tape(black_box(0.5), K))
+    });
     fn chain<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>) {
         let x = Variable::<S>::from_scalar(0.5);
         group.bench_function(S::NAME, |b| b.iter(|| add_chain(&x, black_box(K))));
@@ -135,7 +146,11 @@ fn w3_deep_chain(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(8));
     group.bench_function("floor", |b| b.iter(|| deep_chain_raw(black_box(D))));
-    for kind in [StrategyKind::RcWeak, StrategyKind::ArcWeak] {
+    for kind in [
+        StrategyKind::RcWeak,
+        StrategyKind::ArcWeak,
+        StrategyKind::Region,
+    ] {
         with_strategy!(kind, S => group.bench_function(S::NAME, |b| {
             b.iter(|| {
                 let result = deep_chain::<S>(black_box(D));
@@ -182,6 +197,7 @@ fn train_step(c: &mut Criterion) {
     }
     engine::<RcWeak>(&mut group);
     engine::<ArcWeak>(&mut group);
+    engine::<Region>(&mut group);
     group.finish();
 }
 

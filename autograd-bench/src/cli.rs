@@ -31,7 +31,7 @@ const ARRAYS_PER_ITERATION: usize = 12;
 /// outside the heap budget, which bounds the seed loop's kept graphs.
 const MAX_DEEP: u64 = 100_000_000;
 
-/// The seed's experiment under every ownership strategy (the three ways to
+/// The seed's experiment under every ownership strategy (the four ways to
 /// free a graph), deep chains, the second cycle: time, live nodes and heap,
 /// beside plain ndarray doing the same arithmetic.
 #[derive(Debug, Parser)]

@@ -148,6 +148,38 @@ fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction
             _ => 0,
         };
         assert_eq!(report["deep_chains"][0]["live_nodes_after"], kept);
+        // The same chain under Region, one region freed at once.
+        let region = report["deep_chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["strategy"] == "Region")
+            .expect("a Region deep chain");
+        assert_eq!(region["live_nodes_after"], 0);
+        // One early intermediate held: its graph under a weak link or a
+        // collector (after a collection), the whole region under Region,
+        // everything (kept after it goes, too) where nothing frees; each
+        // as its graph_footprint predicts, but where nothing frees.
+        let kept = report["kept_intermediate"].as_array().unwrap();
+        assert_eq!(kept.len(), StrategyKind::ALL.len());
+        for row in kept {
+            let name = row["strategy"].as_str().unwrap();
+            let kind = StrategyKind::ALL.iter().find(|k| k.name() == name).unwrap();
+            let (nodes, after) = (
+                row["kept_nodes"].as_i64().unwrap(),
+                row["after_drop_bytes"].as_i64().unwrap(),
+            );
+            match kind.freeing() {
+                Freeing::OnDrop | Freeing::OnCollection => {
+                    assert_eq!((nodes, after), (20, 0), "{name}")
+                }
+                Freeing::WithRegion => assert_eq!((nodes, after), (2000, 0), "{name}"),
+                Freeing::Never => assert!(nodes == 2000 && after > 0, "{name}"),
+            }
+            if kind.freeing() != Freeing::Never {
+                assert_eq!(row["kept_bytes"], row["predicted_bytes"], "{name}");
+            }
+        }
         std::fs::remove_dir_all(&out).unwrap();
     }
 }

@@ -122,4 +122,14 @@ mod layout_tests {
         let function = mem::shared_block_size::<FunctionInner<RcWeak>>();
         assert_eq!((variable, function), (56, 104));
     }
+
+    /// Under `Region` a node is a slot in its region's store: no counts,
+    /// but a link is a weak pointer and an index (16 bytes, not 8).
+    #[test]
+    fn region_slots_stay_small() {
+        use std::cell::OnceCell;
+        let variable = size_of::<OnceCell<VariableInner<Region>>>();
+        let function = size_of::<OnceCell<FunctionInner<Region>>>();
+        assert_eq!((variable, function), (48, 120));
+    }
 }

@@ -13,6 +13,7 @@
 //! | [`Collected`] | gcmodule `Cc` | [`LocalCells`] | strong | freed when the cycle collector runs (CPython's way) |
 //! | [`CollectedSync`] | gcmodule `ThreadedCc` | [`SharedCells`] | strong | the same; graphs are `Send + Sync` |
 //! | [`StrongOnly<F>`] | `F`'s | `F`'s | strong | never freed: every graph leaks |
+//! | [`Region`] | one `Rc` block per region; links `rc::Weak` + an index | [`LocalCells`] | weak | freed with its region, all its nodes at once |
 //!
 //! A strategy names one answer to each of three questions: its pointers
 //! ([`Strategy`] itself; the reference-counting ones from a [`Family`] and a
@@ -26,8 +27,8 @@
 //! cheaply enough to stay on in release builds, which is how the leak that
 //! [`StrongOnly`] demonstrates is measured rather than guessed.
 //!
-//! The cargo features `sync`, `strong-only` and `collected` only move the
-//! [`DefaultStrategy`] alias; every strategy is always compiled and usable by
+//! The cargo features `sync`, `strong-only`, `collected` and `region` only
+//! move the [`DefaultStrategy`] alias; every strategy is always compiled and usable by
 //! name.
 //!
 //! Items hidden from these docs are plumbing between the workspace's crates,

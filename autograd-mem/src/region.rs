@@ -22,7 +22,7 @@
 //!   alive and keeps alive every region that node links into: a link's
 //!   upgrade never fails while it can be followed.
 //! * Nodes never move: a store is an inline first slot and then chunks of
-//!   16, 32, 64, … slots, each allocated once, every slot a `OnceCell` set
+//!   4, 8, 16, … slots, each allocated once, every slot a `OnceCell` set
 //!   once. A reference into a region cannot be invalidated by its growth
 //!   (rust-autograd#32's crash), and all of it is safe code.
 //! * A region dropped while another one is being dropped on this thread is
@@ -58,21 +58,24 @@ pub struct Region;
 impl Sealed for Region {}
 
 /// The smallest chunk after a store's inline slot: `1 << FIRST_SHIFT` slots.
-const FIRST_SHIFT: u32 = 4;
-/// Chunks of 16, 32, … slots: enough for `u32::MAX` nodes of a kind.
-const CHUNKS: usize = 29;
+const FIRST_SHIFT: u32 = 2;
+/// Chunks of 4, 8, … slots: enough for `u32::MAX` nodes of a kind.
+const CHUNKS: usize = 31;
 
 /// A chunk of slots, allocated once and never moved.
 type Chunk<T> = Box<[OnceCell<T>]>;
-/// The chunks after a store's inline slot, each made when first needed.
-type Chunks<T> = [OnceCell<Chunk<T>>; CHUNKS];
+/// The chunks after a store's first, each made when first needed.
+type Chunks<T> = [OnceCell<Chunk<T>>; CHUNKS - 1];
 
 /// The nodes of one type in a region, in creation order. Slot 0 is inline
-/// (a leaf's region allocates nothing more); then chunks that double.
+/// (a leaf's region allocates nothing more); then chunks that double, the
+/// first one's pointer inline too (a small graph's region makes no list of
+/// chunks).
 #[doc(hidden)]
 pub struct Store<T> {
     len: Cell<u32>,
     first: OnceCell<T>,
+    first_chunk: OnceCell<Chunk<T>>,
     chunks: OnceCell<Box<Chunks<T>>>,
 }
 
@@ -81,6 +84,7 @@ impl<T> Default for Store<T> {
         Store {
             len: Cell::new(0),
             first: OnceCell::new(),
+            first_chunk: OnceCell::new(),
             chunks: OnceCell::new(),
         }
     }
@@ -101,6 +105,9 @@ impl<T> Drop for Store<T> {
             }
         };
         free(&mut self.first);
+        if let Some(chunk) = self.first_chunk.get_mut() {
+            chunk.iter_mut().for_each(&mut free);
+        }
         if let Some(chunks) = self.chunks.get_mut() {
             for chunk in chunks.iter_mut().filter_map(OnceCell::get_mut) {
                 chunk.iter_mut().for_each(&mut free);
@@ -140,11 +147,13 @@ impl<T> Store<T> {
             &self.first
         } else {
             let (chunk, slot) = locate(index);
-            let chunks = self
-                .chunks
-                .get_or_init(|| Box::new(std::array::from_fn(|_| OnceCell::new())));
-            &chunks[chunk].get_or_init(|| (0..capacity(chunk)).map(|_| OnceCell::new()).collect())
-                [slot]
+            let cell = match chunk {
+                0 => &self.first_chunk,
+                _ => &self
+                    .chunks
+                    .get_or_init(|| Box::new(std::array::from_fn(|_| OnceCell::new())))[chunk - 1],
+            };
+            &cell.get_or_init(|| (0..capacity(chunk)).map(|_| OnceCell::new()).collect())[slot]
         };
         self.len.set(next);
         assert!(slot.set(value).is_ok(), "each slot is set once");
@@ -158,25 +167,32 @@ impl<T> Store<T> {
             return self.first.get();
         }
         let (chunk, slot) = locate(index);
-        self.chunks.get()?[chunk].get()?.get(slot)?.get()
+        let cell = match chunk {
+            0 => &self.first_chunk,
+            _ => &self.chunks.get()?[chunk - 1],
+        };
+        cell.get()?.get(slot)?.get()
     }
 
     fn len(&self) -> u32 {
         self.len.get()
     }
 
-    /// Bytes allocated for the chunks (the inline slot is in the region's
-    /// block).
+    /// Bytes allocated for the chunks and their list (the inline slot and
+    /// the first chunk's pointer are in the region's block).
     fn heap_bytes(&self) -> usize {
-        let Some(chunks) = self.chunks.get() else {
-            return 0;
+        let slots = |k: usize, chunk: &OnceCell<Chunk<T>>| {
+            chunk
+                .get()
+                .map_or(0, |_| capacity(k) * size_of::<OnceCell<T>>())
         };
-        let directory = size_of::<Chunks<T>>();
-        let slots: usize = (chunks.iter().enumerate())
-            .filter(|(_, chunk)| chunk.get().is_some())
-            .map(|(k, _)| capacity(k))
-            .sum();
-        directory + slots * size_of::<OnceCell<T>>()
+        let rest = self.chunks.get().map_or(0, |chunks| {
+            size_of::<Chunks<T>>()
+                + (chunks.iter().enumerate())
+                    .map(|(k, chunk)| slots(k + 1, chunk))
+                    .sum::<usize>()
+        });
+        slots(0, &self.first_chunk) + rest
     }
 }
 

@@ -93,15 +93,16 @@ pub(crate) mod sealed {
 ///   `FunctionNode` in autograd-core): it keeps its graph alive.
 /// * [`Link<T>`](Strategy::Link) is an owning link inside a graph: variable
 ///   → creator, function → intermediate input. It is a type of its own
-///   because a strategy that keeps a graph's nodes together must not count
-///   a graph's own links toward it (or the graph would own itself); under
-///   the strategies here it is the same pointer as a handle, at no cost.
+///   because a strategy that keeps a graph's nodes together
+///   ([`Region`](crate::Region)) must not count a graph's own links toward
+///   it (or the graph would own itself); under the other strategies it is
+///   the same pointer as a handle, at no cost.
 ///   [`get`](Strategy::get) and [`get_link`](Strategy::get_link) borrow the
 ///   node behind either (a plain reference for `Rc` and `Arc`, a guard for a
 ///   collector's pointer that must see no borrow while it runs).
 /// * [`Back<T>`](Strategy::Back) is what a function keeps of its outputs and
-///   of the leaves it reads. Weak under [`RcWeak`](crate::RcWeak) and
-///   [`ArcWeak`](crate::ArcWeak), which is what breaks the variable →
+///   of the leaves it reads. Weak under [`RcWeak`](crate::RcWeak),
+///   [`ArcWeak`](crate::ArcWeak) and [`Region`](crate::Region), which is what breaks the variable →
 ///   creator → output cycle; strong under [`StrongOnly`](crate::StrongOnly)
 ///   and the collected strategies ([`BACK_OWNS`](Strategy::BACK_OWNS)).
 /// * [`Cells`](Strategy::Cells): [`LocalCells`](crate::LocalCells) or

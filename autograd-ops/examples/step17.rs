@@ -1,9 +1,11 @@
 //! DeZero step 17, "memory management and circular references", section by
 //! section: Python's reference counting as Rust's `Rc`, the cycle it cannot
 //! free, `weakref` as `Weak`, and then the seed's experiment (17.5), a loop of
-//! `square(square(square(x)))` on 10,000 elements, under a strategy that
-//! breaks the cycle with a weak link, one that keeps it, and one that leaves
-//! it to a cycle collector (Python's second method, from 17.1).
+//! `square(square(square(x)))` on 10,000 elements, under the four ways a
+//! graph is freed: a strategy that breaks the cycle with a weak link, one
+//! that frees each graph's nodes together with their region, one that keeps
+//! the cycle, and one that leaves it to a cycle collector (Python's second
+//! method, from 17.1).
 //!
 //! `cargo run -p autograd-ops --example step17`
 
@@ -11,7 +13,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use autograd_ops::mem::live;
-use autograd_ops::{Collected, RcWeak, Strategy, StrongOnly, Variable, square};
+use autograd_ops::{Collected, RcWeak, Region, Strategy, StrongOnly, Variable, square};
 use ndarray::Array1;
 
 /// The seed's `class obj: pass`, with a field that owns another one, a
@@ -92,6 +94,7 @@ fn main() -> autograd_ops::Result<()> {
     println!("17.5 the seed's loop, y = square(square(square(x))) on 10,000 elements");
     println!("  live nodes (variables + functions) after each iteration:");
     seed_loop::<RcWeak>("RcWeak, function -> output weak");
+    seed_loop::<Region>("Region, each graph freed with its region");
     seed_loop::<StrongOnly<RcWeak>>("StrongOnly<RcWeak>, every link strong");
     seed_loop::<Collected>("Collected, cycles left to a collector");
     let freed = Collected::collect();

@@ -97,12 +97,56 @@ pub fn add_chain<S: Strategy>(x: &Variable<S>, k: usize) -> Result<f64> {
     Ok(grad)
 }
 
-/// [`add_chain`]'s floor: the cheapest plain code doing the same work as an
-/// engine that allocates an array per op. Forward allocates each op's
-/// one-element output (a 0-dimensional ndarray array, whose shape costs
-/// nothing) and keeps a record per op on a tape; backward walks the tape,
-/// allocating each op's gradient for `x` and adding it to `x`'s.
-pub fn add_chain_raw(x: f64, k: usize) -> f64 {
+/// [`add_chain`]'s floor, the cheapest code doing the chain's arithmetic: a
+/// plain tape of `f64` values and op codes. Forward appends each op's
+/// output and a record (its code and its operands' places); backward sweeps
+/// the tape in reverse, adding each output's gradient to its operands'.
+pub fn add_chain_f64_tape(x: f64, k: usize) -> f64 {
+    /// The op codes a tape can hold: the chain has one.
+    #[derive(Clone, Copy)]
+    enum Code {
+        Add,
+    }
+    /// One op on the tape: what it was and where its operands are.
+    struct Record {
+        code: Code,
+        lhs: usize,
+        rhs: usize,
+    }
+    let mut values = Vec::with_capacity(k + 1);
+    values.push(x);
+    let mut tape = Vec::with_capacity(k);
+    let mut y = 0;
+    for _ in 0..k {
+        values.push(values[y] + values[0]);
+        tape.push(Record {
+            code: Code::Add,
+            lhs: y,
+            rhs: 0,
+        });
+        y = values.len() - 1;
+    }
+    std::hint::black_box(&values);
+    let mut grads = vec![0.0; values.len()];
+    grads[y] = 1.0;
+    for (i, record) in tape.iter().enumerate().rev() {
+        let g = grads[i + 1];
+        match record.code {
+            Code::Add => {
+                grads[record.lhs] += g;
+                grads[record.rhs] += g;
+            }
+        }
+    }
+    grads[0]
+}
+
+/// [`add_chain`] as an engine that allocates an array per op would do it,
+/// with no graph: a tape of one-element arrays. Forward allocates each op's
+/// output (a 0-dimensional ndarray array, whose shape costs nothing) and
+/// keeps a record per op on a tape; backward walks the tape, allocating each
+/// op's gradient for `x` and adding it to `x`'s.
+pub fn add_chain_array_tape(x: f64, k: usize) -> f64 {
     /// What a tape keeps of one op: its output, as a graph keeps it.
     struct Record {
         output: Array0<f64>,
@@ -151,7 +195,7 @@ pub fn add_square_chain<S: Strategy>(k: usize) -> Result<(f64, f64)> {
     ))
 }
 
-/// [`add_square_chain`]'s floor, as [`add_chain_raw`] is [`add_chain`]'s: a
+/// [`add_square_chain`]'s floor, as [`add_chain_array_tape`] is for [`add_chain`]: a
 /// one-element array per op forward and per op backward, and a tape of
 /// per-op records (an op's input, which `y²`'s backward needs).
 pub fn add_square_chain_raw(k: usize) -> (f64, f64) {
@@ -341,7 +385,9 @@ mod tests {
         let x = Variable::<RcWeak>::from_scalar(0.5);
         assert_eq!(add_chain(&x, 1000).unwrap(), 1001.0);
         assert!(x.grad().is_none(), "read and cleared");
-        assert_eq!(add_chain_raw(0.5, 1000), 1001.0);
+        assert_eq!(add_chain_array_tape(0.5, 1000), 1001.0);
+        assert_eq!(add_chain_f64_tape(0.5, 1000), 1001.0);
+        assert_eq!(add_chain_f64_tape(0.5, 0), 1.0);
     }
 
     #[test]

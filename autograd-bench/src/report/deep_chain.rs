@@ -1,8 +1,10 @@
 //! Deep chains: `d` ops of `y = y + x`, backward, drop, on one thread under
-//! the default strategy, beside the same additions without a graph.
+//! the default strategy and under `Region` (one region of `d` functions,
+//! freed at once), beside the same additions without a graph.
 
 use std::time::Instant;
 
+use autograd_mem::{StrategyKind, with_strategy};
 use autograd_ops::{DefaultStrategy, Strategy};
 use serde::Serialize;
 
@@ -11,6 +13,8 @@ use crate::alloc;
 /// One deep chain.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeepResult {
+    /// The strategy.
+    pub strategy: String,
     /// Ops in the chain.
     pub ops: usize,
     /// Build, backward and drop, in seconds.
@@ -30,9 +34,26 @@ pub struct DeepResult {
 /// The longest chain the graph-free twin runs, per deep chain.
 const RAW_CHAIN_OPS: usize = 1_000_000;
 
-/// Runs [`deep_chain`](crate::deep_chain) once at each length.
+/// The strategies the section runs: the default, and `Region` if it is not
+/// the default.
+pub fn strategies() -> Vec<StrategyKind> {
+    let mut kinds = vec![DefaultStrategy::KIND];
+    if DefaultStrategy::KIND != StrategyKind::Region {
+        kinds.push(StrategyKind::Region);
+    }
+    kinds
+}
+
+/// Runs [`deep_chain`](crate::deep_chain) once at each length under each of
+/// [`strategies`].
 pub fn run(lengths: &[usize]) -> Vec<DeepResult> {
-    type S = DefaultStrategy;
+    strategies()
+        .into_iter()
+        .flat_map(|kind| with_strategy!(kind, S => run_under::<S>(lengths)))
+        .collect()
+}
+
+fn run_under<S: Strategy>(lengths: &[usize]) -> Vec<DeepResult> {
     lengths
         .iter()
         .map(|&ops| {
@@ -58,6 +79,7 @@ pub fn run(lengths: &[usize]) -> Vec<DeepResult> {
             let raw_seconds = raw_started.elapsed().as_secs_f64();
             let nodes = autograd_mem::live::total::<S>().since(nodes_start);
             DeepResult {
+                strategy: S::NAME.to_string(),
                 ops,
                 seconds,
                 ns_per_op: seconds * 1e9 / ops as f64,

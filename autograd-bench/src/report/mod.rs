@@ -2,9 +2,12 @@
 //! its own ([`table`], JSON through serde, [`plot`]).
 //!
 //! * [`seed_loop`]: the seed's experiment at scale, under every strategy and
-//!   the baselines: the three ways to free a graph side by side.
+//!   the baselines: the four ways to free a graph side by side.
 //! * [`memory_modes`]: no graph, retained gradients.
-//! * [`deep_chain`]: chains up to 10⁷ ops.
+//! * [`deep_chain`]: chains up to 10⁷ ops, under the default strategy and
+//!   `Region`.
+//! * [`kept_intermediate`]: what one early intermediate of a 1,000-op chain
+//!   keeps under every strategy (a region is kept whole).
 //! * [`second_cycle`]: the loop where higher-order gradients would make a
 //!   leaf own its gradient's graph.
 //! * [`training`]: a training loop's memory under every strategy, broken
@@ -17,6 +20,7 @@
 pub mod allocators;
 pub mod config;
 pub mod deep_chain;
+pub mod kept_intermediate;
 pub mod memory_modes;
 pub mod plot;
 pub mod second_cycle;
@@ -34,6 +38,7 @@ pub use subject::{Baseline, Subject};
 
 use allocators::AllocatorFigures;
 use deep_chain::DeepResult;
+use kept_intermediate::KeptIntermediate;
 use memory_modes::MemoryMode;
 use second_cycle::SecondCycleResult;
 use seed_loop::RunResult;
@@ -51,6 +56,8 @@ pub struct Report {
     pub memory_modes: Vec<MemoryMode>,
     /// The deep chains.
     pub deep_chains: Vec<DeepResult>,
+    /// One early intermediate of a chain held, under each strategy.
+    pub kept_intermediate: Vec<KeptIntermediate>,
     /// The second-cycle loop under each strategy.
     pub second_cycle: Vec<SecondCycleResult>,
     /// The digits MLP's training loop under each strategy.
@@ -111,6 +118,8 @@ pub fn build(
     let memory_modes = memory_modes::run(&inputs, config.iterations.min(2000));
     progress("deep chains", 0, config.deep.len());
     let deep_chains = deep_chain::run(&config.deep);
+    progress("kept intermediate", 0, 1);
+    let kept_intermediate = kept_intermediate::run(&config.strategies);
     progress("second cycle", 0, 1);
     let second_cycle = if config.second_cycle_iterations > 0 {
         second_cycle::run(
@@ -151,6 +160,7 @@ pub fn build(
         runs,
         memory_modes,
         deep_chains,
+        kept_intermediate,
         second_cycle,
         training,
         value_memory,

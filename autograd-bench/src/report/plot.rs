@@ -1,6 +1,7 @@
-//! The live-heap plot: the three ways to free a graph at a glance. Flat
-//! (the weak link frees each graph on drop), a sawtooth (a collector frees
-//! them when it runs), rising until the budget (nothing frees them). Drawn
+//! The live-heap plot: the four ways to free a graph at a glance. Flat
+//! (the weak link frees each graph on drop, a region goes with its
+//! output), a sawtooth (a collector frees them when it runs), rising until
+//! the budget (nothing frees them). Drawn
 //! with plotters' SVG backend, which needs no system library.
 
 use plotters::element::DashedPathElement;

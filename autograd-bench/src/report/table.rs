@@ -12,6 +12,7 @@ impl Report {
         self.seed_loop_table(&mut out);
         self.memory_modes_table(&mut out);
         self.deep_chains_table(&mut out);
+        self.kept_intermediate_table(&mut out);
         self.second_cycle_table(&mut out);
         self.training_table(&mut out);
         self.value_memory_table(&mut out);
@@ -33,7 +34,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<22} {:<19} {:>8} {:>8} {:>9} {:>8} {:>8} {:>12} {:>11} {:>10} {:>10} {:>10}",
+            "{:<22} {:<21} {:>8} {:>8} {:>9} {:>8} {:>8} {:>12} {:>11} {:>10} {:>10} {:>10}",
             "subject",
             "freeing",
             "iters",
@@ -50,7 +51,7 @@ impl Report {
         for r in &self.runs {
             let _ = writeln!(
                 out,
-                "{:<22} {:<19} {:>8} {:>8.3} {:>9.0} {:>7.2}x {:>7.2}x {:>12} {:>11} {:>10} {:>10} {:>10}",
+                "{:<22} {:<21} {:>8} {:>8.3} {:>9.0} {:>7.2}x {:>7.2}x {:>12} {:>11} {:>10} {:>10} {:>10}",
                 r.subject.to_string(),
                 r.freeing,
                 r.iterations,
@@ -132,18 +133,18 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\ndeep chain: y = y + x, d times, backward, drop ({}, one thread; raw: no graph, over at most 10^6 ops)",
-            self.config.default_strategy
+            "\ndeep chain: y = y + x, d times, backward, drop (one thread; raw: no graph, over at most 10^6 ops)"
         );
         let _ = writeln!(
             out,
-            "{:>10} {:>9} {:>9} {:>12} {:>11} {:>10}",
-            "ops", "seconds", "ns/op", "raw ns/op", "peak/op", "live after"
+            "{:<10} {:>10} {:>9} {:>9} {:>12} {:>11} {:>10}",
+            "strategy", "ops", "seconds", "ns/op", "raw ns/op", "peak/op", "live after"
         );
         for d in &self.deep_chains {
             let _ = writeln!(
                 out,
-                "{:>10} {:>9.3} {:>9.1} {:>12.1} {:>11} {:>10}",
+                "{:<10} {:>10} {:>9.3} {:>9.1} {:>12.1} {:>11} {:>10}",
+                d.strategy,
                 d.ops,
                 d.seconds,
                 d.ns_per_op,
@@ -152,6 +153,38 @@ impl Report {
                 d.live_nodes_after,
             );
         }
+    }
+
+    fn kept_intermediate_table(&self, out: &mut String) {
+        use crate::report::kept_intermediate::{HELD, OPS};
+        if self.kept_intermediate.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\nkept intermediate: y = y + x, {OPS} times on one element; the output of op {HELD} held, the output dropped, a collection run (one thread)"
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:<21} {:>11} {:>11} {:>11} {:>11}",
+            "strategy", "freeing", "kept", "nodes", "predicted", "after drop"
+        );
+        for k in &self.kept_intermediate {
+            let _ = writeln!(
+                out,
+                "{:<22} {:<21} {:>11} {:>11} {:>11} {:>11}",
+                k.strategy,
+                k.freeing,
+                bytes(k.kept_bytes as f64),
+                k.kept_nodes,
+                bytes(k.predicted_bytes as f64),
+                bytes(k.after_drop_bytes as f64),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "kept: the heap while the intermediate is held; predicted: its graph_footprint (a region counts whole); after drop: what is left once it goes too."
+        );
     }
 
     fn second_cycle_table(&self, out: &mut String) {
@@ -183,7 +216,7 @@ impl Report {
         let _ = writeln!(
             out,
             "PyTorch warns that backward(create_graph=True) \"will create a reference cycle between the \
-             parameter and its gradient\"; here no function owns a leaf it reads under RcWeak and ArcWeak, \
+             parameter and its gradient\"; here no function owns a leaf it reads under RcWeak, ArcWeak and Region, \
              so the cycle cannot form."
         );
     }
@@ -194,16 +227,17 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "\ntraining: the digits MLP (64-100-10 ReLU, Adam, batches of 32), {} step(s) of one epoch on one thread (median µs of a step); heap above the heap before the model was made, the engine's buffer cache left out (the peak includes it); collected strategies collect every {} nodes under --collect auto",
+            "\ntraining: the digits MLP (64-100-10 ReLU, Adam, batches of 32), {} step(s) of one epoch on one thread (median µs of a step; graph share: the step's time beyond the same step in plain ndarray, timed here, as a share of it); heap above the heap before the model was made, the engine's buffer cache left out (the peak includes it); collected strategies collect every {} nodes under --collect auto",
             first.steps,
             super::training::COLLECT_EVERY
         );
         let _ = writeln!(
             out,
-            "{:<22} {:<19} {:>8} {:>13} {:>13} {:>11} {:>12} {:>17}",
+            "{:<22} {:<21} {:>8} {:>11} {:>13} {:>13} {:>11} {:>12} {:>17}",
             "strategy",
             "freeing",
             "µs/step",
+            "graph share",
             "heap, step 1",
             "heap, last",
             "peak",
@@ -214,10 +248,11 @@ impl Report {
             let heap = |i: Option<&i64>| i.map_or_else(|| "-".to_string(), |&b| bytes(b as f64));
             let _ = writeln!(
                 out,
-                "{:<22} {:<19} {:>8.1} {:>13} {:>13} {:>11} {:>12} {:>17}",
+                "{:<22} {:<21} {:>8.1} {:>10.0}% {:>13} {:>13} {:>11} {:>12} {:>17}",
                 t.strategy,
                 t.freeing,
                 t.micros_per_step,
+                t.graph_share * 100.0,
                 heap(t.live_heap_after_step.first()),
                 heap(t.live_heap_after_step.last()),
                 bytes(t.peak_heap_bytes as f64),

@@ -17,7 +17,7 @@ use autograd_ops::{Strategy, Variable, softmax_cross_entropy};
 use serde::Serialize;
 
 use crate::alloc;
-use crate::training::{BATCH, LR, SIZES};
+use crate::training::{BATCH, FloorStep, LR, SIZES};
 
 /// The collected strategies' policy in the timed epoch when the report's is
 /// `auto`: a step creates about ten nodes, so `auto` (which waits for at
@@ -41,6 +41,11 @@ pub struct TrainingRun {
     /// Wall time of a step, in microseconds: the median of the epoch's steps
     /// (a page fault or a preemption moves one step, not the figure).
     pub micros_per_step: f64,
+    /// The graph's share of a step: `1 - floor / micros_per_step`, where the
+    /// floor is the same step in plain ndarray ([`FloorStep`], timed the
+    /// same way in the same section): what the engine adds to the
+    /// arithmetic.
+    pub graph_share: f64,
     /// The live heap after each step, above the heap before the model was
     /// made (the data loader and the dataset excluded), the engine's buffer
     /// cache left out (it is reuse, not what the loop keeps; the breakdown
@@ -103,12 +108,30 @@ pub fn run(strategies: &[StrategyKind], steps: usize, policy: Policy) -> Vec<Tra
     let (x, labels) = datasets::digits();
     let ((x_train, y_train), _) =
         datasets::train_test_split(&(x / 16.0), &labels, 0.25, 0).expect("a valid split");
+    let floor = floor_micros(steps.min(x_train.nrows() / BATCH).max(1));
     strategies
         .iter()
         .map(|&kind| {
-            with_strategy!(kind, S => run_one::<S>(kind, &x_train, &y_train, steps, policy))
+            let mut run =
+                with_strategy!(kind, S => run_one::<S>(kind, &x_train, &y_train, steps, policy));
+            run.graph_share = 1.0 - floor / run.micros_per_step;
+            run
         })
         .collect()
+}
+
+/// The median µs of `steps` steps of the plain-ndarray floor, after one.
+fn floor_micros(steps: usize) -> f64 {
+    let mut floor = FloorStep::new(0);
+    std::hint::black_box(floor.step());
+    let mut times: Vec<f64> = (0..steps)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(floor.step());
+            started.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    median(&mut times)
 }
 
 /// A fresh model and its optimizer, from the bench's initial weights.
@@ -203,6 +226,7 @@ fn run_one<S: Strategy>(
         freeing: kind.freeing().describe().to_string(),
         steps,
         micros_per_step: median(&mut times),
+        graph_share: 0.0,
         live_heap_after_step,
         peak_heap_bytes,
         collections,
