@@ -175,6 +175,7 @@ fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction
                 }
                 Freeing::WithRegion => assert_eq!((nodes, after), (2000, 0), "{name}"),
                 Freeing::Never => assert!(nodes == 2000 && after > 0, "{name}"),
+                other => panic!("no kept-intermediate promise for {other:?}"),
             }
             if kind.freeing() != Freeing::Never {
                 assert_eq!(row["kept_bytes"], row["predicted_bytes"], "{name}");
