@@ -31,6 +31,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -545,15 +546,14 @@ impl Strategy for Region {
         V: GraphNode<Self, Variable = V, Function = F>,
         F: GraphNode<Self, Variable = V, Function = F>,
     {
-        let mut seen = Vec::new();
+        let mut seen = HashSet::new();
         let mut queue = vec![Rc::clone(&handle.region)];
         let mut members = Vec::new();
         while let Some(region) = queue.pop() {
             let id = Rc::as_ptr(&region) as usize;
-            if seen.contains(&id) {
+            if !seen.insert(id) {
                 continue;
             }
-            seen.push(id);
             members.push(RegionMembers {
                 id,
                 bytes: region.bytes(),
