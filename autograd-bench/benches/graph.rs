@@ -34,6 +34,7 @@ use autograd_bench::{
     add_square_chain_raw, data_matmul_raw, data_matmul_step, deep_chain, deep_chain_raw, raw_fused,
     raw_naive, seed_step, shared_leaf_step,
 };
+use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, StrategyKind, with_strategy};
 use autograd_ops::{ArcWeak, RcWeak, Region, Strategy, Variable};
 use criterion::measurement::WallTime;
@@ -84,7 +85,7 @@ fn w1_seed_loop(c: &mut Criterion) {
         )
     });
     fn step<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>, x: &Array1<f64>) {
-        group.bench_function(S::NAME, |b| {
+        group.bench_function(S::KIND.name(), |b| {
             b.iter_batched(|| x.clone(), |x| seed_step::<S>(x), BatchSize::SmallInput)
         });
     }
@@ -120,7 +121,7 @@ fn w2_add_chain(c: &mut Criterion) {
     });
     fn chain<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>) {
         let x = Variable::<S>::from_scalar(0.5);
-        group.bench_function(S::NAME, |b| b.iter(|| add_chain(&x, black_box(K))));
+        group.bench_function(S::KIND.name(), |b| b.iter(|| add_chain(&x, black_box(K))));
     }
     for kind in freeing_strategies() {
         with_strategy!(kind, S => chain::<S>(&mut group));
@@ -131,7 +132,7 @@ fn w2_add_chain(c: &mut Criterion) {
     group.throughput(Throughput::Elements(K as u64));
     group.bench_function("floor", |b| b.iter(|| add_square_chain_raw(black_box(K))));
     for kind in freeing_strategies() {
-        with_strategy!(kind, S => group.bench_function(S::NAME, |b| {
+        with_strategy!(kind, S => group.bench_function(S::KIND.name(), |b| {
             b.iter(|| add_square_chain::<S>(black_box(K)))
         }));
     }
@@ -151,10 +152,10 @@ fn w3_deep_chain(c: &mut Criterion) {
         StrategyKind::ArcWeak,
         StrategyKind::Region,
     ] {
-        with_strategy!(kind, S => group.bench_function(S::NAME, |b| {
+        with_strategy!(kind, S => group.bench_function(S::KIND.name(), |b| {
             b.iter(|| {
                 let result = deep_chain::<S>(black_box(D));
-                S::collect();
+                <S as Strategy>::Collector::collect();
                 result
             })
         }));
@@ -193,7 +194,7 @@ fn train_step(c: &mut Criterion) {
     group.bench_function("floor", |b| b.iter(|| floor.step()));
     fn engine<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>) {
         let mut step = TrainStep::<S>::new(0);
-        group.bench_function(S::NAME, |b| b.iter(|| step.step().expect("runs")));
+        group.bench_function(S::KIND.name(), |b| b.iter(|| step.step().expect("runs")));
     }
     engine::<RcWeak>(&mut group);
     engine::<ArcWeak>(&mut group);
@@ -264,7 +265,7 @@ fn w5_scaling(c: &mut Criterion) {
             b.iter_custom(|n| timed(n, &|| drop(black_box(raw_naive(&x.clone().into_dyn())))))
         });
         for kind in [StrategyKind::RcWeak, StrategyKind::ArcWeak] {
-            with_strategy!(kind, S => group.bench_function(BenchmarkId::new(S::NAME, threads), |b| {
+            with_strategy!(kind, S => group.bench_function(BenchmarkId::new(S::KIND.name(), threads), |b| {
                 b.iter_custom(|n| {
                     timed(n, &|| {
                         black_box(seed_step::<S>(x.clone()).expect("runs"));

@@ -1,11 +1,12 @@
 //! Running an op on variables, and recording it in the graph.
 
-use autograd_mem::{Freeing, Strategy};
+use autograd_mem::{Collector, Placement, Strategy};
 use smallvec::SmallVec;
 
-use crate::function_node::{FunctionInner, Input, Links};
-use crate::saved::{Bits, Planned};
-use crate::variable::VariableInner;
+use crate::function_node::{FunctionInner, Input, Links, Site};
+use crate::generation::Order;
+use crate::plan::{Bits, Planned};
+use crate::variable::{Reading, VariableInner};
 use crate::{Error, Function, Generation, Result, Save, Tensors, Variable, is_grad_enabled};
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
@@ -51,70 +52,50 @@ pub fn apply_one<S: Strategy, F: Function<S>>(
         })
 }
 
-/// The inputs' values and whether each needs a gradient, without iterator
-/// machinery for the common arities (a leaf's cell is read once for both).
+/// What recording reads of each input, in one read of each node, without
+/// iterator machinery for the common arities.
 #[inline]
-fn values<S: Strategy>(inputs: &[&Variable<S>]) -> (Tensors, Bits) {
+fn readings<S: Strategy>(inputs: &[&Variable<S>]) -> SmallVec<[Reading; 2]> {
     match inputs {
-        [a] => {
-            let (x, needs) = a.inner().value_and_needs();
-            (x.into(), Bits::from_low(u64::from(needs)))
-        }
-        [a, b] => {
-            let ((x, na), (y, nb)) = (a.inner().value_and_needs(), b.inner().value_and_needs());
-            (
-                [x, y].into(),
-                Bits::from_low(u64::from(na) | u64::from(nb) << 1),
-            )
-        }
-        _ => {
-            let mut needs = Bits::default();
-            let xs = (inputs.iter().enumerate())
-                .map(|(i, x)| {
-                    let (value, need) = x.inner().value_and_needs();
-                    if need {
-                        needs.set(i);
-                    }
-                    value
-                })
-                .collect();
-            (xs, needs)
-        }
+        [a] => smallvec::smallvec![a.inner().reading()],
+        [a, b] => smallvec::smallvec![a.inner().reading(), b.inner().reading()],
+        _ => inputs.iter().map(|x| x.inner().reading()).collect(),
     }
 }
 
-/// The links a function keeps of its inputs; the values move into them (a
-/// leaf's value is shared with its node), and the plan packs beside them
-/// when it fits.
+/// The links a function keeps of its inputs; the leaves' values move into
+/// them (shared with the leaf's node), and the plan packs beside them when
+/// it fits.
 fn links<S: Strategy>(
     inputs: &[&Variable<S>],
-    mut xs: Tensors,
+    xs: Tensors,
+    leaves: &Bits,
     plan: Planned,
-    near: Option<&S::Handle<VariableInner<S>>>,
+    site: &Site<S>,
 ) -> Links<S> {
+    let mut xs = xs.into_iter().enumerate();
+    let mut next = |x: &Variable<S>| {
+        let (i, value) = xs.next().expect("one value per input");
+        Input::new(x, value, leaves.get(i), site)
+    };
     match (inputs, plan) {
         ([], Planned::Packed(marks)) => Links::Nullary(marks),
-        ([a], Planned::Packed(marks)) => Links::Unary(marks, [Input::new(a, xs.take(0), near)]),
-        ([a, b], Planned::Packed(marks)) => Links::Binary(
-            marks,
-            [
-                Input::new(a, xs.take(0), near),
-                Input::new(b, xs.take(1), near),
-            ],
-        ),
-        (_, Planned::Wide(plan)) => Links::general(
-            inputs
-                .iter()
-                .zip(xs)
-                .map(|(x, value)| Input::new(x, value, near)),
-            plan,
-        ),
+        ([a], Planned::Packed(marks)) => Links::Unary(marks, [next(a)]),
+        ([a, b], Planned::Packed(marks)) => {
+            let a = next(a);
+            Links::Binary(marks, [a, next(b)])
+        }
+        (_, Planned::Wide(plan)) => Links::general(inputs.iter().map(|x| next(x)), plan),
         (_, Planned::Packed(_)) => unreachable!("a packed plan has at most two inputs"),
     }
 }
 
 /// Runs the op and records it; `expected` outputs, if the caller needs a
 /// count (checked before anything is recorded).
+///
+/// One path for every strategy: the strategy's [`Placement`] says where
+/// the function and its outputs go (their own allocations, or a region)
+/// and how each intermediate input is linked.
 fn record<S: Strategy, F: Function<S>>(
     mut op: F,
     inputs: &[&Variable<S>],
@@ -128,7 +109,11 @@ fn record<S: Strategy, F: Function<S>>(
             got: inputs.len(),
         });
     }
-    let (xs, needs) = values(inputs);
+    let mut readings = readings(inputs);
+    let xs: Tensors = readings
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.value))
+        .collect();
     let ys = op.forward(&xs)?;
     let declared = op.num_outputs();
     let expected = expected.unwrap_or(declared);
@@ -145,6 +130,16 @@ fn record<S: Strategy, F: Function<S>>(
     if !is_grad_enabled() {
         return Ok(ys.into_iter().map(Variable::from_tensor).collect());
     }
+    let mut needs = Bits::default();
+    let mut leaves = Bits::default();
+    for (i, reading) in readings.iter().enumerate() {
+        if reading.needs {
+            needs.set(i);
+        }
+        if reading.creator.is_none() {
+            leaves.set(i);
+        }
+    }
     if !needs.any() {
         // Nothing can receive a gradient through it: constants out, no node.
         return Ok(ys.into_iter().map(Variable::constant_from_tensor).collect());
@@ -155,66 +150,40 @@ fn record<S: Strategy, F: Function<S>>(
         save.finish()?
     };
 
-    let generation = inputs
-        .iter()
-        .map(|x| x.generation())
-        .max()
-        .unwrap_or(Generation::LEAF);
-    if S::FREEING == Freeing::WithRegion {
-        return Ok(in_region(op, inputs, xs, plan, generation, ys));
-    }
-    let links = links(inputs, xs, plan, None);
-    let function = S::new_link(FunctionInner::new(Box::new(op), links, generation));
+    let (order, generation) = readings.iter().filter_map(|r| r.creator).fold(
+        (Order::LEAF, Generation::LEAF),
+        |(o, g), (order, generation)| (o.max(order), g.max(generation.next())),
+    );
+    let site = <S::Placement as Placement<S>>::site(
+        inputs
+            .iter()
+            .zip(&readings)
+            .filter(|(_, r)| r.creator.is_some())
+            .map(|(x, _)| &x.node),
+    );
+    let links = links(inputs, xs, &leaves, plan, &site);
+    let inner = FunctionInner::new(Box::new(op), links, order.next(), generation);
+    let function = <S::Placement as Placement<S>>::new_function(site, inner);
     let mut outputs: SmallVec<[Variable<S>; 1]> = SmallVec::new();
     if ys.len() == 1 {
         // The output takes the only handle: no count to raise and drop.
         let y = ys.into_iter().next().expect("one output");
-        outputs.push(Variable::with_creator(y, Some(function)));
+        let node = <S::Placement as Placement<S>>::new_output(function, |creator| {
+            VariableInner::new(y, Some(creator))
+        });
+        outputs.push(Variable { node });
         let output = &outputs[0];
-        let inner = output.inner();
-        let creator = inner.creator.as_ref().expect("just made");
-        S::get_link(creator).set_outputs(std::slice::from_ref(output));
+        let creator = output.inner().creator().expect("just made");
+        S::get_link(&creator).set_outputs(std::slice::from_ref(output));
     } else {
-        outputs.extend(
-            ys.into_iter()
-                .map(|y| Variable::with_creator(y, Some(function.clone()))),
-        );
-        S::get_link(&function).set_outputs(&outputs);
-        drop(function);
+        for y in ys {
+            let node = <S::Placement as Placement<S>>::new_output(function.clone(), |creator| {
+                VariableInner::new(y, Some(creator))
+            });
+            outputs.push(Variable { node });
+        }
+        S::get(&function).set_outputs(&outputs);
     }
-    S::maybe_collect();
+    S::Collector::maybe_collect();
     Ok(outputs)
-}
-
-/// [`record`]'s last part under a region strategy: the function and its
-/// outputs go into the region [`Strategy::place`] picks from the
-/// intermediate inputs (a new one if there are none), and the function is
-/// held by a handle until its outputs link to it.
-fn in_region<S: Strategy, F: Function<S>>(
-    op: F,
-    inputs: &[&Variable<S>],
-    xs: Tensors,
-    plan: Planned,
-    generation: Generation,
-    ys: Tensors,
-) -> SmallVec<[Variable<S>; 1]> {
-    let near = S::place(
-        inputs
-            .iter()
-            .filter(|x| !x.inner().is_leaf())
-            .map(|x| &x.node),
-    );
-    let links = links(inputs, xs, plan, near);
-    let function = S::new_handle_near(near, FunctionInner::new(Box::new(op), links, generation));
-    let outputs: SmallVec<[Variable<S>; 1]> = ys
-        .into_iter()
-        .map(|y| Variable {
-            node: S::new_handle_near(
-                Some(&function),
-                VariableInner::new(y, Some(S::link(&function))),
-            ),
-        })
-        .collect();
-    S::get(&function).set_outputs(&outputs);
-    outputs
 }

@@ -6,162 +6,15 @@ pub type Shape = Vec<usize>;
 /// Everything that can go wrong when building or differentiating a graph.
 ///
 /// Every variant names the op (or `backward`) and the shapes involved, so that
-/// the message alone tells a user which call to fix.
+/// the message alone tells a user which call to fix. The variants come in
+/// four groups, by where they arise: an op's inputs (shapes and
+/// arguments), a user-written op's contract (counts, saves, its own
+/// failure), a variable's state and backward's options, and
+/// checkpointing. Files have their errors in autograd-nn's `Error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An op was applied to the wrong number of variables.
-    #[error("{op}: expected {expected} input(s), got {got}")]
-    InputCount {
-        /// The op's name.
-        op: &'static str,
-        /// What the op takes.
-        expected: usize,
-        /// What it was given.
-        got: usize,
-    },
-    /// An op's forward returned a different number of arrays than it declares
-    /// (or `apply_one` was given an op with several outputs).
-    #[error("{op}: expected {expected} output(s), got {got}")]
-    OutputCount {
-        /// The op's name.
-        op: &'static str,
-        /// What the op declares with `Function::num_outputs`.
-        expected: usize,
-        /// What forward returned.
-        got: usize,
-    },
-    /// An op's backward returned a different number of gradients than it has inputs.
-    #[error("{op}: backward returned {got} gradient(s) for {expected} input(s)")]
-    GradientCount {
-        /// The op's name.
-        op: &'static str,
-        /// How many inputs the function has.
-        expected: usize,
-        /// How many gradients backward returned.
-        got: usize,
-    },
-    /// An op's backward returned a gradient whose shape is not its input's.
-    #[error(
-        "{op}: gradient for input {index} has shape {got:?}, but the input has shape {expected:?}"
-    )]
-    GradientShape {
-        /// The op's name.
-        op: &'static str,
-        /// Which input.
-        index: usize,
-        /// The input's shape.
-        expected: Shape,
-        /// The gradient's shape.
-        got: Shape,
-    },
-    /// The gradient given to `backward` does not have the variable's shape.
-    #[error("backward: output gradient has shape {got:?}, but the variable has shape {expected:?}")]
-    SeedShape {
-        /// The variable's shape.
-        expected: Shape,
-        /// The given gradient's shape.
-        got: Shape,
-    },
-    /// A user-written op failed in its own way: what it could not do, in its
-    /// own words. Build it with [`Error::op_failed`].
-    #[error("{op}: {message}")]
-    OpFailed {
-        /// The op's name.
-        op: &'static str,
-        /// What went wrong.
-        message: String,
-    },
-    /// A shape whose element count overflows, or whose bytes exceed what one
-    /// allocation may hold.
-    #[error("{op}: shape {shape:?} is too large")]
-    TooLarge {
-        /// The op's name.
-        op: &'static str,
-        /// The shape asked for.
-        shape: Shape,
-    },
-    /// `set_data` on a variable that a function computed.
-    #[error(
-        "set_data: only a leaf's value can be replaced; this variable's value is what its creator computed (detach() gives a leaf)"
-    )]
-    SetDataNotLeaf,
-    /// An operation only a leaf allows, asked of a variable a function computed.
-    #[error(
-        "{op}: only a leaf's value can be changed; this variable's value is what its creator computed"
-    )]
-    NotLeaf {
-        /// The operation.
-        op: &'static str,
-    },
-    /// `backward` with `create_graph` reached an op that has only an
-    /// array-level backward, so its gradient cannot be differentiated again.
-    #[error(
-        "{op}: no variable-level backward, so create_graph cannot differentiate through it (implement Function::backward_graph)"
-    )]
-    NoGraphBackward {
-        /// The op's name.
-        op: &'static str,
-    },
-    /// An op that declares what it saves (overrides `Function::save`) but
-    /// gives no derivative, or one of the first shape without `backward`.
-    #[error(
-        "{op}: no backward (implement Function::derivative, or keep the default save and implement Function::backward)"
-    )]
-    NoDerivative {
-        /// The op's name.
-        op: &'static str,
-    },
-    /// An op's backward read a value its `save` did not keep, or its
-    /// `save` named an input or output that does not exist.
-    #[error(
-        "{op}: {what} {index} was not saved for backward ({count} in all; keep it in Function::save)"
-    )]
-    NotSaved {
-        /// The op's name.
-        op: &'static str,
-        /// `"input"`, `"output"` or `"tensor"`.
-        what: &'static str,
-        /// The index asked for.
-        index: usize,
-        /// How many there are of that kind.
-        count: usize,
-    },
-    /// Under `create_graph`, a derivative read a saved output of a function
-    /// with several outputs, and nothing holds that output any more.
-    #[error("{op}: output {index} is gone, so create_graph cannot differentiate through it")]
-    OutputGone {
-        /// The op's name.
-        op: &'static str,
-        /// The output's index.
-        index: usize,
-    },
-    /// `backward` from a constant: nothing it was computed from needs a
-    /// gradient (PyTorch: "element 0 of tensors does not require grad").
-    #[error(
-        "backward: the variable is a constant (Variable::constant, or an op on constants alone), so no gradient flows from it"
-    )]
-    BackwardOfConstant,
-    /// `retain_grad` with `create_graph`: an intermediate would hold a
-    /// gradient whose graph holds the intermediate, a reference cycle.
-    #[error(
-        "backward: retain_grad with create_graph would make each intermediate own a gradient whose graph owns it (a reference cycle); use grad(...) for intermediate gradients"
-    )]
-    RetainGradWithCreateGraph,
-    /// A gradient was given for several outputs at once.
-    #[error("grad: a given output gradient needs exactly one output, got {outputs}")]
-    GradForSeveralOutputs {
-        /// How many outputs were passed.
-        outputs: usize,
-    },
-    /// `set_data` was given a value of another shape.
-    #[error("set_data: the variable has shape {expected:?}, the new value {got:?}")]
-    SetDataShape {
-        /// The variable's shape.
-        expected: Shape,
-        /// The new value's shape.
-        got: Shape,
-    },
+    // An op's inputs: shapes, axes, indices and arguments that do not fit.
     /// Two operands' shapes do not fit together.
     #[error("{op}: shapes {lhs:?} and {rhs:?} are incompatible")]
     ShapeMismatch {
@@ -171,6 +24,15 @@ pub enum Error {
         lhs: Shape,
         /// The second operand's shape.
         rhs: Shape,
+    },
+    /// A shape whose element count overflows, or whose bytes exceed what one
+    /// allocation may hold.
+    #[error("{op}: shape {shape:?} is too large")]
+    TooLarge {
+        /// The op's name.
+        op: &'static str,
+        /// The shape asked for.
+        shape: Shape,
     },
     /// An axis beyond the array's dimensions.
     #[error("{op}: axis {axis} is out of range for shape {shape:?}")]
@@ -209,26 +71,6 @@ pub enum Error {
         len: usize,
         /// The axis's length.
         size: usize,
-    },
-    /// A class label that is not one of the classes.
-    #[error("{op}: label {label} is out of range for {classes} classes")]
-    LabelOutOfRange {
-        /// The op's name.
-        op: &'static str,
-        /// The label.
-        label: usize,
-        /// How many classes the input has.
-        classes: usize,
-    },
-    /// A label count that differs from the batch's size.
-    #[error("{op}: {labels} labels for a batch of {batch}")]
-    LabelCount {
-        /// The op's name.
-        op: &'static str,
-        /// How many labels were given.
-        labels: usize,
-        /// How many rows the batch has.
-        batch: usize,
     },
     /// An input with another number of axes than the op takes.
     #[error("{op}: expected a {expected}-D input, got shape {shape:?}")]
@@ -274,6 +116,150 @@ pub enum Error {
         /// The requested shape.
         to: Shape,
     },
+    /// A class label that is not one of the classes.
+    #[error("{op}: label {label} is out of range for {classes} classes")]
+    LabelOutOfRange {
+        /// The op's name.
+        op: &'static str,
+        /// The label.
+        label: usize,
+        /// How many classes the input has.
+        classes: usize,
+    },
+    /// A label count that differs from the batch's size.
+    #[error("{op}: {labels} labels for a batch of {batch}")]
+    LabelCount {
+        /// The op's name.
+        op: &'static str,
+        /// How many labels were given.
+        labels: usize,
+        /// How many rows the batch has.
+        batch: usize,
+    },
+    // A user-written op's contract: the counts it declares, what it saves, how it fails.
+    /// An op was applied to the wrong number of variables.
+    #[error("{op}: expected {expected} input(s), got {got}")]
+    InputCount {
+        /// The op's name.
+        op: &'static str,
+        /// What the op takes.
+        expected: usize,
+        /// What it was given.
+        got: usize,
+    },
+    /// An op's forward returned a different number of arrays than it declares
+    /// (or `apply_one` was given an op with several outputs).
+    #[error("{op}: expected {expected} output(s), got {got}")]
+    OutputCount {
+        /// The op's name.
+        op: &'static str,
+        /// What the op declares with `Function::num_outputs`.
+        expected: usize,
+        /// What forward returned.
+        got: usize,
+    },
+    /// An op's backward returned a different number of gradients than it has inputs.
+    #[error("{op}: backward returned {got} gradient(s) for {expected} input(s)")]
+    GradientCount {
+        /// The op's name.
+        op: &'static str,
+        /// How many inputs the function has.
+        expected: usize,
+        /// How many gradients backward returned.
+        got: usize,
+    },
+    /// An op's backward returned a gradient whose shape is not its input's.
+    #[error(
+        "{op}: gradient for input {index} has shape {got:?}, but the input has shape {expected:?}"
+    )]
+    GradientShape {
+        /// The op's name.
+        op: &'static str,
+        /// Which input.
+        index: usize,
+        /// The input's shape.
+        expected: Shape,
+        /// The gradient's shape.
+        got: Shape,
+    },
+    /// An op's backward read a value its `save` did not keep, or its
+    /// `save` named an input or output that does not exist.
+    #[error(
+        "{op}: {what} {index} was not saved for backward ({count} in all; keep it in Function::save)"
+    )]
+    NotSaved {
+        /// The op's name.
+        op: &'static str,
+        /// `"input"`, `"output"` or `"tensor"`.
+        what: &'static str,
+        /// The index asked for.
+        index: usize,
+        /// How many there are of that kind.
+        count: usize,
+    },
+    /// A user-written op failed in its own way: what it could not do, in its
+    /// own words. Build it with [`Error::op_failed`].
+    #[error("{op}: {message}")]
+    OpFailed {
+        /// The op's name.
+        op: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    // A variable's state and backward's options.
+    /// A change only a leaf born one allows (`set_data`, `update_data`, a
+    /// parameter file's load), asked of a variable a function computed
+    /// (also one unchained since).
+    #[error(
+        "{op}: only a leaf's value can be changed; this variable's value is what its creator computed"
+    )]
+    NotLeaf {
+        /// The operation.
+        op: &'static str,
+    },
+    /// `set_data` was given a value of another shape.
+    #[error("set_data: the variable has shape {expected:?}, the new value {got:?}")]
+    SetDataShape {
+        /// The variable's shape.
+        expected: Shape,
+        /// The new value's shape.
+        got: Shape,
+    },
+    /// The gradient given to `backward` does not have the variable's shape.
+    #[error("backward: output gradient has shape {got:?}, but the variable has shape {expected:?}")]
+    SeedShape {
+        /// The variable's shape.
+        expected: Shape,
+        /// The given gradient's shape.
+        got: Shape,
+    },
+    /// `backward` from a constant: nothing it was computed from needs a
+    /// gradient (PyTorch: "element 0 of tensors does not require grad").
+    #[error(
+        "backward: the variable is a constant (Variable::constant, or an op on constants alone), so no gradient flows from it"
+    )]
+    BackwardOfConstant,
+    /// `retain_grad` with `create_graph`: an intermediate would hold a
+    /// gradient whose graph holds the intermediate, a reference cycle.
+    #[error(
+        "backward: retain_grad with create_graph would make each intermediate own a gradient whose graph owns it (a reference cycle); use grad(...) for intermediate gradients"
+    )]
+    RetainGradWithCreateGraph,
+    /// A gradient was given for several outputs at once.
+    #[error("grad: a given output gradient needs exactly one output, got {outputs}")]
+    GradForSeveralOutputs {
+        /// How many outputs were passed.
+        outputs: usize,
+    },
+    /// Under `create_graph`, a derivative read a saved output of a function
+    /// with several outputs, and nothing holds that output any more.
+    #[error("{op}: output {index} is gone, so create_graph cannot differentiate through it")]
+    OutputGone {
+        /// The op's name.
+        op: &'static str,
+        /// The output's index.
+        index: usize,
+    },
     /// A backward pass reached a function that an earlier pass with
     /// `retain_graph(false)` released (PyTorch's "Trying to backward
     /// through the graph a second time").
@@ -284,6 +270,7 @@ pub enum Error {
         /// The released function's op.
         op: &'static str,
     },
+    // Checkpointing (`autograd_ops::checkpoint`).
     /// A recomputed block (a checkpoint) reached a leaf that needs a
     /// gradient but is not among the block's inputs: its gradient would be
     /// lost, so the block must take it as an input.

@@ -3,10 +3,9 @@
 use std::collections::HashSet;
 use std::mem::{size_of, size_of_val};
 
-use autograd_mem::{Cells, Freeing, Strategy};
+use autograd_mem::{Cells, Placement, Strategy};
 
 use crate::function_node::{FunctionInner, GeneralLinks, Input, Links, OutputSlot};
-use crate::traversal::{Read, Step, walk};
 use crate::variable::{Extras, Grad, VariableInner};
 use crate::{FunctionNode, Tensor, Variable};
 
@@ -37,143 +36,197 @@ impl<S: Strategy> Variable<S> {
     /// stored gradient that is a variable counts its node and value, not
     /// its graph.
     ///
-    /// Under [`Region`](autograd_mem::Region) a graph holds whole regions:
-    /// the footprint is every region the variable keeps alive (its own, the
-    /// ones it keeps, those of stored gradients and of the leaves the
-    /// graph reads), each with all its nodes and their values, whether the
-    /// root reaches them or not.
+    /// Where a strategy keeps nodes in blocks freed together (regions,
+    /// under [`Region`](autograd_mem::Region)), a node brings its whole
+    /// block and the blocks that one keeps: the footprint is every node of
+    /// every block the variable keeps alive (its own, those of stored
+    /// gradients and of the leaves the graph reads), whether the root
+    /// reaches them or not.
     pub fn graph_footprint(&self) -> Footprint {
-        if S::FREEING == Freeing::WithRegion {
-            return region_footprint(self);
+        let mut count = Count::<S>::default();
+        count.queue.push(Visit::Variable(self.clone(), true));
+        while let Some(visit) = count.queue.pop() {
+            match visit {
+                Visit::Variable(variable, follow) => count.variable(&variable, follow),
+                Visit::Function(function) => count.function(&function),
+            }
         }
-        let mut footprint = Footprint::default();
-        let mut buffers = HashSet::new();
-        let mut grad_variables = Vec::new();
-        let mut count = |tensor: &Tensor, bytes: &mut usize| {
-            if let Some((id, size)) = tensor.heap() {
-                if buffers.insert(id) {
-                    *bytes += size;
-                }
-            }
-        };
-        walk(self, |step| match step {
-            Step::Variable { variable, .. } => {
-                footprint.variables += 1;
-                footprint.bytes += S::allocation_size::<VariableInner<S>>();
-                let grad = variable_contents(
-                    &variable.inner(),
-                    &mut |tensor, bytes| count(tensor, bytes),
-                    &mut footprint.bytes,
-                );
-                grad_variables.extend(grad);
-            }
-            Step::Creator {
-                node, first: true, ..
-            } => {
-                footprint.functions += 1;
-                footprint.bytes +=
-                    S::allocation_size::<FunctionInner<S>>() + function_contents(node);
-                // What the op saved for backward beyond its links' values.
-                S::get(&node.inner).linked(|f| {
-                    f.for_each_kept_value(|value| count(value, &mut footprint.bytes));
-                });
-            }
-            Step::Input { read, saved, .. } => {
-                if let Read::Gone { first: true, .. } = read {
-                    // The leaf's value is dropped, but its node's block
-                    // stays allocated while a weak pointer names it.
-                    footprint.bytes += S::allocation_size::<VariableInner<S>>();
-                }
-                if let Some(value) = saved {
-                    count(value, &mut footprint.bytes);
-                }
-            }
-            Step::Creator { .. } => {}
-        });
-        for grad in grad_variables {
-            footprint.bytes += S::allocation_size::<VariableInner<S>>();
-            count(&grad.tensor(), &mut footprint.bytes);
-        }
-        footprint
+        count.footprint
     }
 }
 
-/// Counts what a variable node holds beside its block (its value, its
-/// extras) with `count`; a stored gradient that is a variable is returned.
-fn variable_contents<S: Strategy>(
-    inner: &VariableInner<S>,
-    count: &mut impl FnMut(&Tensor, &mut usize),
-    bytes: &mut usize,
-) -> Option<Variable<S>> {
-    count(&inner.value, bytes);
-    S::Cells::read(&inner.state, |s| {
-        let extras = s.extras.as_deref()?;
-        *bytes += size_of::<Extras<S>>();
-        if let Some(value) = &extras.value {
-            count(value, bytes);
-        }
-        *bytes += extras.name.as_ref().map_or(0, String::capacity);
-        match extras.grad.as_ref()? {
-            Grad::Values(grad) => {
-                count(grad, bytes);
-                None
-            }
-            Grad::Variable(grad) => Some(grad.clone()),
-        }
-    })
+/// A node the footprint's walk is to visit.
+enum Visit<S: Strategy> {
+    /// A variable, and whether to follow its creator (not for a stored
+    /// gradient: its graph is not the root's).
+    Variable(Variable<S>, bool),
+    Function(FunctionNode<S>),
 }
 
-/// [`Variable::graph_footprint`] under a region strategy: whole regions.
-fn region_footprint<S: Strategy>(root: &Variable<S>) -> Footprint {
-    let mut footprint = Footprint::default();
-    let mut buffers = HashSet::new();
-    let mut count = |tensor: &Tensor, bytes: &mut usize| {
+/// The footprint's walk: a worklist, never a recursion.
+struct Count<S: Strategy> {
+    footprint: Footprint,
+    queue: Vec<Visit<S>>,
+    variables: HashSet<usize>,
+    followed: HashSet<usize>,
+    functions: HashSet<usize>,
+    blocks: HashSet<usize>,
+    gone: HashSet<usize>,
+    buffers: HashSet<usize>,
+}
+
+impl<S: Strategy> Default for Count<S> {
+    fn default() -> Self {
+        Count {
+            footprint: Footprint::default(),
+            queue: Vec::new(),
+            variables: HashSet::new(),
+            followed: HashSet::new(),
+            functions: HashSet::new(),
+            blocks: HashSet::new(),
+            gone: HashSet::new(),
+            buffers: HashSet::new(),
+        }
+    }
+}
+
+impl<S: Strategy> Count<S> {
+    /// A value's buffer, once.
+    fn tensor(&mut self, tensor: &Tensor) {
         if let Some((id, size)) = tensor.heap() {
-            if buffers.insert(id) {
-                *bytes += size;
+            if self.buffers.insert(id) {
+                self.footprint.bytes += size;
             }
         }
-    };
-    let mut regions = HashSet::new();
-    let mut gone_leaves = HashSet::new();
-    let mut queue = vec![root.clone()];
-    while let Some(variable) = queue.pop() {
-        for region in S::regions_kept::<VariableInner<S>, FunctionInner<S>>(&variable.node) {
-            if !regions.insert(region.id) {
-                continue;
+    }
+
+    /// A variable's node (or its block, with every node in it), what it
+    /// holds, and its creator if `follow`.
+    fn variable(&mut self, variable: &Variable<S>, follow: bool) {
+        if self.variables.insert(variable.id()) {
+            self.footprint.variables += 1;
+            match <S::Placement as Placement<S>>::block(&variable.node) {
+                None => self.footprint.bytes += S::allocation_size::<VariableInner<S>>(),
+                Some(block) if self.blocks.contains(&block) => {}
+                Some(_) => self.blocks(variable),
             }
-            footprint.bytes += region.bytes;
-            for node in region.variables {
-                footprint.variables += 1;
-                let grad = variable_contents(&S::get(&node), &mut count, &mut footprint.bytes);
-                queue.extend(grad);
+            let grad = self.variable_contents(&variable.inner());
+            self.queue
+                .extend(grad.map(|grad| Visit::Variable(grad, false)));
+        }
+        if follow && self.followed.insert(variable.id()) {
+            if let Some(creator) = variable.creator() {
+                self.queue.push(Visit::Function(creator));
             }
-            for inner in region.functions {
-                footprint.functions += 1;
-                let node: FunctionNode<S> = FunctionNode { inner };
-                footprint.bytes += function_contents(&node);
-                S::get(&node.inner).linked(|f| {
-                    f.for_each_kept_value(|value| count(value, &mut footprint.bytes));
-                    for input in f.inputs() {
-                        if let Some(value) = input.saved_value() {
-                            count(&value, &mut footprint.bytes);
-                        }
-                        match input.variable() {
-                            Some(leaf) if matches!(input, Input::Leaf(..)) => queue.push(leaf),
-                            Some(_) => {}
-                            // A gone leaf's block stays while a weak pointer names it.
+        }
+    }
+
+    /// The blocks `variable`'s node keeps that are not counted yet, each
+    /// with every node in it.
+    fn blocks(&mut self, variable: &Variable<S>) {
+        let blocks = <S::Placement as Placement<S>>::blocks_kept::<
+            VariableInner<S>,
+            FunctionInner<S>,
+        >(&variable.node, &mut self.blocks);
+        for block in blocks {
+            self.footprint.bytes += block.bytes;
+            (self.queue).extend(
+                (block.variables.into_iter()).map(|node| Visit::Variable(Variable { node }, false)),
+            );
+            (self.queue).extend(
+                (block.functions.into_iter()).map(|inner| Visit::Function(FunctionNode { inner })),
+            );
+        }
+    }
+
+    /// What a variable node holds beside its block (its value, its
+    /// extras); a stored gradient that is a variable is returned.
+    fn variable_contents(&mut self, inner: &VariableInner<S>) -> Option<Variable<S>> {
+        let (value, extras, grad) = inner.read(|s| {
+            let extras = s.extras.as_deref();
+            (
+                s.value.clone(),
+                extras
+                    .map(|e| size_of::<Extras<S>>() + e.name.as_ref().map_or(0, String::capacity)),
+                extras.and_then(|e| match e.grad.as_ref()? {
+                    Grad::Values(grad) => Some(Err(grad.clone())),
+                    Grad::Variable(grad) => Some(Ok(grad.clone())),
+                }),
+            )
+        });
+        self.tensor(&value);
+        self.footprint.bytes += extras.unwrap_or(0);
+        match grad? {
+            Err(values) => {
+                self.tensor(&values);
+                None
+            }
+            Ok(variable) => Some(variable),
+        }
+    }
+
+    /// A function's node (its block is counted with its outputs'), what it
+    /// holds, and what it reads.
+    fn function(&mut self, function: &FunctionNode<S>) {
+        if !self.functions.insert(function.id()) {
+            return;
+        }
+        self.footprint.functions += 1;
+        if <S::Placement as Placement<S>>::block(&function.inner).is_none() {
+            self.footprint.bytes += S::allocation_size::<FunctionInner<S>>();
+        }
+        self.footprint.bytes += function_contents(function);
+        let inner = S::get(&function.inner);
+        let (kept, reads) = inner.linked(|f| {
+            let mut kept = Vec::new();
+            f.for_each_kept_value(|value| kept.push(value.clone()));
+            let reads: Vec<_> = (f.inputs().iter())
+                .map(|input| match input {
+                    Input::Variable(_) => Read::Variable(input.variable().expect("owned")),
+                    Input::Leaf(back, value) => {
+                        let value = Tensor::from_shared_repr(std::sync::Arc::clone(value));
+                        match S::upgrade(back) {
+                            Some(node) => Read::Leaf(Variable { node }, value),
                             None => {
-                                if gone_leaves.insert(input.id()) {
-                                    footprint.bytes += S::allocation_size::<VariableInner<S>>();
-                                }
+                                Read::Gone(<S::Placement as Placement<S>>::gone_block(back), value)
                             }
                         }
                     }
-                });
+                })
+                .collect();
+            (kept, reads)
+        });
+        drop(inner);
+        kept.iter().for_each(|value| self.tensor(value));
+        for read in reads {
+            match read {
+                Read::Variable(variable) => self.queue.push(Visit::Variable(variable, true)),
+                Read::Leaf(leaf, value) => {
+                    self.tensor(&value);
+                    self.queue.push(Visit::Variable(leaf, true));
+                }
+                Read::Gone(block, value) => {
+                    self.tensor(&value);
+                    // The leaf's value is dropped, but its node's block
+                    // stays allocated while a weak pointer names it.
+                    if self.gone.insert(block) {
+                        self.footprint.bytes += S::allocation_size::<VariableInner<S>>();
+                    }
+                }
             }
         }
     }
-    footprint
+}
+
+/// What a function reads, as the footprint's walk meets it.
+enum Read<S: Strategy> {
+    /// An intermediate input.
+    Variable(Variable<S>),
+    /// A leaf, alive, and the value the function keeps of it.
+    Leaf(Variable<S>, Tensor),
+    /// A leaf that is gone: the block its back-reference keeps, and the
+    /// value the function keeps.
+    Gone(usize, Tensor),
 }
 
 /// What a function node holds beside its block: its op and the links it
@@ -193,7 +246,8 @@ fn function_contents<S: Strategy>(node: &FunctionNode<S>) -> usize {
                 + outputs
                 + general.plan.heap_bytes()
         }
-        Links::Nullary(_) | Links::Unary(..) | Links::Binary(..) => 0,
+        Links::Released(Some(survivors)) => size_of_val(&**survivors),
+        Links::Nullary(_) | Links::Unary(..) | Links::Binary(..) | Links::Released(None) => 0,
     });
     size_of_val(inner.op()) + inner.op().heap_size() + out_of_line
 }

@@ -2,7 +2,7 @@
 
 use autograd_mem::{DefaultStrategy, Strategy};
 
-use crate::{Error, Result, Save, Saved, Tensor, Tensors, Variable};
+use crate::{Result, Save, Saved, Tensor, Tensors, Variable};
 
 /// The gradients a derivative returns, one per input: `None` for an input
 /// that needs none (or gets none: zeros).
@@ -56,13 +56,6 @@ pub type Grads<S = DefaultStrategy> = Vec<Option<Variable<S>>>;
 /// # Ok::<(), autograd_core::Error>(())
 /// ```
 ///
-/// **The first shape of this trait** still works: an op that keeps the
-/// default `save` (every input is kept) gives an array-level
-/// [`backward`](Function::backward) and, for `create_graph`, optionally a
-/// variable-level [`backward_graph`](Function::backward_graph); without the
-/// latter, a `create_graph` backward through it is an
-/// [`Error::NoGraphBackward`], never a silent zero.
-///
 /// The engine checks the counts and shapes an op returns against what it
 /// declares, so a mistake in a user-written op is an [`Error`], not a panic
 /// or a silently wrong gradient. An op that cannot compute returns
@@ -111,13 +104,11 @@ pub trait Function<S: Strategy = DefaultStrategy>: Send + Sync + 'static {
     /// [`Save::needs_grad`] says which inputs can receive a gradient, so an
     /// op keeps only what their gradients need.
     ///
-    /// The default keeps every input and marks the op as written against
-    /// the array-level [`backward`](Function::backward) (and
-    /// [`backward_graph`](Function::backward_graph)); an op written with
-    /// [`derivative`](Function::derivative) overrides it, even to keep
-    /// nothing.
+    /// The default keeps every input ([`Save::every_input`]): always enough
+    /// for a derivative that reads inputs only. An op that reads less, or
+    /// its output, or a tensor of its own (a mask), says so here.
     fn save(&mut self, save: &mut Save<'_>) {
-        save.for_array_backward();
+        save.every_input();
     }
 
     /// The inputs' gradients from the outputs' gradients, as ops on
@@ -130,18 +121,10 @@ pub trait Function<S: Strategy = DefaultStrategy>: Send + Sync + 'static {
     /// of pass (see the trait's docs); it must be built of differentiable
     /// ops for higher orders to be right.
     ///
-    /// The default is for an op of the first shape, whose `save` is the
-    /// default: it is never called then, and returns
-    /// [`Error::NoDerivative`] for an op that declares its saves but gives
-    /// no derivative.
-    ///
     /// # Errors
     /// Whatever the ops it runs return; [`Error::NotSaved`] when it reads
     /// what `save` did not keep.
-    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
-        let _ = (cx, gys);
-        Err(Error::NoDerivative { op: self.name() })
-    }
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>>;
 
     /// The first-order pass, as arrays. The default runs
     /// [`derivative`](Function::derivative) on constants with recording off;
@@ -159,46 +142,5 @@ pub trait Function<S: Strategy = DefaultStrategy>: Send + Sync + 'static {
     /// Whatever the op cannot compute.
     fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
         crate::saved::derivative_on_arrays(cx, gys, |cx, gys| self.derivative(cx, gys))
-    }
-
-    /// The array-level backward of an op of the first shape (whose `save`
-    /// is the default): the inputs' gradients from the outputs'.
-    ///
-    /// `xs` are the inputs' values as forward saw them; `gys` holds one
-    /// gradient per output, each of the output's shape (zeros for an output
-    /// that received none). The gradients are passed by value: an op may
-    /// compute in them instead of allocating new arrays.
-    ///
-    /// The default returns [`Error::NoDerivative`]: an op of the first
-    /// shape gives this method, one of the second
-    /// [`derivative`](Function::derivative).
-    ///
-    /// # Errors
-    /// Whatever the op cannot compute.
-    fn backward(&self, xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-        let _ = (xs, gys);
-        Err(Error::NoDerivative { op: self.name() })
-    }
-
-    /// [`backward`](Function::backward) as ops on variables, for an op of
-    /// the first shape under `create_graph` (higher-order gradients). `xs`
-    /// are the inputs (a constant leaf stands in for an input leaf that is
-    /// gone), `ys` the outputs (`None` where one is gone), `gys` the
-    /// outputs' gradients.
-    ///
-    /// The default returns [`Error::NoGraphBackward`]: `backward` with
-    /// `create_graph` through an op that gives only `backward` fails rather
-    /// than record a wrong (constant) gradient.
-    ///
-    /// # Errors
-    /// [`Error::NoGraphBackward`] by default; whatever the ops it runs return.
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
-        let _ = (xs, ys, gys);
-        Err(Error::NoGraphBackward { op: self.name() })
     }
 }

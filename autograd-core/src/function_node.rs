@@ -5,20 +5,18 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use autograd_mem::region::{RegionNodes, Store};
+use autograd_mem::strategy::{KindMap, KindPair};
 use autograd_mem::{
-    Cells, DefaultStrategy, GraphNode, NodeCell, NodeKind, NodeOnce, Strategy, live,
+    Cells, DefaultStrategy, GraphNode, NodeCell, NodeKind, NodeOnce, Placement, Strategy, live,
 };
 use smallvec::SmallVec;
 
 use crate::generation::Order;
-use crate::saved::{Bits, Marks, Plan};
+use crate::plan::{Bits, Marks, Plan};
 use crate::teardown::{self, Link};
 use crate::tensor::Buffer;
 use crate::variable::VariableInner;
-use crate::{
-    Function, Generation, Grads, Result, Save, Saved, Tensor, Tensors, Variable, apply_one,
-};
+use crate::{Function, Generation, Tensor, Variable};
 
 /// A function node of a graph, as [`Variable::creator`] returns it: which op
 /// ran, on which inputs, producing which outputs.
@@ -37,10 +35,11 @@ pub struct FunctionNode<S: Strategy = DefaultStrategy> {
 ///
 /// The links sit in a cell so that a function can let go of them while its
 /// outputs still hold it: once it has run in a backward pass with
-/// `retain_graph(false)` ([`Released`](Liveness::Released)), or when
-/// [`Variable::unchain`] cuts it ([`Cut`](Liveness::Cut): its outputs are
-/// leaves from then on). Either way its links become [`Links::Nullary`] and
-/// its saved values are freed; the op stays (its name, its parameters).
+/// `retain_graph(false)` ([`Released`](Liveness::Released): its links
+/// become the variables the pass left alive, [`Links::Released`]), or when
+/// [`Variable::unchain`] cuts it ([`Cut`](Liveness::Cut): its outputs let
+/// go of it and are leaves). Either way its saved values are freed; the op
+/// stays while the node does (its name, its parameters).
 pub(crate) struct FunctionInner<S: Strategy> {
     /// `None` only while the node is being dropped.
     pub(crate) op: Option<Box<dyn Function<S>>>,
@@ -53,6 +52,9 @@ pub(crate) struct FunctionInner<S: Strategy> {
     /// [`GeneralLinks`].
     pub(crate) output: NodeOnce<S, S::Back<VariableInner<S>>>,
     pub(crate) order: Order,
+    /// The largest generation among the inputs (DeZero's): for the API
+    /// (`generation()`); backward's order is [`order`](FunctionInner::order).
+    pub(crate) generation: Generation,
 }
 
 /// What a function keeps of one input.
@@ -77,7 +79,16 @@ pub(crate) enum Links<S: Strategy> {
     Unary(Marks, [Input<S>; 1]),
     Binary(Marks, [Input<S>; 2]),
     General(Box<GeneralLinks<S>>),
+    /// What a function released by a backward pass keeps: nothing of its
+    /// inputs, and, for the creator of the pass's root, the variables the
+    /// pass reached that were still alive when it ended (through the
+    /// back-reference), so that `unchain_backward` can cut them.
+    Released(Option<Survivors<S>>),
 }
+
+/// The variables a releasing pass left alive, as its root's creator keeps
+/// them ([`Links::Released`]).
+pub(crate) type Survivors<S> = Box<[<S as Strategy>::Back<VariableInner<S>>]>;
 
 /// Links of a function with more than two inputs, more than one output or
 /// tensors saved for backward.
@@ -109,19 +120,17 @@ pub(crate) enum SavedOutput<S: Strategy> {
 }
 
 impl<S: Strategy> Input<S> {
-    /// The input link for `variable`, whose value is `value`, kept by a
-    /// function that will sit next to `near` (see [`Strategy::place`]).
-    pub(crate) fn new(
-        variable: &Variable<S>,
-        value: Tensor,
-        near: Option<&S::Handle<VariableInner<S>>>,
-    ) -> Self {
-        if variable.is_leaf() {
+    /// The input link for `variable`, whose value is `value` (it moves into
+    /// a leaf's link), kept by a function at `site`.
+    #[inline]
+    pub(crate) fn new(variable: &Variable<S>, value: Tensor, leaf: bool, site: &Site<S>) -> Self {
+        if leaf {
             Input::Leaf(S::back(&variable.node), value.into_shared_repr())
-        } else if let Some(near) = near {
-            Input::Variable(S::link_from(near, &variable.node))
         } else {
-            Input::Variable(S::link(&variable.node))
+            Input::Variable(<S::Placement as Placement<S>>::link_input(
+                site,
+                &variable.node,
+            ))
         }
     }
 
@@ -144,32 +153,6 @@ impl<S: Strategy> Input<S> {
         }
     }
 
-    /// The input as a recorded backward reads it: the variable, or what
-    /// forward read of a leaf. A leaf whose value `set_data` has replaced
-    /// since stands behind a [`ValueAtForward`] node holding the old value,
-    /// so that gradients still reach the leaf and every order is taken at
-    /// the value forward saw; a leaf that is gone is a constant of it.
-    pub(crate) fn as_forward_read_it(&self) -> Result<Variable<S>> {
-        let (back, saved) = match self {
-            Input::Variable(link) => {
-                return Ok(Variable {
-                    node: S::handle(link),
-                });
-            }
-            Input::Leaf(back, saved) => (back, saved),
-        };
-        let Some(node) = S::upgrade(back) else {
-            return Ok(Variable::from_tensor(Tensor::from_buffer(saved)));
-        };
-        let leaf = Variable { node };
-        let saved = Tensor::from_shared_repr(Arc::clone(saved));
-        if leaf.tensor().ptr_eq(&saved) {
-            Ok(leaf)
-        } else {
-            apply_one(ValueAtForward(saved), &[&leaf])
-        }
-    }
-
     /// The input's value (as forward read it, for a leaf). A one-element
     /// leaf value is copied inline rather than shared (no count to touch).
     #[inline]
@@ -177,15 +160,6 @@ impl<S: Strategy> Input<S> {
         match self {
             Input::Variable(node) => S::get_link(node).value(),
             Input::Leaf(_, value) => Tensor::from_buffer(value),
-        }
-    }
-
-    /// The value the function keeps of a leaf it reads; `None` for an
-    /// intermediate (its variable holds the value).
-    pub(crate) fn saved_value(&self) -> Option<Tensor> {
-        match self {
-            Input::Variable(_) => None,
-            Input::Leaf(_, value) => Some(Tensor::from_shared_repr(Arc::clone(value))),
         }
     }
 
@@ -202,30 +176,6 @@ impl<S: Strategy> Input<S> {
     }
 }
 
-/// `y = x` at the value `x` had when forward read it (a leaf's value before
-/// a `set_data`): the gradient passes through unchanged.
-struct ValueAtForward(Tensor);
-
-impl<S: Strategy> Function<S> for ValueAtForward {
-    fn name(&self) -> &'static str {
-        "ValueAtForward"
-    }
-
-    fn num_inputs(&self) -> usize {
-        1
-    }
-
-    fn forward(&mut self, _xs: &[Tensor]) -> Result<Tensors> {
-        Ok(self.0.clone().into())
-    }
-
-    fn save(&mut self, _save: &mut Save<'_>) {}
-
-    fn derivative(&self, _cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
-        Ok(vec![Some(gys[0].clone())])
-    }
-}
-
 impl<S: Strategy> Links<S> {
     /// Links for any arity, the inputs and (for several) outputs out of line.
     pub(crate) fn general(inputs: impl Iterator<Item = Input<S>>, plan: Plan) -> Self {
@@ -238,7 +188,7 @@ impl<S: Strategy> Links<S> {
 
     pub(crate) fn inputs(&self) -> &[Input<S>] {
         match self {
-            Links::Nullary(_) => &[],
+            Links::Nullary(_) | Links::Released(_) => &[],
             Links::Unary(_, inputs) => inputs,
             Links::Binary(_, inputs) => inputs,
             Links::General(general) => &general.inputs,
@@ -247,7 +197,13 @@ impl<S: Strategy> Links<S> {
 }
 
 impl<S: Strategy> FunctionInner<S> {
-    pub(crate) fn new(op: Box<dyn Function<S>>, links: Links<S>, generation: Generation) -> Self {
+    #[inline]
+    pub(crate) fn new(
+        op: Box<dyn Function<S>>,
+        links: Links<S>,
+        order: Order,
+        generation: Generation,
+    ) -> Self {
         crate::variable::declare_nodes::<S>();
         live::record_created::<S>(NodeKind::Function);
         FunctionInner {
@@ -255,7 +211,8 @@ impl<S: Strategy> FunctionInner<S> {
             links: S::Cells::new_cell(links),
             liveness: AtomicU8::new(Liveness::Live as u8),
             output: S::Cells::new_once(),
-            order: Order::next(generation),
+            order,
+            generation,
         }
     }
 
@@ -269,13 +226,6 @@ impl<S: Strategy> FunctionInner<S> {
         }
     }
 
-    /// `true` once [`Variable::unchain`] has cut the function: its outputs
-    /// are leaves.
-    #[inline]
-    pub(crate) fn is_cut(&self) -> bool {
-        self.liveness.load(Ordering::Acquire) == Liveness::Cut as u8
-    }
-
     /// Runs `f` on the node with its links (read under the cell).
     #[inline]
     pub(crate) fn linked<R>(&self, f: impl FnOnce(Linked<'_, S>) -> R) -> R {
@@ -283,16 +233,61 @@ impl<S: Strategy> FunctionInner<S> {
     }
 
     /// Takes the links out of a live function, leaving it `to` (released or
-    /// cut); `None` if it was not live (another pass, or an unchain, took
-    /// them first). The caller drops them, outside the cell.
+    /// cut) with no links; `None` if it was not live (another pass, or an
+    /// unchain, took them first). The caller drops them outside the cell,
+    /// with [`release_links`].
     pub(crate) fn let_go(&self, to: Liveness) -> Option<Links<S>> {
         S::Cells::write(&self.links, |links| {
             if self.liveness() != Liveness::Live {
                 return None;
             }
             self.liveness.store(to as u8, Ordering::Release);
-            Some(std::mem::replace(links, Links::Nullary(Marks::default())))
+            Some(std::mem::replace(links, Links::Released(None)))
         })
+    }
+
+    /// Holds the intermediate inputs at `indices`, found to be leaves since
+    /// the function read them (unchained), as it holds a leaf: through the
+    /// back-reference, with their value. Returns the links it held them by,
+    /// for the caller to let go of outside the cell. Under `create_graph`
+    /// a gradient stored on such a variable then cannot own the function
+    /// that reads it: the second cycle cannot form through a leaf cut into
+    /// one, as through one born a leaf.
+    pub(crate) fn hold_as_leaves(&self, indices: &[usize]) -> Vec<S::Link<VariableInner<S>>> {
+        S::Cells::write(&self.links, |links| {
+            let inputs: &mut [Input<S>] = match links {
+                Links::Unary(_, inputs) => inputs,
+                Links::Binary(_, inputs) => inputs,
+                Links::General(general) => &mut general.inputs,
+                Links::Nullary(_) | Links::Released(_) => &mut [],
+            };
+            let mut old = Vec::new();
+            for &index in indices {
+                let Some(input) = inputs.get_mut(index) else {
+                    continue;
+                };
+                let Input::Variable(link) = input else {
+                    continue;
+                };
+                let node = S::handle(link);
+                let value = S::get(&node).value().into_shared_repr();
+                let leaf = Input::Leaf(S::back(&node), value);
+                if let Input::Variable(link) = std::mem::replace(input, leaf) {
+                    old.push(link);
+                }
+            }
+            old
+        })
+    }
+
+    /// Records the variables a releasing pass left alive on the creator of
+    /// its root (see [`Links::Released`]).
+    pub(crate) fn keep_survivors(&self, survivors: Survivors<S>) {
+        let previous = S::Cells::write(&self.links, |links| match links {
+            Links::Released(kept) => kept.replace(survivors),
+            _ => None,
+        });
+        drop(previous); // outside the cell
     }
 
     pub(crate) fn op(&self) -> &dyn Function<S> {
@@ -325,6 +320,28 @@ impl<S: Strategy> FunctionInner<S> {
     /// `true` if the function has more than one output.
     pub(crate) fn has_several_outputs(&self) -> bool {
         S::Cells::once_get(&self.output).is_none()
+    }
+}
+
+/// Where an op's nodes go under `S` ([`Placement::site`]).
+pub(crate) type Site<S> = <<S as Strategy>::Placement as Placement<S>>::Site<VariableInner<S>>;
+
+/// Drops the links a function let go of (cut or released), telling the
+/// placement of each input link (a region then stops keeping the region
+/// the input is in). `holder` links to the function.
+pub(crate) fn release_links<S: Strategy>(holder: &S::Link<FunctionInner<S>>, links: Links<S>) {
+    let release = |input: Input<S>| match input {
+        Input::Variable(link) => <S::Placement as Placement<S>>::let_go(holder, link),
+        Input::Leaf(..) => {}
+    };
+    match links {
+        Links::Nullary(_) | Links::Released(_) => {}
+        Links::Unary(_, [x]) => release(x),
+        Links::Binary(_, [a, b]) => {
+            release(a);
+            release(b);
+        }
+        Links::General(general) => general.inputs.into_iter().for_each(release),
     }
 }
 
@@ -410,6 +427,7 @@ impl<'a, S: Strategy> Linked<'a, S> {
                 marks.needs_bits()
             }
             Links::General(general) => general.plan.needs.clone(),
+            Links::Released(_) => Bits::default(),
         }
     }
 
@@ -420,17 +438,7 @@ impl<'a, S: Strategy> Linked<'a, S> {
                 marks.saves_input(index)
             }
             Links::General(general) => general.plan.inputs.get(index),
-        }
-    }
-
-    /// `true` if the op is of the first shape (array-level `backward`).
-    #[inline]
-    pub(crate) fn is_legacy(&self) -> bool {
-        match self.links {
-            Links::Nullary(marks) | Links::Unary(marks, _) | Links::Binary(marks, _) => {
-                marks.legacy()
-            }
-            Links::General(general) => general.plan.legacy,
+            Links::Released(_) => false,
         }
     }
 
@@ -452,6 +460,7 @@ impl<'a, S: Strategy> Linked<'a, S> {
                     marks.saves_output(index)
                 }
                 Links::General(general) => index == 0 && general.plan.outputs.get(0),
+                Links::Released(_) => false,
             };
             return match (saved, live(back)) {
                 (false, _) => SavedOutput::NotSaved,
@@ -473,6 +482,21 @@ impl<'a, S: Strategy> Linked<'a, S> {
                 None => SavedOutput::Gone(Some(value.clone())),
             },
             _ => SavedOutput::NotSaved,
+        }
+    }
+
+    /// The variables behind the function that `unchain_backward` cuts: its
+    /// intermediate inputs, or, once released, the variables the releasing
+    /// pass left alive.
+    pub(crate) fn behind(&self) -> Vec<Variable<S>> {
+        match self.links {
+            Links::Released(survivors) => (survivors.iter().flatten())
+                .filter_map(|back| S::upgrade(back).map(|node| Variable { node }))
+                .collect(),
+            links => (links.inputs().iter())
+                .filter(|input| matches!(input, Input::Variable(_)))
+                .filter_map(Input::variable)
+                .collect(),
         }
     }
 
@@ -498,8 +522,8 @@ impl<S: Strategy> GraphNode<S> for FunctionInner<S> {
     type Variable = VariableInner<S>;
     type Function = FunctionInner<S>;
 
-    fn store(nodes: &RegionNodes<VariableInner<S>, Self>) -> &Store<Self> {
-        &nodes.functions
+    fn of_kind<M: KindMap>(pair: &KindPair<M, VariableInner<S>, FunctionInner<S>>) -> &M::Of<Self> {
+        &pair.functions
     }
 
     fn trace(&self, tracer: &mut S::Tracer<'_>) {
@@ -513,10 +537,19 @@ impl<S: Strategy> GraphNode<S> for FunctionInner<S> {
             for input in links.inputs() {
                 input.trace(tracer);
             }
-            if let Links::General(general) = links {
-                for slot in S::Cells::once_get(&general.outputs).into_iter().flatten() {
-                    S::trace_back(&slot.variable, tracer);
+            match links {
+                Links::General(general) => {
+                    for slot in S::Cells::once_get(&general.outputs).into_iter().flatten() {
+                        S::trace_back(&slot.variable, tracer);
+                    }
                 }
+                Links::Released(survivors) => {
+                    survivors
+                        .iter()
+                        .flatten()
+                        .for_each(|back| S::trace_back(back, tracer));
+                }
+                _ => {}
             }
         });
     }
@@ -552,6 +585,11 @@ impl<S: Strategy> FunctionInner<S> {
                     links.extend(slots.into_vec().into_iter().map(|s| Link::Back(s.variable)));
                 }
             }
+            Links::Released(survivors) => {
+                if !weak_back {
+                    links.extend(survivors.into_iter().flat_map(Vec::from).map(Link::Back));
+                }
+            }
         }
         if let Some(output) = S::Cells::once_take(&mut self.output) {
             if !weak_back {
@@ -561,8 +599,10 @@ impl<S: Strategy> FunctionInner<S> {
     }
 
     fn owns_links(&mut self) -> bool {
-        !matches!(S::Cells::get_mut(&mut self.links), Links::Nullary(_))
-            || S::Cells::once_get(&self.output).is_some()
+        !matches!(
+            S::Cells::get_mut(&mut self.links),
+            Links::Nullary(_) | Links::Released(None)
+        ) || S::Cells::once_get(&self.output).is_some()
     }
 }
 
@@ -570,7 +610,7 @@ impl<S: Strategy> Drop for FunctionInner<S> {
     fn drop(&mut self) {
         live::record_dropped::<S>(NodeKind::Function);
         let op = self.op.take();
-        if S::LINKS_OWN && self.owns_links() {
+        if <S::Placement as Placement<S>>::LINKS_OWN && self.owns_links() {
             // The op is dropped while this thread drains: a user op may hold
             // variables, whose nodes then only add their links to the list.
             teardown::release::<S>(|links| self.detach(links), || drop(op));
@@ -588,7 +628,7 @@ impl<S: Strategy> FunctionNode<S> {
 
     /// The largest generation among the inputs.
     pub fn generation(&self) -> Generation {
-        S::get(&self.inner).order.generation()
+        S::get(&self.inner).generation
     }
 
     /// The variables the function read; `None` for a leaf that is gone
@@ -644,7 +684,7 @@ impl<S: Strategy> fmt::Debug for FunctionNode<S> {
         f.debug_struct("FunctionNode")
             .field("op", &inner.op().name())
             .field("inputs", &inputs)
-            .field("generation", &inner.order.generation().0)
+            .field("generation", &inner.generation.0)
             .field("released", &(inner.liveness() != Liveness::Live))
             .finish()
     }

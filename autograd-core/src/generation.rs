@@ -28,34 +28,48 @@ impl fmt::Display for Generation {
     }
 }
 
-/// A function's place in backward's order: its generation, then its creation
-/// order, packed in one `u64` (generation in the high half) so that the
-/// scheduler compares one integer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A function's place in backward's order: a number that grows with
+/// creation on each thread and is larger than every function the function
+/// depends on (a Lamport clock: a function created on one thread after
+/// reading an output made on another is numbered past it). Backward runs
+/// the pending function with the largest number next, which is the reverse
+/// of creation order on one thread: a topological order, the same under
+/// every strategy (so gradients meeting at a node are summed in the same
+/// order), and a region's slots in reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Order(u64);
 
 thread_local! {
-    /// Creation order of function nodes on this thread. Per thread, not a
-    /// global atomic: threads building graphs side by side would otherwise
+    /// The last order given out on this thread. Per thread, not a global
+    /// atomic: threads building graphs side by side would otherwise
     /// contend on one cache line for every op.
-    static NEXT_SEQ: Cell<u32> = const { Cell::new(0) };
+    static CLOCK: Cell<u64> = const { Cell::new(0) };
 }
 
 impl Order {
-    /// The order of a function of `generation` created now. Among functions
-    /// of one generation the later-created runs first (the seed's `pop()`);
-    /// the counter wraps after 2³² functions on a thread, which reorders only
-    /// functions that do not depend on each other.
-    pub(crate) fn next(generation: Generation) -> Order {
-        let seq = NEXT_SEQ.with(|n| {
-            let seq = n.get();
-            n.set(seq.wrapping_add(1));
-            seq
-        });
-        Order(u64::from(generation.0) << 32 | u64::from(seq))
+    /// Below every function's: what a leaf depends on.
+    pub(crate) const LEAF: Order = Order(0);
+
+    /// The order of a function created now that depends on functions up to
+    /// `self` (the largest among its inputs' creators'). Never wraps: 2⁶⁴
+    /// functions are out of reach.
+    #[inline]
+    pub(crate) fn next(self) -> Order {
+        let next = CLOCK
+            .try_with(|clock| {
+                let next = clock.get().max(self.0) + 1;
+                clock.set(next);
+                next
+            })
+            // At thread exit, past every function this thread could depend on.
+            .unwrap_or(self.0 + 1);
+        Order(next)
     }
 
-    pub(crate) fn generation(self) -> Generation {
-        Generation((self.0 >> 32) as u32)
+    /// The order the next function created on this thread will at least
+    /// have (what a block recomputed from here on is numbered above).
+    #[allow(dead_code)]
+    pub(crate) fn now() -> Order {
+        Order(CLOCK.try_with(Cell::get).unwrap_or(u64::MAX))
     }
 }

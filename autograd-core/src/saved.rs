@@ -8,12 +8,15 @@
 //! did not declare ([`Error::NotSaved`]), so what a graph keeps is what its
 //! ops said they need.
 
+use std::sync::Arc;
+
 use autograd_mem::{DefaultStrategy, Strategy};
 use smallvec::SmallVec;
 
-use crate::function_node::{Linked, SavedOutput};
+use crate::function_node::{Input, Linked, SavedOutput};
 use crate::no_grad::no_grad;
-use crate::{Error, Result, Tensor, Tensors, Variable};
+use crate::plan::{Bits, Marks, Plan, Planned, SAVES_INPUT, SAVES_OUTPUT};
+use crate::{Error, Function, Grads, Result, Tensor, Tensors, Variable, apply_one};
 
 /// An op's declaration of what its backward reads, made in
 /// [`Function::save`](crate::Function::save) right after a recorded forward.
@@ -30,7 +33,6 @@ pub struct Save<'a> {
     needs: Bits,
     inputs: Bits,
     outputs: Bits,
-    legacy: bool,
     /// Tensors kept and a bad index, boxed: most ops have neither, and the
     /// declaration is then dropped with a null check.
     rare: Option<Box<Rare>>,
@@ -43,108 +45,6 @@ struct Rare {
     error: Option<Error>,
 }
 
-/// A set of small indices (inputs, outputs): one word inline, more on the
-/// heap only past 64, so that recording an op builds it without allocating.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Bits {
-    low: u64,
-    /// Indices from 64 on, 64 a word; `None` until one is set (a null
-    /// pointer: the common set is one word and a null check).
-    high: Option<Box<[u64]>>,
-}
-
-impl Bits {
-    /// The set of the indices below 64 whose bits `low` has.
-    #[inline]
-    pub(crate) fn from_low(low: u64) -> Self {
-        Bits { low, high: None }
-    }
-
-    /// `true` if `index` is in the set.
-    #[inline]
-    pub(crate) fn get(&self, index: usize) -> bool {
-        if index < 64 {
-            self.low >> index & 1 != 0
-        } else {
-            (self.high.as_ref())
-                .and_then(|high| high.get(index / 64 - 1))
-                .is_some_and(|word| word >> (index % 64) & 1 != 0)
-        }
-    }
-
-    /// Puts `index` in the set.
-    #[inline]
-    pub(crate) fn set(&mut self, index: usize) {
-        if index < 64 {
-            self.low |= 1 << index;
-        } else {
-            let word = index / 64 - 1;
-            let high = self.high.take().unwrap_or_default();
-            let mut high = if high.len() <= word {
-                let mut grown = high.into_vec();
-                grown.resize(word + 1, 0);
-                grown.into_boxed_slice()
-            } else {
-                high
-            };
-            high[word] |= 1 << (index % 64);
-            self.high = Some(high);
-        }
-    }
-
-    /// Takes `index` out of the set.
-    #[inline]
-    pub(crate) fn unset(&mut self, index: usize) {
-        if index < 64 {
-            self.low &= !(1 << index);
-        } else if let Some(word) =
-            (self.high.as_mut()).and_then(|high| high.get_mut(index / 64 - 1))
-        {
-            *word &= !(1 << (index % 64));
-        }
-    }
-
-    /// `true` unless the set is empty.
-    #[inline]
-    pub(crate) fn any(&self) -> bool {
-        self.low != 0
-            || self
-                .high
-                .iter()
-                .flat_map(|high| high.iter())
-                .any(|&word| word != 0)
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.high
-            .as_ref()
-            .map_or(0, |high| std::mem::size_of_val(&**high))
-    }
-}
-
-/// What a recorded function keeps for backward: which inputs need a
-/// gradient, which inputs and outputs backward reads, other tensors, and
-/// whether the op is written against the array-level `backward`.
-pub(crate) struct Plan {
-    pub(crate) needs: Bits,
-    pub(crate) inputs: Bits,
-    pub(crate) outputs: Bits,
-    /// `None` for none (dropping the plan of an op that saves none checks
-    /// one pointer).
-    pub(crate) tensors: Option<Box<[Tensor]>>,
-    pub(crate) legacy: bool,
-}
-
-impl Plan {
-    /// The bytes the plan's lists hold on the heap (beyond its own size).
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.needs.heap_bytes()
-            + self.inputs.heap_bytes()
-            + self.outputs.heap_bytes()
-            + self.tensors.as_deref().map_or(0, std::mem::size_of_val)
-    }
-}
-
 impl<'a> Save<'a> {
     #[inline]
     pub(crate) fn new(op: &'static str, xs: &'a [Tensor], ys: &'a [Tensor], needs: Bits) -> Self {
@@ -155,7 +55,6 @@ impl<'a> Save<'a> {
             needs,
             inputs: Bits::default(),
             outputs: Bits::default(),
-            legacy: false,
             rare: None,
         }
     }
@@ -217,19 +116,11 @@ impl<'a> Save<'a> {
         }
     }
 
-    /// Keeps every input: what the default [`Function::save`] does, for an
-    /// op written against the array-level `backward(xs, gys)`.
+    /// Keeps every input: what the default [`Function::save`] does.
     ///
     /// [`Function::save`]: crate::Function::save
     pub fn every_input(&mut self) {
         (0..self.xs.len()).for_each(|index| self.inputs.set(index));
-    }
-
-    /// What the default `Function::save` declares: every input, and that
-    /// the op's backward is `backward` / `backward_graph`.
-    pub(crate) fn for_array_backward(&mut self) {
-        self.every_input();
-        self.legacy = true;
     }
 
     fn out_of_range(&mut self, what: &'static str, index: usize, count: usize) {
@@ -250,11 +141,10 @@ impl<'a> Save<'a> {
         // Up to two inputs and one output, every index set was checked
         // below 2: the sets are one word each.
         if self.rare.is_none() && self.xs.len() <= 2 && self.ys.len() == 1 {
-            let bits = (self.needs.low & 0b11)
-                | ((self.inputs.low & 0b11) << SAVES_INPUT)
-                | ((self.outputs.low & 1) * u64::from(SAVES_OUTPUT))
-                | (u64::from(self.legacy) * u64::from(LEGACY));
-            return Ok(Planned::Packed(Marks(bits as u8)));
+            let bits = (self.needs.low() & 0b11)
+                | ((self.inputs.low() & 0b11) << SAVES_INPUT)
+                | ((self.outputs.low() & 1) * u64::from(SAVES_OUTPUT));
+            return Ok(Planned::Packed(Marks::from_bits(bits as u8)));
         }
         self.finish_wide()
     }
@@ -272,48 +162,7 @@ impl<'a> Save<'a> {
             inputs: self.inputs,
             outputs: self.outputs,
             tensors: (!tensors.is_empty()).then(|| tensors.into_boxed_slice()),
-            legacy: self.legacy,
         }))
-    }
-}
-
-/// A recorded function's plan, as its links keep it.
-pub(crate) enum Planned {
-    /// Packed beside the tag of inline links.
-    Packed(Marks),
-    /// Out of line, with the links.
-    Wide(Plan),
-}
-
-/// A function's plan packed into one byte, beside the tag of its inline
-/// links (so a node with up to two inputs and one output grows by nothing):
-/// bits 0–1 whether input 0/1 needs a gradient, bits 2–3 whether backward
-/// reads input 0/1, bit 4 whether it reads the output, bit 5 the
-/// array-level API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Marks(u8);
-
-const SAVES_INPUT: u8 = 2;
-const SAVES_OUTPUT: u8 = 1 << 4;
-const LEGACY: u8 = 1 << 5;
-
-impl Marks {
-    /// Which inputs need a gradient, as a set.
-    #[inline]
-    pub(crate) fn needs_bits(self) -> Bits {
-        Bits::from_low(u64::from(self.0 & 0b11))
-    }
-
-    pub(crate) fn saves_input(self, input: usize) -> bool {
-        input < 2 && self.0 & (1 << (SAVES_INPUT as usize + input)) != 0
-    }
-
-    pub(crate) fn saves_output(self, output: usize) -> bool {
-        output == 0 && self.0 & SAVES_OUTPUT != 0
-    }
-
-    pub(crate) fn legacy(self) -> bool {
-        self.0 & LEGACY != 0
     }
 }
 
@@ -442,7 +291,7 @@ impl<'a, S: Strategy> Saved<'a, S> {
         if !self.recording {
             return Ok(Variable::from_tensor(value.clone()));
         }
-        self.function.inputs()[index].as_forward_read_it()
+        as_forward_read_it(&self.function.inputs()[index])
     }
 
     /// Output `index` as a variable for the derivative's ops: under
@@ -543,4 +392,54 @@ pub(crate) fn derivative_on_arrays<S: Strategy>(
             None => Tensor::scalar(0.0),
         })
         .collect())
+}
+
+/// The input as a recorded backward reads it: the variable, or what
+/// forward read of a leaf. A leaf whose value `set_data` has replaced
+/// since stands behind a [`ValueAtForward`] node holding the old value,
+/// so that gradients still reach the leaf and every order is taken at
+/// the value forward saw; a leaf that is gone is a constant of it.
+fn as_forward_read_it<S: Strategy>(input: &Input<S>) -> Result<Variable<S>> {
+    let (back, saved) = match input {
+        Input::Variable(link) => {
+            return Ok(Variable {
+                node: S::handle(link),
+            });
+        }
+        Input::Leaf(back, saved) => (back, saved),
+    };
+    let Some(node) = S::upgrade(back) else {
+        return Ok(Variable::from_tensor(Tensor::from_buffer(saved)));
+    };
+    let leaf = Variable { node };
+    let saved = Tensor::from_shared_repr(Arc::clone(saved));
+    if leaf.tensor().ptr_eq(&saved) {
+        Ok(leaf)
+    } else {
+        apply_one(ValueAtForward(saved), &[&leaf])
+    }
+}
+
+/// `y = x` at the value `x` had when forward read it (a leaf's value before
+/// a `set_data`): the gradient passes through unchanged.
+struct ValueAtForward(Tensor);
+
+impl<S: Strategy> Function<S> for ValueAtForward {
+    fn name(&self) -> &'static str {
+        "ValueAtForward"
+    }
+
+    fn num_inputs(&self) -> usize {
+        1
+    }
+
+    fn forward(&mut self, _xs: &[Tensor]) -> Result<Tensors> {
+        Ok(self.0.clone().into())
+    }
+
+    fn save(&mut self, _save: &mut Save<'_>) {}
+
+    fn derivative(&self, _cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(gys[0].clone())])
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use autograd_mem::Strategy;
 
-use crate::{FunctionNode, Tensor, Variable};
+use crate::{FunctionNode, Variable};
 
 /// What a walk meets, in breadth-first order. Variables and functions are
 /// numbered in the order they are first met; the root is variable 0.
@@ -26,13 +26,11 @@ pub(crate) enum Step<'a, S: Strategy> {
         first: bool,
     },
     /// Function `function` reads a variable or a leaf that is gone.
-    /// `owned`: whether the function owns it. `saved`: the value a function
-    /// keeps of a leaf it reads.
+    /// `owned`: whether the function owns it.
     Input {
         function: usize,
         read: Read,
         owned: bool,
-        saved: Option<&'a Tensor>,
     },
 }
 
@@ -59,7 +57,7 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
     });
     queue.push_back((0, root.clone()));
     while let Some((output, variable)) = queue.pop_front() {
-        let Some(node) = variable.linked_creator() else {
+        let Some(node) = variable.creator() else {
             continue;
         };
         let next = functions.len();
@@ -79,18 +77,10 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
         let inputs: Vec<_> = S::get(&node.inner).linked(|f| {
             f.inputs()
                 .iter()
-                .map(|input| {
-                    (
-                        input.is_owned(),
-                        input.saved_value(),
-                        input.variable(),
-                        input.id(),
-                    )
-                })
+                .map(|input| (input.is_owned(), input.variable(), input.id()))
                 .collect()
         });
-        for (owned, saved, x, id) in inputs {
-            let saved = saved.as_ref();
+        for (owned, x, id) in inputs {
             let Some(x) = x else {
                 // A gone leaf's node is freed, but the function's link to it
                 // still names it (a weak pointer keeps its address).
@@ -103,7 +93,6 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
                         first: number == next,
                     },
                     owned,
-                    saved,
                 });
                 continue;
             };
@@ -120,7 +109,6 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
                 function,
                 read: Read::Live(number),
                 owned,
-                saved,
             });
         }
     }

@@ -1,15 +1,17 @@
 //! [`Variable`]: a handle to a value in the graph, beside the node it points to.
 
+use std::collections::HashSet;
 use std::fmt;
 
-use autograd_mem::region::{RegionNodes, Store};
+use autograd_mem::strategy::{KindMap, KindPair};
 use autograd_mem::{
-    Cells, CollectedSync, DefaultStrategy, GraphNode, NodeCell, NodeKind, Strategy, StrategyKind,
-    live,
+    Cells, CollectedSync, DefaultStrategy, GraphNode, NodeCell, NodeKind, Placement, Strategy,
+    StrategyKind, live,
 };
 use ndarray::{Array, ArrayViewMutD, Dimension};
 
-use crate::function_node::{FunctionInner, Liveness};
+use crate::function_node::{FunctionInner, Liveness, release_links};
+use crate::generation::Order;
 use crate::teardown::{self, Link};
 use crate::{Error, FunctionNode, Generation, Result, SharedArray, Tensor};
 
@@ -18,7 +20,7 @@ use crate::{Error, FunctionNode, Generation, Result, SharedArray, Tensor};
 ///
 /// A `Variable` is a cheap handle: cloning it clones a pointer to the node,
 /// never the array. The strategy `S` decides how nodes own each other (see
-/// [`autograd_mem`]); without a type parameter it is the
+/// [`autograd_mem`](crate::mem)); without a type parameter it is the
 /// [`DefaultStrategy`] chosen by cargo features.
 ///
 /// ```
@@ -44,25 +46,26 @@ pub struct Variable<S: Strategy = DefaultStrategy> {
     pub(crate) node: S::Handle<VariableInner<S>>,
 }
 
-/// A variable's node: what is fixed at creation (its creator, and the value
-/// a function computed) outside the cell, what can change inside it. Reading
-/// an intermediate's value takes no borrow and no lock. 56 bytes under
+/// A variable's node: its creator, its value and its rarely used state,
+/// in one cell, so that [`Variable::unchain`] can let go of the creator
+/// (and the creator be freed) while the variable lives on. 56 bytes under
 /// `RcWeak` with the `Rc` counts.
 pub(crate) struct VariableInner<S: Strategy> {
-    /// `None` for a leaf.
-    pub(crate) creator: Option<S::Link<FunctionInner<S>>>,
-    /// The value an intermediate's creator computed. A leaf keeps its value
-    /// in its extras instead (always a buffer of its own, so that functions
-    /// reading the leaf share it for the price of a pointer, and so that
-    /// [`Variable::update_data`] can write into the one copy); this field is
-    /// then an inline zero that allocates nothing.
-    pub(crate) value: Tensor,
     pub(crate) state: NodeCell<S, VariableState<S>>,
 }
 
-/// What can change on a variable after it is created.
+/// What a variable node holds.
 pub(crate) struct VariableState<S: Strategy> {
-    /// Boxed: most variables never have a name, a gradient or a new value.
+    /// The function that computed the value; `None` for a leaf, born one
+    /// or cut into one.
+    pub(crate) creator: Option<S::Link<FunctionInner<S>>>,
+    /// The value. A leaf's is always a buffer of its own (a one-element
+    /// value too), so that functions reading the leaf share it for the
+    /// price of a pointer and [`Variable::update_data`] writes into the one
+    /// copy; an op's output is what the op computed (a one-element value
+    /// inline).
+    pub(crate) value: Tensor,
+    /// Boxed: most variables never have a name or a gradient.
     pub(crate) extras: Option<Box<Extras<S>>>,
 }
 
@@ -70,10 +73,12 @@ pub(crate) struct VariableState<S: Strategy> {
 pub(crate) struct Extras<S: Strategy> {
     pub(crate) name: Option<String>,
     pub(crate) grad: Option<Grad<S>>,
-    /// A leaf's value (`None` for an intermediate).
-    pub(crate) value: Option<Tensor>,
     /// A leaf that needs no gradient ([`Variable::constant`]).
     pub(crate) constant: bool,
+    /// An op's output cut from its creator ([`Variable::unchain`]): a leaf
+    /// whose value stays what its creator computed, since the functions
+    /// that read it before the cut read it through the node.
+    pub(crate) cut: bool,
 }
 
 /// A stored gradient: values from a first-order backward, or a variable
@@ -95,20 +100,30 @@ impl<S: Strategy> Grad<S> {
 
 impl<S: Strategy> VariableState<S> {
     fn extras(&mut self) -> &mut Extras<S> {
-        self.extras
-            .get_or_insert_with(|| Box::new(Extras::new(None)))
+        self.extras.get_or_insert_with(|| {
+            Box::new(Extras {
+                name: None,
+                grad: None,
+                constant: false,
+                cut: false,
+            })
+        })
+    }
+
+    /// `true` for a variable whose value may be replaced: a leaf born one.
+    fn settable(&self) -> bool {
+        self.creator.is_none() && !self.extras.as_ref().is_some_and(|e| e.cut)
     }
 }
 
-impl<S: Strategy> Extras<S> {
-    fn new(value: Option<Tensor>) -> Self {
-        Extras {
-            name: None,
-            grad: None,
-            value,
-            constant: false,
-        }
-    }
+/// What recording an op reads of an input, in one read of its node.
+pub(crate) struct Reading {
+    /// The value.
+    pub(crate) value: Tensor,
+    /// Whether it can receive a gradient (not a constant).
+    pub(crate) needs: bool,
+    /// Its creator's place in backward's order; `None` for a leaf.
+    pub(crate) creator: Option<(Order, Generation)>,
 }
 
 impl<S: Strategy> VariableInner<S> {
@@ -116,91 +131,70 @@ impl<S: Strategy> VariableInner<S> {
     pub(crate) fn new(value: Tensor, creator: Option<S::Link<FunctionInner<S>>>) -> Self {
         declare_nodes::<S>();
         live::record_created::<S>(NodeKind::Variable);
-        let (value, extras) = if creator.is_none() {
-            let value = Tensor::from_shared_repr(value.into_shared_repr());
-            (Tensor::default(), Some(Box::new(Extras::new(Some(value)))))
-        } else {
-            (value, None)
+        let value = match creator {
+            Some(_) => value,
+            None => Tensor::from_shared_repr(value.into_shared_repr()),
         };
         VariableInner {
-            creator,
-            value,
-            state: S::Cells::new_cell(VariableState { extras }),
+            state: S::Cells::new_cell(VariableState {
+                creator,
+                value,
+                extras: None,
+            }),
         }
     }
 
-    /// The current value: an intermediate's without a borrow, a leaf's as
-    /// `set_data` or `update_data` last left it.
+    #[inline]
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&VariableState<S>) -> R) -> R {
+        S::Cells::read(&self.state, f)
+    }
+
+    /// The value.
     #[inline]
     pub(crate) fn value(&self) -> Tensor {
-        if self.creator.is_some() {
-            return self.value.clone();
-        }
-        S::Cells::read(&self.state, |s| {
-            s.extras
-                .as_ref()
-                .and_then(|e| e.value.clone())
-                .unwrap_or_else(|| self.value.clone())
-        })
+        self.read(|s| s.value.clone())
     }
 
-    /// Reads the current value without cloning it (shapes, lengths).
+    /// What recording an op reads of this input.
     #[inline]
-    fn with_value<R>(&self, f: impl FnOnce(&Tensor) -> R) -> R {
-        if self.creator.is_some() {
-            return f(&self.value);
-        }
-        S::Cells::read(&self.state, |s| {
-            f(s.extras
-                .as_ref()
-                .and_then(|e| e.value.as_ref())
-                .unwrap_or(&self.value))
+    pub(crate) fn reading(&self) -> Reading {
+        self.read(|s| Reading {
+            value: s.value.clone(),
+            needs: !s.extras.as_ref().is_some_and(|e| e.constant),
+            creator: s.creator.as_ref().map(|creator| {
+                let creator = S::get_link(creator);
+                (creator.order, creator.generation)
+            }),
         })
     }
 
-    /// The current value and whether the variable needs a gradient, in one
-    /// read of a leaf's cell (what recording an op asks of each input).
-    #[inline]
-    pub(crate) fn value_and_needs(&self) -> (Tensor, bool) {
-        if self.creator.is_some() {
-            return (self.value.clone(), true);
-        }
-        S::Cells::read(&self.state, |s| match s.extras.as_deref() {
-            Some(extras) => (
-                extras.value.clone().unwrap_or_else(|| self.value.clone()),
-                !extras.constant,
-            ),
-            None => (self.value.clone(), true),
-        })
-    }
-
-    /// `true` for a leaf, and for an intermediate whose creator
-    /// [`Variable::unchain`] has cut.
+    /// `true` for a leaf, born one or [unchained](Variable::unchain).
     #[inline]
     pub(crate) fn is_leaf(&self) -> bool {
-        self.creator
-            .as_ref()
-            .is_none_or(|creator| S::get_link(creator).is_cut())
+        self.read(|s| s.creator.is_none())
     }
 
-    /// `true` for an intermediate whose creator [`Variable::unchain`] has cut.
+    /// The creator, if any.
     #[inline]
-    pub(crate) fn is_unchained(&self) -> bool {
-        self.creator
-            .as_ref()
-            .is_some_and(|creator| S::get_link(creator).is_cut())
+    pub(crate) fn creator(&self) -> Option<S::Link<FunctionInner<S>>> {
+        self.read(|s| s.creator.clone())
     }
 
     pub(crate) fn generation(&self) -> Generation {
-        self.creator.as_ref().map_or(Generation::LEAF, |f| {
-            S::get_link(f).order.generation().next()
+        self.read(|s| {
+            s.creator.as_ref().map_or(Generation::LEAF, |creator| {
+                S::get_link(creator).generation.next()
+            })
         })
     }
 }
 
 /// Under `CollectedSync`, declares the two node types thread-safe (the
 /// compiler checks it here, on the concrete types), which that strategy's
-/// pointer requires; nothing under any other strategy.
+/// pointer requires; nothing under any other strategy. The one place core
+/// asks which strategy it runs under: generic code over `S` cannot prove
+/// `VariableInner<S>: Send + Sync`, and the declaration must name the
+/// concrete types for the compiler to check them.
 pub(crate) fn declare_nodes<S: Strategy>() {
     if S::KIND == StrategyKind::CollectedSync {
         static DECLARED: std::sync::Once = std::sync::Once::new();
@@ -216,15 +210,15 @@ impl<S: Strategy> GraphNode<S> for VariableInner<S> {
     type Variable = VariableInner<S>;
     type Function = FunctionInner<S>;
 
-    fn store(nodes: &RegionNodes<Self, FunctionInner<S>>) -> &Store<Self> {
-        &nodes.variables
+    fn of_kind<M: KindMap>(pair: &KindPair<M, VariableInner<S>, FunctionInner<S>>) -> &M::Of<Self> {
+        &pair.variables
     }
 
     fn trace(&self, tracer: &mut S::Tracer<'_>) {
-        if let Some(creator) = &self.creator {
-            S::trace_link(creator, tracer);
-        }
         S::Cells::try_read(&self.state, |s| {
+            if let Some(creator) = &s.creator {
+                S::trace_link(creator, tracer);
+            }
             if let Some(Grad::Variable(grad)) = s.extras.as_ref().and_then(|e| e.grad.as_ref()) {
                 S::trace_handle(&grad.node, tracer);
             }
@@ -235,30 +229,26 @@ impl<S: Strategy> GraphNode<S> for VariableInner<S> {
 impl<S: Strategy> VariableInner<S> {
     /// Moves the links this node owns onto `links` (for teardown).
     pub(crate) fn detach(&mut self, links: &mut Vec<Link<S>>) {
-        links.extend(self.creator.take().map(Link::Function));
-        let grad = S::Cells::get_mut(&mut self.state)
-            .extras
-            .as_mut()
-            .and_then(|e| e.grad.take());
+        let state = S::Cells::get_mut(&mut self.state);
+        links.extend(state.creator.take().map(Link::Function));
+        let grad = state.extras.as_mut().and_then(|e| e.grad.take());
         if let Some(Grad::Variable(grad)) = grad {
             // The variable's handle becomes a link; the node lives on in it.
-            links.push(Link::Variable(S::link(&grad.node)));
+            links.push(Link::Variable(S::into_link(grad.node)));
         }
     }
 
     fn owns_links(&mut self) -> bool {
-        self.creator.is_some()
-            || S::Cells::get_mut(&mut self.state)
-                .extras
-                .as_ref()
-                .is_some_and(|e| matches!(e.grad, Some(Grad::Variable(_))))
+        let state = S::Cells::get_mut(&mut self.state);
+        state.creator.is_some()
+            || (state.extras.as_ref()).is_some_and(|e| matches!(e.grad, Some(Grad::Variable(_))))
     }
 }
 
 impl<S: Strategy> Drop for VariableInner<S> {
     fn drop(&mut self) {
         live::record_dropped::<S>(NodeKind::Variable);
-        if S::LINKS_OWN && self.owns_links() {
+        if <S::Placement as Placement<S>>::LINKS_OWN && self.owns_links() {
             teardown::release::<S>(|links| self.detach(links), || {});
         }
     }
@@ -311,7 +301,9 @@ impl<S: Strategy> Variable<S> {
 
     /// A new leaf holding `value`.
     pub fn from_tensor(value: Tensor) -> Self {
-        Self::with_creator(value, None)
+        Variable {
+            node: S::new_handle(VariableInner::new(value, None)),
+        }
     }
 
     /// [`Variable::constant`] under strategy `S`.
@@ -329,14 +321,7 @@ impl<S: Strategy> Variable<S> {
     /// `false` for a [constant](Variable::constant) (and for the output of
     /// an op on constants alone), `true` for every other variable.
     pub fn requires_grad(&self) -> bool {
-        self.inner().value_and_needs().1
-    }
-
-    #[inline]
-    pub(crate) fn with_creator(value: Tensor, creator: Option<S::Link<FunctionInner<S>>>) -> Self {
-        Variable {
-            node: S::new_handle(VariableInner::new(value, creator)),
-        }
+        self.read(|s| !s.extras.as_ref().is_some_and(|e| e.constant))
     }
 
     pub(crate) fn inner(&self) -> S::Ref<'_, VariableInner<S>> {
@@ -381,7 +366,7 @@ impl<S: Strategy> Variable<S> {
 
     /// The value of a one-element variable, or `None` for any other size.
     pub fn item(&self) -> Option<f64> {
-        self.tensor().item()
+        self.read(|s| s.value.item())
     }
 
     /// Replaces a leaf's value with one of the same shape (what an optimizer
@@ -393,23 +378,24 @@ impl<S: Strategy> Variable<S> {
     ///
     /// # Errors
     /// [`Error::SetDataShape`] when `data` has another shape, and
-    /// [`Error::SetDataNotLeaf`] when a function computed this variable
-    /// (also one [unchained](Variable::unchain) since: its value stays what
-    /// its creator computed); the variable keeps its value.
+    /// [`Error::NotLeaf`] naming `set_data` when a function computed this
+    /// variable (also one [unchained](Variable::unchain) since: its value
+    /// stays what its creator computed); the variable keeps its value.
     pub fn set_data<D: Dimension>(&self, data: Array<f64, D>) -> Result<()> {
-        if self.inner().creator.is_some() {
-            return Err(Error::SetDataNotLeaf);
-        }
         let data = Tensor::from_shared_repr(Tensor::from_array(data).into_shared_repr());
-        // Shapes never change, so the current value has the shape.
-        let shape = self.shape();
-        if shape != data.shape() {
-            return Err(Error::SetDataShape {
-                expected: shape,
-                got: data.shape().to_vec(),
-            });
-        }
-        let previous = self.write(|s| s.extras().value.replace(data));
+        let previous = self.write(|s| {
+            if !s.settable() {
+                return Err(Error::NotLeaf { op: "set_data" });
+            }
+            // Shapes never change, so the current value has the shape.
+            if s.value.shape() != data.shape() {
+                return Err(Error::SetDataShape {
+                    expected: s.value.shape().to_vec(),
+                    got: data.shape().to_vec(),
+                });
+            }
+            Ok(std::mem::replace(&mut s.value, data))
+        })?;
         drop(previous); // outside the cell
         Ok(())
     }
@@ -440,28 +426,27 @@ impl<S: Strategy> Variable<S> {
     /// variable (also one [unchained](Variable::unchain) since); nothing
     /// runs then.
     pub fn update_data<R>(&self, f: impl FnOnce(ArrayViewMutD<'_, f64>) -> R) -> Result<R> {
-        if self.inner().creator.is_some() {
-            return Err(Error::NotLeaf { op: "update_data" });
-        }
-        Ok(self.write(|s| {
-            let value = s.extras().value.get_or_insert_with(Tensor::default);
-            f(value.view_mut())
-        }))
+        self.write(|s| {
+            if !s.settable() {
+                return Err(Error::NotLeaf { op: "update_data" });
+            }
+            Ok(f(s.value.view_mut()))
+        })
     }
 
     /// The value's shape.
     pub fn shape(&self) -> Vec<usize> {
-        self.inner().with_value(|v| v.shape().to_vec())
+        self.read(|s| s.value.shape().to_vec())
     }
 
     /// The number of axes.
     pub fn ndim(&self) -> usize {
-        self.inner().with_value(Tensor::ndim)
+        self.read(|s| s.value.ndim())
     }
 
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.inner().with_value(Tensor::len)
+        self.read(|s| s.value.len())
     }
 
     /// `true` if the value has no elements.
@@ -475,12 +460,11 @@ impl<S: Strategy> Variable<S> {
     /// Leaves always receive theirs; other variables only when backward was
     /// asked to retain intermediate gradients.
     pub fn grad(&self) -> Option<SharedArray> {
-        self.read(|s| {
-            let grad = s.extras.as_ref()?.grad.as_ref()?;
-            Some(match grad {
-                Grad::Values(tensor) => tensor.to_shared(),
-                Grad::Variable(variable) => variable.data(),
-            })
+        let grad = self.read(|s| s.extras.as_ref()?.grad.as_ref().map(Grad::snapshot))?;
+        // Read outside the cell: a gradient variable is a node of its own.
+        Some(match grad {
+            Grad::Values(tensor) => tensor.to_shared(),
+            Grad::Variable(variable) => variable.data(),
         })
     }
 
@@ -525,15 +509,9 @@ impl<S: Strategy> Variable<S> {
     /// The function that created this variable; `None` for a leaf (also
     /// one [unchained](Variable::unchain) since).
     pub fn creator(&self) -> Option<FunctionNode<S>> {
-        self.linked_creator().filter(|f| !S::get(&f.inner).is_cut())
-    }
-
-    /// The creator the node still links, cut or not (what the walks see:
-    /// an unchained variable's creator node stays allocated while the
-    /// variable holds it).
-    pub(crate) fn linked_creator(&self) -> Option<FunctionNode<S>> {
-        self.inner().creator.as_ref().map(|creator| FunctionNode {
-            inner: S::handle(creator),
+        let creator = self.inner().creator()?;
+        Some(FunctionNode {
+            inner: S::handle(&creator),
         })
     }
 
@@ -545,28 +523,33 @@ impl<S: Strategy> Variable<S> {
     }
 
     /// Cuts this variable from the graph behind it, keeping its value: it
-    /// becomes a leaf (DeZero's `unchain`). Its creator lets go of its
-    /// inputs and of what it saved for backward, so the graph behind is
-    /// freed unless something else holds it: at once under `RcWeak` and
-    /// `ArcWeak` (and never under `StrongOnly`, whose leaf inputs the graph
-    /// owns), at the next collection under the collected strategies.
+    /// becomes a leaf (DeZero's `creator = None`), of generation 0. Its
+    /// creator lets go of its inputs and of what it saved for backward, and
+    /// the variable lets go of its creator, so the creator (the op and
+    /// its fields) and the graph behind it are freed unless something else
+    /// holds them: at once under `RcWeak` and `ArcWeak` (never under
+    /// `StrongOnly`, whose leaf inputs the graph owns), at the next
+    /// collection under the collected strategies, and under `Region` with
+    /// the region they are in, whose nodes go together.
     ///
-    /// The creator is cut for all its outputs: a function with several
-    /// makes each of them a leaf. The creator's node itself (the op, no
-    /// links) stays while this variable holds it, which
-    /// [`graph_footprint`](Variable::graph_footprint) counts. Functions
-    /// that read the variable before keep reading it; backward through
-    /// them stops here and adds the gradient to it, as to any leaf, and
-    /// under `create_graph` that gradient's graph reads it as a leaf
-    /// (through the strategy's back-reference), so the cycle `x → x.grad →
-    /// … → x` cannot form under the weak strategies.
+    /// It works on a graph that a backward pass with
+    /// [`retain_graph(false)`](crate::BackwardOptions::retain_graph)
+    /// released, too. The creator is cut for all its outputs: a function
+    /// with several makes each of them a leaf. Functions that read the
+    /// variable before keep reading it; backward through them stops here
+    /// and adds the gradient to it, as to any leaf, and from then on they
+    /// hold it as they hold a leaf (through the strategy's back-reference),
+    /// so that under `create_graph` the cycle `x → x.grad → … → x` cannot
+    /// form under the weak strategies. Its value stays what its creator
+    /// computed: [`set_data`](Variable::set_data) and
+    /// [`update_data`](Variable::update_data) refuse it.
     ///
     /// ```
     /// use autograd_core::Variable;
     /// let x = Variable::scalar(2.0);
     /// let h = &x * &x;
     /// h.unchain();
-    /// assert!(h.is_leaf() && h.creator().is_none());
+    /// assert!(h.is_leaf() && h.creator().is_none() && h.generation().0 == 0);
     /// let y = &h * &x; // 4x, with h a leaf
     /// y.backward()?;
     /// assert_eq!(x.grad().unwrap().sum(), 4.0);
@@ -574,10 +557,10 @@ impl<S: Strategy> Variable<S> {
     /// # Ok::<(), autograd_core::Error>(())
     /// ```
     pub fn unchain(&self) {
-        if let Some(creator) = &self.inner().creator {
-            let links = S::get_link(creator).let_go(Liveness::Cut);
-            drop(links); // outside the cell; teardown does not recurse
-        }
+        let Some(creator) = self.inner().creator() else {
+            return;
+        };
+        cut::<S>(&creator);
     }
 
     /// Cuts every creator link in the graph behind this variable, as
@@ -588,6 +571,12 @@ impl<S: Strategy> Variable<S> {
     /// a list, never a recursion, and the graph is cut only once the walk
     /// has seen all of it; the nodes go as [`unchain`](Variable::unchain)
     /// says.
+    ///
+    /// Behind a function that a backward pass with
+    /// [`retain_graph(false)`](crate::BackwardOptions::retain_graph)
+    /// released (it no longer holds its inputs), it cuts the variables that
+    /// pass left alive (a hidden state a model holds), so that DeZero's
+    /// truncated loop works with released graphs too.
     ///
     /// ```
     /// use autograd_core::Variable;
@@ -604,39 +593,42 @@ impl<S: Strategy> Variable<S> {
         let Some(root) = self.creator() else {
             return;
         };
-        let mut seen = std::collections::HashSet::new();
-        let mut queue = vec![root.clone()];
-        let mut cut = Vec::new();
-        seen.insert(root.id());
+        let mut seen = HashSet::new();
+        let mut queue = vec![root];
+        let mut cut_here = Vec::new();
+        let mut cut_seen = HashSet::new();
         while let Some(function) = queue.pop() {
-            let inputs = S::get(&function.inner).linked(|f| {
-                f.inputs()
-                    .iter()
-                    .filter_map(|input| input.variable()?.creator())
-                    .collect::<Vec<_>>()
-            });
-            for creator in inputs {
-                if seen.insert(creator.id()) {
-                    queue.push(creator.clone());
-                    cut.push(creator);
+            if !seen.insert(function.id()) {
+                continue;
+            }
+            for variable in S::get(&function.inner).linked(|f| f.behind()) {
+                if let Some(creator) = variable.creator() {
+                    if cut_seen.insert(variable.id()) {
+                        cut_here.push(variable);
+                    }
+                    queue.push(creator);
                 }
             }
         }
         // Cut from the end nearest the root: each cut frees what only it
-        // held, while `cut` keeps every function node until the loop ends.
-        for function in &cut {
-            drop(S::get(&function.inner).let_go(Liveness::Cut));
+        // held, while `cut_here` keeps every variable until the loop ends.
+        for variable in &cut_here {
+            variable.unchain();
         }
     }
 
-    /// The variable's [`Generation`]: 0 for a leaf, its creator's plus one otherwise.
+    /// The variable's [`Generation`]: 0 for a leaf (also one
+    /// [unchained](Variable::unchain) since), its creator's plus one
+    /// otherwise.
     pub fn generation(&self) -> Generation {
         self.inner().generation()
     }
 
-    /// A new leaf that shares this variable's value but not its graph.
+    /// A new leaf that shares this variable's value but not its graph, and
+    /// needs no gradient (PyTorch's `detach`): a
+    /// [constant](Variable::constant).
     pub fn detach(&self) -> Self {
-        Self::from_tensor(self.tensor())
+        Self::constant_from_tensor(self.tensor())
     }
 
     /// `true` if both handles point at the same node.
@@ -709,6 +701,37 @@ impl<S: Strategy> Variable<S> {
     }
 }
 
+/// Cuts the function behind `creator` from the graph: each of its outputs
+/// that is alive lets go of it and becomes a leaf, and the function lets
+/// go of its inputs and saved values (if it still holds them). Outputs'
+/// creator links and the function's links are dropped outside every cell.
+fn cut<S: Strategy>(creator: &S::Link<FunctionInner<S>>) {
+    let function = S::get_link(creator);
+    let id = crate::addr(&*function);
+    let outputs: Vec<Variable<S>> = function.linked(|f| {
+        let outputs = f.outputs();
+        outputs
+            .into_iter()
+            .filter_map(|(output, _)| output)
+            .collect()
+    });
+    let let_go = function.let_go(Liveness::Cut);
+    drop(function);
+    for output in outputs {
+        let own = output.write(|s| {
+            let own = s.creator.take_if(|c| crate::addr(&*S::get_link(c)) == id);
+            if own.is_some() {
+                s.extras().cut = true;
+            }
+            own
+        });
+        drop(own); // outside the cell: the function may go with it
+    }
+    if let Some(links) = let_go {
+        release_links::<S>(creator, links);
+    }
+}
+
 impl<S: Strategy> Grad<S> {
     /// The variable, or the values to make one from.
     fn tensor_or_variable(&self) -> std::result::Result<Variable<S>, Tensor> {
@@ -758,23 +781,23 @@ impl<S: Strategy, D: Dimension> From<Array<f64, D>> for Variable<S> {
 /// recurse through creators, and loop forever on a `StrongOnly` cycle).
 impl<S: Strategy> fmt::Debug for Variable<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = self.inner();
-        let creator = inner.creator.as_ref().map(|c| S::get_link(c).op().name());
-        let generation = inner.generation();
-        let value = inner.value();
-        S::Cells::read(&inner.state, |s| {
+        let (name, value, grad, creator) = self.read(|s| {
             let extras = s.extras.as_deref();
-            f.debug_struct("Variable")
-                .field("name", &extras.and_then(|e| e.name.as_deref()))
-                .field("data", &value)
-                .field(
-                    "grad",
-                    &extras.and_then(|e| e.grad.as_ref()).map(Grad::tensor),
-                )
-                .field("creator", &creator)
-                .field("generation", &generation.0)
-                .field("strategy", &S::NAME)
-                .finish()
-        })
+            (
+                extras.and_then(|e| e.name.clone()),
+                s.value.clone(),
+                extras.and_then(|e| e.grad.as_ref()).map(Grad::snapshot),
+                s.creator.clone(),
+            )
+        });
+        let creator = creator.as_ref().map(|c| S::get_link(c).op().name());
+        f.debug_struct("Variable")
+            .field("name", &name)
+            .field("data", &value)
+            .field("grad", &grad.as_ref().map(Grad::tensor))
+            .field("creator", &creator)
+            .field("generation", &self.generation().0)
+            .field("strategy", &S::KIND.name())
+            .finish()
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Weak};
 
-use crate::strategy::sealed::Sealed;
+use crate::sealed::Sealed;
 use crate::strategy::{Counted, Family, WeakBack};
 use crate::{SharedCells, StrategyKind};
 

@@ -5,7 +5,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::sync::{Mutex, OnceLock, PoisonError, TryLockError};
 
-use crate::strategy::sealed::Sealed;
+use crate::sealed::Sealed;
 
 /// Interior mutability for node state: a cell, and a cell set once.
 ///

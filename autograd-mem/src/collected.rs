@@ -8,7 +8,7 @@ use jrsonnet_gcmodule::{Cc, ObjectSpace, Trace, Tracer};
 use crate::collection::{
     self, Collection, Collector, CollectorStats, Policy, Totals, collected_pointers,
 };
-use crate::strategy::sealed::Sealed;
+use crate::sealed::Sealed;
 use crate::{Freeing, GraphNode, LocalCells, Strategy, StrategyKind, live};
 
 /// Reference counting plus a cycle collector, as CPython frees DeZero's
@@ -115,6 +115,13 @@ fn with_space<R>(f: impl FnOnce(&ObjectSpace) -> R) -> R {
 }
 
 impl Collected {
+    /// Runs this thread's collector now and says what it freed (the same
+    /// as `ThreadCollector::collect()`, the strategy's
+    /// [`Collector`](Strategy::Collector)).
+    pub fn collect() -> Collection {
+        ThreadCollector::collect()
+    }
+
     fn live_nodes() -> u64 {
         let live = live::this_thread::<Collected>();
         (live.variables + live.functions).max(0) as u64
@@ -173,6 +180,7 @@ impl Strategy for Collected {
     type Tracer<'a> = Tracer<'a>;
     type Cells = LocalCells;
     type Collector = ThreadCollector;
+    type Placement = crate::Apart;
 
     const KIND: StrategyKind = StrategyKind::Collected;
     const FREEING: Freeing = Freeing::OnCollection;

@@ -23,7 +23,7 @@ use jrsonnet_gcmodule::{ThreadedCc, ThreadedCcRef, ThreadedObjectSpace, Trace, T
 use crate::collection::{
     self, Collection, Collector, CollectorStats, Policy, Totals, collected_pointers,
 };
-use crate::strategy::sealed::Sealed;
+use crate::sealed::Sealed;
 use crate::{Freeing, GraphNode, SharedCells, Strategy, StrategyKind, live};
 
 /// Reference counting plus a cycle collector, for graphs that are
@@ -258,6 +258,15 @@ pub struct ProcessCollector;
 impl Sealed for CollectedSync {}
 impl Sealed for ProcessCollector {}
 
+impl CollectedSync {
+    /// Runs the process-wide collector now and says what it freed (the
+    /// same as `ProcessCollector::collect()`, the strategy's
+    /// [`Collector`](Strategy::Collector)).
+    pub fn collect() -> Collection {
+        ProcessCollector::collect()
+    }
+}
+
 impl Collector for ProcessCollector {
     fn set_policy(policy: Policy) {
         let code = match policy {
@@ -318,6 +327,7 @@ impl Strategy for CollectedSync {
     type Tracer<'a> = Tracer<'a>;
     type Cells = SharedCells;
     type Collector = ProcessCollector;
+    type Placement = crate::Apart;
 
     const KIND: StrategyKind = StrategyKind::CollectedSync;
     const FREEING: Freeing = Freeing::OnCollection;

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::strategy::sealed::Sealed;
+use crate::sealed::Sealed;
 
 /// Whether and when a strategy frees unreachable cycles: each strategy names
 /// one ([`Strategy::Collector`](crate::Strategy::Collector)), and
@@ -52,8 +52,9 @@ pub trait Collector: Sealed + 'static {
 /// node's `Drop` hand its links over), and it traces what it points to.
 macro_rules! collected_pointers {
     ($handle:ident) => {
-        fn new_link<T: GraphNode<Self>>(value: T) -> $handle<T> {
-            Self::new_handle(value)
+        #[inline]
+        fn into_link<T: GraphNode<Self>>(handle: $handle<T>) -> $handle<T> {
+            handle
         }
 
         fn get_link<T: GraphNode<Self>>(link: &$handle<T>) -> Self::Ref<'_, T> {

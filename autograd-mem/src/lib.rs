@@ -59,6 +59,7 @@ pub mod live;
 mod rc_weak;
 #[doc(hidden)]
 pub mod region;
+mod sealed;
 #[doc(hidden)]
 pub mod strategy;
 mod strong_only;
@@ -71,10 +72,12 @@ pub use collection::{Collection, Collector, CollectorStats, NoCollector, Policy}
 pub use default::{DefaultBase, DefaultStrategy};
 pub use live::{LiveNodes, NodeKind};
 pub use rc_weak::RcWeak;
-pub use region::Region;
+pub use region::{Region, Regions};
 #[doc(hidden)]
 pub use strategy::shared_block_size;
-pub use strategy::{BackRef, Counted, Family, Freeing, GraphNode, Strategy, StrongBack, WeakBack};
+pub use strategy::{
+    Apart, BackRef, Counted, Family, Freeing, GraphNode, Placement, Strategy, StrongBack, WeakBack,
+};
 
 /// The cell of a node's state under `S` ([`LocalCells`] or [`SharedCells`]).
 pub type NodeCell<S, T> = <<S as Strategy>::Cells as Cells>::Cell<T>;
@@ -176,7 +179,7 @@ strategy_list!(define_kinds! {});
 /// use autograd_mem::{Strategy, StrategyKind, with_strategy};
 ///
 /// fn name<S: Strategy>() -> &'static str {
-///     S::NAME
+///     S::KIND.name()
 /// }
 ///
 /// for &kind in StrategyKind::ALL {
@@ -213,7 +216,7 @@ macro_rules! __with_strategy {
 /// use autograd_mem::{Strategy, StrategyKind, with_shared_strategy};
 ///
 /// fn name<S: Strategy + Send + Sync>() -> &'static str {
-///     S::NAME
+///     S::KIND.name()
 /// }
 ///
 /// assert_eq!(with_shared_strategy!(StrategyKind::ArcWeak, S => name::<S>()), Some("ArcWeak"));
@@ -267,7 +270,7 @@ pub fn assert_send_sync<T: Send + Sync>() {}
 /// use autograd_mem::{Freeing, Strategy};
 ///
 /// fn declares_a_name<S: Strategy>() {
-///     assert!(!S::NAME.is_empty());
+///     assert!(!S::KIND.name().is_empty());
 /// }
 ///
 /// fn frees_on_drop<S: Strategy>() {
@@ -359,8 +362,10 @@ mod tests {
         type Variable = Node<S>;
         type Function = Node<S>;
 
-        fn store(nodes: &region::RegionNodes<Node<S>, Node<S>>) -> &region::Store<Self> {
-            &nodes.variables
+        fn of_kind<M: strategy::KindMap>(
+            pair: &strategy::KindPair<M, Node<S>, Node<S>>,
+        ) -> &M::Of<Self> {
+            &pair.variables
         }
 
         fn trace(&self, tracer: &mut S::Tracer<'_>) {
@@ -394,8 +399,8 @@ mod tests {
     /// an owning back-reference, and then freed by a collection if the
     /// strategy has a collector.
     fn the_first_cycle<S: Strategy>() {
-        let policy = S::policy();
-        S::set_policy(Policy::Never);
+        let policy = S::Collector::policy();
+        S::Collector::set_policy(Policy::Never);
         let dropped = Arc::new(AtomicBool::new(false));
         {
             let variable = node::<S>(&dropped);
@@ -411,11 +416,11 @@ mod tests {
             Freeing::Never => assert!(!freed_at_once, "a cycle outlives its handles"),
             Freeing::OnCollection => {
                 assert!(!freed_at_once, "a cycle outlives its handles");
-                assert!(S::collect().freed >= 2);
+                assert!(S::Collector::collect().freed >= 2);
                 assert!(dropped.load(Ordering::SeqCst), "and the collector frees it");
             }
         }
-        S::set_policy(policy);
+        S::Collector::set_policy(policy);
     }
 
     test_each_strategy! {
@@ -460,7 +465,7 @@ mod tests {
     #[test]
     fn with_strategy_runs_with_the_kind_as_a_type() {
         fn name<S: Strategy>() -> &'static str {
-            S::NAME
+            S::KIND.name()
         }
         for &kind in StrategyKind::ALL {
             assert_eq!(with_strategy!(kind, S => name::<S>()), kind.name());
@@ -502,7 +507,7 @@ mod tests {
             (false, true) => format!("StrongOnly<{base}>"),
             (false, false) => base.to_string(),
         };
-        assert_eq!(DefaultStrategy::NAME, expected);
-        assert_eq!(DefaultBase::NAME, base);
+        assert_eq!(DefaultStrategy::KIND.name(), expected);
+        assert_eq!(DefaultBase::KIND.name(), base);
     }
 }

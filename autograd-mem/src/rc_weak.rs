@@ -2,7 +2,7 @@
 
 use std::rc::{Rc, Weak};
 
-use crate::strategy::sealed::Sealed;
+use crate::sealed::Sealed;
 use crate::strategy::{Counted, Family, WeakBack};
 use crate::{LocalCells, StrategyKind};
 

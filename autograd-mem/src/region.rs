@@ -10,14 +10,19 @@
 //!   toward a region; a link inside a graph ([`RegionLink`]) is a weak
 //!   pointer and an index, so a region never owns itself.
 //! * An op's function and outputs go into the newest region among the
-//!   regions of its intermediate inputs, or into a new region if it reads
-//!   leaves alone. A leaf is a region of its own: a parameter stays outside
-//!   every step's region, and a graph reaches a leaf through a weak
-//!   back-reference only (so a leaf's gradient graph cannot own the leaf).
+//!   regions of its intermediate inputs when one of those inputs is that
+//!   region's newest variable (the op continues a chain at its tip), and
+//!   into a new region otherwise: when it reads leaves alone, or builds on
+//!   a node that other ops have built on since (a kept intermediate). A
+//!   leaf is a region of its own: a parameter stays outside every step's
+//!   region, and a graph reaches a leaf through a weak back-reference only
+//!   (so a leaf's gradient graph cannot own the leaf).
 //! * When a node links into another region, its region keeps that one
-//!   alive. Regions are numbered as they are made and a node's region is
-//!   the newest of its inputs', so a region only ever keeps older ones:
-//!   regions form no cycle.
+//!   alive, counting the links; a function that lets go of its inputs (cut
+//!   by `unchain`, or released by backward) counts them down, and the last
+//!   one releases the region. Regions are numbered as they are made and a
+//!   node's region is the newest of its inputs' or a new one, so a region
+//!   only ever keeps older ones: regions form no cycle.
 //! * A link is followed only from a node that is alive, whose region is then
 //!   alive and keeps alive every region that node links into: a link's
 //!   upgrade never fails while it can be followed.
@@ -31,28 +36,28 @@
 
 use std::any::Any;
 use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::rc::{Rc, Weak};
 
 use crate::collection::NoCollector;
-use crate::strategy::NoTracer;
-use crate::strategy::sealed::Sealed;
-use crate::{Freeing, GraphNode, LocalCells, Strategy, StrategyKind};
+use crate::sealed::Sealed;
+use crate::strategy::{Block, KindMap, NoTracer, PerKind};
+use crate::{Freeing, GraphNode, LocalCells, Placement, Strategy, StrategyKind};
 
 /// Regions: each graph's nodes live together in one `Rc` block and are
 /// freed together, when the last handle into the block goes (Stan Math's
 /// arena and DyNet's graph, without dangling handles).
 ///
 /// A node costs no allocation and no reference count of its own; a kept
-/// node keeps its whole region, and the regions its region reads from,
-/// alive. [`Variable::unchain`] cuts a function but frees nothing until
-/// the region goes. Graphs are neither `Send` nor `Sync`. The invariant
-/// is written out in this module's source and in ARCHITECTURE.md.
-///
-/// [`Variable::unchain`]: https://docs.rs/autograd-core
+/// node keeps its whole region, and the regions its region still links
+/// into, alive. Cutting a graph (`Variable::unchain` in autograd-core)
+/// frees no node of the region it is in, but lets go of the regions it
+/// read from. Graphs are neither `Send` nor `Sync`. The invariant is
+/// written out in this module's source and in ARCHITECTURE.md; where an
+/// op's nodes go is [`Regions`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Region;
 
@@ -197,31 +202,107 @@ impl<T> Store<T> {
     }
 }
 
-/// A region's two stores: how a [`GraphNode`] finds its own
-/// ([`GraphNode::store`]).
+/// The map from a node type to its store in a region ([`GraphNode::of_kind`]).
 #[doc(hidden)]
-pub struct RegionNodes<V, F> {
-    /// Variable nodes.
-    pub variables: Store<V>,
-    /// Function nodes.
-    pub functions: Store<F>,
+pub enum StoreOf {}
+
+impl KindMap for StoreOf {
+    type Of<T: 'static> = Store<T>;
 }
 
-impl<V, F> Default for RegionNodes<V, F> {
-    fn default() -> Self {
-        RegionNodes {
-            variables: Store::default(),
-            functions: Store::default(),
-        }
-    }
-}
+/// A region's two stores, one per node kind.
+type Stores<V, F> = PerKind<Store<V>, Store<F>>;
 
 /// One region: its nodes, and the older regions they link into.
 #[doc(hidden)]
 pub struct RegionData<V: 'static, F: 'static> {
-    nodes: RegionNodes<V, F>,
-    keeps: RefCell<Vec<Rc<RegionData<V, F>>>>,
+    nodes: Stores<V, F>,
+    keeps: RefCell<Keeps<V, F>>,
     serial: u64,
+}
+
+/// The older regions a region keeps alive, each with the number of links
+/// its nodes hold into it: a link let go ([`Placement::let_go`]) counts
+/// down, and the last one releases the region kept. Searched in a list
+/// while short, through an index by address once long (a node of a wide
+/// sum reads many regions).
+struct Keeps<V: 'static, F: 'static> {
+    kept: Vec<(Rc<RegionData<V, F>>, u32)>,
+    index: Option<HashMap<usize, usize>>,
+}
+
+/// How many kept regions a list is searched in before an index is built.
+const KEEPS_LISTED: usize = 8;
+
+impl<V: 'static, F: 'static> Default for Keeps<V, F> {
+    fn default() -> Self {
+        Keeps {
+            kept: Vec::new(),
+            index: None,
+        }
+    }
+}
+
+impl<V: 'static, F: 'static> Keeps<V, F> {
+    fn position(&self, id: usize) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(&id).copied(),
+            None => self
+                .kept
+                .iter()
+                .position(|(region, _)| Rc::as_ptr(region) as usize == id),
+        }
+    }
+
+    /// One more link into `region`.
+    fn add(&mut self, region: &Rc<RegionData<V, F>>) {
+        let id = Rc::as_ptr(region) as usize;
+        if let Some(at) = self.position(id) {
+            self.kept[at].1 += 1;
+            return;
+        }
+        self.kept.push((Rc::clone(region), 1));
+        match &mut self.index {
+            Some(index) => {
+                index.insert(id, self.kept.len() - 1);
+            }
+            None if self.kept.len() > KEEPS_LISTED => {
+                let index = (self.kept.iter().enumerate())
+                    .map(|(at, (region, _))| (Rc::as_ptr(region) as usize, at))
+                    .collect();
+                self.index = Some(index);
+            }
+            None => {}
+        }
+    }
+
+    /// One link fewer into the region at `id`; the region itself once it was
+    /// the last (the caller drops it, outside the borrow).
+    fn remove(&mut self, id: usize) -> Option<Rc<RegionData<V, F>>> {
+        let at = self.position(id)?;
+        self.kept[at].1 -= 1;
+        if self.kept[at].1 > 0 {
+            return None;
+        }
+        let (region, _) = self.kept.swap_remove(at);
+        if let Some(index) = &mut self.index {
+            index.remove(&id);
+            if let Some((moved, _)) = self.kept.get(at) {
+                index.insert(Rc::as_ptr(moved) as usize, at);
+            }
+        }
+        Some(region)
+    }
+
+    fn bytes(&self) -> usize {
+        self.kept.capacity() * size_of::<(Rc<RegionData<V, F>>, u32)>()
+            + self.index.as_ref().map_or(0, |index| {
+                // hashbrown's table: a slot and a control byte per bucket,
+                // plus a group of control bytes.
+                let buckets = index.capacity().checked_next_power_of_two().unwrap_or(0);
+                buckets * (size_of::<(usize, usize)>() + 1) + 16
+            })
+    }
 }
 
 thread_local! {
@@ -247,22 +328,10 @@ impl<V: 'static, F: 'static> RegionData<V, F> {
             })
             .unwrap_or(u64::MAX);
         Rc::new(RegionData {
-            nodes: RegionNodes::default(),
-            keeps: RefCell::new(Vec::new()),
+            nodes: Stores::default(),
+            keeps: RefCell::new(Keeps::default()),
             serial,
         })
-    }
-
-    /// Makes this region keep `other` alive (unless it is this one).
-    fn keep(self: &Rc<Self>, other: &Rc<Self>) {
-        if Rc::ptr_eq(self, other) {
-            return;
-        }
-        let mut keeps = self.keeps.borrow_mut();
-        // Ops read from few regions: a short look back dedups the common case.
-        if !keeps.iter().rev().take(4).any(|k| Rc::ptr_eq(k, other)) {
-            keeps.push(Rc::clone(other));
-        }
     }
 
     /// The bytes of the region's own blocks: its `Rc` block, its chunks and
@@ -271,7 +340,7 @@ impl<V: 'static, F: 'static> RegionData<V, F> {
         crate::shared_block_size::<Self>()
             + self.nodes.variables.heap_bytes()
             + self.nodes.functions.heap_bytes()
-            + self.keeps.borrow().capacity() * size_of::<Rc<Self>>()
+            + self.keeps.borrow().bytes()
     }
 }
 
@@ -383,8 +452,13 @@ impl<T: GraphNode<Region>> Deref for RegionRef<'_, T> {
 }
 
 #[inline]
+fn store_of<T: GraphNode<Region>>(region: &RegionData<T::Variable, T::Function>) -> &Store<T> {
+    T::of_kind::<StoreOf>(&region.nodes)
+}
+
+#[inline]
 fn node_of<T: GraphNode<Region>>(handle: &RegionHandle<T>) -> &T {
-    T::store(&handle.region.nodes)
+    store_of::<T>(&handle.region)
         .get(handle.index)
         .expect("a handle's node is in its region")
 }
@@ -408,7 +482,7 @@ fn push<T: GraphNode<Region>>(
     region: Rc<RegionData<T::Variable, T::Function>>,
     value: T,
 ) -> RegionHandle<T> {
-    let index = T::store(&region.nodes).push(value);
+    let index = store_of::<T>(&region).push(value);
     RegionHandle {
         region,
         index,
@@ -416,18 +490,156 @@ fn push<T: GraphNode<Region>>(
     }
 }
 
-/// A region's nodes as a footprint counts them: see
-/// [`Strategy::regions_kept`].
-#[doc(hidden)]
-pub struct RegionMembers<S: Strategy, V: GraphNode<S>, F: GraphNode<S>> {
-    /// The region's address: the same for every node in it.
-    pub id: usize,
-    /// The bytes of its own blocks.
-    pub bytes: usize,
-    /// Its variable nodes.
-    pub variables: Vec<S::Handle<V>>,
-    /// Its function nodes.
-    pub functions: Vec<S::Handle<F>>,
+/// A handle to every node of type `T` in `region`, in creation order.
+fn every_node<T: GraphNode<Region>>(
+    region: &Rc<RegionData<T::Variable, T::Function>>,
+) -> Vec<RegionHandle<T>> {
+    (0..store_of::<T>(region).len())
+        .map(|index| RegionHandle {
+            region: Rc::clone(region),
+            index,
+            node: PhantomData,
+        })
+        .collect()
+}
+
+/// Where [`Region`] puts an op's nodes: in the region of the intermediate
+/// input it continues, or in a new region.
+///
+/// An op joins the newest region among its intermediate inputs' when one
+/// of those inputs is that region's newest variable (the op grows the
+/// chain at its tip, as `y = f(y)` does), and starts a new region
+/// otherwise (it reads only leaves, or reads a node that other ops have
+/// built on since: a kept intermediate). So a graph built on a kept
+/// intermediate lives in regions of its own, freed when its own handles
+/// go, and a region keeps only older regions: a new region is newer than
+/// all, and a joined one is the newest the op reads.
+///
+/// A region keeps the regions its nodes link into, one count per link;
+/// a function that lets go of its inputs (cut or released) counts them
+/// down, and the last link into a region releases it.
+#[derive(Debug)]
+pub enum Regions {}
+
+impl Sealed for Regions {}
+
+impl Placement<Region> for Regions {
+    const LINKS_OWN: bool = false;
+
+    type Site<N: GraphNode<Region>> = Rc<RegionData<N::Variable, N::Function>>;
+
+    fn site<'a, N: GraphNode<Region>>(
+        reads: impl Iterator<Item = &'a RegionHandle<N>>,
+    ) -> Self::Site<N> {
+        let mut newest: Option<&RegionHandle<N>> = None;
+        let mut at_tip = false;
+        for read in reads {
+            let tip = read.index + 1 == store_of::<N>(&read.region).len();
+            match newest {
+                Some(other) if Rc::ptr_eq(&other.region, &read.region) => at_tip |= tip,
+                Some(other) if other.region.serial > read.region.serial => {}
+                _ => {
+                    newest = Some(read);
+                    at_tip = tip;
+                }
+            }
+        }
+        match newest {
+            Some(read) if at_tip => Rc::clone(&read.region),
+            _ => RegionData::new(),
+        }
+    }
+
+    fn link_input<N: GraphNode<Region>>(
+        site: &Self::Site<N>,
+        input: &RegionHandle<N>,
+    ) -> RegionLink<N> {
+        if !Rc::ptr_eq(site, &input.region) {
+            site.keeps.borrow_mut().add(&input.region);
+        }
+        Region::link(input)
+    }
+
+    fn new_function<N, F>(site: Self::Site<N>, function: F) -> RegionHandle<F>
+    where
+        N: GraphNode<Region>,
+        F: GraphNode<Region, Variable = N::Variable, Function = N::Function>,
+    {
+        push(site, function)
+    }
+
+    fn new_output<F, V>(
+        function: RegionHandle<F>,
+        make: impl FnOnce(RegionLink<F>) -> V,
+    ) -> RegionHandle<V>
+    where
+        F: GraphNode<Region>,
+        V: GraphNode<Region, Variable = F::Variable, Function = F::Function>,
+    {
+        let creator = Region::link(&function);
+        push(function.region, make(creator))
+    }
+
+    fn let_go<F, N>(holder: &RegionLink<F>, link: RegionLink<N>)
+    where
+        F: GraphNode<Region>,
+        N: GraphNode<Region, Variable = F::Variable, Function = F::Function>,
+    {
+        if Weak::ptr_eq(&holder.region, &link.region) {
+            return;
+        }
+        let Some(region) = holder.region.upgrade() else {
+            return;
+        };
+        let released = region
+            .keeps
+            .borrow_mut()
+            .remove(Weak::as_ptr(&link.region) as usize);
+        drop(released); // outside the borrow: it may free a chain of regions
+    }
+
+    fn block<T: GraphNode<Region>>(handle: &RegionHandle<T>) -> Option<usize> {
+        Some(Rc::as_ptr(&handle.region) as usize)
+    }
+
+    fn blocks_kept<V, F>(
+        handle: &RegionHandle<V>,
+        seen: &mut HashSet<usize>,
+    ) -> Vec<Block<Region, V, F>>
+    where
+        V: GraphNode<Region, Variable = V, Function = F>,
+        F: GraphNode<Region, Variable = V, Function = F>,
+    {
+        let mut queue = vec![Rc::clone(&handle.region)];
+        let mut blocks = Vec::new();
+        while let Some(region) = queue.pop() {
+            let id = Rc::as_ptr(&region) as usize;
+            if !seen.insert(id) {
+                continue;
+            }
+            blocks.push(Block {
+                id,
+                bytes: region.bytes(),
+                variables: every_node(&region),
+                functions: every_node(&region),
+            });
+            queue.extend(
+                region
+                    .keeps
+                    .borrow()
+                    .kept
+                    .iter()
+                    .map(|(kept, _)| Rc::clone(kept)),
+            );
+        }
+        blocks
+    }
+
+    /// The region's block, which its weak pointer keeps: one per region
+    /// however many of its nodes are named.
+    fn gone_block<T: GraphNode<Region>>(back: &RegionLink<T>) -> usize {
+        Weak::as_ptr(&back.region) as usize
+    }
 }
 
 impl Strategy for Region {
@@ -438,48 +650,15 @@ impl Strategy for Region {
     type Tracer<'a> = NoTracer;
     type Cells = LocalCells;
     type Collector = NoCollector;
+    type Placement = Regions;
 
     const KIND: StrategyKind = StrategyKind::Region;
     const FREEING: Freeing = Freeing::WithRegion;
     const BACK_OWNS: bool = false;
-    const LINKS_OWN: bool = false;
 
     /// A node in a new region of its own (a leaf).
     fn new_handle<T: GraphNode<Self>>(value: T) -> RegionHandle<T> {
         push(RegionData::new(), value)
-    }
-
-    /// A node only its links would reach, in a new region: nothing would
-    /// keep that region, so autograd-core never asks for one.
-    ///
-    /// # Panics
-    /// Always.
-    fn new_link<T: GraphNode<Self>>(_value: T) -> RegionLink<T> {
-        unreachable!("under Region, functions are made with new_handle_near")
-    }
-
-    fn new_handle_near<T, U>(near: Option<&RegionHandle<U>>, value: T) -> RegionHandle<T>
-    where
-        T: GraphNode<Self>,
-        U: GraphNode<Self, Variable = T::Variable, Function = T::Function>,
-    {
-        let region = near.map_or_else(RegionData::new, |near| Rc::clone(&near.region));
-        push(region, value)
-    }
-
-    fn place<'a, T: GraphNode<Self>>(
-        intermediates: impl Iterator<Item = &'a RegionHandle<T>>,
-    ) -> Option<&'a RegionHandle<T>> {
-        intermediates.max_by_key(|handle| handle.region.serial)
-    }
-
-    fn link_from<T, U>(holder: &RegionHandle<U>, target: &RegionHandle<T>) -> RegionLink<T>
-    where
-        T: GraphNode<Self>,
-        U: GraphNode<Self, Variable = T::Variable, Function = T::Function>,
-    {
-        holder.region.keep(&target.region);
-        Self::link(target)
     }
 
     #[inline]
@@ -499,6 +678,11 @@ impl Strategy for Region {
             index: handle.index,
             node: PhantomData,
         }
+    }
+
+    #[inline]
+    fn into_link<T: GraphNode<Self>>(handle: RegionHandle<T>) -> RegionLink<T> {
+        Self::link(&handle)
     }
 
     #[inline]
@@ -536,45 +720,9 @@ impl Strategy for Region {
 
     /// A new region's block, which is what a leaf costs; the nodes of an
     /// op cost their region nothing more than its chunks (see
-    /// [`regions_kept`](Strategy::regions_kept)).
+    /// [`Placement::blocks_kept`]).
     fn allocation_size<T: GraphNode<Self>>() -> usize {
         crate::shared_block_size::<RegionData<T::Variable, T::Function>>()
-    }
-
-    fn regions_kept<V, F>(handle: &RegionHandle<V>) -> Vec<RegionMembers<Self, V, F>>
-    where
-        V: GraphNode<Self, Variable = V, Function = F>,
-        F: GraphNode<Self, Variable = V, Function = F>,
-    {
-        let mut seen = HashSet::new();
-        let mut queue = vec![Rc::clone(&handle.region)];
-        let mut members = Vec::new();
-        while let Some(region) = queue.pop() {
-            let id = Rc::as_ptr(&region) as usize;
-            if !seen.insert(id) {
-                continue;
-            }
-            members.push(RegionMembers {
-                id,
-                bytes: region.bytes(),
-                variables: (0..region.nodes.variables.len())
-                    .map(|index| RegionHandle {
-                        region: Rc::clone(&region),
-                        index,
-                        node: PhantomData,
-                    })
-                    .collect(),
-                functions: (0..region.nodes.functions.len())
-                    .map(|index| RegionHandle {
-                        region: Rc::clone(&region),
-                        index,
-                        node: PhantomData,
-                    })
-                    .collect(),
-            });
-            queue.extend(region.keeps.borrow().iter().cloned());
-        }
-        members
     }
 
     fn trace_handle<T: GraphNode<Self>>(_: &RegionHandle<T>, tracer: &mut NoTracer) {

@@ -1,16 +1,17 @@
-//! The [`Strategy`] trait: the pointers of a graph, with the cells and the
-//! collector a strategy names, and what a node must tell a cycle collector;
-//! [`Family`], [`BackRef`] and [`Counted`], from which the three
-//! reference-counting strategies come with one implementation.
+//! The [`Strategy`] trait: the pointers of a graph, with the cells, the
+//! collector and the [`Placement`] a strategy names, and what a node must
+//! tell them ([`GraphNode`]); [`Family`], [`BackRef`] and [`Counted`], from
+//! which the three reference-counting strategies come with one
+//! implementation.
 
+use std::collections::HashSet;
 use std::fmt::Debug;
 use std::ops::Deref;
 
 use crate::StrategyKind;
 use crate::cells::Cells;
-use crate::collection::{Collection, Collector, CollectorStats, NoCollector, Policy};
-use crate::region::{RegionMembers, RegionNodes, Store};
-use sealed::Sealed;
+use crate::collection::{Collector, NoCollector};
+use crate::sealed::Sealed;
 
 /// When a graph whose last handle is gone gets freed: the three ways the
 /// seed (DeZero step 17, section 17.1) sets side by side, and a fourth, the
@@ -61,16 +62,41 @@ impl Freeing {
     }
 }
 
+/// One value per node kind: what a strategy keeps per kind, such as a
+/// region's two stores. [`GraphNode::of_kind`] picks a node type's own.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct PerKind<V, F> {
+    /// The variable nodes' value.
+    pub variables: V,
+    /// The function nodes' value.
+    pub functions: F,
+}
+
+/// A type constructor, `T ↦ Of<T>` (a region's `T ↦ Store<T>`): how
+/// [`GraphNode::of_kind`] names the halves of a [`PerKind`] without this
+/// module naming what they hold.
+#[doc(hidden)]
+pub trait KindMap {
+    /// What is kept for nodes of type `T`.
+    type Of<T: 'static>;
+}
+
+/// A [`PerKind`] pair of `M`'s values for the node types `V` and `F`.
+#[doc(hidden)]
+pub type KindPair<M, V, F> = PerKind<<M as KindMap>::Of<V>, <M as KindMap>::Of<F>>;
+
 /// A graph node as its strategy needs to know it: the owning links it holds,
-/// so that a cycle collector can trace them. Implemented once, in
-/// autograd-core, for the variable and function nodes.
+/// so that a cycle collector can trace them, and which of the two node
+/// kinds it is. Implemented once, in autograd-core, for the variable and
+/// function nodes.
 pub trait GraphNode<S: Strategy>: Sized + 'static {
     /// The variable node type of this node's graph.
     type Variable: 'static;
     /// The function node type of this node's graph.
     type Function: 'static;
-    /// This node type's store in a region ([`Region`](crate::Region)).
-    fn store(nodes: &RegionNodes<Self::Variable, Self::Function>) -> &Store<Self>;
+    /// This node type's half of `pair`.
+    fn of_kind<M: KindMap>(pair: &KindPair<M, Self::Variable, Self::Function>) -> &M::Of<Self>;
     /// Reports every owning link this node holds to `tracer`, with
     /// [`Strategy::trace_handle`], [`Strategy::trace_link`] and
     /// [`Strategy::trace_back`]. A link left
@@ -79,15 +105,158 @@ pub trait GraphNode<S: Strategy>: Sized + 'static {
     fn trace(&self, tracer: &mut S::Tracer<'_>);
 }
 
-/// The seal: [`Strategy`], [`Cells`], [`Collector`] and [`Family`] are
-/// implemented in this crate only.
-pub(crate) mod sealed {
-    /// Implemented by this crate's strategies and their parts only.
-    pub trait Sealed {}
+/// Where a strategy puts a graph's new nodes, and what freeing one costs:
+/// the fourth choice a strategy names, beside its pointers, cells and
+/// collector. Two answers, both in this crate: [`Apart`] (every node its own
+/// allocation, freed when its last owner goes) and
+/// [`Regions`](crate::Regions) (an op's nodes in a block of nodes freed
+/// together). autograd-core records every op through these methods and never
+/// asks which placement it runs under. Sealed, as [`Strategy`] is.
+///
+/// An op is recorded in four steps: its [`site`](Placement::site) is chosen
+/// from the intermediate inputs it reads, each of them is linked from the
+/// site ([`link_input`](Placement::link_input)), the function node goes at
+/// the site ([`new_function`](Placement::new_function)), and each output
+/// beside the function ([`new_output`](Placement::new_output)).
+pub trait Placement<S: Strategy>: Sealed + 'static {
+    /// Whether a node's links own their targets: `true` where nodes are
+    /// freed one at a time (a node's drop must then release its links,
+    /// which autograd-core's teardown does without recursion); `false`
+    /// where nodes are freed with their block, and a link owns nothing.
+    const LINKS_OWN: bool;
+
+    /// Where the nodes of one op go.
+    type Site<N: GraphNode<S>>;
+
+    /// The site of an op whose intermediate inputs (the variables it links
+    /// to; leaves are read through back-references and do not count) are
+    /// `reads`.
+    fn site<'a, N: GraphNode<S>>(reads: impl Iterator<Item = &'a S::Handle<N>>) -> Self::Site<N>;
+
+    /// The link to `input` from a node at `site`.
+    fn link_input<N: GraphNode<S>>(site: &Self::Site<N>, input: &S::Handle<N>) -> S::Link<N>;
+
+    /// A new function node at `site`.
+    fn new_function<N, F>(site: Self::Site<N>, function: F) -> S::Handle<F>
+    where
+        N: GraphNode<S>,
+        F: GraphNode<S, Variable = N::Variable, Function = N::Function>;
+
+    /// A new output of `function`, beside it: `make` builds the node from
+    /// its link to its creator.
+    fn new_output<F, V>(function: S::Handle<F>, make: impl FnOnce(S::Link<F>) -> V) -> S::Handle<V>
+    where
+        F: GraphNode<S>,
+        V: GraphNode<S, Variable = F::Variable, Function = F::Function>;
+
+    /// Lets go of `link`, an input link the function behind `holder` held
+    /// (a function cut or released lets go of its inputs before it is
+    /// freed), so that its block no longer keeps the target's.
+    fn let_go<F, N>(holder: &S::Link<F>, link: S::Link<N>)
+    where
+        F: GraphNode<S>,
+        N: GraphNode<S, Variable = F::Variable, Function = F::Function>;
+
+    /// The block of nodes freed together that `handle`'s node is in (its
+    /// address); `None` where nodes are freed one at a time.
+    fn block<T: GraphNode<S>>(handle: &S::Handle<T>) -> Option<usize>;
+
+    /// The blocks of nodes freed together that `handle` keeps alive and
+    /// `seen` does not hold yet: its own and, transitively, those its block
+    /// keeps; each is added to `seen`. Empty where nodes are freed one at a
+    /// time.
+    fn blocks_kept<V, F>(handle: &S::Handle<V>, seen: &mut HashSet<usize>) -> Vec<Block<S, V, F>>
+    where
+        V: GraphNode<S, Variable = V, Function = F>,
+        F: GraphNode<S, Variable = V, Function = F>;
+
+    /// The allocation that a back-reference to a node that is gone still
+    /// keeps (the node's block, which a weak pointer holds until it goes):
+    /// one number per allocation, however many back-references name it.
+    fn gone_block<T: GraphNode<S>>(back: &S::Back<T>) -> usize;
+}
+
+/// Nodes freed together: a block that [`Placement::blocks_kept`] reports,
+/// as a footprint counts it.
+#[doc(hidden)]
+pub struct Block<S: Strategy, V: GraphNode<S>, F: GraphNode<S>> {
+    /// The block's identity (its address), the same for each of its nodes.
+    pub id: usize,
+    /// The bytes of the block's own allocations.
+    pub bytes: usize,
+    /// Its variable nodes.
+    pub variables: Vec<S::Handle<V>>,
+    /// Its function nodes.
+    pub functions: Vec<S::Handle<F>>,
+}
+
+/// Every node its own allocation, freed when its last owner goes: the
+/// placement of the reference-counting and collected strategies. Recording
+/// an op is `new_handle` for each node and a plain link to each input.
+#[derive(Debug)]
+pub enum Apart {}
+
+impl Sealed for Apart {}
+
+impl<S: Strategy> Placement<S> for Apart {
+    const LINKS_OWN: bool = true;
+
+    type Site<N: GraphNode<S>> = ();
+
+    #[inline]
+    fn site<'a, N: GraphNode<S>>(_reads: impl Iterator<Item = &'a S::Handle<N>>) {}
+
+    #[inline]
+    fn link_input<N: GraphNode<S>>(_site: &(), input: &S::Handle<N>) -> S::Link<N> {
+        S::link(input)
+    }
+
+    #[inline]
+    fn new_function<N, F>(_site: (), function: F) -> S::Handle<F>
+    where
+        N: GraphNode<S>,
+        F: GraphNode<S, Variable = N::Variable, Function = N::Function>,
+    {
+        S::new_handle(function)
+    }
+
+    #[inline]
+    fn new_output<F, V>(function: S::Handle<F>, make: impl FnOnce(S::Link<F>) -> V) -> S::Handle<V>
+    where
+        F: GraphNode<S>,
+        V: GraphNode<S, Variable = F::Variable, Function = F::Function>,
+    {
+        S::new_handle(make(S::into_link(function)))
+    }
+
+    #[inline]
+    fn let_go<F, N>(_holder: &S::Link<F>, link: S::Link<N>)
+    where
+        F: GraphNode<S>,
+        N: GraphNode<S, Variable = F::Variable, Function = F::Function>,
+    {
+        drop(link);
+    }
+
+    fn block<T: GraphNode<S>>(_handle: &S::Handle<T>) -> Option<usize> {
+        None
+    }
+
+    fn blocks_kept<V, F>(_handle: &S::Handle<V>, _seen: &mut HashSet<usize>) -> Vec<Block<S, V, F>>
+    where
+        V: GraphNode<S, Variable = V, Function = F>,
+        F: GraphNode<S, Variable = V, Function = F>,
+    {
+        Vec::new()
+    }
+
+    fn gone_block<T: GraphNode<S>>(back: &S::Back<T>) -> usize {
+        S::back_addr(back)
+    }
 }
 
 /// How graph nodes own each other: the pointers a graph is made of, and the
-/// cells and collector the strategy names.
+/// cells, collector and placement the strategy names.
 ///
 /// * [`Handle<T>`](Strategy::Handle) is what a user holds (a `Variable`, a
 ///   `FunctionNode` in autograd-core): it keeps its graph alive.
@@ -108,7 +277,9 @@ pub(crate) mod sealed {
 /// * [`Cells`](Strategy::Cells): [`LocalCells`](crate::LocalCells) or
 ///   [`SharedCells`](crate::SharedCells).
 /// * [`Collector`](Strategy::Collector): [`NoCollector`](crate::NoCollector)
-///   or a collected strategy's own.
+///   or a collected strategy's own (`S::Collector::collect()` runs it).
+/// * [`Placement`](Strategy::Placement): [`Apart`] or
+///   [`Regions`](crate::Regions).
 ///
 /// This trait is sealed: it is not an extension interface. A strategy is a
 /// file in this crate and a line in its strategy list (ARCHITECTURE.md, "Add
@@ -134,76 +305,28 @@ pub trait Strategy: Sealed + Sized + Send + Sync + Debug + Default + 'static {
     type Cells: Cells;
     /// Whether and when unreachable cycles are freed.
     type Collector: Collector;
+    /// Where new nodes go.
+    type Placement: Placement<Self>;
 
-    /// Which strategy this is.
+    /// Which strategy this is (its name is `KIND.name()`).
     const KIND: StrategyKind;
     /// When a graph whose last handle is gone is freed.
     const FREEING: Freeing;
-    /// The strategy's name, as in [`StrategyKind::name`].
-    const NAME: &'static str = Self::KIND.name();
     /// Whether a [`Back`](Strategy::Back) owns its target: a function then
     /// owns its outputs and the leaves it reads, and graphs are cycles.
     const BACK_OWNS: bool;
-    /// Whether a [`Link`](Strategy::Link) owns its target. `false` under
-    /// [`Region`](crate::Region), where a region frees its nodes together
-    /// and a node's links own nothing to tear down.
-    const LINKS_OWN: bool = true;
 
-    /// Moves `value` behind a new handle.
+    /// Moves `value` behind a new handle (a node of its own: a leaf).
     fn new_handle<T: GraphNode<Self>>(value: T) -> Self::Handle<T>;
-    /// Moves `value` behind a new link (a node only its graph reaches at
-    /// first: a function, which its outputs link to).
-    fn new_link<T: GraphNode<Self>>(value: T) -> Self::Link<T>;
-    /// [`new_handle`](Strategy::new_handle) for a node of an op, next to
-    /// `near` (the input [`place`](Strategy::place) chose, or the op's
-    /// function for its outputs): in its region under
-    /// [`Region`](crate::Region), in a new region for `None`. The same as
-    /// `new_handle` under the other strategies.
-    fn new_handle_near<T, U>(near: Option<&Self::Handle<U>>, value: T) -> Self::Handle<T>
-    where
-        T: GraphNode<Self>,
-        U: GraphNode<Self, Variable = T::Variable, Function = T::Function>,
-    {
-        let _ = near;
-        Self::new_handle(value)
-    }
-    /// The intermediate input whose region an op's nodes join (the newest)
-    /// under [`Region`](crate::Region); `None` under the other strategies,
-    /// which never read `intermediates`.
-    fn place<'a, T: GraphNode<Self>>(
-        intermediates: impl Iterator<Item = &'a Self::Handle<T>>,
-    ) -> Option<&'a Self::Handle<T>> {
-        let _ = intermediates;
-        None
-    }
-    /// [`link`](Strategy::link) to `target`, for a node that will sit next to
-    /// `holder`: under [`Region`](crate::Region), `holder`'s region then
-    /// keeps `target`'s alive.
-    fn link_from<T, U>(holder: &Self::Handle<U>, target: &Self::Handle<T>) -> Self::Link<T>
-    where
-        T: GraphNode<Self>,
-        U: GraphNode<Self, Variable = T::Variable, Function = T::Function>,
-    {
-        let _ = holder;
-        Self::link(target)
-    }
-    /// Under [`Region`](crate::Region), every region that `handle` keeps
-    /// alive (its own and those it keeps, transitively), each with its
-    /// nodes; empty under the other strategies.
-    fn regions_kept<V, F>(handle: &Self::Handle<V>) -> Vec<RegionMembers<Self, V, F>>
-    where
-        V: GraphNode<Self, Variable = V, Function = F>,
-        F: GraphNode<Self, Variable = V, Function = F>,
-    {
-        let _ = handle;
-        Vec::new()
-    }
     /// Borrows the node behind `handle`.
     fn get<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Ref<'_, T>;
     /// Borrows the node behind `link`.
     fn get_link<T: GraphNode<Self>>(link: &Self::Link<T>) -> Self::Ref<'_, T>;
     /// A link to the node behind `handle`.
     fn link<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Link<T>;
+    /// [`link`](Strategy::link), taking the handle: no count raised and
+    /// dropped where a link is the handle's pointer.
+    fn into_link<T: GraphNode<Self>>(handle: Self::Handle<T>) -> Self::Link<T>;
     /// A handle to the node behind `link`.
     fn handle<T: GraphNode<Self>>(link: &Self::Link<T>) -> Self::Handle<T>;
     /// The back-reference to the node behind `handle`.
@@ -212,9 +335,9 @@ pub trait Strategy: Sealed + Sized + Send + Sync + Debug + Default + 'static {
     fn upgrade<T: GraphNode<Self>>(back: &Self::Back<T>) -> Option<Self::Handle<T>>;
     /// The node itself, if `link` was its last owner (what lets a teardown
     /// take a node's links without running its `Drop` first); otherwise the
-    /// link back. A pointer that cannot give its value up (a collector's)
-    /// always returns the link: teardown then lets the node's `Drop` hand
-    /// its links over instead.
+    /// link back. A pointer that cannot give its value up (a collector's, a
+    /// region's) always returns the link: teardown then lets the node's
+    /// `Drop` hand its links over instead.
     fn try_unwrap<T: GraphNode<Self>>(link: Self::Link<T>) -> Result<T, Self::Link<T>>;
     /// [`try_unwrap`](Strategy::try_unwrap) for a back-reference: the node,
     /// if it is an owning last one.
@@ -232,39 +355,6 @@ pub trait Strategy: Sealed + Sized + Send + Sync + Debug + Default + 'static {
     fn trace_link<T: GraphNode<Self>>(link: &Self::Link<T>, tracer: &mut Self::Tracer<'_>);
     /// Reports a back-reference to a collector's tracer, if it owns its target.
     fn trace_back<T: GraphNode<Self>>(back: &Self::Back<T>, tracer: &mut Self::Tracer<'_>);
-
-    /// [`Collector::maybe_collect`] of the strategy's collector.
-    fn maybe_collect() {
-        Self::Collector::maybe_collect();
-    }
-
-    /// Runs the cycle collector now, if the strategy has one, and says what
-    /// it freed ([`Collector::collect`]).
-    fn collect() -> Collection {
-        Self::Collector::collect()
-    }
-
-    /// Sets when the collector runs on its own (per thread for
-    /// [`Collected`](crate::Collected), for all threads for
-    /// [`CollectedSync`](crate::CollectedSync)); no effect without one.
-    fn set_policy(policy: Policy) {
-        Self::Collector::set_policy(policy);
-    }
-
-    /// When the collector runs on its own; [`Policy::Never`] without one.
-    fn policy() -> Policy {
-        Self::Collector::policy()
-    }
-
-    /// What the strategy's collections did, over all threads.
-    fn collector_stats() -> CollectorStats {
-        Self::Collector::collector_stats()
-    }
-
-    /// Starts [`collector_stats`](Strategy::collector_stats) over.
-    fn reset_collector_stats() {
-        Self::Collector::reset_collector_stats();
-    }
 }
 
 /// A reference-counting pointer family, `Rc` or `Arc`, with its cells:
@@ -383,6 +473,7 @@ impl<C: Counted> Strategy for C {
     type Tracer<'a> = NoTracer;
     type Cells = <C::Pointers as Family>::FamilyCells;
     type Collector = NoCollector;
+    type Placement = Apart;
 
     const KIND: StrategyKind = C::COUNTED_KIND;
     const FREEING: Freeing = if Self::BACK_OWNS {
@@ -396,10 +487,6 @@ impl<C: Counted> Strategy for C {
         C::Pointers::ptr_new(value)
     }
 
-    fn new_link<T: GraphNode<Self>>(value: T) -> Self::Link<T> {
-        C::Pointers::ptr_new(value)
-    }
-
     fn get<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> &T {
         handle
     }
@@ -410,6 +497,11 @@ impl<C: Counted> Strategy for C {
 
     fn link<T: GraphNode<Self>>(handle: &Self::Handle<T>) -> Self::Link<T> {
         handle.clone()
+    }
+
+    #[inline]
+    fn into_link<T: GraphNode<Self>>(handle: Self::Handle<T>) -> Self::Link<T> {
+        handle
     }
 
     fn handle<T: GraphNode<Self>>(link: &Self::Link<T>) -> Self::Handle<T> {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::StrategyKind;
-use crate::strategy::sealed::Sealed;
+use crate::sealed::Sealed;
 use crate::strategy::{Counted, Family, StrongBack};
 
 /// A pointer family's pointers and cells (`StrongOnly<RcWeak>`,
@@ -19,7 +19,7 @@ pub struct StrongOnly<B: Family>(PhantomData<B>);
 
 impl<B: Family> fmt::Debug for StrongOnly<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(<Self as crate::Strategy>::NAME)
+        f.write_str(<Self as crate::Strategy>::KIND.name())
     }
 }
 

@@ -169,9 +169,9 @@ fn check<S: Strategy>(
 /// ```
 ///
 /// # Errors
-/// As [`gradcheck`]; [`Error::NoGraphBackward`] (as
-/// [`GradcheckError::Graph`]) when `f` uses an op without a variable-level
-/// backward.
+/// As [`gradcheck`]; what a recorded backward returns (as
+/// [`GradcheckError::Graph`]), e.g. an op whose derivative refuses
+/// `create_graph`.
 pub fn gradgradcheck<S: Strategy>(
     f: impl Fn(&[Variable<S>]) -> Result<Variable<S>>,
     inputs: &[ArrayD<f64>],
@@ -233,10 +233,11 @@ fn central_difference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autograd_core::{Function, RcWeak, Tensor, Tensors, apply_one};
+    use autograd_core::{Function, Grads, RcWeak, Saved, Tensor, Tensors, apply_one};
     use ndarray::array;
 
-    /// A deliberately wrong op: both checks must catch it.
+    /// A deliberately wrong op: its derivative misses the factor 2 (x·gy
+    /// for x²), so both checks must catch it.
     struct WrongSquare;
 
     impl<S: Strategy> Function<S> for WrongSquare {
@@ -249,24 +250,36 @@ mod tests {
         fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
             Ok(xs[0].map(|x| x * x).into())
         }
-        fn backward(&self, xs: &[Tensor], mut gys: Tensors) -> Result<Tensors> {
-            // missing the factor 2
+        fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+            Ok(vec![Some(mul(&gys[0], &cx.input(0)?)?)])
+        }
+    }
+
+    /// x² with the right first derivative, 2x·gy (a fused array backward),
+    /// but a derivative whose slope 2x is a constant: its graph says the
+    /// second derivative is 0. Only gradgradcheck can catch it.
+    struct ConstantSlope;
+
+    impl<S: Strategy> Function<S> for ConstantSlope {
+        fn name(&self) -> &'static str {
+            "ConstantSlope"
+        }
+        fn num_inputs(&self) -> usize {
+            1
+        }
+        fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+            Ok(xs[0].map(|x| x * x).into())
+        }
+        fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+            let two_x = cx.constant(cx.input_value(0)?.map(|x| 2.0 * x));
+            Ok(vec![Some(mul(&gys[0], &two_x)?)])
+        }
+        fn backward_arrays(&self, cx: &Saved<'_, S>, mut gys: Tensors) -> Result<Tensors> {
+            let x = cx.input_value(0)?;
             Ok(gys
                 .take(0)
-                .into_zip_with("WrongSquare", &xs[0], |g, x| g * x)?
+                .into_zip_with("ConstantSlope", x, |g, x| 2.0 * x * g)?
                 .into())
-        }
-        fn backward_graph(
-            &self,
-            xs: &[Variable<S>],
-            _ys: &[Option<Variable<S>>],
-            gys: &[Variable<S>],
-        ) -> Result<Vec<Variable<S>>> {
-            // The right first derivative, 2x, but as a constant: its graph
-            // says the second derivative is 0 (the bug a missing
-            // variable-level backward would be if it were silent).
-            let two_x = Variable::from_tensor(xs[0].tensor().map(|x| 2.0 * x));
-            Ok(vec![mul(&gys[0], &two_x)?])
         }
     }
 
@@ -296,43 +309,10 @@ mod tests {
 
     #[test]
     fn gradgradcheck_catches_a_wrong_second_derivative() {
-        let err = gradgradcheck(
-            |xs: &[Variable<RcWeak>]| apply_one(WrongSquare, &[&xs[0]]),
-            &[array![0.5, -1.0].into_dyn()],
-            GradcheckOptions::default(),
-        )
-        .unwrap_err();
+        let op = |xs: &[Variable<RcWeak>]| apply_one(ConstantSlope, &[&xs[0]]);
+        let at = [array![0.5, -1.0].into_dyn()];
+        assert!(gradcheck(op, &at, GradcheckOptions::default()).is_ok());
+        let err = gradgradcheck(op, &at, GradcheckOptions::default()).unwrap_err();
         assert!(matches!(err, GradcheckError::Mismatch { .. }), "{err}");
-    }
-
-    #[test]
-    fn gradgradcheck_names_an_op_without_a_variable_level_backward() {
-        struct FirstOrderOnly;
-        impl<S: Strategy> Function<S> for FirstOrderOnly {
-            fn name(&self) -> &'static str {
-                "FirstOrderOnly"
-            }
-            fn num_inputs(&self) -> usize {
-                1
-            }
-            fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-                Ok(xs[0].clone().into())
-            }
-            fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-                Ok(gys)
-            }
-        }
-        let err = gradgradcheck(
-            |xs: &[Variable<RcWeak>]| apply_one(FirstOrderOnly, &[&xs[0]]),
-            &[array![0.5].into_dyn()],
-            GradcheckOptions::default(),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err,
-            GradcheckError::Graph(Error::NoGraphBackward {
-                op: "FirstOrderOnly"
-            })
-        );
     }
 }

@@ -6,7 +6,7 @@
 #[path = "../examples/linear_regression.rs"]
 mod example;
 
-use autograd_ops::mem::live;
+use autograd_ops::mem::{Collector, live};
 use autograd_ops::{DefaultStrategy, Freeing, Strategy};
 
 #[test]
@@ -46,7 +46,7 @@ fn gradient_descent_reaches_the_least_squares_line() {
         }
         // Each step's graph stays until a collection: after one, none is left.
         Freeing::OnCollection => {
-            DefaultStrategy::collect();
+            <DefaultStrategy as Strategy>::Collector::collect();
             assert!(
                 live::this_thread::<DefaultStrategy>().functions <= live_after_step[0].functions
             );

@@ -259,8 +259,8 @@ where
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].clone().into())
     }
-    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-        Ok(gys)
+    fn derivative(&self, _cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(gys[0].clone())])
     }
 }
 
@@ -365,16 +365,17 @@ impl<S: Strategy> Function<S> for Faulty {
             _ => y.into(),
         })
     }
-    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let gy = gys[0].clone();
         if !self.active.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(gys);
+            return Ok(vec![Some(gy)]);
         }
         match self.fault {
-            Fault::NoGradient => Ok(Tensors::new()),
-            Fault::TwoGradients => Ok([gys[0].clone(), gys[0].clone()].into()),
-            Fault::WrongShape => Ok(Tensor::zeros(&[7, 7]).into()),
+            Fault::NoGradient => Ok(Vec::new()),
+            Fault::TwoGradients => Ok(vec![Some(gy.clone()), Some(gy)]),
+            Fault::WrongShape => Ok(vec![Some(cx.constant(Tensor::zeros(&[7, 7])))]),
             Fault::Fails => Err(Error::op_failed("Faulty", "cannot differentiate here")),
-            Fault::TooManyOutputs => Ok(gys),
+            Fault::TooManyOutputs => Ok(vec![Some(gy)]),
         }
     }
 }
@@ -395,10 +396,11 @@ impl<S: Strategy> Function<S> for Split {
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok([xs[0].map(|x| 2.0 * x), xs[0].map(|x| 3.0 * x)].into())
     }
-    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-        Ok(gys[0]
-            .zip_with("Split", &gys[1], |a, b| 2.0 * a + 3.0 * b)?
-            .into())
+    fn save(&mut self, _save: &mut Save<'_>) {}
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let two = autograd_ops::mul(&gys[0], &cx.scalar(2.0))?;
+        let three = autograd_ops::mul(&gys[1], &cx.scalar(3.0))?;
+        Ok(vec![Some(autograd_ops::add(&two, &three)?)])
     }
 }
 

@@ -211,8 +211,8 @@ fn an_op_that_decides_in_forward_to_return_nothing_is_an_error_for_apply_one() {
             self.outputs = 0;
             Ok(Tensors::new())
         }
-        fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-            Ok(gys)
+        fn derivative(&self, _cx: &Saved<'_, S>, _gys: &[Variable<S>]) -> Result<Grads<S>> {
+            Ok(vec![None])
         }
     }
     // Issue 8, defect 3: this panicked at `swap_remove`.
@@ -293,7 +293,7 @@ fn set_data_keeps_the_shape_and_only_replaces_a_leaf() {
     );
     assert_eq!(
         z.set_data(array![0.0, 0.0, 0.0]),
-        Err(Error::SetDataNotLeaf)
+        Err(Error::NotLeaf { op: "set_data" })
     );
     assert_eq!(w.data(), array![1.0, 1.0, 1.0].into_dyn());
     // A same-shape update is what an optimizer step does. The graph built
@@ -449,35 +449,6 @@ fn an_op_that_saves_an_input_it_does_not_have_fails_to_apply() {
             count: 1
         }
     );
-}
-
-#[test]
-fn an_op_that_declares_its_saves_but_gives_no_derivative_says_so() {
-    /// Overrides `save`, so it is of the one-derivative shape, and gives
-    /// only the first shape's `backward`, which the engine does not call.
-    struct HalfWritten;
-    impl<S: Strategy> Function<S> for HalfWritten {
-        fn name(&self) -> &'static str {
-            "HalfWritten"
-        }
-        fn num_inputs(&self) -> usize {
-            1
-        }
-        fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-            Ok(xs[0].clone().into())
-        }
-        fn save(&mut self, _save: &mut Save<'_>) {}
-        fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-            Ok(gys)
-        }
-    }
-    let x = var(array![1.0].into_dyn());
-    let y = apply_one(HalfWritten, &[&x]).unwrap();
-    assert_eq!(
-        y.backward().unwrap_err(),
-        Error::NoDerivative { op: "HalfWritten" }
-    );
-    assert!(x.grad().is_none());
 }
 
 /// Every op of the classifier set names itself and what is wrong, never

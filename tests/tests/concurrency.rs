@@ -13,10 +13,11 @@
 use std::sync::{Barrier, Mutex};
 use std::time::Duration;
 
+use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, Policy, StrategyKind, live, with_shared_strategy};
 use autograd_ops::{
-    Error, Function, Result, Strategy, Tensor, Tensors, Variable, VariableOps, add, apply_one, mul,
-    square,
+    Error, Function, Grads, Result, Saved, Strategy, Tensor, Tensors, Variable, VariableOps, add,
+    apply_one, mul, square,
 };
 use autograd_tests::in_child_process;
 use ndarray::arr0;
@@ -43,12 +44,12 @@ macro_rules! for_each_shared_strategy {
 /// What `f` left alive in the whole process under `S`, once the strategy
 /// has collected: nothing, unless `S` never frees.
 fn leaves_nothing<S: Strategy>(f: impl FnOnce()) {
-    S::collect();
+    S::Collector::collect();
     let start = live::total::<S>();
     f();
-    S::collect();
+    S::Collector::collect();
     if S::FREEING != Freeing::Never {
-        assert_eq!(live::total::<S>(), start, "{}", S::NAME);
+        assert_eq!(live::total::<S>(), start, "{}", S::KIND.name());
     }
 }
 
@@ -238,7 +239,7 @@ where
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].clone().into())
     }
-    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
+    fn derivative(&self, _cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
         let worked = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
@@ -251,7 +252,7 @@ where
                 .expect("the worker does not panic")
         })?;
         assert_eq!(worked, 16.0);
-        Ok(gys)
+        Ok(vec![Some(gys[0].clone())])
     }
 }
 
@@ -261,13 +262,13 @@ fn a_backward_waiting_on_a_worker<S: Strategy>()
 where
     Variable<S>: Send + Sync,
 {
-    let policy = S::policy();
-    S::set_policy(Policy::Every(1));
+    let policy = S::Collector::policy();
+    S::Collector::set_policy(Policy::Every(1));
     let x = Variable::<S>::from_scalar(3.0);
     let y = apply_one(WaitsOnAWorker, &[&x]).unwrap();
     y.backward().unwrap();
     assert_eq!(x.grad().unwrap().sum(), 1.0);
-    S::set_policy(policy);
+    S::Collector::set_policy(policy);
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! `no_grad` inside an op's recorded backward builds no graph.
 
 use autograd_ops::prelude::*;
-use autograd_ops::{ArcWeak, Function, RcWeak, Strategy, Tensor, Tensors, apply_one, mul};
+use autograd_ops::{
+    ArcWeak, Function, Grads, RcWeak, Saved, Strategy, Tensor, Tensors, apply_one, mul,
+};
 use autograd_tests::{nodes, nodes_left};
 
 fn builds_a_graph() -> bool {
@@ -108,25 +110,16 @@ impl<S: Strategy> Function<S> for TimesItselfAsAConstant {
             .zip_with("TimesItselfAsAConstant", &xs[0], |a, b| a * b)?
             .into())
     }
-    fn backward(&self, xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-        Ok(gys[0]
-            .zip_with("TimesItselfAsAConstant", &xs[0], |g, x| g * x)?
-            .into())
-    }
-    fn backward_graph(
-        &self,
-        xs: &[Variable<S>],
-        _ys: &[Option<Variable<S>>],
-        gys: &[Variable<S>],
-    ) -> Result<Vec<Variable<S>>> {
+    fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        let recording = is_grad_enabled();
         let k = {
             let _constant = no_grad();
             assert!(!is_grad_enabled(), "the innermost scope wins");
-            mul(&xs[0], &Variable::from_scalar(1.0))?
+            mul(&cx.input(0)?, &Variable::from_scalar(1.0))?
         };
         assert!(k.is_leaf(), "built inside no_grad: no graph");
-        assert!(is_grad_enabled(), "recording again after the inner scope");
-        Ok(vec![mul(&gys[0], &k)?])
+        assert_eq!(is_grad_enabled(), recording, "as before the inner scope");
+        Ok(vec![Some(mul(&gys[0], &k)?)])
     }
 }
 

@@ -21,6 +21,7 @@
 
 use autograd_bench::alloc::CountingAlloc;
 use autograd_bench::{SeedRng, seed_loop};
+use autograd_mem::Collector as _;
 use std::sync::Mutex;
 
 use std::time::Duration;
@@ -29,7 +30,8 @@ use autograd_mem::{
     Freeing, LiveNodes, Policy, StrategyKind, live, test_each_strategy, with_strategy,
 };
 use autograd_ops::{
-    DefaultStrategy, Function, Result, Strategy, Tensor, Tensors, Variable, add, apply_one, square,
+    DefaultStrategy, Function, Grads, Result, Saved, Strategy, Tensor, Tensors, Variable, add,
+    apply_one, square,
 };
 use autograd_tests::dags::{Dag, cases, dag};
 use autograd_tests::{close, every_op, heap, in_child_process, nodes, nodes_left, panic_message};
@@ -95,12 +97,12 @@ static COLLECTOR: Mutex<()> = Mutex::new(());
 fn assert_kept_until_collected<S: Strategy>() {
     assert_eq!(S::FREEING, Freeing::OnCollection);
     let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
-    let policy = S::policy();
-    S::set_policy(Policy::Never);
+    let policy = S::Collector::policy();
+    S::Collector::set_policy(Policy::Never);
     let mut rng = SeedRng::new(3);
     // Warm up: the collector's object space and this thread's lists exist.
     drop(seed_loop::<S>(rng.randn(SIZE), false).unwrap());
-    S::collect();
+    S::Collector::collect();
     let start = live::total::<S>();
     let (freed, bytes) = heap::kept(|| {
         for i in 1..=ITERATIONS as isize {
@@ -110,7 +112,7 @@ fn assert_kept_until_collected<S: Strategy>() {
             drop(leaf);
             assert_eq!(live::total::<S>().since(start), nodes(4 * i, 3 * i));
         }
-        S::collect().freed
+        S::Collector::collect().freed
     });
     assert_eq!(freed, 7 * ITERATIONS, "the collector frees every node");
     assert_eq!(live::total::<S>(), start);
@@ -118,26 +120,31 @@ fn assert_kept_until_collected<S: Strategy>() {
         bytes,
         0,
         "{}: the graphs and the collector's own bookkeeping are gone",
-        S::NAME
+        S::KIND.name()
     );
-    S::set_policy(policy);
+    S::Collector::set_policy(policy);
 }
 
 /// A collected seed graph holds exactly its footprint until a collection
 /// frees every byte of it, for values of a few shapes.
 fn collected_footprint<S: Strategy>() {
     let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
-    let policy = S::policy();
-    S::set_policy(Policy::Never);
+    let policy = S::Collector::policy();
+    S::Collector::set_policy(Policy::Never);
     let _ = kept_and_footprint::<S>(&[2]); // warm up
-    S::collect();
+    S::Collector::collect();
     for shape in [&[][..], &[3], &[2, 1, 2, 1, 2], &[0, 4]] {
         let (kept, footprint) = kept_and_footprint::<S>(shape);
-        assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME);
-        let (_, freed) = heap::kept(|| S::collect());
-        assert_eq!(freed, -kept, "{}, shape {shape:?}", S::NAME);
+        assert_eq!(
+            kept,
+            footprint as isize,
+            "{}, shape {shape:?}",
+            S::KIND.name()
+        );
+        let (_, freed) = heap::kept(S::Collector::collect);
+        assert_eq!(freed, -kept, "{}, shape {shape:?}", S::KIND.name());
     }
-    S::set_policy(policy);
+    S::Collector::set_policy(policy);
 }
 
 #[test]
@@ -173,8 +180,8 @@ fn kept_and_footprint<S: Strategy>(shape: &[usize]) -> (isize, usize) {
 fn every_op_footprint<S: Strategy>() {
     let collected = S::FREEING == Freeing::OnCollection;
     let _turn = collected.then(|| COLLECTOR.lock().unwrap_or_else(|e| e.into_inner()));
-    let policy = S::policy();
-    S::set_policy(Policy::Never);
+    let policy = S::Collector::policy();
+    S::Collector::set_policy(Policy::Never);
     let graph = |arity: usize, f: fn(&[Variable<S>]) -> autograd_ops::Result<Variable<S>>| {
         let xs: Vec<Variable<S>> = (0..arity)
             .map(|i| {
@@ -193,17 +200,22 @@ fn every_op_footprint<S: Strategy>() {
     for (_, arity, f) in every_op::<S>() {
         drop(graph(arity, f));
     }
-    S::collect();
+    S::Collector::collect();
     for (name, arity, f) in every_op::<S>() {
         let ((y, footprint), kept) = heap::kept(|| {
             let y = graph(arity, f);
             let footprint = y.graph_footprint();
             (y, footprint)
         });
-        assert_eq!(kept, footprint.bytes as isize, "{name} under {}", S::NAME);
+        assert_eq!(
+            kept,
+            footprint.bytes as isize,
+            "{name} under {}",
+            S::KIND.name()
+        );
         let (_, freed) = heap::kept(|| {
             drop(y);
-            S::collect();
+            S::Collector::collect();
         });
         let expected = match S::FREEING {
             Freeing::OnDrop | Freeing::WithRegion | Freeing::OnCollection => -kept,
@@ -214,10 +226,10 @@ fn every_op_footprint<S: Strategy>() {
             freed,
             expected,
             "{name} under {}: what dropping the output frees",
-            S::NAME
+            S::KIND.name()
         );
     }
-    S::set_policy(policy);
+    S::Collector::set_policy(policy);
 }
 
 /// The seed graph on values of every shape (0 to 6 axes, one element,
@@ -227,12 +239,12 @@ fn every_op_footprint<S: Strategy>() {
 fn footprint_for_any_shape<S: Strategy>() {
     let collected = S::FREEING == Freeing::OnCollection;
     let _turn = collected.then(|| COLLECTOR.lock().unwrap_or_else(|e| e.into_inner()));
-    let policy = S::policy();
-    S::set_policy(Policy::Never);
+    let policy = S::Collector::policy();
+    S::Collector::set_policy(Policy::Never);
     // Warm up: this thread's live counts and teardown lists (one per
     // strategy, kept for the thread's life) exist before anything is counted.
     let _ = kept_and_footprint::<S>(&[2]);
-    S::collect();
+    S::Collector::collect();
     let shapes: [&[usize]; 12] = [
         &[],
         &[1],
@@ -251,18 +263,28 @@ fn footprint_for_any_shape<S: Strategy>() {
         let (kept, footprint) = kept_and_footprint::<S>(shape);
         match S::FREEING {
             Freeing::OnDrop | Freeing::WithRegion => {
-                assert_eq!(kept, 0, "{}, shape {shape:?}", S::NAME)
+                assert_eq!(kept, 0, "{}, shape {shape:?}", S::KIND.name())
             }
-            Freeing::Never => assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME),
+            Freeing::Never => assert_eq!(
+                kept,
+                footprint as isize,
+                "{}, shape {shape:?}",
+                S::KIND.name()
+            ),
             Freeing::OnCollection => {
-                assert_eq!(kept, footprint as isize, "{}, shape {shape:?}", S::NAME);
-                let (_, freed) = heap::kept(|| S::collect());
-                assert_eq!(freed, -kept, "{}, shape {shape:?}", S::NAME);
+                assert_eq!(
+                    kept,
+                    footprint as isize,
+                    "{}, shape {shape:?}",
+                    S::KIND.name()
+                );
+                let (_, freed) = heap::kept(S::Collector::collect);
+                assert_eq!(freed, -kept, "{}, shape {shape:?}", S::KIND.name());
             }
             other => panic!("no footprint promise for {other:?}"),
         }
     }
-    S::set_policy(policy);
+    S::Collector::set_policy(policy);
 }
 
 /// Builds, differentiates and drops the DAG; the nodes left behind.
@@ -320,8 +342,8 @@ impl<S: Strategy> Function<S> for PanicsOnDrop {
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].clone().into())
     }
-    fn backward(&self, _xs: &[Tensor], gys: Tensors) -> Result<Tensors> {
-        Ok(gys)
+    fn derivative(&self, _cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>> {
+        Ok(vec![Some(gys[0].clone())])
     }
 }
 

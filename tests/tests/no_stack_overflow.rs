@@ -6,6 +6,7 @@
 //! the live graph). Every test runs on a 256 KiB stack, where a recursion
 //! over a million nodes would overflow.
 
+use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, Policy, StrategyKind, live, test_each_strategy, with_shared_strategy};
 use autograd_ops::{Strategy, Variable, add, apply_one, square};
 use autograd_tests::{Holding, nodes, nodes_left, on_small_stack};
@@ -91,20 +92,20 @@ where
 /// (collections run while the chain is built, marking it all), backward,
 /// drop, collect: every node freed.
 fn deep_collected<S: Strategy>() {
-    S::set_policy(Policy::Auto);
+    S::Collector::set_policy(Policy::Auto);
     let start = live::total::<S>();
     {
         let x = Variable::<S>::from_scalar(1.0);
         let y = chain(&x, DEPTH);
         y.backward().unwrap();
         assert_eq!(x.grad().unwrap().sum(), DEPTH as f64 + 1.0);
-        S::collect(); // all of it alive: marked, nothing freed
+        S::Collector::collect(); // all of it alive: marked, nothing freed
         assert_eq!(
             live::total::<S>().since(start),
             nodes(DEPTH as isize + 1, DEPTH as isize)
         );
     }
-    S::collect();
+    S::Collector::collect();
     assert_eq!(live::total::<S>(), start);
 }
 

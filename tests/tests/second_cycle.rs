@@ -32,7 +32,7 @@ fn tanh_loop<S: Strategy>() {
     };
     once(); // warm up this thread's bookkeeping
     let (left, bytes) = heap::kept(|| nodes_left::<S, _>(|| (0..ITERATIONS).for_each(|_| once())));
-    assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::NAME);
+    assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::KIND.name());
 }
 
 /// Newton's method as DeZero's step 33 writes it, from fresh leaves, never
@@ -74,7 +74,7 @@ fn newton_loops<S: Strategy>() {
             }
         })
     });
-    assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::NAME);
+    assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::KIND.name());
 }
 
 /// The leaf goes while its gradient's graph lives: that graph does not own it.

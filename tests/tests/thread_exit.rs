@@ -13,6 +13,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::time::Duration;
 
+use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, LiveNodes, Policy, live, test_each_strategy};
 use autograd_ops::{Collected, Strategy, Variable, add, square};
 use autograd_tests::{SMALL_STACK, in_child_process, nodes};
@@ -64,7 +65,7 @@ fn left_after_thread_exit<S: Strategy>(build: impl FnOnce() + Send + 'static) ->
         .spawn(|| {
             KEPT_EARLY.with(|_| ());
             drop(square(&square(&Variable::<S>::from_scalar(1.0)).unwrap()).unwrap());
-            S::collect();
+            S::Collector::collect();
             let before = live::total::<S>();
             build();
             before
@@ -78,7 +79,7 @@ fn left_after_thread_exit<S: Strategy>(build: impl FnOnce() + Send + 'static) ->
 /// A deep chain kept in a thread-local destroyed after the engine's own.
 fn deep_graph_kept_past_the_engine<S: Strategy>() {
     in_child_process(TIMEOUT, || {
-        S::set_policy(Policy::Never);
+        S::Collector::set_policy(Policy::Never);
         let left = left_after_thread_exit::<S>(|| {
             let x = Variable::<S>::from_scalar(1.0);
             let y = chain(&x, DEPTH);
@@ -119,7 +120,7 @@ fn a_collected_leaf_kept_in_a_thread_local_outlives_its_object_space_safely() {
 #[test]
 fn a_deep_collected_graph_dropped_before_the_object_space_is_collected_at_exit() {
     in_child_process(TIMEOUT, || {
-        Collected::set_policy(Policy::Never);
+        <Collected as Strategy>::Collector::set_policy(Policy::Never);
         let left = left_after_thread_exit::<Collected>(|| {
             let x = Variable::<Collected>::from_scalar(1.0);
             let y = chain(&x, DEPTH);

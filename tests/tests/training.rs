@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use autograd_bench::alloc::{self, CountingAlloc};
 use autograd_core::buffers::release_thread_cache;
+use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, Policy, RcWeak, Strategy, test_each_strategy};
 use autograd_nn::{
     Activation, AdaGrad, Adam, DataLoader, Mlp, Module, MomentumSgd, Optimizer, Sgd, accuracy,
@@ -108,7 +109,7 @@ fn losses<S: Strategy>() -> Vec<f64> {
 
 fn every_strategy_computes_the_same_losses<S: Strategy>() {
     let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
-    assert_eq!(losses::<S>(), losses::<RcWeak>(), "{}", S::NAME);
+    assert_eq!(losses::<S>(), losses::<RcWeak>(), "{}", S::KIND.name());
 }
 
 /// The heap this thread allocated inside `alloc::scoped` and still holds,
@@ -152,7 +153,7 @@ fn where_graphs_are_freed_on_drop_the_heap_is_flat<S: Strategy>() {
     assert!(
         after[1..].iter().all(|&h| h == after[1]),
         "{}: {after:?}",
-        S::NAME
+        S::KIND.name()
     );
     // What a step keeps beyond the model: the gradients and Adam's moments.
     let grads = footprints(&model) - without_grads;
@@ -162,15 +163,15 @@ fn where_graphs_are_freed_on_drop_the_heap_is_flat<S: Strategy>() {
         after[1],
         grads + moments,
         "{}: after a step the loop keeps its gradients and Adam's moments, no graph",
-        S::NAME
+        S::KIND.name()
     );
 }
 
 fn where_graphs_are_not_freed_on_drop_a_step_keeps_exactly_its_graph<S: Strategy>() {
     assert_ne!(S::FREEING, Freeing::OnDrop);
     let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
-    let policy = S::policy();
-    S::set_policy(Policy::Never);
+    let policy = S::Collector::policy();
+    S::Collector::set_policy(Policy::Never);
     let ((x, labels), _) = digits();
     let mut loader = DataLoader::<S>::new(x, labels, 32).unwrap();
     let model = model::<S>();
@@ -180,7 +181,7 @@ fn where_graphs_are_not_freed_on_drop_a_step_keeps_exactly_its_graph<S: Strategy
     let (x, labels) = batches.next().unwrap();
     step(&model, &mut adam, &x, &labels);
     drop((x, labels));
-    S::collect();
+    S::Collector::collect();
     release_thread_cache();
     alloc::scoped(|| {
         for _ in 0..3 {
@@ -213,20 +214,20 @@ fn where_graphs_are_not_freed_on_drop_a_step_keeps_exactly_its_graph<S: Strategy
                 heap_now() - start,
                 (graph + shared + grads) as i64,
                 "{}: a step keeps its graph, the buffers it shares and the gradients",
-                S::NAME
+                S::KIND.name()
             );
         }
         if S::FREEING == Freeing::OnCollection {
             let start = heap_now();
-            let freed = S::collect().freed;
+            let freed = S::Collector::collect().freed;
             assert!(
                 freed > 0 && heap_now() < start,
                 "{}: a collection frees them",
-                S::NAME
+                S::KIND.name()
             );
         }
     });
-    S::set_policy(policy);
+    S::Collector::set_policy(policy);
 }
 
 /// Makes an optimizer over the parameters given.
@@ -243,7 +244,7 @@ fn state_bytes_is_what_an_optimizer_holds<S: Strategy>() {
     loss.backward().unwrap();
     drop(loss);
     // The graph gone, the first update is in place too.
-    S::collect();
+    S::Collector::collect();
     let optimizers: [MakeOptimizer<S>; 4] = [
         |p| Box::new(Sgd::new(p, 0.1)),
         |p| Box::new(MomentumSgd::new(p, 0.1, 0.9)),
@@ -258,7 +259,12 @@ fn state_bytes_is_what_an_optimizer_holds<S: Strategy>() {
         });
         // The box itself is not state.
         let boxed = std::mem::size_of_val(&*opt) as isize;
-        assert_eq!(kept - boxed, opt.state_bytes() as isize, "{}", S::NAME);
+        assert_eq!(
+            kept - boxed,
+            opt.state_bytes() as isize,
+            "{}",
+            S::KIND.name()
+        );
     }
 }
 
@@ -281,7 +287,7 @@ fn an_updated_parameter_holds_one_copy_of_its_value<S: Strategy>() {
             sgd.step().unwrap();
         }
         sgd.zero_grad();
-        S::collect();
+        S::Collector::collect();
         (w, b)
     };
     drop(train()); // warm up: what a thread allocates once is made
@@ -291,7 +297,7 @@ fn an_updated_parameter_holds_one_copy_of_its_value<S: Strategy>() {
         kept,
         footprint,
         "{}: each holds its node and one buffer",
-        S::NAME
+        S::KIND.name()
     );
     assert!(
         w.data()

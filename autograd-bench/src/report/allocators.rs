@@ -56,10 +56,10 @@ pub fn measure(allocator: &str, inputs: &[Array1<f64>], threads: usize) -> Alloc
         ("raw_naive", &|i| {
             std::hint::black_box(raw_naive(&input(i).into_dyn()));
         }),
-        (RcWeak::NAME, &|i| {
+        (RcWeak::KIND.name(), &|i| {
             std::hint::black_box(seed_step::<RcWeak>(input(i)).expect("runs"));
         }),
-        (ArcWeak::NAME, &|i| {
+        (ArcWeak::KIND.name(), &|i| {
             std::hint::black_box(seed_step::<ArcWeak>(input(i)).expect("runs"));
         }),
     ];

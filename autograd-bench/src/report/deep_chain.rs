@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use autograd_mem::Collector as _;
 use autograd_mem::{StrategyKind, with_strategy};
 use autograd_ops::{DefaultStrategy, Strategy};
 use serde::Serialize;
@@ -57,7 +58,7 @@ fn run_under<S: Strategy>(lengths: &[usize]) -> Vec<DeepResult> {
     lengths
         .iter()
         .map(|&ops| {
-            S::collect(); // what earlier sections left stays out of the count
+            S::Collector::collect(); // what earlier sections left stays out of the count
             let nodes_start = autograd_mem::live::total::<S>();
             let heap_start = alloc::live_bytes() as i64;
             alloc::reset_peak();
@@ -70,7 +71,7 @@ fn run_under<S: Strategy>(lengths: &[usize]) -> Vec<DeepResult> {
                 "dy/dx of a chain of {ops} additions"
             );
             let peak = alloc::peak_bytes() as i64 - heap_start;
-            S::collect();
+            S::Collector::collect();
             let raw_started = Instant::now();
             // Without a graph the cost per op does not grow with length:
             // a million ops measure it as well as ten million.
@@ -79,7 +80,7 @@ fn run_under<S: Strategy>(lengths: &[usize]) -> Vec<DeepResult> {
             let raw_seconds = raw_started.elapsed().as_secs_f64();
             let nodes = autograd_mem::live::total::<S>().since(nodes_start);
             DeepResult {
-                strategy: S::NAME.to_string(),
+                strategy: S::KIND.name().to_string(),
                 ops,
                 seconds,
                 ns_per_op: seconds * 1e9 / ops as f64,

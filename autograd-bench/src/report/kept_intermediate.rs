@@ -5,6 +5,7 @@
 //! collector keeps what the weak link does once it has run; a strategy that
 //! never frees keeps everything, and keeps it after the intermediate goes.
 
+use autograd_mem::Collector as _;
 use autograd_mem::{Policy, Strategy, StrategyKind, live, with_strategy};
 use autograd_ops::{Variable, add};
 use serde::Serialize;
@@ -62,24 +63,24 @@ fn heap() -> i64 {
 }
 
 fn one<S: Strategy>() -> KeptIntermediate {
-    let policy = S::policy();
-    S::set_policy(Policy::Never);
+    let policy = S::Collector::policy();
+    S::Collector::set_policy(Policy::Never);
     let x = Variable::<S>::from_scalar(0.5);
     // Warm up: what a thread allocates once is made before the count.
     drop(chain(&x));
-    S::collect();
+    S::Collector::collect();
     let (heap_start, nodes_start) = (heap(), live::total::<S>());
     let held = chain(&x);
-    S::collect();
+    S::Collector::collect();
     let kept_bytes = heap() - heap_start;
     let nodes = live::total::<S>().since(nodes_start);
     let predicted_bytes = held.graph_footprint().bytes as i64 - x.graph_footprint().bytes as i64;
     drop(held);
-    S::collect();
+    S::Collector::collect();
     let after_drop_bytes = heap() - heap_start;
-    S::set_policy(policy);
+    S::Collector::set_policy(policy);
     KeptIntermediate {
-        strategy: S::NAME.to_string(),
+        strategy: S::KIND.name().to_string(),
         freeing: S::FREEING.describe().to_string(),
         kept_bytes,
         kept_nodes: nodes.variables + nodes.functions,

@@ -155,7 +155,7 @@ pub fn build(
             retain_grad: config.retain_grad,
             heap_budget: config.heap_budget,
             policy: config::policy_name(config.policy),
-            default_strategy: DefaultStrategy::NAME.to_string(),
+            default_strategy: DefaultStrategy::KIND.name().to_string(),
         },
         runs,
         memory_modes,

@@ -2,6 +2,7 @@
 //! `y = tanh(x)`, backward with `create_graph`, both dropped, no
 //! `cleargrad`) under each strategy, with the bytes it leaves per iteration.
 
+use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, Policy, Strategy, StrategyKind, live, with_strategy};
 use serde::Serialize;
 
@@ -35,21 +36,21 @@ struct Loop {
 
 impl Loop {
     fn run<S: Strategy>(self) -> SecondCycleResult {
-        let policy = S::policy();
-        S::set_policy(self.policy);
+        let policy = S::Collector::policy();
+        S::Collector::set_policy(self.policy);
         let mut rng = SeedRng::new(7343);
         let mut step = || {
             std::hint::black_box(second_cycle_step::<S>(rng.randn(SIZE)).expect("tanh runs"));
         };
         step(); // warm up this thread's bookkeeping
-        S::collect();
+        S::Collector::collect();
         // One iteration's leak, to stop a strategy that never frees in time.
         let one = {
             let start = alloc::thread_scoped_bytes();
             alloc::scoped(&mut step);
             (alloc::thread_scoped_bytes() - start).max(1) as usize
         };
-        S::collect(); // what that iteration left stays out of the count
+        S::Collector::collect(); // what that iteration left stays out of the count
         let keeps = S::FREEING == Freeing::Never
             || (S::FREEING == Freeing::OnCollection && self.policy == Policy::Never);
         let iterations = if keeps {
@@ -63,12 +64,12 @@ impl Loop {
         let left = alloc::thread_scoped_bytes() - start;
         let nodes = live::this_thread::<S>().since(nodes_start);
         let after_collection = (S::FREEING == Freeing::OnCollection).then(|| {
-            alloc::scoped(S::collect);
+            alloc::scoped(S::Collector::collect);
             alloc::thread_scoped_bytes() - start
         });
-        S::set_policy(policy);
+        S::Collector::set_policy(policy);
         SecondCycleResult {
-            strategy: S::NAME.to_string(),
+            strategy: S::KIND.name().to_string(),
             iterations,
             bytes_left_per_iteration: left as f64 / iterations as f64,
             nodes_left: nodes.variables + nodes.functions,

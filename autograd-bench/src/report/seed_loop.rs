@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use autograd_core::buffers::{cached_bytes, release_thread_cache};
+use autograd_mem::Collector as _;
 use autograd_mem::{
     Freeing, LiveNodes, Policy, StrategyKind, live, with_shared_strategy, with_strategy,
 };
@@ -207,7 +208,7 @@ impl Run<'_> {
     ) -> RunResult {
         // The policy on every worker (`Collected`'s is per thread).
         let policy = self.config.policy;
-        self.pool.broadcast(|_| S::set_policy(policy));
+        self.pool.broadcast(|_| S::Collector::set_policy(policy));
         let footprint = footprint();
         let predicted = if S::FREEING.at_last_handle() {
             0
@@ -225,15 +226,15 @@ impl Run<'_> {
                     if context.index() == turn {
                         let x = inputs[0].to_owned();
                         drop(seed_step::<S>(x));
-                        S::collect();
+                        S::Collector::collect();
                     }
                 });
             }
-            S::reset_collector_stats();
+            S::Collector::reset_collector_stats();
         };
         let (mut result, kept_start) = self.measure(predicted, &collect_warm_up, iteration);
         if S::FREEING == Freeing::OnCollection {
-            let stats = S::collector_stats();
+            let stats = S::Collector::collector_stats();
             result.collections = Some(Collections {
                 count: stats.collections,
                 total_seconds: stats.total.as_secs_f64(),
@@ -245,7 +246,8 @@ impl Run<'_> {
                 variables: result.live_variables_after,
                 functions: result.live_functions_after,
             });
-            self.pool.broadcast(|_| alloc::scoped(|| S::collect()));
+            self.pool
+                .broadcast(|_| alloc::scoped(S::Collector::collect));
             // What the buffer caches hold is reuse, not graph memory.
             result.live_heap_after_collection_bytes =
                 Some(alloc::scoped_bytes() as i64 - cached_bytes() as i64 - kept_start);

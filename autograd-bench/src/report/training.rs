@@ -11,6 +11,7 @@
 
 use std::time::Instant;
 
+use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, Policy, StrategyKind, with_strategy};
 use autograd_nn::{Activation, Adam, DataLoader, Mlp, Module, Optimizer, datasets};
 use autograd_ops::{Strategy, Variable, softmax_cross_entropy};
@@ -158,7 +159,7 @@ fn run_one<S: Strategy>(
         Policy::Auto => Policy::Every(COLLECT_EVERY),
         other => other,
     };
-    S::set_policy(policy);
+    S::Collector::set_policy(policy);
     let mut loader = DataLoader::<S>::new(x.clone(), labels.to_vec(), BATCH)
         .expect("a valid loader")
         .shuffle(0);
@@ -175,9 +176,9 @@ fn run_one<S: Strategy>(
             adam.step().expect("valid rates");
         }
     }
-    S::collect();
+    S::Collector::collect();
     autograd_core::buffers::release_thread_cache();
-    S::reset_collector_stats();
+    S::Collector::reset_collector_stats();
 
     // The timed epoch.
     let baseline = alloc::live_bytes();
@@ -204,8 +205,8 @@ fn run_one<S: Strategy>(
     let peak_heap_bytes = alloc::peak_bytes() as i64 - baseline as i64;
     let (collections, after_collection_bytes) = match S::FREEING {
         Freeing::OnCollection => {
-            let collections = S::collector_stats().collections;
-            S::collect();
+            let collections = S::Collector::collector_stats().collections;
+            S::Collector::collect();
             autograd_core::buffers::release_thread_cache();
             (
                 Some(collections),
@@ -215,12 +216,12 @@ fn run_one<S: Strategy>(
         _ => (None, None),
     };
     drop((model, adam));
-    S::collect();
+    S::Collector::collect();
     autograd_core::buffers::release_thread_cache();
 
     let (breakdown, breakdown_exact, backward_in_flight_bytes) = breakdown_run::<S>(&mut loader);
-    S::collect();
-    S::set_policy(Policy::Auto);
+    S::Collector::collect();
+    S::Collector::set_policy(Policy::Auto);
     TrainingRun {
         strategy: kind.name().to_string(),
         freeing: kind.freeing().describe().to_string(),
@@ -309,7 +310,7 @@ impl Parts {
 /// last step's breakdown, whether every point was exact, and the most the
 /// backward passes held in flight.
 fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bool, i64) {
-    S::set_policy(Policy::Never);
+    S::Collector::set_policy(Policy::Never);
     let baseline = alloc::live_bytes();
     let cached_at_baseline = autograd_core::buffers::cached_bytes();
     let (model, mut adam) = model::<S>();
