@@ -65,7 +65,7 @@ impl<S: Strategy> TrainStep<S> {
             .map(|(w, b)| Linear::from_arrays(w, b).expect("shapes that fit"))
             .collect();
         let model = Mlp::from_layers(layers, Activation::Relu).expect("widths that chain");
-        let adam = Adam::new(model.params(), LR);
+        let adam = Adam::new(model.params(), LR).expect("a valid rate");
         let (x, labels) = digits_batch();
         TrainStep {
             model,

@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut loader: DataLoader = DataLoader::new(x_train, y_train, 32)?.shuffle(0);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let model: Mlp = Mlp::new(&[64, 100, 10], Activation::Relu, &mut rng)?;
-    let mut adam = Adam::new(model.params(), 1e-3);
+    let mut adam = Adam::new(model.params(), 1e-3)?;
 
     let style = ProgressStyle::with_template("epoch {prefix:>2} [{bar:30}] {pos}/{len} {msg}")?
         .progress_chars("=> ");

@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut loader: DataLoader = DataLoader::new(x.clone(), labels.clone(), BATCH)?.shuffle(0);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let model: Mlp = Mlp::new(&[2, 10, 3], Activation::Sigmoid, &mut rng)?;
-    let mut sgd = Sgd::new(model.params(), 1.0);
+    let mut sgd = Sgd::new(model.params(), 1.0)?;
 
     let mut losses = Vec::with_capacity(EPOCHS);
     for epoch in 1..=EPOCHS {

@@ -18,7 +18,7 @@
 //! let mut loader: DataLoader = DataLoader::new(x / 16.0, labels, 32)?.shuffle(0);
 //! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
 //! let model: Mlp = Mlp::new(&[64, 100, 10], Activation::Relu, &mut rng)?;
-//! let mut adam = Adam::new(model.params(), 1e-3);
+//! let mut adam = Adam::new(model.params(), 1e-3)?;
 //! let (batch, labels) = loader.iter().next().expect("a batch");
 //! adam.zero_grad();
 //! let loss = softmax_cross_entropy(&model.forward(&batch)?, &labels)?;

@@ -69,7 +69,7 @@ fn the_digits_mlp_reaches_95_percent_test_accuracy_within_30_epochs() {
         .unwrap()
         .shuffle(0);
     let model = model::<RcWeak>();
-    let mut adam = Adam::new(model.params(), 1e-3);
+    let mut adam = Adam::new(model.params(), 1e-3).unwrap();
     let test = Variable::<RcWeak>::constant_from_array(x_test);
     let mut reached = None;
     for epoch in 1..=30 {
@@ -95,10 +95,14 @@ fn losses<S: Strategy>() -> Vec<f64> {
             .shuffle(1);
         let model = model::<S>();
         let mut opt: Box<dyn Optimizer<S>> = match which {
-            0 => Box::new(Sgd::new(model.params(), 0.1)),
-            1 => Box::new(MomentumSgd::new(model.params(), 0.1, 0.9)),
-            2 => Box::new(AdaGrad::new(model.params(), 0.1)),
-            _ => Box::new(Adam::new(model.params(), 1e-3).weight_decay(1e-4)),
+            0 => Box::new(Sgd::new(model.params(), 0.1).unwrap()),
+            1 => Box::new(MomentumSgd::new(model.params(), 0.1, 0.9).unwrap()),
+            2 => Box::new(AdaGrad::new(model.params(), 0.1).unwrap()),
+            _ => Box::new(
+                Adam::new(model.params(), 1e-3)
+                    .and_then(|a| a.weight_decay(1e-4))
+                    .unwrap(),
+            ),
         };
         for (x, labels) in loader.iter().take(5) {
             out.push(step(&model, opt.as_mut(), &x, &labels));
@@ -127,10 +131,15 @@ fn where_graphs_are_freed_on_drop_the_heap_is_flat<S: Strategy>() {
     // counts, the buffer cache's list) is made before the count.
     {
         let (model, (x, labels)) = (model::<S>(), loader.iter().next().unwrap());
-        step(&model, &mut Adam::new(model.params(), 1e-3), &x, &labels);
+        step(
+            &model,
+            &mut Adam::new(model.params(), 1e-3).unwrap(),
+            &x,
+            &labels,
+        );
     }
     let model = model::<S>();
-    let mut adam = Adam::new(model.params(), 1e-3);
+    let mut adam = Adam::new(model.params(), 1e-3).unwrap();
     let state_at_start = adam.state_bytes() as i64;
     let footprints = |m: &Mlp<S>| -> i64 {
         m.params()
@@ -175,7 +184,7 @@ fn where_graphs_are_not_freed_on_drop_a_step_keeps_exactly_its_graph<S: Strategy
     let ((x, labels), _) = digits();
     let mut loader = DataLoader::<S>::new(x, labels, 32).unwrap();
     let model = model::<S>();
-    let mut adam = Adam::new(model.params(), 1e-3);
+    let mut adam = Adam::new(model.params(), 1e-3).unwrap();
     let mut batches = loader.iter();
     // A first step allocates Adam's moments.
     let (x, labels) = batches.next().unwrap();
@@ -246,10 +255,10 @@ fn state_bytes_is_what_an_optimizer_holds<S: Strategy>() {
     // The graph gone, the first update is in place too.
     S::Collector::collect();
     let optimizers: [MakeOptimizer<S>; 4] = [
-        |p| Box::new(Sgd::new(p, 0.1)),
-        |p| Box::new(MomentumSgd::new(p, 0.1, 0.9)),
-        |p| Box::new(AdaGrad::new(p, 0.1)),
-        |p| Box::new(Adam::new(p, 0.1)),
+        |p| Box::new(Sgd::new(p, 0.1).unwrap()),
+        |p| Box::new(MomentumSgd::new(p, 0.1, 0.9).unwrap()),
+        |p| Box::new(AdaGrad::new(p, 0.1).unwrap()),
+        |p| Box::new(Adam::new(p, 0.1).unwrap()),
     ];
     for make in optimizers {
         let (opt, kept) = heap::kept(|| {
@@ -273,7 +282,7 @@ fn an_updated_parameter_holds_one_copy_of_its_value<S: Strategy>() {
     let train = || {
         let w = Variable::<S>::from_array(Array2::from_elem((64, 100), 0.1));
         let b = Variable::<S>::from_array(ndarray::Array1::from_elem(100, 0.0));
-        let mut sgd = Sgd::new(vec![w.clone(), b.clone()], 0.1);
+        let mut sgd = Sgd::new(vec![w.clone(), b.clone()], 0.1).unwrap();
         for _ in 0..5 {
             sgd.zero_grad();
             let y = autograd_ops::linear(

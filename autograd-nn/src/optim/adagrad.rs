@@ -3,7 +3,7 @@
 use autograd_core::{DefaultStrategy, Strategy, Variable};
 use ndarray::{ArrayD, Zip};
 
-use super::{Optimizer, array_bytes, check_non_negative, update_each, vec_bytes};
+use super::{Optimizer, array_bytes, check_non_negative, check_positive, update_each, vec_bytes};
 use crate::Result;
 
 /// `torch.optim.Adagrad` (no rate decay, no weight decay, sums starting at
@@ -18,27 +18,34 @@ pub struct AdaGrad<S: Strategy = DefaultStrategy> {
 
 impl<S: Strategy> AdaGrad<S> {
     /// AdaGrad over `params` at rate `lr` (0.01 is PyTorch's default).
-    pub fn new(params: Vec<Variable<S>>, lr: f64) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming
+    /// `AdaGrad` and the rate unless `lr` is finite and at least 0.
+    pub fn new(params: Vec<Variable<S>>, lr: f64) -> Result<Self> {
+        let lr = check_non_negative("AdaGrad", "learning rate", lr)?;
         let sums = params.iter().map(|_| None).collect();
-        AdaGrad {
+        Ok(AdaGrad {
             params,
             lr,
             eps: 1e-10,
             sums,
-        }
+        })
     }
 
     /// Sets `ε`, the term that keeps the denominator from 0.
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming
+    /// `AdaGrad` and `epsilon` unless `eps` is finite and above 0.
+    pub fn eps(mut self, eps: f64) -> Result<Self> {
+        self.eps = check_positive("AdaGrad", "epsilon", eps)?;
+        Ok(self)
     }
 }
 
 impl<S: Strategy> Optimizer<S> for AdaGrad<S> {
     fn step(&mut self) -> Result<()> {
-        check_non_negative("AdaGrad", "learning rate", self.lr)?;
-        check_non_negative("AdaGrad", "epsilon", self.eps)?;
         let (step, eps) = (-self.lr, self.eps);
         let sums = &mut self.sums;
         update_each(&self.params, |i, grad, mut value| {
@@ -61,8 +68,9 @@ impl<S: Strategy> Optimizer<S> for AdaGrad<S> {
         self.lr
     }
 
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        self.lr = check_non_negative("AdaGrad", "learning rate", lr)?;
+        Ok(())
     }
 
     fn state_bytes(&self) -> usize {

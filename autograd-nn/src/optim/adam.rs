@@ -3,7 +3,9 @@
 use autograd_core::{DefaultStrategy, Strategy, Variable};
 use ndarray::{ArrayD, Zip};
 
-use super::{Optimizer, array_bytes, check, check_non_negative, update_each, vec_bytes};
+use super::{
+    Optimizer, array_bytes, check_non_negative, check_positive, check_unit, update_each, vec_bytes,
+};
 use crate::Result;
 
 /// `torch.optim.Adam` (not AMSGrad), step by step as its CPU kernel computes:
@@ -37,47 +39,75 @@ struct Moments {
 
 impl<S: Strategy> Adam<S> {
     /// Adam over `params` at rate `lr` (0.001 is PyTorch's default).
-    pub fn new(params: Vec<Variable<S>>, lr: f64) -> Self {
+    ///
+    /// ```
+    /// use autograd_nn::{Adam, Error, Optimizer};
+    /// use autograd_core::Variable;
+    /// use ndarray::array;
+    ///
+    /// let w = Variable::new(array![1.0, 2.0]);
+    /// let adam = Adam::new(vec![w.clone()], 1e-3)?.betas(0.9, 0.99)?.weight_decay(1e-4)?;
+    /// assert_eq!(adam.lr(), 1e-3);
+    /// // Checked here, not at the first step.
+    /// let err = Adam::new(vec![w], 1e-3)?.betas(1.0, 0.99).err().unwrap();
+    /// assert!(matches!(err, Error::Hyperparameter { optimizer: "Adam", name: "beta1", .. }));
+    /// # Ok::<(), autograd_nn::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming `Adam`
+    /// and the rate unless `lr` is finite and at least 0.
+    pub fn new(params: Vec<Variable<S>>, lr: f64) -> Result<Self> {
+        let lr = check_non_negative("Adam", "learning rate", lr)?;
         let moments = params.iter().map(|_| None).collect();
-        Adam {
+        Ok(Adam {
             params,
             lr,
             betas: (0.9, 0.999),
             eps: 1e-8,
             weight_decay: 0.0,
             moments,
-        }
+        })
     }
 
-    /// Sets the moments' decay rates `β₁` and `β₂`, each in `[0, 1)`.
-    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
-        self.betas = (beta1, beta2);
-        self
+    /// Sets the moments' decay rates `β₁` and `β₂`.
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming `Adam`
+    /// and `beta1` or `beta2` unless each is in `[0, 1)`.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Result<Self> {
+        self.betas = (
+            check_unit("Adam", "beta1", beta1)?,
+            check_unit("Adam", "beta2", beta2)?,
+        );
+        Ok(self)
     }
 
     /// Sets `ε`, the term that keeps the denominator from 0.
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming `Adam`
+    /// and `epsilon` unless `eps` is finite and above 0.
+    pub fn eps(mut self, eps: f64) -> Result<Self> {
+        self.eps = check_positive("Adam", "epsilon", eps)?;
+        Ok(self)
     }
 
     /// Sets the L2 penalty `λ`, added to the gradient as `λ·p` (not
     /// decoupled: that is AdamW).
-    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.weight_decay = weight_decay;
-        self
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming `Adam`
+    /// and `weight decay` unless `weight_decay` is finite and at least 0.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Result<Self> {
+        self.weight_decay = check_non_negative("Adam", "weight decay", weight_decay)?;
+        Ok(self)
     }
 }
 
 impl<S: Strategy> Optimizer<S> for Adam<S> {
     fn step(&mut self) -> Result<()> {
         let (beta1, beta2) = self.betas;
-        check_non_negative("Adam", "learning rate", self.lr)?;
-        check_non_negative("Adam", "epsilon", self.eps)?;
-        check_non_negative("Adam", "weight decay", self.weight_decay)?;
-        let in_unit = |b: f64| (0.0..1.0).contains(&b);
-        check("Adam", "beta1", beta1, in_unit(beta1), "in [0, 1)")?;
-        check("Adam", "beta2", beta2, in_unit(beta2), "in [0, 1)")?;
         let (lr, eps, decay) = (self.lr, self.eps, self.weight_decay);
         let (w1, w2) = (1.0 - beta1, 1.0 - beta2);
         let moments = &mut self.moments;
@@ -112,8 +142,9 @@ impl<S: Strategy> Optimizer<S> for Adam<S> {
         self.lr
     }
 
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        self.lr = check_non_negative("Adam", "learning rate", lr)?;
+        Ok(())
     }
 
     fn state_bytes(&self) -> usize {

@@ -31,7 +31,7 @@ use crate::{Error, Result};
 /// use ndarray::array;
 ///
 /// let w = Variable::new(array![1.0, 2.0]);
-/// let mut sgd = Sgd::new(vec![w.clone()], 0.5);
+/// let mut sgd = Sgd::new(vec![w.clone()], 0.5)?;
 /// sum(&square(&w)?)?.backward()?; // the gradient is 2w
 /// sgd.step()?;
 /// assert_eq!(w.data(), array![0.0, 0.0].into_dyn());
@@ -42,12 +42,14 @@ use crate::{Error, Result};
 pub trait Optimizer<S: Strategy = DefaultStrategy> {
     /// One update of every parameter that has a gradient, from that
     /// gradient; a parameter without one is skipped and its state (moments,
-    /// step count) stays as it was.
+    /// step count) stays as it was. The hyperparameters were checked when
+    /// they were set, so a step never fails on them.
     ///
     /// # Errors
-    /// [`Error::Hyperparameter`] naming the optimizer and the value when a
-    /// rate, beta, momentum, epsilon or weight decay is out of range; no
-    /// parameter changes then.
+    /// [`Error::Core`] ([`NotLeaf`](autograd_core::Error::NotLeaf)) when a
+    /// parameter is not a leaf: a function computed it, so its value cannot
+    /// be written. The parameters before it in the list have been updated
+    /// then.
     fn step(&mut self) -> Result<()>;
 
     /// Forgets every parameter's gradient (each becomes `None`, as
@@ -64,8 +66,12 @@ pub trait Optimizer<S: Strategy = DefaultStrategy> {
     /// The learning rate.
     fn lr(&self) -> f64;
 
-    /// Sets the learning rate (checked at the next [`step`](Optimizer::step)).
-    fn set_lr(&mut self, lr: f64);
+    /// Sets the learning rate (a scheduler's call).
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`] naming the optimizer and the rate unless it
+    /// is finite and at least 0; the rate stays as it was then.
+    fn set_lr(&mut self, lr: f64) -> Result<()>;
 
     /// The heap bytes the optimizer holds: its list of parameter handles
     /// and per-parameter state (moments, sums, step counts), exactly as
@@ -73,16 +79,16 @@ pub trait Optimizer<S: Strategy = DefaultStrategy> {
     fn state_bytes(&self) -> usize;
 }
 
-/// `Ok` when `ok`, else the optimizer's error for `name = value`.
-pub(crate) fn check(
+/// `value` when `ok`, else the optimizer's error for `name = value`.
+fn check(
     optimizer: &'static str,
     name: &'static str,
     value: f64,
     ok: bool,
     range: &'static str,
-) -> Result<()> {
+) -> Result<f64> {
     if ok {
-        Ok(())
+        Ok(value)
     } else {
         Err(Error::Hyperparameter {
             optimizer,
@@ -93,13 +99,37 @@ pub(crate) fn check(
     }
 }
 
-/// A rate, epsilon, momentum or decay: at least 0 (NaN is not).
+/// A learning rate or a weight decay: finite and at least 0 (NaN is not;
+/// infinity would turn every parameter it touches into NaN or infinity).
 pub(crate) fn check_non_negative(
     optimizer: &'static str,
     name: &'static str,
     value: f64,
-) -> Result<()> {
-    check(optimizer, name, value, value >= 0.0, ">= 0")
+) -> Result<f64> {
+    let ok = value.is_finite() && value >= 0.0;
+    check(optimizer, name, value, ok, "finite and >= 0")
+}
+
+/// An epsilon: finite and above 0, so that it keeps a denominator from 0.
+pub(crate) fn check_positive(
+    optimizer: &'static str,
+    name: &'static str,
+    value: f64,
+) -> Result<f64> {
+    let ok = value.is_finite() && value > 0.0;
+    check(optimizer, name, value, ok, "finite and > 0")
+}
+
+/// A momentum or a beta: in `[0, 1)`, so that the running averages it
+/// weighs decay instead of growing without bound.
+pub(crate) fn check_unit(optimizer: &'static str, name: &'static str, value: f64) -> Result<f64> {
+    check(
+        optimizer,
+        name,
+        value,
+        (0.0..1.0).contains(&value),
+        "in [0, 1)",
+    )
 }
 
 /// Runs `update` on each parameter that has a gradient, with its index,
@@ -164,7 +194,7 @@ mod tests {
     #[test]
     fn sgd_subtracts_the_rate_times_the_gradient() {
         let w = param(&[1.0, 2.0]);
-        let mut sgd = Sgd::new(vec![w.clone()], 0.1);
+        let mut sgd = Sgd::new(vec![w.clone()], 0.1).unwrap();
         set_grad(&w, &array![0.5, -1.0].into_dyn());
         sgd.step().unwrap();
         assert_eq!(data(&w), array![1.0 - 0.1 * 0.5, 2.0 + 0.1].into_dyn());
@@ -175,7 +205,7 @@ mod tests {
         let (lr, mu) = (0.1, 0.9);
         let w = param(&[1.0, -3.0]);
         let g = array![0.5, 2.0].into_dyn();
-        let mut opt = MomentumSgd::new(vec![w.clone()], lr, mu);
+        let mut opt = MomentumSgd::new(vec![w.clone()], lr, mu).unwrap();
         set_grad(&w, &g);
         opt.step().unwrap();
         let p1 = array![1.0, -3.0].into_dyn() - lr * &g;
@@ -193,7 +223,7 @@ mod tests {
         let lr = 0.5;
         let w = param(&[1.0, 1.0]);
         let g = array![0.25, -4.0].into_dyn();
-        let mut opt = AdaGrad::new(vec![w.clone()], lr);
+        let mut opt = AdaGrad::new(vec![w.clone()], lr).unwrap();
         for t in 1..=3 {
             opt.zero_grad();
             set_grad(&w, &g);
@@ -227,9 +257,10 @@ mod tests {
         for (b1, b2, eps, wd) in [(0.9, 0.999, 1e-8, 0.0), (0.5, 0.9, 1e-3, 0.1)] {
             let w = param(&[0.8]);
             let mut adam = Adam::new(vec![w.clone()], 0.01)
-                .betas(b1, b2)
-                .eps(eps)
-                .weight_decay(wd);
+                .and_then(|a| a.betas(b1, b2))
+                .and_then(|a| a.eps(eps))
+                .and_then(|a| a.weight_decay(wd))
+                .unwrap();
             for (i, &g) in grads.iter().enumerate() {
                 adam.zero_grad();
                 set_grad(&w, &array![g].into_dyn());
@@ -248,7 +279,7 @@ mod tests {
     #[test]
     fn a_parameter_without_a_gradient_is_skipped_and_its_state_waits() {
         let (a, b) = (param(&[1.0]), param(&[1.0]));
-        let mut adam = Adam::new(vec![a.clone(), b.clone()], 0.1);
+        let mut adam = Adam::new(vec![a.clone(), b.clone()], 0.1).unwrap();
         set_grad(&a, &array![1.0].into_dyn());
         adam.step().unwrap();
         assert_eq!(data(&b), array![1.0].into_dyn(), "no gradient, no update");
@@ -263,42 +294,100 @@ mod tests {
         assert!((a.data()[[0]] - second).abs() < 1e-12);
     }
 
+    /// Asserts that `built` is the error naming `optimizer`, `name` and `value`.
+    #[track_caller]
+    fn refused<O>(built: Result<O>, optimizer: &str, name: &str, value: f64) {
+        let Err(err) = built else {
+            panic!("{optimizer} {name} = {value} was accepted")
+        };
+        let Error::Hyperparameter {
+            optimizer: o,
+            name: n,
+            value: v,
+            ..
+        } = &err
+        else {
+            panic!("{optimizer} {name}: {err}")
+        };
+        assert_eq!((*o, *n), (optimizer, name));
+        // NaN is compared by its bits: it is not equal to itself.
+        assert_eq!(v.to_bits(), value.to_bits(), "{optimizer} {name}");
+        assert!(err.to_string().starts_with(optimizer), "{err}");
+    }
+
     #[test]
-    fn bad_hyperparameters_are_errors_from_step_and_change_nothing() {
+    fn bad_hyperparameters_are_refused_when_the_optimizer_is_built() {
+        let w = param(&[1.0]);
+        let p = || vec![w.clone()];
+        let (nan, inf) = (f64::NAN, f64::INFINITY);
+        refused(Sgd::new(p(), -1.0), "Sgd", "learning rate", -1.0);
+        refused(Sgd::new(p(), nan), "Sgd", "learning rate", nan);
+        refused(Sgd::new(p(), inf), "Sgd", "learning rate", inf);
+        refused(
+            MomentumSgd::new(p(), -0.1, 0.9),
+            "MomentumSgd",
+            "learning rate",
+            -0.1,
+        );
+        refused(
+            MomentumSgd::new(p(), 0.1, -0.5),
+            "MomentumSgd",
+            "momentum",
+            -0.5,
+        );
+        refused(
+            MomentumSgd::new(p(), 0.1, 1.0),
+            "MomentumSgd",
+            "momentum",
+            1.0,
+        );
+        refused(AdaGrad::new(p(), nan), "AdaGrad", "learning rate", nan);
+        let adagrad = || AdaGrad::new(p(), 0.1).unwrap();
+        refused(adagrad().eps(-1.0), "AdaGrad", "epsilon", -1.0);
+        refused(adagrad().eps(0.0), "AdaGrad", "epsilon", 0.0);
+        refused(Adam::new(p(), -1e-3), "Adam", "learning rate", -1e-3);
+        let adam = || Adam::new(p(), 0.1).unwrap();
+        refused(adam().betas(1.0, 0.999), "Adam", "beta1", 1.0);
+        refused(adam().betas(0.9, -0.1), "Adam", "beta2", -0.1);
+        refused(adam().eps(0.0), "Adam", "epsilon", 0.0);
+        refused(adam().weight_decay(inf), "Adam", "weight decay", inf);
+        // The edges of the ranges are accepted.
+        Sgd::new(p(), 0.0).unwrap();
+        MomentumSgd::new(p(), 0.1, 0.0).unwrap();
+        Adam::new(p(), 0.1).unwrap().betas(0.0, 0.0).unwrap();
+    }
+
+    #[test]
+    fn set_lr_refuses_a_bad_rate_and_keeps_the_old_one() {
         let w = param(&[1.0]);
         set_grad(&w, &array![1.0].into_dyn());
-        let p = || vec![w.clone()];
-        let mut cases: Vec<(Box<dyn Optimizer<RcWeak>>, &str)> = vec![
-            (Box::new(Sgd::new(p(), -1.0)), "learning rate"),
-            (Box::new(Sgd::new(p(), f64::NAN)), "learning rate"),
-            (Box::new(MomentumSgd::new(p(), 0.1, -0.5)), "momentum"),
-            (Box::new(AdaGrad::new(p(), 0.1).eps(-1.0)), "epsilon"),
-            (Box::new(Adam::new(p(), 0.1).betas(1.0, 0.999)), "beta1"),
-            (Box::new(Adam::new(p(), 0.1).betas(0.9, -0.1)), "beta2"),
-            (
-                Box::new(Adam::new(p(), 0.1).weight_decay(-1.0)),
-                "weight decay",
+        let mut sgd = Sgd::new(vec![w.clone()], 0.5).unwrap();
+        let err = sgd.set_lr(-1.0).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Hyperparameter {
+                    optimizer: "Sgd",
+                    name: "learning rate",
+                    ..
+                }
             ),
-        ];
-        for (opt, what) in &mut cases {
-            match opt.step() {
-                Err(Error::Hyperparameter { name, .. }) => assert_eq!(name, *what),
-                other => panic!("{what}: {other:?}"),
-            }
-            assert_eq!(data(&w), array![1.0].into_dyn());
-        }
-        // A rate fixed with set_lr works again.
-        let mut sgd = Sgd::new(p(), -1.0);
-        assert!(sgd.step().is_err());
-        sgd.set_lr(0.5);
+            "{err}"
+        );
+        assert_eq!(sgd.lr(), 0.5);
         sgd.step().unwrap();
-        assert_eq!((sgd.lr(), data(&w)), (0.5, array![0.5].into_dyn()));
+        assert_eq!(data(&w), array![0.5].into_dyn());
+        sgd.set_lr(0.25).unwrap();
+        assert_eq!(sgd.lr(), 0.25);
+        let mut adam = Adam::new(vec![w.clone()], 0.1).unwrap();
+        assert!(adam.set_lr(f64::NAN).is_err());
+        assert_eq!(adam.lr(), 0.1);
     }
 
     #[test]
     fn updates_write_into_the_one_copy_unless_a_graph_shares_it() {
         let w = param(&[1.0, 2.0, 3.0]);
-        let mut sgd = Sgd::new(vec![w.clone()], 1.0);
+        let mut sgd = Sgd::new(vec![w.clone()], 1.0).unwrap();
         set_grad(&w, &array![1.0, 1.0, 1.0].into_dyn());
         let address = w.data().as_ptr();
         sgd.step().unwrap();
@@ -316,13 +405,13 @@ mod tests {
         let g = ArrayD::from_elem(vec![10], 1.0);
         set_grad(&w, &g);
         let handles = size_of::<V>();
-        let sgd = Sgd::new(vec![w.clone()], 0.1);
+        let sgd = Sgd::new(vec![w.clone()], 0.1).unwrap();
         assert_eq!(sgd.state_bytes(), handles);
-        let mut adam = Adam::new(vec![w.clone()], 0.1);
+        let mut adam = Adam::new(vec![w.clone()], 0.1).unwrap();
         let before = adam.state_bytes();
         adam.step().unwrap();
         assert_eq!(adam.state_bytes(), before + 2 * 10 * size_of::<f64>());
-        let mut momentum = MomentumSgd::new(vec![w.clone()], 0.1, 0.9);
+        let mut momentum = MomentumSgd::new(vec![w.clone()], 0.1, 0.9).unwrap();
         let before = momentum.state_bytes();
         momentum.step().unwrap();
         assert_eq!(momentum.state_bytes(), before + 10 * size_of::<f64>());

@@ -3,7 +3,7 @@
 use autograd_core::{DefaultStrategy, Strategy, Variable};
 use ndarray::{ArrayD, Zip};
 
-use super::{Optimizer, array_bytes, check_non_negative, update_each, vec_bytes};
+use super::{Optimizer, array_bytes, check_non_negative, check_unit, update_each, vec_bytes};
 use crate::Result;
 
 /// `torch.optim.SGD` with momentum `μ` (no dampening, not Nesterov):
@@ -22,21 +22,26 @@ pub struct MomentumSgd<S: Strategy = DefaultStrategy> {
 
 impl<S: Strategy> MomentumSgd<S> {
     /// SGD over `params` at rate `lr` with momentum `momentum` (0.9 is usual).
-    pub fn new(params: Vec<Variable<S>>, lr: f64, momentum: f64) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming
+    /// `MomentumSgd` and the value unless `lr` is finite and at least 0 and
+    /// `momentum` is in `[0, 1)`.
+    pub fn new(params: Vec<Variable<S>>, lr: f64, momentum: f64) -> Result<Self> {
+        let lr = check_non_negative("MomentumSgd", "learning rate", lr)?;
+        let momentum = check_unit("MomentumSgd", "momentum", momentum)?;
         let buffers = params.iter().map(|_| None).collect();
-        MomentumSgd {
+        Ok(MomentumSgd {
             params,
             lr,
             momentum,
             buffers,
-        }
+        })
     }
 }
 
 impl<S: Strategy> Optimizer<S> for MomentumSgd<S> {
     fn step(&mut self) -> Result<()> {
-        check_non_negative("MomentumSgd", "learning rate", self.lr)?;
-        check_non_negative("MomentumSgd", "momentum", self.momentum)?;
         let (step, momentum) = (-self.lr, self.momentum);
         let buffers = &mut self.buffers;
         update_each(&self.params, |i, grad, mut value| {
@@ -63,8 +68,9 @@ impl<S: Strategy> Optimizer<S> for MomentumSgd<S> {
         self.lr
     }
 
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        self.lr = check_non_negative("MomentumSgd", "learning rate", lr)?;
+        Ok(())
     }
 
     fn state_bytes(&self) -> usize {

@@ -14,14 +14,18 @@ pub struct Sgd<S: Strategy = DefaultStrategy> {
 
 impl<S: Strategy> Sgd<S> {
     /// Plain SGD over `params` at rate `lr`.
-    pub fn new(params: Vec<Variable<S>>, lr: f64) -> Self {
-        Sgd { params, lr }
+    ///
+    /// # Errors
+    /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming `Sgd`
+    /// and the rate unless `lr` is finite and at least 0.
+    pub fn new(params: Vec<Variable<S>>, lr: f64) -> Result<Self> {
+        let lr = check_non_negative("Sgd", "learning rate", lr)?;
+        Ok(Sgd { params, lr })
     }
 }
 
 impl<S: Strategy> Optimizer<S> for Sgd<S> {
     fn step(&mut self) -> Result<()> {
-        check_non_negative("Sgd", "learning rate", self.lr)?;
         let step = -self.lr;
         update_each(&self.params, |_, grad, mut value| {
             Zip::from(&mut value)
@@ -38,8 +42,9 @@ impl<S: Strategy> Optimizer<S> for Sgd<S> {
         self.lr
     }
 
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        self.lr = check_non_negative("Sgd", "learning rate", lr)?;
+        Ok(())
     }
 
     fn state_bytes(&self) -> usize {
