@@ -41,7 +41,7 @@ pub use data::{Batches, DataLoader, accuracy};
 pub use error::{Error, Result};
 pub use linear::Linear;
 pub use mlp::{Activation, Mlp};
-pub use module::{Module, Sequential};
+pub use module::{Module, Sequential, layer_params};
 pub use optim::{AdaGrad, Adam, MomentumSgd, Optimizer, Sgd};
 pub use params_file::{load_params, save_params};
 

@@ -10,7 +10,8 @@ use crate::Result;
 /// Parameters are listed in a stable order, layer by layer and weight
 /// before bias, and named as DeZero's `Layer` names them (`l0/W`, `l0/b`,
 /// `l1/W`, ...): the names are the keys of a saved parameter file
-/// ([`save_params`](crate::save_params)).
+/// ([`save_params`](crate::save_params)). A module of its own layers names
+/// them the same way with [`layer_params`].
 ///
 /// ```
 /// use autograd_nn::{Activation, Mlp, Module};
@@ -48,10 +49,59 @@ pub trait Module<S: Strategy = DefaultStrategy> {
     }
 }
 
-/// Layer `index`'s parameters, named `l{index}/...` as DeZero names them.
-pub(crate) fn layer_params<S: Strategy>(
+/// Layer `index`'s parameters, each name prefixed with `l{index}/` as
+/// DeZero names a layer's (`W` becomes `l0/W`): what [`Sequential`] and
+/// [`Mlp`](crate::Mlp) build their [`named_params`](Module::named_params)
+/// from, so that a user's own module composed of layers names its
+/// parameters, and saves them ([`save_params`](crate::save_params)), as the
+/// built-in ones do.
+///
+/// ```
+/// use autograd_core::Variable;
+/// use autograd_nn::{Activation, Linear, Mlp, Module, Result, layer_params};
+/// use autograd_nn::{load_params, save_params};
+/// use ndarray::{Array1, Array2};
+/// use rand::SeedableRng;
+///
+/// /// Two layers with a skip connection around the second.
+/// struct Residual {
+///     first: Linear,
+///     second: Linear,
+/// }
+///
+/// impl Module for Residual {
+///     fn forward(&self, x: &Variable) -> Result<Variable> {
+///         let h = autograd_ops::relu(&self.first.forward(x)?)?;
+///         Ok(autograd_ops::add(&self.second.forward(&h)?, &h)?)
+///     }
+///
+///     fn named_params(&self) -> Vec<(String, Variable)> {
+///         layer_params(0, self.first.named_params())
+///             .chain(layer_params(1, self.second.named_params()))
+///             .collect()
+///     }
+/// }
+///
+/// let block = Residual {
+///     first: Linear::from_arrays(Array2::from_elem((2, 3), 0.5), Array1::zeros(3))?,
+///     second: Linear::from_arrays(Array2::eye(3), Array1::ones(3))?,
+/// };
+/// let names: Vec<String> = block.named_params().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["l0/W", "l0/b", "l1/W", "l1/b"]);
+///
+/// // The same keys as a 2-3-3 Mlp's: one's file loads into the other.
+/// let path = std::env::temp_dir().join(format!("autograd-nn-residual-{}.npz", std::process::id()));
+/// save_params(&block, &path)?;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let mlp: Mlp = Mlp::new(&[2, 3, 3], Activation::Relu, &mut rng)?;
+/// load_params(&mlp, &path)?;
+/// assert_eq!(mlp.layers()[1].weight().data(), Array2::<f64>::eye(3).into_dyn());
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), autograd_nn::Error>(())
+/// ```
+pub fn layer_params<S: Strategy>(
     index: usize,
-    params: Vec<(String, Variable<S>)>,
+    params: impl IntoIterator<Item = (String, Variable<S>)>,
 ) -> impl Iterator<Item = (String, Variable<S>)> {
     params
         .into_iter()
