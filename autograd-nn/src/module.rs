@@ -36,9 +36,12 @@ pub trait Module<S: Strategy = DefaultStrategy> {
     /// The parameters with their names, in the module's stable order.
     fn named_params(&self) -> Vec<(String, Variable<S>)>;
 
-    /// The parameters, in the order of [`named_params`](Module::named_params).
+    /// The parameters, in the order of [`named_params`](Module::named_params),
+    /// each once: a parameter that two layers share (weight tying) is
+    /// listed where it first appears, as torch's `Module.parameters()`
+    /// lists it, so that an optimizer given this list updates it once.
     fn params(&self) -> Vec<Variable<S>> {
-        self.named_params().into_iter().map(|(_, p)| p).collect()
+        distinct(self.named_params().into_iter().map(|(_, p)| p).collect())
     }
 
     /// Forgets every parameter's gradient (DeZero's `cleargrads`).
@@ -47,6 +50,27 @@ pub trait Module<S: Strategy = DefaultStrategy> {
             param.cleargrad();
         }
     }
+}
+
+/// `params` with every variable after its first occurrence dropped (by
+/// identity, [`Variable::ptr_eq`]), the order kept and the buffer reused.
+///
+/// Quadratic in the number of parameters: a variable offers no identity
+/// key to hash, only `ptr_eq`, and a model has tens to hundreds of
+/// parameters, compared once when an optimizer or a parameter file is set
+/// up, never per step.
+pub(crate) fn distinct<S: Strategy>(mut params: Vec<Variable<S>>) -> Vec<Variable<S>> {
+    let mut kept = 0;
+    for i in 0..params.len() {
+        if !params[..kept].iter().any(|p| p.ptr_eq(&params[i])) {
+            // Everything between `kept` and `i` is a duplicate, so the
+            // swap keeps the first occurrences in their order.
+            params.swap(kept, i);
+            kept += 1;
+        }
+    }
+    params.truncate(kept);
+    params
 }
 
 /// Layer `index`'s parameters, each name prefixed with `l{index}/` as

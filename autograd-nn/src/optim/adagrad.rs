@@ -5,6 +5,7 @@ use ndarray::{ArrayD, Zip};
 
 use super::{Optimizer, array_bytes, check_non_negative, check_positive, update_each, vec_bytes};
 use crate::Result;
+use crate::module::distinct;
 
 /// `torch.optim.Adagrad` (no rate decay, no weight decay, sums starting at
 /// 0): `s ← s + g²`, then `p ← p − lr · g / (√s + ε)`, with `ε = 1e-10`.
@@ -18,12 +19,14 @@ pub struct AdaGrad<S: Strategy = DefaultStrategy> {
 
 impl<S: Strategy> AdaGrad<S> {
     /// AdaGrad over `params` at rate `lr` (0.01 is PyTorch's default).
+    /// A variable listed twice (a weight two layers share) is kept once.
     ///
     /// # Errors
     /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming
     /// `AdaGrad` and the rate unless `lr` is finite and at least 0.
     pub fn new(params: Vec<Variable<S>>, lr: f64) -> Result<Self> {
         let lr = check_non_negative("AdaGrad", "learning rate", lr)?;
+        let params = distinct(params);
         let sums = params.iter().map(|_| None).collect();
         Ok(AdaGrad {
             params,

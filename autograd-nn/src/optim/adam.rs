@@ -7,6 +7,7 @@ use super::{
     Optimizer, array_bytes, check_non_negative, check_positive, check_unit, update_each, vec_bytes,
 };
 use crate::Result;
+use crate::module::distinct;
 
 /// `torch.optim.Adam` (not AMSGrad), step by step as its CPU kernel computes:
 /// with `t` the parameter's own step count (it advances only when the
@@ -39,6 +40,7 @@ struct Moments {
 
 impl<S: Strategy> Adam<S> {
     /// Adam over `params` at rate `lr` (0.001 is PyTorch's default).
+    /// A variable listed twice (a weight two layers share) is kept once.
     ///
     /// ```
     /// use autograd_nn::{Adam, Error, Optimizer};
@@ -59,6 +61,7 @@ impl<S: Strategy> Adam<S> {
     /// and the rate unless `lr` is finite and at least 0.
     pub fn new(params: Vec<Variable<S>>, lr: f64) -> Result<Self> {
         let lr = check_non_negative("Adam", "learning rate", lr)?;
+        let params = distinct(params);
         let moments = params.iter().map(|_| None).collect();
         Ok(Adam {
             params,

@@ -5,6 +5,12 @@
 //!
 //! Each update writes into the parameter's one copy of its value
 //! ([`Variable::update_data`]): in place once no graph shares the buffer.
+//!
+//! Every optimizer keeps each parameter once, by identity
+//! ([`Variable::ptr_eq`]): a weight that two layers share (weight tying)
+//! and that a module's [`named_params`](crate::Module::named_params) lists
+//! twice gets one update a step, from its gradient summed over both uses,
+//! as `torch.optim` does with the deduplicated `Module.parameters()`.
 
 mod adagrad;
 mod adam;
@@ -60,7 +66,7 @@ pub trait Optimizer<S: Strategy = DefaultStrategy> {
         }
     }
 
-    /// The parameters, in the order given to `new`.
+    /// The parameters, each once, in the order first given to `new`.
     fn params(&self) -> &[Variable<S>];
 
     /// The learning rate.
@@ -164,7 +170,7 @@ pub(crate) fn array_bytes(a: &ArrayD<f64>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Error;
+    use crate::{Error, Module, Sequential};
     use autograd_core::RcWeak;
     use autograd_ops::{mul, sum};
     use ndarray::{ArrayD, array};
@@ -382,6 +388,86 @@ mod tests {
         let mut adam = Adam::new(vec![w.clone()], 0.1).unwrap();
         assert!(adam.set_lr(f64::NAN).is_err());
         assert_eq!(adam.lr(), 0.1);
+    }
+
+    /// An optimizer of each kind over the given parameters.
+    type MakeOptimizer = fn(Vec<V>) -> Result<Box<dyn Optimizer<RcWeak>>>;
+
+    /// `x · W + b`, with a weight that another layer may share.
+    struct Tied {
+        weight: V,
+        bias: V,
+    }
+
+    impl Module<RcWeak> for Tied {
+        fn forward(&self, x: &V) -> Result<V> {
+            Ok(autograd_ops::linear(x, &self.weight, Some(&self.bias))?)
+        }
+
+        fn named_params(&self) -> Vec<(String, V)> {
+            vec![
+                ("W".to_owned(), self.weight.clone()),
+                ("b".to_owned(), self.bias.clone()),
+            ]
+        }
+    }
+
+    #[test]
+    fn a_parameter_shared_by_two_layers_is_updated_once_per_step() {
+        let weight = V::from_array(array![[1.0, 2.0], [3.0, 4.0]]);
+        let layer = || Tied {
+            weight: weight.clone(),
+            bias: V::from_array(array![0.0, 0.0]),
+        };
+        let model = Sequential::new().push(layer()).push(layer());
+        assert_eq!(model.named_params().len(), 4, "the tie is named twice");
+        assert_eq!(model.params().len(), 3, "and listed once");
+        // The list with the tie twice, as a user's own module might give it.
+        let listed = || -> Vec<V> { model.named_params().into_iter().map(|(_, p)| p).collect() };
+        let makers: [MakeOptimizer; 4] = [
+            |p| Ok(Box::new(Sgd::new(p, 0.1)?)),
+            |p| Ok(Box::new(MomentumSgd::new(p, 0.1, 0.9)?)),
+            |p| Ok(Box::new(AdaGrad::new(p, 0.1)?)),
+            |p| Ok(Box::new(Adam::new(p, 0.1)?)),
+        ];
+        let start = array![[1.0, 2.0], [3.0, 4.0]].into_dyn();
+        for make in makers {
+            weight.set_data(start.clone()).unwrap();
+            model.cleargrads();
+            let x = V::constant(array![[1.0, -1.0], [0.5, 2.0]]);
+            sum(&model.forward(&x).unwrap())
+                .unwrap()
+                .backward()
+                .unwrap();
+            // Both uses' gradients, summed into the one variable.
+            let g = weight.grad().unwrap().to_owned();
+            let mut opt = make(listed()).unwrap();
+            assert_eq!(opt.params().len(), 3);
+            assert!(opt.params()[0].ptr_eq(&weight));
+            opt.step().unwrap();
+            // The same optimizer over the weight alone, with the same gradient.
+            let alone = param(&[1.0, 2.0, 3.0, 4.0]);
+            set_grad(
+                &alone,
+                &g.iter().copied().collect::<ndarray::Array1<_>>().into_dyn(),
+            );
+            make(vec![alone.clone()]).unwrap().step().unwrap();
+            assert_eq!(
+                data(&weight).iter().collect::<Vec<_>>(),
+                data(&alone).iter().collect::<Vec<_>>()
+            );
+        }
+        // SGD in figures: the weight moves by lr·g, not 2·lr·g.
+        weight.set_data(start.clone()).unwrap();
+        model.cleargrads();
+        let x = V::constant(array![[1.0, -1.0]]);
+        sum(&model.forward(&x).unwrap())
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g = weight.grad().unwrap().to_owned();
+        Sgd::new(listed(), 0.1).unwrap().step().unwrap();
+        assert_eq!(data(&weight), &start - &(0.1 * &g));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use ndarray::{ArrayD, Zip};
 
 use super::{Optimizer, array_bytes, check_non_negative, check_unit, update_each, vec_bytes};
 use crate::Result;
+use crate::module::distinct;
 
 /// `torch.optim.SGD` with momentum `μ` (no dampening, not Nesterov):
 /// `b ← μ · b + g` (`b ← g` at a parameter's first update), then
@@ -22,6 +23,7 @@ pub struct MomentumSgd<S: Strategy = DefaultStrategy> {
 
 impl<S: Strategy> MomentumSgd<S> {
     /// SGD over `params` at rate `lr` with momentum `momentum` (0.9 is usual).
+    /// A variable listed twice (a weight two layers share) is kept once.
     ///
     /// # Errors
     /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming
@@ -30,6 +32,7 @@ impl<S: Strategy> MomentumSgd<S> {
     pub fn new(params: Vec<Variable<S>>, lr: f64, momentum: f64) -> Result<Self> {
         let lr = check_non_negative("MomentumSgd", "learning rate", lr)?;
         let momentum = check_unit("MomentumSgd", "momentum", momentum)?;
+        let params = distinct(params);
         let buffers = params.iter().map(|_| None).collect();
         Ok(MomentumSgd {
             params,

@@ -5,6 +5,7 @@ use ndarray::Zip;
 
 use super::{Optimizer, check_non_negative, update_each, vec_bytes};
 use crate::Result;
+use crate::module::distinct;
 
 /// `p ← p − lr · g` (`torch.optim.SGD` without momentum).
 pub struct Sgd<S: Strategy = DefaultStrategy> {
@@ -14,13 +15,17 @@ pub struct Sgd<S: Strategy = DefaultStrategy> {
 
 impl<S: Strategy> Sgd<S> {
     /// Plain SGD over `params` at rate `lr`.
+    /// A variable listed twice (a weight two layers share) is kept once.
     ///
     /// # Errors
     /// [`Error::Hyperparameter`](crate::Error::Hyperparameter) naming `Sgd`
     /// and the rate unless `lr` is finite and at least 0.
     pub fn new(params: Vec<Variable<S>>, lr: f64) -> Result<Self> {
         let lr = check_non_negative("Sgd", "learning rate", lr)?;
-        Ok(Sgd { params, lr })
+        Ok(Sgd {
+            params: distinct(params),
+            lr,
+        })
     }
 }
 
