@@ -140,6 +140,35 @@ pub enum Error {
         /// What the reader said.
         reason: String,
     },
+    /// A parameter file that is not an `.npz` archive this crate reads: not
+    /// a zip file, or a damaged one (a record missing, a CRC-32 that does
+    /// not match), or one that uses what `numpy.savez` never writes (a
+    /// compression method other than stored and deflate, encryption,
+    /// several disks).
+    #[error("{path}: not a readable .npz file: {reason}")]
+    NpzFormat {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A size that a parameter file states (a zip member's, an array's
+    /// shape, a header's length) larger than what the file holds there: a
+    /// damaged or hostile file, refused before anything is allocated for
+    /// the size.
+    #[error("{path}: {part} claims {claimed} bytes, but only {available} are there")]
+    ClaimedSize {
+        /// The file.
+        path: PathBuf,
+        /// The part of the file that states the size, naming its member
+        /// or array.
+        part: String,
+        /// The bytes it states.
+        claimed: u128,
+        /// The bytes there are (or, for a deflated member, the most its
+        /// compressed bytes can inflate to).
+        available: u64,
+    },
     /// A module with two parameters of one name cannot be saved by name.
     #[error("{name:?} names two parameters; save_params needs each name once")]
     DuplicateName {

@@ -1,15 +1,21 @@
 //! [`save_params`] and [`load_params`]: a module's parameters in an `.npz`
 //! file, keyed by [`Module::named_params`] (DeZero's `save_weights`, which
 //! calls `np.savez`): `numpy.load(path)["l0/W"]` reads one back.
+//!
+//! The format is read and written here (`npz.rs` the zip container,
+//! `npy.rs` each array) rather than through a crate, so that every size a file
+//! states is checked against the file before anything is allocated for it.
 
-use std::collections::HashSet;
+mod npy;
+mod npz;
+
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 use std::path::Path;
 
 use autograd_core::Strategy;
-use ndarray::{ArrayD, IxDyn, OwnedRepr};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray::ArrayD;
 
 use crate::{Error, Module, Result};
 
@@ -45,12 +51,12 @@ pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
         source,
     };
     let file = File::create(path).map_err(io)?;
-    let mut npz = NpzWriter::new(BufWriter::new(file));
+    let mut npz = npz::Writer::new(BufWriter::new(file), false);
     for (name, param) in &params {
-        npz.add_array(name.as_str(), &param.data())
-            .map_err(|e| io(std::io::Error::other(e)))?;
+        let array = npy::encode(param.data().view());
+        npz.add(&format!("{name}.npy"), &array).map_err(io)?;
     }
-    npz.finish().map_err(|e| io(std::io::Error::other(e)))?;
+    npz.finish().map_err(io)?;
     Ok(())
 }
 
@@ -58,41 +64,45 @@ pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
 /// name, into the parameter's value. All or nothing: every array is read
 /// and checked before any parameter changes.
 ///
+/// A damaged or hostile file is an error, never an abort: every size the
+/// file states (the zip archive's offsets and member sizes, each array's
+/// header and shape) is checked against the bytes the file has before
+/// anything is allocated for it.
+///
 /// # Errors
-/// [`Error::Io`] when the file cannot be opened or is not an `.npz` file,
-/// [`Error::MissingParam`] for a parameter the file has no array for,
-/// [`Error::ParamShape`] for an array of another shape than its parameter,
-/// [`Error::ParamArray`] for an array that is not `f64`; each names the
-/// parameter, and no parameter changes.
+/// [`Error::Io`] when the file cannot be read, [`Error::NpzFormat`] when it
+/// is not an `.npz` file this reads, [`Error::ClaimedSize`] for a size in
+/// it larger than the file holds, [`Error::MissingParam`] for a parameter
+/// the file has no array for, [`Error::ParamShape`] for an array of another
+/// shape than its parameter, [`Error::ParamArray`] for an array that is not
+/// `f64`; each names the file and the array, and no parameter changes.
 pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
-    let io = |source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let file = File::open(path).map_err(io)?;
-    let mut npz = NpzReader::new(BufReader::new(file)).map_err(|e| io(std::io::Error::other(e)))?;
-    let names: HashSet<String> = npz
-        .names()
-        .map_err(|e| io(std::io::Error::other(e)))?
-        .into_iter()
-        .map(|n| n.strip_suffix(".npy").map(str::to_owned).unwrap_or(n))
-        .collect();
+    })?;
+    let archive = npz::Archive::parse(&bytes, path)?;
+    // numpy.load's keys: the member names without `.npy`.
+    let mut members = HashMap::new();
+    for member in archive.members() {
+        let key = member.name.strip_suffix(".npy").unwrap_or(&member.name);
+        if members.insert(key, member).is_some() {
+            return Err(Error::NpzFormat {
+                path: path.to_path_buf(),
+                reason: format!("two members hold the array {key:?}"),
+            });
+        }
+    }
     let params = module.named_params();
-    let mut arrays = Vec::with_capacity(params.len());
+    let mut arrays: Vec<ArrayD<f64>> = Vec::with_capacity(params.len());
     for (name, param) in &params {
-        if !names.contains(name) {
+        let Some(member) = members.get(name.as_str()) else {
             return Err(Error::MissingParam {
                 path: path.to_path_buf(),
                 name: name.clone(),
             });
-        }
-        let array: ArrayD<f64> =
-            npz.by_name::<OwnedRepr<f64>, IxDyn>(name)
-                .map_err(|e| Error::ParamArray {
-                    path: path.to_path_buf(),
-                    name: name.clone(),
-                    reason: e.to_string(),
-                })?;
+        };
+        let array = npy::decode(&archive.read(member)?, path, name)?;
         let expected = param.shape();
         if array.shape() != expected.as_slice() {
             return Err(Error::ParamShape {
@@ -115,8 +125,17 @@ mod tests {
     use super::*;
     use crate::{Activation, Linear, Mlp};
     use autograd_core::RcWeak;
-    use ndarray::{Array1, Array2, array};
+    use ndarray::{Array1, Array2};
     use rand::SeedableRng;
+
+    /// Writes an `.npz` file of these members (names with `.npy`), stored.
+    fn write_npz(path: &Path, members: &[(&str, &[u8])]) {
+        let mut npz = npz::Writer::new(File::create(path).unwrap(), false);
+        for (name, data) in members {
+            npz.add(name, data).unwrap();
+        }
+        npz.finish().unwrap();
+    }
 
     fn temp(name: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!("autograd-nn-{}-{name}.npz", std::process::id()))
@@ -176,9 +195,11 @@ mod tests {
         assert_eq!(values(&model), before);
 
         // An f32 array under a parameter's name.
-        let mut npz = NpzWriter::new(File::create(&path).unwrap());
-        npz.add_array("l0/W", &array![[1.0f32]]).unwrap();
-        npz.finish().unwrap();
+        let f32_array = npy::with_header(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }\n",
+            &1.0f32.to_le_bytes(),
+        );
+        write_npz(&path, &[("l0/W.npy", &f32_array)]);
         let err = load_params(&model, &path).unwrap_err();
         assert!(
             matches!(&err, Error::ParamArray { name, .. } if name == "l0/W"),
@@ -189,6 +210,34 @@ mod tests {
 
         let err = load_params(&model, &temp("nowhere")).unwrap_err();
         assert!(matches!(err, Error::Io { .. }));
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_shape_larger_than_the_file_is_an_error_not_an_abort() {
+        // A 200-byte file whose l0/W claims 2^59 elements (4 EiB): read
+        // with a reader that allocates from the header, this aborts the
+        // process; here the size is checked against the bytes first.
+        let path = temp("claimed");
+        let huge = npy::with_header(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (576460752303423488,), }\n",
+            &[0; 8],
+        );
+        write_npz(&path, &[("l0/W.npy", &huge)]);
+        assert!(std::fs::metadata(&path).unwrap().len() < 300);
+        let model = mlp(4);
+        let before = values(&model);
+        let err = load_params(&model, &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::ClaimedSize { part, claimed, available: 8, .. }
+                if part.contains("\"l0/W\"") && *claimed == 1 << 62),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        assert_eq!(values(&model), before);
         std::fs::remove_file(path).unwrap();
     }
 
