@@ -1,6 +1,8 @@
-//! [`save_params`] and [`load_params`]: a module's parameters in an `.npz`
-//! file, keyed by [`Module::named_params`] (DeZero's `save_weights`, which
-//! calls `np.savez`): `numpy.load(path)["l0/W"]` reads one back.
+//! [`save_params`], [`save_params_compressed`] and [`load_params`]: a
+//! module's parameters in an `.npz` file, keyed by
+//! [`Module::named_params`], as `np.savez` (stored) or `np.savez_compressed`
+//! (deflated, what DeZero's `save_weights` calls) write them:
+//! `numpy.load(path)["l0/W"]` reads one back, and DeZero's files load here.
 //!
 //! The format is read and written here (`npz.rs` the zip container,
 //! `npy.rs` each array) rather than through a crate, so that every size a file
@@ -20,7 +22,8 @@ use ndarray::ArrayD;
 use crate::{Error, Module, Result};
 
 /// Writes every parameter of `module` to an uncompressed `.npz` file at
-/// `path`, one `f64` array per parameter, named as `named_params` names it.
+/// `path`, one `f64` array per parameter, named as `named_params` names it:
+/// what `np.savez` writes. [`save_params_compressed`] deflates the arrays.
 ///
 /// ```
 /// use autograd_nn::{Activation, Mlp, Module, load_params, save_params};
@@ -41,6 +44,40 @@ use crate::{Error, Module, Result};
 /// [`Error::DuplicateName`] when two parameters share a name (nothing is
 /// written then), [`Error::Io`] when the file cannot be written.
 pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
+    save(module, path, false)
+}
+
+/// [`save_params`] with every array deflated: what `np.savez_compressed`
+/// (and so DeZero's `save_weights`) writes. Smaller files for weights that
+/// compress (zeros, repeated values, few distinct values); trained weights
+/// in `f64` shrink little, and saving and loading take longer.
+///
+/// ```
+/// use autograd_nn::{Linear, Module, Sequential, load_params, save_params_compressed};
+/// use ndarray::{Array1, Array2};
+///
+/// let model: Sequential = Sequential::new()
+///     .push(Linear::from_arrays(Array2::zeros((100, 10)), Array1::zeros(10))?);
+/// let path = std::env::temp_dir().join(format!("autograd-nn-doc-z-{}.npz", std::process::id()));
+/// save_params_compressed(&model, &path)?;
+/// let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+/// assert!(size > 0 && size < 1000, "8,080 bytes of zeros in {size}");
+/// load_params(&model, &path)?;
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), autograd_nn::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`save_params`].
+pub fn save_params_compressed<S: Strategy, M: Module<S> + ?Sized>(
+    module: &M,
+    path: &Path,
+) -> Result<()> {
+    save(module, path, true)
+}
+
+/// [`save_params`], its arrays deflated when `deflate`.
+fn save<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path, deflate: bool) -> Result<()> {
     let params = module.named_params();
     let mut seen = HashSet::new();
     if let Some((name, _)) = params.iter().find(|(name, _)| !seen.insert(name.as_str())) {
@@ -51,7 +88,7 @@ pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
         source,
     };
     let file = File::create(path).map_err(io)?;
-    let mut npz = npz::Writer::new(BufWriter::new(file), false);
+    let mut npz = npz::Writer::new(BufWriter::new(file), deflate);
     for (name, param) in &params {
         let array = npy::encode(param.data().view());
         npz.add(&format!("{name}.npy"), &array).map_err(io)?;
@@ -62,7 +99,9 @@ pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
 
 /// Reads every parameter of `module` from the `.npz` file at `path`, by
 /// name, into the parameter's value. All or nothing: every array is read
-/// and checked before any parameter changes.
+/// and checked before any parameter changes. The file's arrays may be
+/// stored or deflated: `np.savez`'s, `np.savez_compressed`'s (DeZero's
+/// `save_weights`), [`save_params`]' and [`save_params_compressed`]'.
 ///
 /// A damaged or hostile file is an error, never an abort: every size the
 /// file states (the zip archive's offsets and member sizes, each array's
@@ -211,6 +250,56 @@ mod tests {
         let err = load_params(&model, &temp("nowhere")).unwrap_err();
         assert!(matches!(err, Error::Io { .. }));
         std::fs::remove_file(path).unwrap();
+    }
+
+    /// An MLP of these widths whose parameters are all zero.
+    fn zeros(sizes: &[usize]) -> Mlp<RcWeak> {
+        let layers = sizes
+            .windows(2)
+            .map(|w| Linear::from_arrays(Array2::zeros((w[0], w[1])), Array1::zeros(w[1])).unwrap())
+            .collect();
+        Mlp::from_layers(layers, Activation::Relu).unwrap()
+    }
+
+    #[test]
+    fn numpys_savez_and_savez_compressed_files_load() {
+        let expected = [
+            ndarray::array![[0.0, 0.125, 0.25], [0.375, 0.5, 0.625]].into_dyn(),
+            ndarray::array![0.5, -1.0, 2.0].into_dyn(),
+            ndarray::array![[1.0], [-2.0], [0.25]].into_dyn(),
+            ndarray::array![3.0].into_dyn(),
+        ];
+        for file in ["savez.npz", "savez_compressed.npz"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("src/testdata")
+                .join(file);
+            let model = zeros(&[2, 3, 1]);
+            load_params(&model, &path).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(values(&model), expected, "{file}");
+        }
+    }
+
+    #[test]
+    fn compressed_files_load_back_bit_for_bit_and_compress() {
+        let (plain, compressed) = (temp("plain"), temp("deflated"));
+        let (saved, loaded) = (mlp(5), mlp(6));
+        save_params_compressed(&saved, &compressed).unwrap();
+        load_params(&loaded, &compressed).unwrap();
+        assert_eq!(values(&saved), values(&loaded));
+        // Zeros deflate to next to nothing, and load back as zeros.
+        let zero = zeros(&[3, 4, 2]);
+        save_params(&zero, &plain).unwrap();
+        save_params_compressed(&zero, &compressed).unwrap();
+        let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+        let (plain_size, compressed_size) = (size(&plain), size(&compressed));
+        assert!(
+            compressed_size < plain_size * 3 / 4,
+            "{compressed_size} {plain_size}"
+        );
+        load_params(&loaded, &compressed).unwrap();
+        assert_eq!(values(&loaded), values(&zero));
+        std::fs::remove_file(plain).unwrap();
+        std::fs::remove_file(compressed).unwrap();
     }
 
     #[test]
