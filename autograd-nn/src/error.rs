@@ -169,6 +169,14 @@ pub enum Error {
         /// compressed bytes can inflate to).
         available: u64,
     },
+    /// A module's parameter that a function computed (also one
+    /// [unchained](autograd_core::Variable::unchain) since), so that its
+    /// value is the function's and no file can set it.
+    #[error("{name:?} is not a leaf (a function computed it), so no file can set its value")]
+    ParamNotLeaf {
+        /// The parameter's name.
+        name: String,
+    },
     /// A module with two parameters of one name cannot be saved by name.
     #[error("{name:?} names two parameters; save_params needs each name once")]
     DuplicateName {

@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use autograd_core::Strategy;
+use autograd_core::{Generation, Strategy};
 use ndarray::ArrayD;
 
 use crate::{Error, Module, Result};
@@ -114,8 +114,21 @@ fn save<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path, deflate: bo
 /// it larger than the file holds, [`Error::MissingParam`] for a parameter
 /// the file has no array for, [`Error::ParamShape`] for an array of another
 /// shape than its parameter, [`Error::ParamArray`] for an array that is not
-/// `f64`; each names the file and the array, and no parameter changes.
+/// `f64`; each names the file and the array. [`Error::ParamNotLeaf`] for a
+/// parameter that a function computed, checked first. No parameter changes
+/// on any error.
 pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
+    let params = module.named_params();
+    // `Variable::update_data` writes a variable that no function created;
+    // `is_leaf` also counts one unchained since, which it refuses. A
+    // generation of 0 is exactly "no creator": checked for every parameter
+    // before anything is read or written.
+    if let Some((name, _)) = params
+        .iter()
+        .find(|(_, p)| p.generation() != Generation::LEAF)
+    {
+        return Err(Error::ParamNotLeaf { name: name.clone() });
+    }
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -132,7 +145,6 @@ pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
             });
         }
     }
-    let params = module.named_params();
     let mut arrays: Vec<ArrayD<f64>> = Vec::with_capacity(params.len());
     for (name, param) in &params {
         let Some(member) = members.get(name.as_str()) else {
@@ -163,7 +175,7 @@ pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
 mod tests {
     use super::*;
     use crate::{Activation, Linear, Mlp};
-    use autograd_core::RcWeak;
+    use autograd_core::{RcWeak, Variable};
     use ndarray::{Array1, Array2};
     use rand::SeedableRng;
 
@@ -330,17 +342,66 @@ mod tests {
         std::fs::remove_file(path).unwrap();
     }
 
+    /// A leaf `a` and, second, `b` that a function computed from it.
+    struct Computed {
+        a: Variable<RcWeak>,
+        b: Variable<RcWeak>,
+    }
+
+    impl Module<RcWeak> for Computed {
+        fn forward(&self, x: &Variable<RcWeak>) -> Result<Variable<RcWeak>> {
+            Ok(autograd_ops::add(x, &self.b)?)
+        }
+        fn named_params(&self) -> Vec<(String, Variable<RcWeak>)> {
+            vec![
+                ("a".to_owned(), self.a.clone()),
+                ("b".to_owned(), self.b.clone()),
+            ]
+        }
+    }
+
+    #[test]
+    fn a_parameter_that_is_not_a_leaf_fails_the_load_before_any_parameter_changes() {
+        let path = temp("computed");
+        let a = Variable::<RcWeak>::new(ndarray::array![1.0, 2.0]);
+        let b = autograd_ops::mul(&a, &Variable::constant(ndarray::array![3.0, 3.0])).unwrap();
+        let module = Computed {
+            a: a.clone(),
+            b: b.clone(),
+        };
+        save_params(&module, &path).unwrap();
+        a.set_data(ndarray::array![5.0, 6.0]).unwrap();
+        let err = load_params(&module, &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::ParamNotLeaf { name } if name == "b"),
+            "{err}"
+        );
+        assert_eq!(
+            a.data(),
+            ndarray::array![5.0, 6.0].into_dyn(),
+            "a unchanged"
+        );
+        // Unchained, `b` is a leaf by `is_leaf` but its value stays its
+        // creator's: still refused, still before `a` changes.
+        b.unchain();
+        assert!(b.is_leaf());
+        let err = load_params(&module, &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::ParamNotLeaf { name } if name == "b"),
+            "{err}"
+        );
+        assert_eq!(a.data(), ndarray::array![5.0, 6.0].into_dyn());
+        std::fs::remove_file(path).unwrap();
+    }
+
     #[test]
     fn two_parameters_of_one_name_are_refused_before_writing() {
         struct Twice(Linear<RcWeak>);
         impl Module<RcWeak> for Twice {
-            fn forward(
-                &self,
-                x: &autograd_core::Variable<RcWeak>,
-            ) -> Result<autograd_core::Variable<RcWeak>> {
+            fn forward(&self, x: &Variable<RcWeak>) -> Result<Variable<RcWeak>> {
                 self.0.forward(x)
             }
-            fn named_params(&self) -> Vec<(String, autograd_core::Variable<RcWeak>)> {
+            fn named_params(&self) -> Vec<(String, Variable<RcWeak>)> {
                 let mut p = self.0.named_params();
                 p.extend(self.0.named_params());
                 p
