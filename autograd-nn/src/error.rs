@@ -177,8 +177,10 @@ pub enum Error {
         /// The parameter's name.
         name: String,
     },
-    /// A module with two parameters of one name cannot be saved by name.
-    #[error("{name:?} names two parameters; save_params needs each name once")]
+    /// A module that gives one name to two different parameters cannot be
+    /// saved or loaded by name (one parameter at two places under two
+    /// names, a tied weight, can).
+    #[error("{name:?} names two different parameters; a parameter file needs each name once")]
     DuplicateName {
         /// The name.
         name: String,

@@ -11,12 +11,12 @@
 mod npy;
 mod npz;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use autograd_core::{Generation, Strategy};
+use autograd_core::{Generation, Strategy, Variable};
 use ndarray::ArrayD;
 
 use crate::{Error, Module, Result};
@@ -24,6 +24,9 @@ use crate::{Error, Module, Result};
 /// Writes every parameter of `module` to an uncompressed `.npz` file at
 /// `path`, one `f64` array per parameter, named as `named_params` names it:
 /// what `np.savez` writes. [`save_params_compressed`] deflates the arrays.
+///
+/// A parameter that `named_params` lists at several places (a weight that
+/// two layers share) is saved once, under the first name it gives it.
 ///
 /// ```
 /// use autograd_nn::{Activation, Mlp, Module, load_params, save_params};
@@ -41,8 +44,9 @@ use crate::{Error, Module, Result};
 /// ```
 ///
 /// # Errors
-/// [`Error::DuplicateName`] when two parameters share a name (nothing is
-/// written then), [`Error::Io`] when the file cannot be written.
+/// [`Error::DuplicateName`] when two different parameters share a name
+/// (nothing is written then), [`Error::Io`] when the file cannot be
+/// written.
 pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
     save(module, path, false)
 }
@@ -76,20 +80,60 @@ pub fn save_params_compressed<S: Strategy, M: Module<S> + ?Sized>(
     save(module, path, true)
 }
 
+/// One parameter of a module as a file holds it: once, under the first
+/// name [`Module::named_params`] gives it.
+struct Entry<S: Strategy> {
+    name: String,
+    /// The names of its later places (a weight two layers share).
+    aliases: Vec<String>,
+    param: Variable<S>,
+}
+
+/// The module's distinct parameters (by [`Variable::ptr_eq`]), in order.
+///
+/// # Errors
+/// [`Error::DuplicateName`] when one name is given to two different
+/// parameters (one parameter listed twice under one name is one entry).
+fn entries<S: Strategy, M: Module<S> + ?Sized>(module: &M) -> Result<Vec<Entry<S>>> {
+    let mut entries: Vec<Entry<S>> = Vec::new();
+    // Each name's entry.
+    let mut owners: HashMap<String, usize> = HashMap::new();
+    for (name, param) in module.named_params() {
+        let index = match entries.iter().position(|e| e.param.ptr_eq(&param)) {
+            Some(index) => index,
+            None => {
+                entries.push(Entry {
+                    name: name.clone(),
+                    aliases: Vec::new(),
+                    param,
+                });
+                entries.len() - 1
+            }
+        };
+        match owners.get(&name) {
+            Some(&owner) if owner != index => return Err(Error::DuplicateName { name }),
+            Some(_) => {}
+            None => {
+                if entries[index].name != name {
+                    entries[index].aliases.push(name.clone());
+                }
+                owners.insert(name, index);
+            }
+        }
+    }
+    Ok(entries)
+}
+
 /// [`save_params`], its arrays deflated when `deflate`.
 fn save<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path, deflate: bool) -> Result<()> {
-    let params = module.named_params();
-    let mut seen = HashSet::new();
-    if let Some((name, _)) = params.iter().find(|(name, _)| !seen.insert(name.as_str())) {
-        return Err(Error::DuplicateName { name: name.clone() });
-    }
+    let entries = entries(module)?;
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
     let file = File::create(path).map_err(io)?;
     let mut npz = npz::Writer::new(BufWriter::new(file), deflate);
-    for (name, param) in &params {
+    for Entry { name, param, .. } in &entries {
         let array = npy::encode(param.data().view());
         npz.add(&format!("{name}.npy"), &array).map_err(io)?;
     }
@@ -103,6 +147,10 @@ fn save<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path, deflate: bo
 /// stored or deflated: `np.savez`'s, `np.savez_compressed`'s (DeZero's
 /// `save_weights`), [`save_params`]' and [`save_params_compressed`]'.
 ///
+/// A parameter that `named_params` lists at several places (a weight that
+/// two layers share) is set once, from the array under the first name it
+/// gives it; an array under one of its later names is not read.
+///
 /// A damaged or hostile file is an error, never an abort: every size the
 /// file states (the zip archive's offsets and member sizes, each array's
 /// header and shape) is checked against the bytes the file has before
@@ -115,19 +163,22 @@ fn save<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path, deflate: bo
 /// the file has no array for, [`Error::ParamShape`] for an array of another
 /// shape than its parameter, [`Error::ParamArray`] for an array that is not
 /// `f64`; each names the file and the array. [`Error::ParamNotLeaf`] for a
-/// parameter that a function computed, checked first. No parameter changes
-/// on any error.
+/// parameter that a function computed and [`Error::DuplicateName`] for a
+/// name given to two different parameters, checked first. No parameter
+/// changes on any error.
 pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
-    let params = module.named_params();
+    let entries = entries(module)?;
     // `Variable::update_data` writes a variable that no function created;
     // `is_leaf` also counts one unchained since, which it refuses. A
     // generation of 0 is exactly "no creator": checked for every parameter
     // before anything is read or written.
-    if let Some((name, _)) = params
+    if let Some(entry) = entries
         .iter()
-        .find(|(_, p)| p.generation() != Generation::LEAF)
+        .find(|e| e.param.generation() != Generation::LEAF)
     {
-        return Err(Error::ParamNotLeaf { name: name.clone() });
+        return Err(Error::ParamNotLeaf {
+            name: entry.name.clone(),
+        });
     }
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -145,8 +196,8 @@ pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
             });
         }
     }
-    let mut arrays: Vec<ArrayD<f64>> = Vec::with_capacity(params.len());
-    for (name, param) in &params {
+    let mut arrays: Vec<ArrayD<f64>> = Vec::with_capacity(entries.len());
+    for Entry { name, param, .. } in &entries {
         let Some(member) = members.get(name.as_str()) else {
             return Err(Error::MissingParam {
                 path: path.to_path_buf(),
@@ -165,8 +216,8 @@ pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
         }
         arrays.push(array);
     }
-    for ((_, param), array) in params.iter().zip(&arrays) {
-        param.update_data(|mut value| value.assign(array))?;
+    for (entry, array) in entries.iter().zip(&arrays) {
+        entry.param.update_data(|mut value| value.assign(array))?;
     }
     Ok(())
 }
@@ -396,21 +447,103 @@ mod tests {
 
     #[test]
     fn two_parameters_of_one_name_are_refused_before_writing() {
-        struct Twice(Linear<RcWeak>);
-        impl Module<RcWeak> for Twice {
+        /// Two layers' parameters, their names not prefixed.
+        struct Unprefixed(Linear<RcWeak>, Linear<RcWeak>);
+        impl Module<RcWeak> for Unprefixed {
             fn forward(&self, x: &Variable<RcWeak>) -> Result<Variable<RcWeak>> {
-                self.0.forward(x)
+                self.1.forward(&self.0.forward(x)?)
             }
             fn named_params(&self) -> Vec<(String, Variable<RcWeak>)> {
                 let mut p = self.0.named_params();
-                p.extend(self.0.named_params());
+                p.extend(self.1.named_params());
                 p
             }
         }
         let path = temp("twice");
-        let layer = Linear::from_arrays(Array2::zeros((1, 1)), Array1::zeros(1)).unwrap();
-        let err = save_params(&Twice(layer), &path).unwrap_err();
-        assert!(matches!(err, Error::DuplicateName { name } if name == "W"));
+        let layer = || Linear::from_arrays(Array2::zeros((1, 1)), Array1::zeros(1)).unwrap();
+        let module = Unprefixed(layer(), layer());
+        let err = save_params(&module, &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::DuplicateName { name } if name == "W"),
+            "{err}"
+        );
         assert!(!path.exists());
+        let err = load_params(&module, &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::DuplicateName { name } if name == "W"),
+            "{err}"
+        );
+    }
+
+    /// `x · W + b`, with a weight that another layer may share.
+    struct Tied {
+        weight: Variable<RcWeak>,
+        bias: Variable<RcWeak>,
+    }
+
+    impl Module<RcWeak> for Tied {
+        fn forward(&self, x: &Variable<RcWeak>) -> Result<Variable<RcWeak>> {
+            Ok(autograd_ops::linear(x, &self.weight, Some(&self.bias))?)
+        }
+        fn named_params(&self) -> Vec<(String, Variable<RcWeak>)> {
+            vec![
+                ("W".to_owned(), self.weight.clone()),
+                ("b".to_owned(), self.bias.clone()),
+            ]
+        }
+    }
+
+    /// Two layers sharing one 2×2 weight of this value.
+    fn tied(weight: ndarray::Array2<f64>) -> (crate::Sequential<RcWeak>, Variable<RcWeak>) {
+        let weight = Variable::new(weight);
+        let layer = |b: f64| Tied {
+            weight: weight.clone(),
+            bias: Variable::new(ndarray::array![b, b]),
+        };
+        let model = crate::Sequential::new().push(layer(1.0)).push(layer(2.0));
+        (model, weight)
+    }
+
+    #[test]
+    fn a_shared_parameter_is_saved_once_under_its_first_name_and_loaded_once() {
+        let path = temp("tied");
+        let (saved, _) = tied(ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
+        save_params(&saved, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let archive = npz::Archive::parse(&bytes, &path).unwrap();
+        let names: Vec<&str> = archive.members().iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["l0/W.npy", "l0/b.npy", "l1/b.npy"]);
+
+        let (loaded, weight) = tied(Array2::zeros((2, 2)));
+        load_params(&loaded, &path).unwrap();
+        assert_eq!(
+            weight.data(),
+            ndarray::array![[1.0, 2.0], [3.0, 4.0]].into_dyn()
+        );
+        assert_eq!(
+            loaded.params()[2].data(),
+            ndarray::array![2.0, 2.0].into_dyn()
+        );
+
+        // A file that holds the weight under both names (as torch's
+        // state_dict lists it): set once, from the first name's array.
+        let first = npy::encode(ndarray::array![[5.0, 5.0], [5.0, 5.0]].into_dyn().view());
+        let second = npy::encode(ndarray::array![[9.0, 9.0], [9.0, 9.0]].into_dyn().view());
+        let bias = npy::encode(ndarray::array![0.0, 0.0].into_dyn().view());
+        write_npz(
+            &path,
+            &[
+                ("l0/W.npy", &first),
+                ("l0/b.npy", &bias),
+                ("l1/W.npy", &second),
+                ("l1/b.npy", &bias),
+            ],
+        );
+        load_params(&loaded, &path).unwrap();
+        assert_eq!(
+            weight.data(),
+            ndarray::array![[5.0, 5.0], [5.0, 5.0]].into_dyn()
+        );
+        std::fs::remove_file(path).unwrap();
     }
 }
