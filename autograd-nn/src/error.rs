@@ -115,6 +115,18 @@ pub enum Error {
         /// The parameter's name.
         name: String,
     },
+    /// A parameter file with arrays that no parameter of the module claims
+    /// (a file for another model, or for a larger one): refused by
+    /// [`load_params`](crate::load_params), as PyTorch's
+    /// `load_state_dict(strict=True)` refuses them, and ignored by
+    /// [`load_params_lenient`](crate::load_params_lenient).
+    #[error("{path}: no parameter is named {names:?} (load_params_lenient ignores such arrays)")]
+    UnexpectedArrays {
+        /// The file.
+        path: PathBuf,
+        /// The arrays' names, in the file's order.
+        names: Vec<String>,
+    },
     /// A parameter file whose array has another shape than the parameter.
     #[error(
         "{path}: {name:?} has shape {got:?} in the file, but the parameter has shape {expected:?}"

@@ -2,8 +2,8 @@
 //! [`Mlp`], [`Sequential`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`],
 //! [`AdaGrad`], [`Adam`]), a [`DataLoader`], [`accuracy`], the
 //! [`datasets`] that ship with the crate, and parameter files
-//! ([`save_params`], [`save_params_compressed`], [`load_params`]) that
-//! NumPy and DeZero read and write.
+//! ([`save_params`], [`save_params_compressed`], [`load_params`],
+//! [`load_params_lenient`]) that NumPy and DeZero read and write.
 //!
 //! Everything is generic over the ownership strategy, as the engine is; the
 //! default is the workspace's [`DefaultStrategy`](autograd_core::DefaultStrategy).
@@ -44,7 +44,7 @@ pub use linear::Linear;
 pub use mlp::{Activation, Mlp};
 pub use module::{Module, Sequential, layer_params};
 pub use optim::{AdaGrad, Adam, MomentumSgd, Optimizer, Sgd};
-pub use params_file::{load_params, save_params, save_params_compressed};
+pub use params_file::{load_params, load_params_lenient, save_params, save_params_compressed};
 
 /// The README's Rust examples, compiled and run as doc tests (here, the
 /// top of the library stack, which sees every crate they use).

@@ -1,17 +1,24 @@
-//! [`save_params`], [`save_params_compressed`] and [`load_params`]: a
-//! module's parameters in an `.npz` file, keyed by
-//! [`Module::named_params`], as `np.savez` (stored) or `np.savez_compressed`
-//! (deflated, what DeZero's `save_weights` calls) write them:
-//! `numpy.load(path)["l0/W"]` reads one back, and DeZero's files load here.
+//! [`save_params`], [`save_params_compressed`], [`load_params`] and
+//! [`load_params_lenient`]: a module's parameters in an `.npz` file, keyed
+//! by [`Module::named_params`], as `np.savez` (stored) or
+//! `np.savez_compressed` (deflated, what DeZero's `save_weights` calls)
+//! write them: `numpy.load(path)["l0/W"]` reads one back, and DeZero's
+//! files load here.
+//!
+//! Each array is the parameter's value as it is: a [`Linear`](crate::Linear)
+//! weight is stored `(in, out)`, as DeZero's, which is the transpose of
+//! torch's `Linear.weight` (`(out, in)`); a PyTorch state dict's weights
+//! need `.T` on the way in or out.
 //!
 //! The format is read and written here (`npz.rs` the zip container,
-//! `npy.rs` each array) rather than through a crate, so that every size a file
-//! states is checked against the file before anything is allocated for it.
+//! `npy.rs` each array) rather than through a crate, so that every size a
+//! file states is checked against the file before anything is allocated
+//! for it.
 
 mod npy;
 mod npz;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -27,6 +34,8 @@ use crate::{Error, Module, Result};
 ///
 /// A parameter that `named_params` lists at several places (a weight that
 /// two layers share) is saved once, under the first name it gives it.
+/// Weights are stored as the module holds them: a [`Linear`](crate::Linear)
+/// weight `(in, out)`, transposed against torch's `Linear.weight`.
 ///
 /// ```
 /// use autograd_nn::{Activation, Mlp, Module, load_params, save_params};
@@ -47,8 +56,13 @@ use crate::{Error, Module, Result};
 /// [`Error::DuplicateName`] when two different parameters share a name
 /// (nothing is written then), [`Error::Io`] when the file cannot be
 /// written.
-pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
-    save(module, path, false)
+pub fn save_params<S, M, P>(module: &M, path: P) -> Result<()>
+where
+    S: Strategy,
+    M: Module<S> + ?Sized,
+    P: AsRef<Path>,
+{
+    save(module, path.as_ref(), false)
 }
 
 /// [`save_params`] with every array deflated: what `np.savez_compressed`
@@ -73,11 +87,88 @@ pub fn save_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
 ///
 /// # Errors
 /// As [`save_params`].
-pub fn save_params_compressed<S: Strategy, M: Module<S> + ?Sized>(
-    module: &M,
-    path: &Path,
-) -> Result<()> {
-    save(module, path, true)
+pub fn save_params_compressed<S, M, P>(module: &M, path: P) -> Result<()>
+where
+    S: Strategy,
+    M: Module<S> + ?Sized,
+    P: AsRef<Path>,
+{
+    save(module, path.as_ref(), true)
+}
+
+/// Reads every parameter of `module` from the `.npz` file at `path`, by
+/// name, into the parameter's value. All or nothing: the names, every
+/// array's element type and shape and every parameter's leafness are
+/// checked before any parameter changes. The file's arrays may be stored or
+/// deflated: `np.savez`'s, `np.savez_compressed`'s (DeZero's
+/// `save_weights`), [`save_params`]' and [`save_params_compressed`]'.
+///
+/// Strict, as PyTorch's `load_state_dict(strict=True)`: the file must hold
+/// an array for every parameter and no array that no parameter claims.
+/// [`load_params_lenient`] ignores such arrays (and says which).
+///
+/// A parameter that `named_params` lists at several places (a weight that
+/// two layers share) is set once, from the array under the first name it
+/// gives it; an array under one of its later names is claimed by it, and
+/// not read.
+///
+/// A damaged or hostile file is an error, never an abort: every size the
+/// file states (the zip archive's offsets and member sizes, each array's
+/// header and shape) is checked against the bytes the file has before
+/// anything is allocated for it.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read, [`Error::NpzFormat`] when it
+/// is not an `.npz` file this reads, [`Error::ClaimedSize`] for a size in
+/// it larger than the file holds, [`Error::MissingParam`] for a parameter
+/// the file has no array for, [`Error::UnexpectedArrays`] for arrays that
+/// no parameter claims, [`Error::ParamShape`] for an array of another shape
+/// than its parameter, [`Error::ParamArray`] for an array that is not
+/// `f64`; each names the file and the array. [`Error::ParamNotLeaf`] for a
+/// parameter that a function computed and [`Error::DuplicateName`] for a
+/// name given to two different parameters, checked first. No parameter
+/// changes on any error.
+pub fn load_params<S, M, P>(module: &M, path: P) -> Result<()>
+where
+    S: Strategy,
+    M: Module<S> + ?Sized,
+    P: AsRef<Path>,
+{
+    load(module, path.as_ref(), true).map(drop)
+}
+
+/// [`load_params`] that ignores the file's arrays that no parameter claims
+/// (PyTorch's `load_state_dict(strict=False)`, but every parameter still
+/// needs its array): for a file that holds more than the module, such as a
+/// whole model's parameters loaded into its first layers. Returns the
+/// names of the arrays it ignored, in the file's order, so that nothing is
+/// ignored silently.
+///
+/// ```
+/// use autograd_nn::{Error, Linear, Module, Sequential, load_params, load_params_lenient, save_params};
+/// use ndarray::{Array1, Array2};
+///
+/// let layer = || Linear::from_arrays(Array2::eye(2), Array1::zeros(2));
+/// let two: Sequential = Sequential::new().push(layer()?).push(layer()?);
+/// let path = std::env::temp_dir().join(format!("autograd-nn-doc-lenient-{}.npz", std::process::id()));
+/// save_params(&two, &path)?;
+/// let one: Sequential = Sequential::new().push(layer()?);
+/// let err = load_params(&one, &path).unwrap_err();
+/// assert!(matches!(&err, Error::UnexpectedArrays { names, .. } if names == &["l1/W", "l1/b"]));
+/// assert_eq!(load_params_lenient(&one, &path)?, ["l1/W", "l1/b"]);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), autograd_nn::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`load_params`], but for [`Error::UnexpectedArrays`].
+pub fn load_params_lenient<S, M, P>(module: &M, path: P) -> Result<Vec<String>>
+where
+    S: Strategy,
+    M: Module<S> + ?Sized,
+    P: AsRef<Path>,
+{
+    load(module, path.as_ref(), false)
 }
 
 /// One parameter of a module as a file holds it: once, under the first
@@ -141,32 +232,13 @@ fn save<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path, deflate: bo
     Ok(())
 }
 
-/// Reads every parameter of `module` from the `.npz` file at `path`, by
-/// name, into the parameter's value. All or nothing: every array is read
-/// and checked before any parameter changes. The file's arrays may be
-/// stored or deflated: `np.savez`'s, `np.savez_compressed`'s (DeZero's
-/// `save_weights`), [`save_params`]' and [`save_params_compressed`]'.
-///
-/// A parameter that `named_params` lists at several places (a weight that
-/// two layers share) is set once, from the array under the first name it
-/// gives it; an array under one of its later names is not read.
-///
-/// A damaged or hostile file is an error, never an abort: every size the
-/// file states (the zip archive's offsets and member sizes, each array's
-/// header and shape) is checked against the bytes the file has before
-/// anything is allocated for it.
-///
-/// # Errors
-/// [`Error::Io`] when the file cannot be read, [`Error::NpzFormat`] when it
-/// is not an `.npz` file this reads, [`Error::ClaimedSize`] for a size in
-/// it larger than the file holds, [`Error::MissingParam`] for a parameter
-/// the file has no array for, [`Error::ParamShape`] for an array of another
-/// shape than its parameter, [`Error::ParamArray`] for an array that is not
-/// `f64`; each names the file and the array. [`Error::ParamNotLeaf`] for a
-/// parameter that a function computed and [`Error::DuplicateName`] for a
-/// name given to two different parameters, checked first. No parameter
-/// changes on any error.
-pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) -> Result<()> {
+/// [`load_params`], refusing unclaimed arrays when `strict`; the names of
+/// the arrays it ignored.
+fn load<S: Strategy, M: Module<S> + ?Sized>(
+    module: &M,
+    path: &Path,
+    strict: bool,
+) -> Result<Vec<String>> {
     let entries = entries(module)?;
     // `Variable::update_data` writes a variable that no function created;
     // `is_leaf` also counts one unchained since, which it refuses. A
@@ -185,7 +257,8 @@ pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
         source,
     })?;
     let archive = npz::Archive::parse(&bytes, path)?;
-    // numpy.load's keys: the member names without `.npy`.
+    // numpy.load's keys: the member names without `.npy`, in the file's order.
+    let mut keys = Vec::with_capacity(archive.members().len());
     let mut members = HashMap::new();
     for member in archive.members() {
         let key = member.name.strip_suffix(".npy").unwrap_or(&member.name);
@@ -195,15 +268,40 @@ pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
                 reason: format!("two members hold the array {key:?}"),
             });
         }
+        keys.push(key);
+    }
+    // Names first, so that a file for another model fails before any
+    // array is inflated.
+    let mut found = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        match members.get(entry.name.as_str()) {
+            Some(&member) => found.push(member),
+            None => {
+                return Err(Error::MissingParam {
+                    path: path.to_path_buf(),
+                    name: entry.name.clone(),
+                });
+            }
+        }
+    }
+    let claimed: HashSet<&str> = entries
+        .iter()
+        .flat_map(|e| std::iter::once(&e.name).chain(&e.aliases))
+        .map(String::as_str)
+        .collect();
+    let unclaimed: Vec<String> = keys
+        .into_iter()
+        .filter(|key| !claimed.contains(key))
+        .map(str::to_owned)
+        .collect();
+    if strict && !unclaimed.is_empty() {
+        return Err(Error::UnexpectedArrays {
+            path: path.to_path_buf(),
+            names: unclaimed,
+        });
     }
     let mut arrays: Vec<ArrayD<f64>> = Vec::with_capacity(entries.len());
-    for Entry { name, param, .. } in &entries {
-        let Some(member) = members.get(name.as_str()) else {
-            return Err(Error::MissingParam {
-                path: path.to_path_buf(),
-                name: name.clone(),
-            });
-        };
+    for (Entry { name, param, .. }, member) in entries.iter().zip(found) {
         let array = npy::decode(&archive.read(member)?, path, name)?;
         let expected = param.shape();
         if array.shape() != expected.as_slice() {
@@ -219,7 +317,7 @@ pub fn load_params<S: Strategy, M: Module<S> + ?Sized>(module: &M, path: &Path) 
     for (entry, array) in entries.iter().zip(&arrays) {
         entry.param.update_data(|mut value| value.assign(array))?;
     }
-    Ok(())
+    Ok(unclaimed)
 }
 
 #[cfg(test)]
@@ -301,7 +399,17 @@ mod tests {
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }\n",
             &1.0f32.to_le_bytes(),
         );
-        write_npz(&path, &[("l0/W.npy", &f32_array)]);
+        let zeros = |shape: &[usize]| npy::encode(ndarray::ArrayD::zeros(shape).view());
+        let (b0, w1, b1) = (zeros(&[4]), zeros(&[4, 2]), zeros(&[2]));
+        write_npz(
+            &path,
+            &[
+                ("l0/W.npy", &f32_array),
+                ("l0/b.npy", &b0),
+                ("l1/W.npy", &w1),
+                ("l1/b.npy", &b1),
+            ],
+        );
         let err = load_params(&model, &path).unwrap_err();
         assert!(
             matches!(&err, Error::ParamArray { name, .. } if name == "l0/W"),
@@ -310,8 +418,41 @@ mod tests {
         assert!(err.to_string().contains("l0/W"));
         assert_eq!(values(&model), before);
 
-        let err = load_params(&model, &temp("nowhere")).unwrap_err();
+        let err = load_params(&model, temp("nowhere")).unwrap_err();
         assert!(matches!(err, Error::Io { .. }));
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn paths_are_anything_that_is_a_path_and_unclaimed_arrays_fail_unless_lenient() {
+        let path = temp("unclaimed");
+        let as_str: &str = path.to_str().unwrap();
+        let (saved, loaded) = (mlp(7), zeros(&[3, 4]));
+        save_params(&saved, as_str).unwrap();
+        save_params_compressed(&saved, String::from(as_str)).unwrap();
+        // l1/W and l1/b belong to no parameter of a one-layer model.
+        let err = load_params(&loaded, as_str).unwrap_err();
+        assert!(
+            matches!(&err, Error::UnexpectedArrays { names, .. } if names == &["l1/W", "l1/b"]),
+            "{err}"
+        );
+        assert!(err.to_string().contains("load_params_lenient"), "{err}");
+        assert_eq!(values(&loaded), values(&zeros(&[3, 4])), "nothing changed");
+        let ignored = load_params_lenient(&loaded, &path).unwrap();
+        assert_eq!(ignored, ["l1/W", "l1/b"]);
+        assert_eq!(values(&loaded), values(&saved)[..2]);
+        // A file that fits is loaded with nothing ignored.
+        save_params(&loaded, &path).unwrap();
+        assert_eq!(
+            load_params_lenient(&loaded, &path).unwrap(),
+            Vec::<String>::new()
+        );
+        // The lenient form still needs every parameter's array.
+        let err = load_params_lenient(&mlp(8), &path).unwrap_err();
+        assert!(
+            matches!(&err, Error::MissingParam { name, .. } if name == "l1/W"),
+            "{err}"
+        );
         std::fs::remove_file(path).unwrap();
     }
 
@@ -367,7 +508,7 @@ mod tests {
 
     #[test]
     fn a_shape_larger_than_the_file_is_an_error_not_an_abort() {
-        // A 200-byte file whose l0/W claims 2^59 elements (4 EiB): read
+        // A 700-byte file whose l0/W claims 2^59 elements (4 EiB): read
         // with a reader that allocates from the header, this aborts the
         // process; here the size is checked against the bytes first.
         let path = temp("claimed");
@@ -375,8 +516,18 @@ mod tests {
             "{'descr': '<f8', 'fortran_order': False, 'shape': (576460752303423488,), }\n",
             &[0; 8],
         );
-        write_npz(&path, &[("l0/W.npy", &huge)]);
-        assert!(std::fs::metadata(&path).unwrap().len() < 300);
+        let zeros = |shape: &[usize]| npy::encode(ndarray::ArrayD::zeros(shape).view());
+        let (b0, w1, b1) = (zeros(&[4]), zeros(&[4, 2]), zeros(&[2]));
+        write_npz(
+            &path,
+            &[
+                ("l0/W.npy", &huge),
+                ("l0/b.npy", &b0),
+                ("l1/W.npy", &w1),
+                ("l1/b.npy", &b1),
+            ],
+        );
+        assert!(std::fs::metadata(&path).unwrap().len() < 1000);
         let model = mlp(4);
         let before = values(&model);
         let err = load_params(&model, &path).unwrap_err();
