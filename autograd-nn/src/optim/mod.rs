@@ -9,8 +9,10 @@
 //! Every optimizer keeps each parameter once, by identity
 //! ([`Variable::ptr_eq`]): a weight that two layers share (weight tying)
 //! and that a module's [`named_params`](crate::Module::named_params) lists
-//! twice gets one update a step, from its gradient summed over both uses,
-//! as `torch.optim` does with the deduplicated `Module.parameters()`.
+//! twice gets one update a step, from its gradient summed over both uses:
+//! what a torch optimizer does over `Module.parameters()`, which lists each
+//! parameter once (torch warns about a list with duplicates; these drop
+//! them).
 
 mod adagrad;
 mod adam;
