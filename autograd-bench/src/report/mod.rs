@@ -169,13 +169,15 @@ pub fn build(
     }
 }
 
-/// Makes every worker register its live-node shard and steal work many
-/// times, so that the pool's lazily allocated state (those shards,
-/// work-stealing buffers, each thread's epoch record) exists before any run
-/// takes its heap baseline.
+/// Makes every worker register its live-node shard, park once and steal
+/// work many times, so that the pool's lazily allocated state (those
+/// shards, the lock library's table, work-stealing buffers, each thread's
+/// epoch record) exists before any run takes its heap baseline.
 fn warm_up_pool(pool: &rayon::ThreadPool) {
     use rayon::prelude::*;
     pool.broadcast(|_| autograd_mem::live::this_thread::<autograd_ops::RcWeak>());
+    pool.broadcast(|_| park_once());
+    park_once();
     for _ in 0..200 {
         pool.install(|| {
             (0..256).into_par_iter().for_each(|i| {
@@ -183,6 +185,23 @@ fn warm_up_pool(pool: &rayon::ThreadPool) {
             })
         });
     }
+}
+
+/// Parks the calling thread for no time on a parking_lot condition
+/// variable. gcmodule's locks are parking_lot's, and the first time any
+/// thread parks on one (a contended lock, under `CollectedSync`) the
+/// library allocates its process-wide table of wait queues (1,056 bytes for
+/// up to 5 threads: 16 buckets of 64 bytes and the table's header; a larger
+/// table as more threads park), which it never frees. Parked here first,
+/// every thread of the pool has its record and the table its final size
+/// before any heap is counted, instead of inside whichever measured run
+/// first contends a lock.
+fn park_once() {
+    let mutex = parking_lot::Mutex::new(());
+    let mut guard = mutex.lock();
+    // A zero timeout: the thread goes through the park (creating what it
+    // needs) and returns at once.
+    parking_lot::Condvar::new().wait_for(&mut guard, std::time::Duration::ZERO);
 }
 
 /// Bytes in a human unit: `812 B`, `78.1 KiB`, `1.50 GiB`.

@@ -82,10 +82,10 @@ pub struct RunResult {
     /// For a collected strategy: what its collector did, and the live heap
     /// and nodes after one final collection.
     pub collections: Option<Collections>,
-    /// After a final collection (collected strategies): heap bytes left.
-    /// The nodes are all gone by then (see the next field); what bytes
-    /// remain on several threads are the state gcmodule's locks allocate
-    /// when first contended.
+    /// After a final collection (collected strategies): heap bytes left,
+    /// 0 once the nodes are all gone (see the next field). (The table that
+    /// gcmodule's lock library allocates for good the first time a lock is
+    /// contended is made before the baseline: see `report::build`.)
     pub live_heap_after_collection_bytes: Option<i64>,
     /// After a final collection (collected strategies): nodes left.
     pub live_nodes_after_collection: Option<isize>,
