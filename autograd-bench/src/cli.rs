@@ -13,7 +13,7 @@ use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::report::seed_loop::INPUT_ARRAYS;
-use crate::report::{self, Report, ReportConfig, allocators, bytes, config};
+use crate::report::{self, Context, Report, ReportConfig, allocators, bytes, config};
 
 /// Arrays of `--size` elements that one iteration of the seed loop holds at
 /// once on its thread, counted with a margin. Forward holds `x`, `x²`, `x⁴`
@@ -187,6 +187,7 @@ impl Args {
             training_steps: self.training_steps,
             value_memory_batch: self.value_memory_batch,
             allocator,
+            compare_allocators: self.compare_allocators,
         })
     }
 }
@@ -195,22 +196,29 @@ impl Args {
 pub fn main(allocator: &'static str) -> ExitCode {
     let args = Args::parse();
     let config = args.resolve(allocator).unwrap_or_else(|err| err.exit());
+    let mut progress = Progress::new(!args.json && std::io::stderr().is_terminal());
+    let cx = match Context::new(&config, |section, done, total| {
+        progress.update(section, done, total)
+    }) {
+        Ok(cx) => cx,
+        Err(err) => {
+            eprintln!(
+                "error: cannot start {} threads (--threads): {err}",
+                config.threads
+            );
+            return ExitCode::from(2);
+        }
+    };
     if args.allocator_figures_only {
-        let inputs = report::seed_loop::make_inputs(config.size, INPUT_ARRAYS, 17);
-        let figures = allocators::measure(allocator, &inputs, config.threads);
+        let figures = allocators::measure(&cx);
         println!(
             "{}",
             serde_json::to_string(&figures).expect("figures serialise")
         );
         return ExitCode::SUCCESS;
     }
-
-    let mut progress = Progress::new(!args.json && std::io::stderr().is_terminal());
-    let report = report::build(
-        &config,
-        args.compare_allocators,
-        &mut |section, done, total| progress.update(section, done, total),
-    );
+    let report = report::build(&cx);
+    drop(cx);
     progress.finish();
 
     let out = args.out.unwrap_or_else(|| {

@@ -9,11 +9,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use autograd_ops::{ArcWeak, RcWeak, Strategy};
-use ndarray::Array1;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::report::ReportConfig;
+use crate::report::{Context, ReportConfig};
 use crate::{alloc, raw_naive, seed_step};
 
 /// One build's figures.
@@ -47,9 +46,11 @@ const ITERATIONS: usize = 16_000;
 const BATCH: usize = 64;
 
 /// Measures this build: W1 on the calling thread, W5 on pools of one and
-/// `threads` threads. The counting allocator stops counting meanwhile (its
-/// shared counters would be what two threads contend on).
-pub fn measure(allocator: &str, inputs: &[Array1<f64>], threads: usize) -> AllocatorFigures {
+/// of the context's threads, on its inputs. The counting allocator stops
+/// counting meanwhile (its shared counters would be what two threads
+/// contend on).
+pub fn measure(cx: &Context<'_>) -> AllocatorFigures {
+    let (allocator, inputs, threads) = (cx.config.allocator, &cx.inputs, cx.config.threads);
     alloc::set_counting(false);
     let input = |i: usize| inputs[i % inputs.len()].to_owned();
     let subjects: [(&str, &(dyn Fn(usize) + Sync)); 3] = [

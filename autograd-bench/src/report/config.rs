@@ -34,6 +34,8 @@ pub struct ReportConfig {
     pub value_memory_batch: usize,
     /// The global allocator this binary runs on.
     pub allocator: &'static str,
+    /// Also measure the seed loop under the system allocator's build.
+    pub compare_allocators: bool,
 }
 
 /// The configuration as the report records it.

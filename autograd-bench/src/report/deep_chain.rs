@@ -9,7 +9,8 @@ use autograd_mem::{StrategyKind, with_strategy};
 use autograd_ops::{DefaultStrategy, Strategy};
 use serde::Serialize;
 
-use crate::alloc;
+use crate::report::Context;
+use crate::report::heap::Peak;
 
 /// One deep chain.
 #[derive(Debug, Clone, Serialize)]
@@ -45,9 +46,10 @@ pub fn strategies() -> Vec<StrategyKind> {
     kinds
 }
 
-/// Runs [`deep_chain`](crate::deep_chain) once at each length under each of
-/// [`strategies`].
-pub fn run(lengths: &[usize]) -> Vec<DeepResult> {
+/// Runs [`deep_chain`](crate::deep_chain) once at each of the context's
+/// lengths under each of [`strategies`].
+pub fn run(cx: &Context<'_>) -> Vec<DeepResult> {
+    let lengths = &cx.config.deep;
     strategies()
         .into_iter()
         .flat_map(|kind| with_strategy!(kind, S => run_under::<S>(lengths)))
@@ -60,8 +62,7 @@ fn run_under<S: Strategy>(lengths: &[usize]) -> Vec<DeepResult> {
         .map(|&ops| {
             S::Collector::collect(); // what earlier sections left stays out of the count
             let nodes_start = autograd_mem::live::total::<S>();
-            let heap_start = alloc::live_bytes() as i64;
-            alloc::reset_peak();
+            let peak = Peak::start();
             let started = Instant::now();
             let (_, grad) = crate::deep_chain::<S>(ops).expect("the chain builds");
             let seconds = started.elapsed().as_secs_f64();
@@ -70,7 +71,7 @@ fn run_under<S: Strategy>(lengths: &[usize]) -> Vec<DeepResult> {
                 ops as f64 + 1.0,
                 "dy/dx of a chain of {ops} additions"
             );
-            let peak = alloc::peak_bytes() as i64 - heap_start;
+            let peak = peak.bytes();
             S::Collector::collect();
             let raw_started = Instant::now();
             // Without a graph the cost per op does not grow with length:

@@ -6,11 +6,12 @@
 //! never frees keeps everything, and keeps it after the intermediate goes.
 
 use autograd_mem::Collector as _;
-use autograd_mem::{Policy, Strategy, StrategyKind, live, with_strategy};
+use autograd_mem::{Policy, Strategy, live, with_strategy};
 use autograd_ops::{Variable, add};
 use serde::Serialize;
 
-use crate::alloc;
+use crate::report::Context;
+use crate::report::heap::{Cache, Counted, HeapMark};
 
 /// Ops in the chain.
 pub const OPS: usize = 1000;
@@ -36,9 +37,10 @@ pub struct KeptIntermediate {
     pub after_drop_bytes: i64,
 }
 
-/// Runs the chain under each strategy.
-pub fn run(strategies: &[StrategyKind]) -> Vec<KeptIntermediate> {
-    strategies
+/// Runs the chain under each of the context's strategies.
+pub fn run(cx: &Context<'_>) -> Vec<KeptIntermediate> {
+    cx.config
+        .strategies
         .iter()
         .map(|&kind| with_strategy!(kind, S => one::<S>()))
         .collect()
@@ -57,11 +59,6 @@ fn chain<S: Strategy>(x: &Variable<S>) -> Variable<S> {
     held.expect("HELD <= OPS")
 }
 
-fn heap() -> i64 {
-    autograd_core::buffers::release_thread_cache();
-    alloc::live_bytes() as i64
-}
-
 fn one<S: Strategy>() -> KeptIntermediate {
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
@@ -69,15 +66,18 @@ fn one<S: Strategy>() -> KeptIntermediate {
     // Warm up: what a thread allocates once is made before the count.
     drop(chain(&x));
     S::Collector::collect();
-    let (heap_start, nodes_start) = (heap(), live::total::<S>());
+    let (heap, nodes_start) = (
+        HeapMark::now(Counted::Process, Cache::Emptied),
+        live::total::<S>(),
+    );
     let held = chain(&x);
     S::Collector::collect();
-    let kept_bytes = heap() - heap_start;
+    let kept_bytes = heap.since();
     let nodes = live::total::<S>().since(nodes_start);
     let predicted_bytes = held.graph_footprint().bytes as i64 - x.graph_footprint().bytes as i64;
     drop(held);
     S::Collector::collect();
-    let after_drop_bytes = heap() - heap_start;
+    let after_drop_bytes = heap.since();
     S::Collector::set_policy(policy);
     KeptIntermediate {
         strategy: S::KIND.name().to_string(),

@@ -5,10 +5,11 @@
 use std::time::Instant;
 
 use autograd_ops::{DefaultStrategy, Variable, with_no_grad};
-use ndarray::Array1;
 use serde::Serialize;
 
-use crate::{alloc, seed_forward, seed_graph};
+use crate::report::Context;
+use crate::report::heap::{Cache, Counted, HeapMark, Peak};
+use crate::{seed_forward, seed_graph};
 
 /// One mode's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -24,10 +25,15 @@ pub struct MemoryMode {
     pub peak_heap_bytes: i64,
 }
 
+/// The most iterations a mode runs (the seed loop's `--iterations`, if fewer).
+pub const MAX_ITERATIONS: usize = 2000;
+
 /// Runs forward with and without a graph, and forward plus backward with
-/// intermediate gradients freed and retained, on the calling thread.
-pub fn run(inputs: &[Array1<f64>], iterations: usize) -> Vec<MemoryMode> {
+/// intermediate gradients freed and retained, on the calling thread, on the
+/// context's inputs.
+pub fn run(cx: &Context<'_>) -> Vec<MemoryMode> {
     type Kept = Variable<DefaultStrategy>;
+    let (inputs, iterations) = (&cx.inputs, cx.config.iterations.min(MAX_ITERATIONS));
     let input = |i: usize| inputs[i % inputs.len()].to_owned();
     let build = |result: autograd_ops::Result<Kept>| result.expect("the seed graph builds");
     let modes: [(&str, &dyn Fn(usize) -> Kept); 4] = [
@@ -48,22 +54,20 @@ pub fn run(inputs: &[Array1<f64>], iterations: usize) -> Vec<MemoryMode> {
             drop(run(0)); // warm up
             autograd_core::buffers::release_thread_cache();
             // The engine's buffer cache is left out: reuse, not what a result keeps.
-            let heap =
-                || alloc::live_bytes() as i64 - autograd_core::buffers::cached_bytes() as i64;
-            let heap_start = heap();
-            alloc::reset_peak();
+            let heap = HeapMark::now(Counted::Process, Cache::LeftOut);
+            let peak = Peak::start();
             let mut kept = 0;
             let started = Instant::now();
             for i in 0..iterations {
                 let result = run(i);
-                kept = heap() - heap_start;
+                kept = heap.since();
                 drop(result);
             }
             MemoryMode {
                 mode: (*mode).to_string(),
                 micros_per_iteration: started.elapsed().as_secs_f64() * 1e6 / iterations as f64,
                 kept_heap_bytes: kept,
-                peak_heap_bytes: alloc::peak_bytes() as i64 - heap_start,
+                peak_heap_bytes: peak.bytes(),
             }
         })
         .collect()

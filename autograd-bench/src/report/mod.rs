@@ -16,10 +16,13 @@
 //!   checkpointing, and its backward peak with and without
 //!   `retain_graph(false)`.
 //! * [`allocators`] (when asked): this build beside the system allocator's.
+//!
+//! Each takes the run's [`Context`] and measures the heap through [`heap`].
 
 pub mod allocators;
 pub mod config;
 pub mod deep_chain;
+pub mod heap;
 pub mod kept_intermediate;
 pub mod memory_modes;
 pub mod plot;
@@ -30,6 +33,9 @@ pub mod table;
 pub mod training;
 pub mod value_memory;
 
+use std::cell::RefCell;
+
+use autograd_mem::{Freeing, Policy};
 use autograd_ops::{DefaultStrategy, Strategy};
 use serde::Serialize;
 
@@ -73,71 +79,85 @@ pub struct Report {
 /// What is happening, for a progress display: `(section, done, total)`.
 pub type Progress<'a> = dyn FnMut(&str, usize, usize) + 'a;
 
-/// Runs every experiment of `config`; with `compare_allocators`, the
-/// allocator comparison too.
-pub fn build(
-    config: &ReportConfig,
-    compare_allocators: bool,
-    progress: &mut Progress<'_>,
-) -> Report {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.threads)
-        .build()
-        .expect("a thread pool");
-    warm_up_pool(&pool);
-    let inputs = seed_loop::make_inputs(config.size, seed_loop::INPUT_ARRAYS, 17);
-    let subjects = Subject::plan(&config.strategies);
-    let keeping = subjects
-        .iter()
-        .filter(|s| s.freeing() == Some(autograd_mem::Freeing::Never))
-        .count()
-        + subjects
+/// What every section of a report run reads: the configuration, the seed
+/// loop's thread pool and inputs, and where progress goes. The sections
+/// take it whole (`run(cx)`), so that what a run depends on is in one place.
+pub struct Context<'a> {
+    /// How to run.
+    pub config: &'a ReportConfig,
+    /// The seed loop's threads, warmed up ([`Context::new`]).
+    pub pool: rayon::ThreadPool,
+    /// The seed loop's inputs ([`seed_loop::make_inputs`]).
+    pub inputs: Vec<ndarray::Array1<f64>>,
+    progress: RefCell<Box<Progress<'a>>>,
+}
+
+impl<'a> Context<'a> {
+    /// The context of a run of `config`, reporting to `progress`: its pool
+    /// started and warmed up, its inputs made.
+    ///
+    /// # Errors
+    /// The pool's threads could not be started.
+    pub fn new(
+        config: &'a ReportConfig,
+        progress: impl FnMut(&str, usize, usize) + 'a,
+    ) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.threads)
+            .build()?;
+        warm_up_pool(&pool);
+        Ok(Context {
+            config,
+            pool,
+            inputs: seed_loop::make_inputs(config.size, seed_loop::INPUT_ARRAYS, 17),
+            progress: RefCell::new(Box::new(progress)),
+        })
+    }
+
+    /// Reports progress: `done` of `total` in `section`.
+    pub fn progress(&self, section: &str, done: usize, total: usize) {
+        (self.progress.borrow_mut())(section, done, total);
+    }
+
+    /// The heap each seed-loop run that keeps its graphs may fill: the
+    /// budget, shared by those runs.
+    pub fn budget_share(&self) -> usize {
+        let keeping = Subject::plan(&self.config.strategies)
             .iter()
-            .filter(|s| {
-                s.freeing() == Some(autograd_mem::Freeing::OnCollection)
-                    && config.policy == autograd_mem::Policy::Never
+            .filter(|s| match s.freeing() {
+                Some(Freeing::Never) => true,
+                Some(Freeing::OnCollection) => self.config.policy == Policy::Never,
+                _ => false,
             })
             .count();
-    let budget = config.heap_budget / keeping.max(1);
-    let mut runs: Vec<RunResult> = subjects
-        .iter()
-        .map(|&subject| {
-            let name = subject.to_string();
-            seed_loop::run(
-                subject,
-                config,
-                &inputs,
-                &pool,
-                budget,
-                &mut |done, total| progress(&name, done, total),
-            )
-        })
+        self.config.heap_budget / keeping.max(1)
+    }
+}
+
+/// Runs every experiment of the context's configuration (with
+/// `compare_allocators`, the allocator comparison too).
+pub fn build(cx: &Context<'_>) -> Report {
+    let config = cx.config;
+    let mut runs: Vec<RunResult> = Subject::plan(&config.strategies)
+        .into_iter()
+        .map(|subject| seed_loop::run(subject, cx))
         .collect();
     seed_loop::relate(&mut runs);
-    progress("no_grad and retain_grad", 0, 1);
-    let memory_modes = memory_modes::run(&inputs, config.iterations.min(2000));
-    progress("deep chains", 0, config.deep.len());
-    let deep_chains = deep_chain::run(&config.deep);
-    progress("kept intermediate", 0, 1);
-    let kept_intermediate = kept_intermediate::run(&config.strategies);
-    progress("second cycle", 0, 1);
-    let second_cycle = if config.second_cycle_iterations > 0 {
-        second_cycle::run(
-            &config.strategies,
-            config.second_cycle_iterations,
-            config.heap_budget,
-            config.policy,
-        )
-    } else {
-        Vec::new()
-    };
-    progress("training", 0, 1);
-    let training = training::run(&config.strategies, config.training_steps, config.policy);
-    progress("value memory", 0, 1);
-    let value_memory = value_memory::run(config.value_memory_batch);
-    let (allocators, allocators_error) = if compare_allocators {
-        progress("allocators", 0, 1);
-        let here = allocators::measure(config.allocator, &inputs, config.threads);
+    cx.progress("no_grad and retain_grad", 0, 1);
+    let memory_modes = memory_modes::run(cx);
+    cx.progress("deep chains", 0, config.deep.len());
+    let deep_chains = deep_chain::run(cx);
+    cx.progress("kept intermediate", 0, 1);
+    let kept_intermediate = kept_intermediate::run(cx);
+    cx.progress("second cycle", 0, 1);
+    let second_cycle = second_cycle::run(cx);
+    cx.progress("training", 0, 1);
+    let training = training::run(cx);
+    cx.progress("value memory", 0, 1);
+    let value_memory = value_memory::run(cx);
+    let (allocators, allocators_error) = if config.compare_allocators {
+        cx.progress("allocators", 0, 1);
+        let here = allocators::measure(cx);
         match allocators::from_system_build(config) {
             Ok(system) => (vec![here, system], None),
             Err(err) => (vec![here], Some(err)),
@@ -149,7 +169,7 @@ pub fn build(
         config: ConfigSummary {
             allocator: config.allocator.to_string(),
             heap_measured: crate::alloc::is_counting(),
-            threads: pool.current_num_threads(),
+            threads: cx.pool.current_num_threads(),
             size: config.size,
             iterations: config.iterations,
             retain_grad: config.retain_grad,

@@ -3,9 +3,11 @@
 //! `cleargrad`) under each strategy, with the bytes it leaves per iteration.
 
 use autograd_mem::Collector as _;
-use autograd_mem::{Freeing, Policy, Strategy, StrategyKind, live, with_strategy};
+use autograd_mem::{Freeing, Policy, Strategy, live, with_strategy};
 use serde::Serialize;
 
+use crate::report::Context;
+use crate::report::heap::{Cache, Counted, HeapMark};
 use crate::{SeedRng, alloc, second_cycle_step};
 
 /// What the loop left under one strategy.
@@ -46,9 +48,9 @@ impl Loop {
         S::Collector::collect();
         // One iteration's leak, to stop a strategy that never frees in time.
         let one = {
-            let start = alloc::thread_scoped_bytes();
+            let heap = HeapMark::now(Counted::ThreadScoped, Cache::Counted);
             alloc::scoped(&mut step);
-            (alloc::thread_scoped_bytes() - start).max(1) as usize
+            heap.since().max(1) as usize
         };
         S::Collector::collect(); // what that iteration left stays out of the count
         let keeps = S::FREEING == Freeing::Never
@@ -59,13 +61,13 @@ impl Loop {
             self.iterations
         };
         let nodes_start = live::this_thread::<S>();
-        let start = alloc::thread_scoped_bytes();
+        let heap = HeapMark::now(Counted::ThreadScoped, Cache::Counted);
         alloc::scoped(|| (0..iterations).for_each(|_| step()));
-        let left = alloc::thread_scoped_bytes() - start;
+        let left = heap.since();
         let nodes = live::this_thread::<S>().since(nodes_start);
         let after_collection = (S::FREEING == Freeing::OnCollection).then(|| {
             alloc::scoped(S::Collector::collect);
-            alloc::thread_scoped_bytes() - start
+            heap.since()
         });
         S::Collector::set_policy(policy);
         SecondCycleResult {
@@ -73,26 +75,27 @@ impl Loop {
             iterations,
             bytes_left_per_iteration: left as f64 / iterations as f64,
             nodes_left: nodes.variables + nodes.functions,
-            bytes_left_after_collection: after_collection.map(|b| b as i64),
+            bytes_left_after_collection: after_collection,
         }
     }
 }
 
-/// Runs the loop `iterations` times under each of `strategies`, on the
-/// calling thread; a strategy that never frees stops at `budget` bytes.
-pub fn run(
-    strategies: &[StrategyKind],
-    iterations: usize,
-    budget: usize,
-    policy: Policy,
-) -> Vec<SecondCycleResult> {
-    strategies
+/// Runs the loop the context's `second_cycle_iterations` times under each
+/// of its strategies (none for 0), on the calling thread; a strategy that
+/// keeps what the loop leaves stops at the heap budget.
+pub fn run(cx: &Context<'_>) -> Vec<SecondCycleResult> {
+    let config = cx.config;
+    if config.second_cycle_iterations == 0 {
+        return Vec::new();
+    }
+    config
+        .strategies
         .iter()
         .map(|&kind| {
             let run = Loop {
-                iterations,
-                budget,
-                policy,
+                iterations: config.second_cycle_iterations,
+                budget: config.heap_budget,
+                policy: config.policy,
             };
             with_strategy!(kind, S => run.run::<S>())
         })

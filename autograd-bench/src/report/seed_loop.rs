@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use autograd_core::buffers::{cached_bytes, release_thread_cache};
 use autograd_mem::Collector as _;
+use autograd_core::buffers::{cached_bytes, release_thread_cache};
 use autograd_mem::{
     Freeing, LiveNodes, Policy, StrategyKind, live, with_shared_strategy, with_strategy,
 };
@@ -15,7 +15,8 @@ use ndarray::Array1;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::report::ReportConfig;
+use crate::report::Context;
+use crate::report::heap::{Cache, Counted, HeapMark, Peak};
 use crate::report::subject::{Baseline, Subject};
 use crate::{alloc, raw_fused, raw_naive, seed_graph, seed_step, shared_leaf_step};
 
@@ -103,34 +104,24 @@ pub fn make_inputs(size: usize, count: usize, seed: u64) -> Vec<Array1<f64>> {
     (0..count).map(|_| rng.randn(size)).collect()
 }
 
-/// The shared context of one run.
-struct Run<'a> {
+/// One run: its subject, in the report's context.
+struct Run<'a, 'b> {
     subject: Subject,
-    config: &'a ReportConfig,
-    pool: &'a rayon::ThreadPool,
-    inputs: &'a [Array1<f64>],
+    cx: &'a Context<'b>,
+    /// What the run may keep if it keeps its graphs.
     budget: usize,
-    progress: &'a mut dyn FnMut(usize, usize),
 }
 
-/// Runs `subject` on `pool`; `budget` bounds what a run that keeps its
-/// graphs may keep; `progress(done, total)` is called between chunks.
-pub fn run(
-    subject: Subject,
-    config: &ReportConfig,
-    inputs: &[Array1<f64>],
-    pool: &rayon::ThreadPool,
-    budget: usize,
-    progress: &mut dyn FnMut(usize, usize),
-) -> RunResult {
-    let mut run = Run {
+/// Runs `subject` on the context's pool; a run that keeps its graphs stops
+/// at [`Context::budget_share`]. Progress goes to the context, under the
+/// subject's name, between chunks.
+pub fn run(subject: Subject, cx: &Context<'_>) -> RunResult {
+    let run = Run {
         subject,
-        config,
-        pool,
-        inputs,
-        budget,
-        progress,
+        cx,
+        budget: cx.budget_share(),
     };
+    let inputs = &cx.inputs;
     let input = |i: usize| inputs[i % inputs.len()].to_owned();
     match subject {
         Subject::Baseline(Baseline::RawNaive) => {
@@ -151,10 +142,10 @@ pub fn run(
     }
 }
 
-impl Run<'_> {
+impl Run<'_, '_> {
     /// A run of the seed loop under `S` ([`Subject::Strategy`]).
     fn strategy_run<S: Strategy>(self) -> RunResult {
-        let (inputs, retain) = (self.inputs, self.config.retain_grad);
+        let (inputs, retain) = (&self.cx.inputs, self.cx.config.retain_grad);
         // The prediction, from one graph (which itself stays, where the
         // strategy does not free on drop, before the run's baseline is taken).
         let footprint = || {
@@ -176,13 +167,13 @@ impl Run<'_> {
     }
 }
 
-impl Run<'_> {
+impl Run<'_, '_> {
     /// A run of the shared-leaf loop under `S` ([`Subject::SharedLeaf`]).
     fn shared_leaf_run<S: Strategy>(self) -> RunResult
     where
         Variable<S>: Send + Sync,
     {
-        let inputs = self.inputs;
+        let inputs = &self.cx.inputs;
         // What a task keeps where graphs are not freed on drop: its graph
         // without the leaf and the leaf's gradient, which exist once.
         let footprint = || {
@@ -197,26 +188,26 @@ impl Run<'_> {
     }
 }
 
-impl Run<'_> {
+impl Run<'_, '_> {
     /// A run of `iteration` under `S`, whose graphs keep `footprint()`
     /// bytes each where `S` does not free them on drop: with `S`'s policy
     /// set, the collector's work recorded and a final collection measured.
     fn graph_run<S: Strategy>(
-        mut self,
+        self,
         footprint: &dyn Fn() -> usize,
         iteration: &(dyn Fn(usize) + Sync),
     ) -> RunResult {
         // The policy on every worker (`Collected`'s is per thread).
-        let policy = self.config.policy;
-        self.pool.broadcast(|_| S::Collector::set_policy(policy));
+        let policy = self.cx.config.policy;
+        let pool = &self.cx.pool;
+        pool.broadcast(|_| S::Collector::set_policy(policy));
         let footprint = footprint();
         let predicted = if S::FREEING.at_last_handle() {
             0
         } else {
             footprint
         };
-        let inputs = self.inputs;
-        let pool = self.pool;
+        let inputs = &self.cx.inputs;
         // After the warm-up, what it left is collected before the baseline,
         // each worker in turn freeing a graph of its own first, so that every
         // worker's teardown lists exist before anything is counted.
@@ -232,7 +223,7 @@ impl Run<'_> {
             }
             S::Collector::reset_collector_stats();
         };
-        let (mut result, kept_start) = self.measure(predicted, &collect_warm_up, iteration);
+        let (mut result, kept) = self.measure(predicted, &collect_warm_up, iteration);
         if S::FREEING == Freeing::OnCollection {
             let stats = S::Collector::collector_stats();
             result.collections = Some(Collections {
@@ -246,11 +237,8 @@ impl Run<'_> {
                 variables: result.live_variables_after,
                 functions: result.live_functions_after,
             });
-            self.pool
-                .broadcast(|_| alloc::scoped(S::Collector::collect));
-            // What the buffer caches hold is reuse, not graph memory.
-            result.live_heap_after_collection_bytes =
-                Some(alloc::scoped_bytes() as i64 - cached_bytes() as i64 - kept_start);
+            pool.broadcast(|_| alloc::scoped(S::Collector::collect));
+            result.live_heap_after_collection_bytes = Some(kept.since());
             let nodes = self.live_nodes().since(nodes_start);
             result.live_nodes_after_collection = Some(nodes.variables + nodes.functions);
         }
@@ -268,24 +256,24 @@ impl Run<'_> {
     fn keeps_everything(&self) -> bool {
         match self.subject.freeing() {
             Some(Freeing::Never) => true,
-            Some(Freeing::OnCollection) => self.config.policy == Policy::Never,
+            Some(Freeing::OnCollection) => self.cx.config.policy == Policy::Never,
             _ => false,
         }
     }
 
-    /// Runs the loop and measures it; also returns the scoped-heap count at
-    /// its start.
+    /// Runs the loop and measures it; also returns the mark its live heap
+    /// is measured from.
     fn measure(
-        &mut self,
+        &self,
         predicted_leak: usize,
         after_warm_up: &dyn Fn(),
         iteration: &(dyn Fn(usize) + Sync),
-    ) -> (RunResult, i64) {
+    ) -> (RunResult, HeapMark) {
         // Heap is counted inside the iterations only: see `alloc::scoped`.
         let iteration = &|i: usize| alloc::scoped(|| iteration(i));
-        let pool = self.pool;
+        let (pool, config) = (&self.cx.pool, self.cx.config);
         let threads = pool.current_num_threads();
-        let mut iterations = self.config.iterations;
+        let mut iterations = config.iterations;
         let mut capped = false;
         if self.keeps_everything()
             && predicted_leak > 0
@@ -307,19 +295,20 @@ impl Run<'_> {
         // allocated inside it, and is left out of the live heap.
         pool.broadcast(|_| release_thread_cache());
         release_thread_cache();
-        let graph_heap = || alloc::scoped_bytes() as i64 - cached_bytes() as i64;
 
-        let chunk = iterations.div_ceil(self.config.samples.max(1)).max(1);
+        let chunk = iterations.div_ceil(config.samples.max(1)).max(1);
+        let name = self.subject.to_string();
         // Allocated before the baseline, so that the curve does not measure itself.
         let mut samples = Vec::with_capacity(iterations.div_ceil(chunk) + 1);
         samples.push(Sample {
             iteration: 0,
             live_heap_bytes: 0,
         });
-        let heap_start = alloc::live_bytes() as i64;
-        let kept_start = graph_heap();
+        // What the iterations keep, the buffer caches (reuse, not graph
+        // memory) left out; and the process's peak.
+        let kept = HeapMark::now(Counted::Scoped, Cache::LeftOut);
         let nodes_start = self.live_nodes();
-        alloc::reset_peak();
+        let peak = Peak::start();
         let started = Instant::now();
         let mut done = 0;
         while done < iterations {
@@ -328,12 +317,12 @@ impl Run<'_> {
             done = end;
             samples.push(Sample {
                 iteration: done,
-                live_heap_bytes: graph_heap() - kept_start,
+                live_heap_bytes: kept.since(),
             });
-            (self.progress)(done, iterations);
+            self.cx.progress(&name, done, iterations);
         }
         let wall = seconds(started.elapsed());
-        let live_heap_after = graph_heap() - kept_start;
+        let live_heap_after = kept.since();
         let nodes = self.live_nodes().since(nodes_start);
         let result = RunResult {
             subject: self.subject,
@@ -350,14 +339,14 @@ impl Run<'_> {
             live_heap_after_bytes: live_heap_after,
             leaked_bytes_per_iteration: live_heap_after as f64 / iterations as f64,
             predicted_leak_per_iteration: predicted_leak,
-            peak_heap_bytes: alloc::peak_bytes() as i64 - heap_start,
+            peak_heap_bytes: peak.bytes(),
             buffer_cache_bytes: cached_bytes() as i64,
             collections: None,
             live_heap_after_collection_bytes: None,
             live_nodes_after_collection: None,
             samples,
         };
-        (result, kept_start)
+        (result, kept)
     }
 }
 
@@ -384,6 +373,7 @@ pub fn relate(runs: &mut [RunResult]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::ReportConfig;
 
     /// A shared-leaf run of `iterations` on two threads, collection off.
     fn shared_leaf_run(kind: StrategyKind, iterations: usize) -> RunResult {
@@ -401,14 +391,10 @@ mod tests {
             training_steps: 0,
             value_memory_batch: 0,
             allocator: "system",
+            compare_allocators: false,
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let inputs = make_inputs(config.size, INPUT_ARRAYS, 1);
-        let subject = Subject::SharedLeaf(kind);
-        run(subject, &config, &inputs, &pool, 1 << 30, &mut |_, _| {})
+        let cx = Context::new(&config, |_, _, _| {}).unwrap();
+        run(Subject::SharedLeaf(kind), &cx)
     }
 
     #[test]

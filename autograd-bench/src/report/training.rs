@@ -17,7 +17,8 @@ use autograd_nn::{Activation, Adam, DataLoader, Mlp, Module, Optimizer, datasets
 use autograd_ops::{Strategy, Variable, softmax_cross_entropy};
 use serde::Serialize;
 
-use crate::alloc;
+use crate::report::Context;
+use crate::report::heap::{Cache, Counted, HeapMark, Peak};
 use crate::training::{BATCH, FloorStep, LR, SIZES};
 
 /// The collected strategies' policy in the timed epoch when the report's is
@@ -99,10 +100,15 @@ pub struct Breakdown {
     pub unexplained: i64,
 }
 
-/// Runs the section for `strategies`, `steps` steps each (at most one
-/// epoch of the digits training split; 0 skips the section), collecting
-/// under `policy`.
-pub fn run(strategies: &[StrategyKind], steps: usize, policy: Policy) -> Vec<TrainingRun> {
+/// Runs the section for the context's strategies, `training_steps` steps
+/// each (at most one epoch of the digits training split; 0 skips the
+/// section), collecting under its policy.
+pub fn run(cx: &Context<'_>) -> Vec<TrainingRun> {
+    let (strategies, steps, policy) = (
+        &cx.config.strategies,
+        cx.config.training_steps,
+        cx.config.policy,
+    );
     if steps == 0 {
         return Vec::new();
     }
@@ -139,13 +145,8 @@ fn floor_micros(steps: usize) -> f64 {
 fn model<S: Strategy>() -> (Mlp<S>, Adam<S>) {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
     let model = Mlp::new(&SIZES, Activation::Relu, &mut rng).expect("valid sizes");
-    let adam = Adam::new(model.params(), LR).expect("a valid rate");
+    let adam = Adam::new(model.params(), LR);
     (model, adam)
-}
-
-/// The live heap above `baseline`.
-fn heap_since(baseline: usize) -> i64 {
-    alloc::live_bytes() as i64 - baseline as i64
 }
 
 fn run_one<S: Strategy>(
@@ -180,11 +181,10 @@ fn run_one<S: Strategy>(
     autograd_core::buffers::release_thread_cache();
     S::Collector::reset_collector_stats();
 
-    // The timed epoch.
-    let baseline = alloc::live_bytes();
-    let cached = autograd_core::buffers::cached_bytes;
-    let cached_at_baseline = cached();
-    alloc::reset_peak();
+    // The timed epoch, its heap with the buffer cache left out, its peak
+    // with it.
+    let heap = HeapMark::now(Counted::Process, Cache::LeftOut);
+    let peak = Peak::start();
     let (model, mut adam) = model::<S>();
     let mut live_heap_after_step = Vec::with_capacity(steps);
     let mut times = Vec::with_capacity(steps);
@@ -199,19 +199,15 @@ fn run_one<S: Strategy>(
         adam.step().expect("valid rates");
         drop((batch, batch_labels));
         times.push(started.elapsed().as_secs_f64() * 1e6);
-        live_heap_after_step
-            .push(heap_since(baseline) - (cached() as i64 - cached_at_baseline as i64));
+        live_heap_after_step.push(heap.since());
     }
-    let peak_heap_bytes = alloc::peak_bytes() as i64 - baseline as i64;
+    let peak_heap_bytes = peak.bytes();
     let (collections, after_collection_bytes) = match S::FREEING {
         Freeing::OnCollection => {
             let collections = S::Collector::collector_stats().collections;
             S::Collector::collect();
             autograd_core::buffers::release_thread_cache();
-            (
-                Some(collections),
-                Some(heap_since(baseline) - (cached() as i64 - cached_at_baseline as i64)),
-            )
+            (Some(collections), Some(heap.since()))
         }
         _ => (None, None),
     };
@@ -251,7 +247,6 @@ fn median(values: &mut [f64]) -> f64 {
 /// The parts every point shares: what the model, its gradients, the
 /// optimizer and the engine's cache hold.
 struct Parts {
-    baseline: usize,
     cached_at_baseline: usize,
     /// The parameters' footprints without gradients.
     parameters: i64,
@@ -311,7 +306,8 @@ impl Parts {
 /// backward passes held in flight.
 fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bool, i64) {
     S::Collector::set_policy(Policy::Never);
-    let baseline = alloc::live_bytes();
+    // Measured with the buffer cache, which is one of the parts.
+    let heap = HeapMark::now(Counted::Process, Cache::Counted);
     let cached_at_baseline = autograd_core::buffers::cached_bytes();
     let (model, mut adam) = model::<S>();
     let parameters: i64 = model
@@ -322,7 +318,6 @@ fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bo
     // `Mlp::new` collects its layers into a list of exactly their number.
     let layer_list = std::mem::size_of_val(model.layers()) as i64;
     let parts = Parts {
-        baseline,
         cached_at_baseline,
         parameters,
         layer_list,
@@ -337,7 +332,7 @@ fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bo
         adam.zero_grad();
         let loss = softmax_cross_entropy(&model.forward(&batch).expect("fits"), &labels)
             .expect("valid labels");
-        let measured = heap_since(parts.baseline);
+        let measured = heap.since();
         let footprint = loss.graph_footprint().bytes as i64;
         let forward = parts.point(
             "after forward",
@@ -347,10 +342,13 @@ fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bo
             footprint,
             earlier,
         );
-        alloc::reset_peak();
+        let (peak, before) = (
+            Peak::start(),
+            HeapMark::now(Counted::Process, Cache::Counted),
+        );
         loss.backward().expect("backward");
-        let measured = heap_since(parts.baseline);
-        in_flight = in_flight.max(alloc::peak_bytes() as i64 - alloc::live_bytes() as i64);
+        let measured = heap.since();
+        in_flight = in_flight.max(peak.bytes() - before.since());
         let footprint = loss.graph_footprint().bytes as i64;
         let backward = parts.point(
             "after backward",
@@ -372,7 +370,7 @@ fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bo
                     .sum::<i64>();
         }
         adam.step().expect("valid rates");
-        let measured = heap_since(parts.baseline);
+        let measured = heap.since();
         let step = parts.point(
             "after the optimizer step",
             measured,

@@ -18,9 +18,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use autograd_core::buffers::release_thread_cache;
-
 use crate::alloc;
+use crate::report::Context;
+use crate::report::heap::{Cache, Counted, HeapMark, Peak};
 
 /// The depths measured, in layers.
 pub const DEPTHS: [usize; 3] = [16, 64, 256];
@@ -96,9 +96,10 @@ pub struct ValueMemoryRow {
     pub millis: f64,
 }
 
-/// Runs every depth under every mode with batches of `batch` rows (0: skip
-/// the section).
-pub fn run(batch: usize) -> Vec<ValueMemoryRow> {
+/// Runs every depth under every mode with batches of the context's
+/// `value_memory_batch` rows (0: skip the section).
+pub fn run(cx: &Context<'_>) -> Vec<ValueMemoryRow> {
+    let batch = cx.config.value_memory_batch;
     if batch == 0 {
         return Vec::new();
     }
@@ -127,12 +128,6 @@ fn forward(model: &Mlp<DefaultStrategy>, x: &Variable, labels: &[usize], mode: M
     softmax_cross_entropy(&y, labels).expect("labels fit")
 }
 
-/// Heap on this thread since `start`, the buffer cache emptied first.
-fn since(start: isize) -> i64 {
-    release_thread_cache();
-    (alloc::thread_scoped_bytes() - start) as i64
-}
-
 fn measure(
     model: &Mlp<DefaultStrategy>,
     x: &Variable,
@@ -154,30 +149,28 @@ fn measure(
         .sum();
     let outside = parameter_bytes + x.graph_footprint().bytes;
 
+    // This thread's heap, the buffer cache emptied before each reading.
+    let heap = || HeapMark::now(Counted::ThreadScoped, Cache::Emptied);
     alloc::scoped(|| {
-        release_thread_cache();
-        let start = alloc::thread_scoped_bytes();
+        let start = heap();
         let timer = Instant::now();
         let loss = forward(model, x, labels, mode);
-        let kept_bytes = since(start);
+        let kept_bytes = start.since();
         let predicted_bytes = loss.graph_footprint().bytes as i64 - outside as i64;
-        let before = alloc::live_bytes();
-        alloc::reset_peak();
+        let peak = Peak::start();
         backward(&loss, true);
         let millis = timer.elapsed().as_secs_f64() * 1e3;
-        let backward_peak_retained = alloc::peak_bytes() as i64 - before as i64;
+        let backward_peak_retained = peak.bytes();
         drop(loss);
         model.cleargrads();
 
-        release_thread_cache();
-        let start = alloc::thread_scoped_bytes();
+        let start = heap();
         let loss = forward(model, x, labels, mode);
-        let before = alloc::live_bytes();
-        alloc::reset_peak();
+        let peak = Peak::start();
         backward(&loss, false);
-        let backward_peak_released = alloc::peak_bytes() as i64 - before as i64;
+        let backward_peak_released = peak.bytes();
         model.cleargrads();
-        let released_left_bytes = since(start);
+        let released_left_bytes = start.since();
         drop(loss);
         ValueMemoryRow {
             layers,
