@@ -12,8 +12,9 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::report::seed_loop::INPUT_ARRAYS;
-use crate::report::{self, Context, Report, ReportConfig, allocators, bytes, config};
+use crate::report::seed_loop::{self, INPUT_ARRAYS};
+use crate::report::training::EPOCH_STEPS;
+use crate::report::{self, Context, Report, ReportConfig, allocators, bytes, config, value_memory};
 
 /// Arrays of `--size` elements that one iteration of the seed loop holds at
 /// once on its thread, counted with a margin. Forward holds `x`, `x²`, `x⁴`
@@ -34,11 +35,14 @@ const MAX_DEEP: u64 = 100_000_000;
 /// The seed's experiment under every ownership strategy (the four ways to
 /// free a graph), deep chains, the second cycle: time, live nodes and heap,
 /// beside plain ndarray doing the same arithmetic.
+///
+/// The command line as given (ripgrep's low-level arguments): clap checks
+/// each value alone, [`Args::resolve`] what they need together.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
     /// Iterations of the seed loop per run (runs that keep their graphs stop
-    /// at the heap budget).
+    /// at their share of the heap budget).
     #[arg(long, default_value_t = 40_000, value_parser = clap::value_parser!(u64).range(1..))]
     iterations: u64,
     /// Elements of each input array (the seed's experiment uses 10,000).
@@ -52,15 +56,18 @@ struct Args {
         StrategyKind::ALL.iter().map(|kind| kind.cli_name())))]
     strategies: Vec<String>,
     /// When the collected strategies collect: auto (their policy), never, or
-    /// every:N nodes.
+    /// every:N nodes. Under never, or every:N with N nodes' graphs more than
+    /// the heap budget, their seed-loop runs count among the runs that keep
+    /// their graphs.
     #[arg(long, default_value = "auto", value_parser = config::parse_policy)]
     collect: Policy,
     /// Keep intermediate gradients on their variables (the seed's behaviour).
     #[arg(long)]
     retain_grad: bool,
-    /// Heap, in MiB, that the runs keeping their graphs may fill together; the
-    /// arrays every thread works on at once must fit in it too (about 12 of
-    /// `--size` elements a thread, and the 8 inputs).
+    /// Heap, in MiB, that the seed-loop runs keeping their graphs may fill
+    /// together, each its share, warm-up included (and the second-cycle
+    /// loop, alone); the arrays every thread works on at once must fit in it
+    /// too (about 12 of `--size` elements a thread, and the 8 inputs).
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     heap_budget_mib: u64,
     /// Lengths of the deep chains to run, comma-separated (`0` for none), at
@@ -69,18 +76,22 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000,10000000",
         value_parser = clap::value_parser!(u64).range(..=MAX_DEEP))]
     deep: Vec<u64>,
-    /// Iterations of the second-cycle loop per strategy (`0` for none).
+    /// Iterations of the second-cycle loop per strategy (`0` for none); a
+    /// strategy that keeps what the loop leaves stops at the heap budget.
     #[arg(long, default_value_t = 100_000)]
     second_cycle: usize,
     /// Steps of the training section (the digits MLP) per strategy, at most
     /// one epoch of 43 (`0` for none).
-    #[arg(long, default_value_t = 43)]
-    training_steps: usize,
+    #[arg(long, default_value_t = EPOCH_STEPS as u64,
+        value_parser = clap::value_parser!(u64).range(..=EPOCH_STEPS as u64))]
+    training_steps: u64,
     /// Batch rows of the value-memory section (deep ReLU MLPs of width 128
     /// at 16, 64 and 256 layers, each with and without checkpointing; `0`
-    /// for none). Its heap grows with the batch: about 270 MiB at 512.
-    #[arg(long, default_value_t = report::value_memory::BATCH)]
-    value_memory_batch: usize,
+    /// for none), at most 16384. Its heap grows with the batch, outside the
+    /// heap budget: about 350 MiB at 512, 9 GiB at the cap.
+    #[arg(long, default_value_t = value_memory::BATCH as u64,
+        value_parser = clap::value_parser!(u64).range(..=value_memory::MAX_BATCH as u64))]
+    value_memory_batch: u64,
     /// Points per run on the live-heap curve.
     #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     samples: u64,
@@ -101,13 +112,42 @@ struct Args {
     json: bool,
 }
 
+/// The command line resolved (ripgrep's high-level arguments): what to run,
+/// every size checked against what it allocates, and what to do with the
+/// result.
+#[derive(Debug)]
+struct Resolved {
+    /// The report's configuration.
+    config: ReportConfig,
+    /// What the run prints and writes.
+    output: Output,
+}
+
+/// What a run prints and writes.
+#[derive(Debug)]
+enum Output {
+    /// The report: its tables (or its JSON) on stdout, `report.json` and
+    /// `live-heap.svg` in `dir`.
+    Report {
+        /// The folder the files go to.
+        dir: PathBuf,
+        /// JSON on stdout instead of the tables.
+        json: bool,
+    },
+    /// Only this build's allocator figures, as JSON on stdout.
+    AllocatorFigures,
+}
+
 impl Args {
-    /// The command line resolved into a configuration, or the error that
-    /// names the flag at fault (clap prints it and exits with code 2). Sizes
-    /// given by the user are multiplied with checked arithmetic: what
-    /// overflows, or what one iteration's arrays on every thread need beyond
-    /// `--heap-budget-mib`, is refused before any work is done.
-    fn resolve(&self, allocator: &'static str) -> Result<ReportConfig, clap::Error> {
+    /// The command line resolved, or the error that names the flag at fault
+    /// (clap prints it and exits with code 2), before any work is done.
+    /// Sizes given by the user are multiplied with checked arithmetic: what
+    /// overflows, what one iteration's arrays on every thread need beyond
+    /// `--heap-budget-mib`, or what the runs that keep their graphs need
+    /// beyond their share of it, is refused. (The other sizes are bounded
+    /// where clap parses them: `--deep`, `--value-memory-batch`,
+    /// `--training-steps`, `--threads`, `--samples`.)
+    fn resolve(&self, allocator: &'static str) -> Result<Resolved, clap::Error> {
         let invalid = |message: String| Args::command().error(ErrorKind::ValueValidation, message);
         // Rust refuses any allocation above `isize::MAX` bytes.
         let addressable = |n: usize| n <= isize::MAX as usize;
@@ -167,7 +207,7 @@ impl Args {
                 .filter_map(|name| StrategyKind::from_cli_name(name))
                 .collect()
         };
-        Ok(ReportConfig {
+        let config = ReportConfig {
             iterations: usize::try_from(self.iterations).unwrap_or(usize::MAX),
             size,
             threads,
@@ -184,52 +224,93 @@ impl Args {
                 .map(|&d| d as usize)
                 .collect(),
             second_cycle_iterations: self.second_cycle,
-            training_steps: self.training_steps,
-            value_memory_batch: self.value_memory_batch,
+            training_steps: self.training_steps as usize, // at most one epoch
+            value_memory_batch: self.value_memory_batch as usize, // at most MAX_BATCH
             allocator,
             compare_allocators: self.compare_allocators,
-        })
+        };
+        // Each run that keeps its graphs keeps its warm-up's and at least one
+        // iteration's, all in its share of the budget.
+        let keeping = config.keeping_runs();
+        if let Some(first) = keeping.first() {
+            let graphs =
+                seed_loop::warm_up_iterations(threads, config.iterations).saturating_add(1);
+            let graph = seed_loop::kept_arrays(config.retain_grad).saturating_mul(array);
+            let share = config.budget_share();
+            let needed = graphs.checked_mul(graph).filter(|&b| b <= share);
+            if needed.is_none() {
+                let runs = match keeping.len() {
+                    1 => format!("the seed-loop run that keeps its graphs ({first})"),
+                    n => format!(
+                        "each of the {n} seed-loop runs that keep their graphs ({first}, ...)"
+                    ),
+                };
+                return Err(invalid(format!(
+                    "--size {size} with {threads} threads (--threads): {runs} keeps {graphs} \
+                     graphs of about {} at least (its warm-up's and one iteration's), more than \
+                     its share of --heap-budget-mib {mib} ({}); lower --size or --threads, or \
+                     raise --heap-budget-mib",
+                    bytes(graph as f64),
+                    bytes(share as f64),
+                )));
+            }
+        }
+        let output = if self.allocator_figures_only {
+            Output::AllocatorFigures
+        } else {
+            Output::Report {
+                dir: self.out.clone().unwrap_or_else(|| {
+                    PathBuf::from(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/../target/autograd-report"
+                    ))
+                }),
+                json: self.json,
+            }
+        };
+        Ok(Resolved { config, output })
     }
 }
 
 /// Runs the report binary on `allocator` (its name, as the report prints it).
 pub fn main(allocator: &'static str) -> ExitCode {
-    let args = Args::parse();
-    let config = args.resolve(allocator).unwrap_or_else(|err| err.exit());
-    let mut progress = Progress::new(!args.json && std::io::stderr().is_terminal());
+    let Resolved { config, output } = Args::parse()
+        .resolve(allocator)
+        .unwrap_or_else(|err| err.exit());
+    let terminal =
+        matches!(output, Output::Report { json: false, .. }) && std::io::stderr().is_terminal();
+    let mut progress = Progress::new(terminal);
     let cx = match Context::new(&config, |section, done, total| {
         progress.update(section, done, total)
     }) {
         Ok(cx) => cx,
         Err(err) => {
-            eprintln!(
-                "error: cannot start {} threads (--threads): {err}",
-                config.threads
+            // Still before any work, as the refusals above.
+            let err = Args::command().error(
+                ErrorKind::ValueValidation,
+                format!("cannot start {} threads (--threads): {err}", config.threads),
             );
-            return ExitCode::from(2);
+            err.exit();
         }
     };
-    if args.allocator_figures_only {
-        let figures = allocators::measure(&cx);
-        println!(
-            "{}",
-            serde_json::to_string(&figures).expect("figures serialise")
-        );
-        return ExitCode::SUCCESS;
-    }
+    let (dir, json) = match output {
+        Output::AllocatorFigures => {
+            let figures = allocators::measure(&cx);
+            println!(
+                "{}",
+                serde_json::to_string(&figures).expect("figures serialise")
+            );
+            return ExitCode::SUCCESS;
+        }
+        Output::Report { dir, json } => (dir, json),
+    };
     let report = report::build(&cx);
     drop(cx);
     progress.finish();
 
-    let out = args.out.unwrap_or_else(|| {
-        PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/autograd-report"
-        ))
-    });
-    match write_outputs(&report, &out) {
+    match write_outputs(&report, &dir) {
         Ok((json_path, svg_path)) => {
-            if args.json {
+            if json {
                 println!("{}", to_json(&report));
             } else {
                 print!("{}", report.table());
@@ -242,7 +323,7 @@ pub fn main(allocator: &'static str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: cannot write the report to {}: {err}", out.display());
+            eprintln!("error: cannot write the report to {}: {err}", dir.display());
             ExitCode::FAILURE
         }
     }

@@ -22,18 +22,28 @@ fn run_report_with(
         std::process::id(),
         extra.join("_").replace(['-', ':'], "")
     ));
-    let output = Command::new(env!("CARGO_BIN_EXE_autograd-bench"))
-        .args([
-            "--iterations",
-            &iterations.to_string(),
-            "--size",
-            "1000",
-            "--threads",
-            "2",
-        ])
-        .args(["--deep", "1000", "--second-cycle", "50", "--json", "--out"])
+    let (iterations, samples) = (iterations.to_string(), samples.to_string());
+    // A small configuration, each flag unless `extra` gives it (clap refuses
+    // a flag given twice).
+    let small = [
+        ["--iterations", &iterations],
+        ["--size", "1000"],
+        ["--threads", "2"],
+        ["--deep", "1000"],
+        ["--second-cycle", "50"],
+        ["--training-steps", "4"],
+        ["--value-memory-batch", "16"],
+        ["--samples", &samples],
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_autograd-bench"));
+    for [flag, value] in small {
+        if !extra.contains(&flag) {
+            command.args([flag, value]);
+        }
+    }
+    let output = command
+        .args(["--json", "--out"])
         .arg(&out)
-        .args(["--samples", &samples.to_string()])
         .args(extra)
         .output()
         .expect("the binary runs");
@@ -184,10 +194,11 @@ fn the_report_measures_every_strategy_and_each_kept_graph_matches_its_prediction
 
 #[test]
 fn the_plot_labels_the_values_its_axis_shows_when_the_budget_cuts_it_short() {
-    // 1 MiB holds about 32 of StrongOnly's 32 KiB graphs, not 60.
+    // 2 MiB holds StrongOnly's 30 warm-up graphs of 32 KiB and about 34
+    // more, not 60.
     let (report, out) = run_report(&[
         "--heap-budget-mib",
-        "1",
+        "2",
         "--strategy",
         "rc-weak",
         "--strategy",
@@ -304,27 +315,212 @@ fn a_bad_argument_is_a_clear_error_with_exit_code_2() {
     }
 }
 
-/// Runs the binary with `args` (and a tiny configuration, so that a binary
-/// that accepts them finishes quickly instead of running the full report)
-/// and returns its exit code and the first line of its stderr.
-fn refused(args: &[&str]) -> (Option<i32>, String) {
+/// What a run of the binary did.
+struct Outcome {
+    code: Option<i32>,
+    /// The first line of its stderr.
+    error: String,
+    /// Whether it printed anything on stdout (the report, as JSON).
+    printed: bool,
+    /// Whether it made its output folder (it does once the report is built).
+    wrote: bool,
+    elapsed: std::time::Duration,
+}
+
+/// Runs the binary with `args` and, for each flag `args` does not give, a
+/// tiny configuration, so that a binary that accepts them finishes quickly
+/// instead of running the full report (and a flag is never given twice,
+/// which clap would refuse for its own reason).
+fn run_binary(args: &[&str]) -> Outcome {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = std::env::temp_dir().join(format!(
         "autograd-report-refused-{}-{call}",
         std::process::id()
     ));
-    let output = Command::new(env!("CARGO_BIN_EXE_autograd-bench"))
-        .args(["--iterations", "1", "--second-cycle", "0", "--samples", "1"])
-        .args(["--strategy", "rc-weak", "--json", "--out"])
+    let tiny = [
+        ["--iterations", "1"],
+        ["--second-cycle", "0"],
+        ["--samples", "1"],
+        ["--strategy", "rc-weak"],
+        ["--deep", "0"],
+        ["--training-steps", "0"],
+        ["--value-memory-batch", "0"],
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_autograd-bench"));
+    for [flag, value] in tiny {
+        if !args.contains(&flag) {
+            command.args([flag, value]);
+        }
+    }
+    let started = std::time::Instant::now();
+    let output = command
+        .arg("--json")
+        .arg("--out")
         .arg(&out)
         .args(args)
         .output()
         .expect("the binary runs");
+    let elapsed = started.elapsed();
+    let wrote = out.exists();
     let _ = std::fs::remove_dir_all(&out);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let first = stderr.lines().next().unwrap_or_default().to_string();
-    (output.status.code(), first)
+    Outcome {
+        code: output.status.code(),
+        error: stderr.lines().next().unwrap_or_default().to_string(),
+        printed: !output.stdout.is_empty(),
+        wrote,
+        elapsed,
+    }
+}
+
+/// Runs the binary with `args` and returns its exit code and the first line
+/// of its stderr.
+fn refused(args: &[&str]) -> (Option<i32>, String) {
+    let outcome = run_binary(args);
+    (outcome.code, outcome.error)
+}
+
+/// Asserts that the binary refuses `args` before any work: exit code 2, an
+/// error naming every one of `flags`, nothing printed or written, at once.
+fn assert_refused(args: &[&str], flags: &[&str]) {
+    let outcome = run_binary(args);
+    let error = &outcome.error;
+    assert_eq!(outcome.code, Some(2), "{args:?}: {error}");
+    assert!(error.starts_with("error:"), "{args:?}: {error}");
+    for flag in flags {
+        assert!(
+            error.contains(flag),
+            "{args:?}: {flag} not named in {error}"
+        );
+    }
+    assert!(
+        !outcome.printed && !outcome.wrote,
+        "{args:?}: work was done"
+    );
+    assert!(
+        outcome.elapsed.as_secs() < 10,
+        "{args:?}: refused only after {:?}",
+        outcome.elapsed
+    );
+}
+
+#[test]
+fn every_size_flag_beyond_what_it_can_allocate_is_refused_naming_it() {
+    let u64_max = "18446744073709551615";
+    for (args, flag) in [
+        // 10^15 rows aborted on a failed allocation; 2^64 - 1 panicked in
+        // ndarray ("Shape too large").
+        (
+            &["--value-memory-batch", "1000000000000000"][..],
+            "--value-memory-batch",
+        ),
+        (&["--value-memory-batch", u64_max], "--value-memory-batch"),
+        (&["--value-memory-batch", "16385"], "--value-memory-batch"),
+        // One epoch is 43 steps: more were cut to it without a word.
+        (&["--training-steps", "44"], "--training-steps"),
+        (&["--training-steps", u64_max], "--training-steps"),
+        (
+            &["--second-cycle", "18446744073709551616"],
+            "--second-cycle",
+        ),
+        (&["--iterations", "0"], "--iterations"),
+        (&["--threads", "0"], "--threads"),
+        (&["--threads", "1025"], "--threads"),
+        (&["--samples", "0"], "--samples"),
+        (&["--samples", "100001"], "--samples"),
+        (&["--heap-budget-mib", "0"], "--heap-budget-mib"),
+        (&["--deep", "100000001"], "--deep"),
+        (&["--collect", "every:0"], "--collect"),
+    ] {
+        assert_refused(args, &[flag]);
+    }
+    // The largest batch and a whole epoch are taken.
+    let help = Command::new(env!("CARGO_BIN_EXE_autograd-bench"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("at most 16384") && help.contains("one epoch of 43"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_run_that_keeps_its_graphs_and_cannot_fit_its_warm_up_in_its_share_is_refused() {
+    // 8 MB arrays on one thread: 20 of them at once fit 160 MiB, but a run
+    // that never frees keeps its warm-up's 6 graphs of four arrays and one
+    // iteration's (224 MB).
+    let big = [
+        "--size",
+        "1000000",
+        "--threads",
+        "1",
+        "--heap-budget-mib",
+        "160",
+    ];
+    for keeping in [
+        &["--strategy", "strong-only-rc-weak"][..],
+        &["--strategy", "collected", "--collect", "never"],
+        // A collector that would run only after 10^9 nodes keeps as much.
+        &["--strategy", "collected", "--collect", "every:1000000000"],
+    ] {
+        assert_refused(
+            &[&big[..], keeping].concat(),
+            &["--size", "--threads", "--heap-budget-mib"],
+        );
+    }
+    // The same arrays under a collector that runs after every graph (7
+    // nodes), or a strategy that frees on drop, run.
+    for freeing in [
+        &["--strategy", "collected", "--collect", "every:7"][..],
+        &["--strategy", "rc-weak"],
+    ] {
+        let outcome = run_binary(&[&big[..], freeing].concat());
+        assert_eq!(outcome.code, Some(0), "{freeing:?}: {}", outcome.error);
+    }
+}
+
+#[test]
+fn a_run_that_keeps_its_graphs_stops_at_its_share_warm_up_included() {
+    // 4 MiB for one run: about 30 warm-up graphs of 32 KB, and the rest.
+    let (report, out) = run_report_with(
+        600,
+        6,
+        &[
+            "--heap-budget-mib",
+            "4",
+            "--strategy",
+            "strong-only-rc-weak",
+            "--strategy",
+            "collected",
+            "--collect",
+            "every:1000000000",
+            "--second-cycle",
+            "100000",
+        ],
+    );
+    for name in ["StrongOnly<RcWeak>", "Collected"] {
+        let run = run_named(&report, name);
+        assert_eq!(run["capped_by_budget"], true, "{name}");
+        let iterations = run["iterations"].as_u64().unwrap();
+        let predicted = run["predicted_leak_per_iteration"].as_u64().unwrap();
+        // Three rounds of one graph a thread and 8 shared out.
+        let warm_up = 3 * (2 + 8);
+        let share = (4 << 20) / 2;
+        assert!(
+            iterations > 1 && (iterations + warm_up) * predicted <= share,
+            "{name}: {iterations} iterations of {predicted} bytes"
+        );
+    }
+    // The second cycle under a collector that would run too late stops at
+    // the budget as well.
+    let cycle = report["second_cycle"].as_array().unwrap();
+    let collected = cycle.iter().find(|s| s["strategy"] == "Collected").unwrap();
+    let iterations = collected["iterations"].as_u64().unwrap();
+    assert!(iterations < 100_000, "{iterations}");
+    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]

@@ -3,6 +3,8 @@
 use autograd_mem::{Policy, StrategyKind};
 use serde::Serialize;
 
+use crate::report::Subject;
+
 /// How to run the report's experiments.
 #[derive(Debug, Clone)]
 pub struct ReportConfig {
@@ -38,6 +40,23 @@ pub struct ReportConfig {
     pub compare_allocators: bool,
 }
 
+impl ReportConfig {
+    /// The seed-loop runs that keep their graphs
+    /// ([`keeps_graphs`](crate::report::seed_loop::keeps_graphs)), in plan order.
+    pub fn keeping_runs(&self) -> Vec<Subject> {
+        Subject::plan(&self.strategies)
+            .into_iter()
+            .filter(|&s| crate::report::seed_loop::keeps_graphs(s, self))
+            .collect()
+    }
+
+    /// The heap each seed-loop run that keeps its graphs may fill, its
+    /// warm-up's included: the budget, shared by those runs.
+    pub fn budget_share(&self) -> usize {
+        self.heap_budget / self.keeping_runs().len().max(1)
+    }
+}
+
 /// The configuration as the report records it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfigSummary {
@@ -59,6 +78,26 @@ pub struct ConfigSummary {
     pub policy: String,
     /// The strategy of the single-strategy sections (the default strategy).
     pub default_strategy: String,
+}
+
+/// Whether a collector under `policy` runs too late to bound a loop whose
+/// iterations each leave `nodes` nodes holding `bytes` bytes: never
+/// (`never`), or only once the iterations of N nodes hold more than
+/// `budget` bytes (`every:N`). A run whose collector is too late keeps its
+/// graphs as far as the budget is concerned, and stops at it. (`auto`
+/// collects once as many nodes were created as survived the last
+/// collection: its heap at most doubles.)
+pub fn collects_too_late(policy: Policy, nodes: usize, bytes: usize, budget: usize) -> bool {
+    match policy {
+        Policy::Auto => false,
+        Policy::Never => true,
+        Policy::Every(n) => {
+            let iterations = usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .div_ceil(nodes.max(1));
+            iterations.saturating_mul(bytes) > budget
+        }
+    }
 }
 
 /// A policy as the command line writes it: `auto`, `never` or `every:N`.

@@ -35,7 +35,6 @@ pub mod value_memory;
 
 use std::cell::RefCell;
 
-use autograd_mem::{Freeing, Policy};
 use autograd_ops::{DefaultStrategy, Strategy};
 use serde::Serialize;
 
@@ -119,18 +118,10 @@ impl<'a> Context<'a> {
         (self.progress.borrow_mut())(section, done, total);
     }
 
-    /// The heap each seed-loop run that keeps its graphs may fill: the
-    /// budget, shared by those runs.
+    /// The heap each seed-loop run that keeps its graphs may fill, its
+    /// warm-up's included: [`ReportConfig::budget_share`].
     pub fn budget_share(&self) -> usize {
-        let keeping = Subject::plan(&self.config.strategies)
-            .iter()
-            .filter(|s| match s.freeing() {
-                Some(Freeing::Never) => true,
-                Some(Freeing::OnCollection) => self.config.policy == Policy::Never,
-                _ => false,
-            })
-            .count();
-        self.config.heap_budget / keeping.max(1)
+        self.config.budget_share()
     }
 }
 

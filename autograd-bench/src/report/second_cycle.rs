@@ -7,6 +7,7 @@ use autograd_mem::{Freeing, Policy, Strategy, live, with_strategy};
 use serde::Serialize;
 
 use crate::report::Context;
+use crate::report::config::collects_too_late;
 use crate::report::heap::{Cache, Counted, HeapMark};
 use crate::{SeedRng, alloc, second_cycle_step};
 
@@ -46,15 +47,26 @@ impl Loop {
         };
         step(); // warm up this thread's bookkeeping
         S::Collector::collect();
-        // One iteration's leak, to stop a strategy that never frees in time.
-        let one = {
-            let heap = HeapMark::now(Counted::ThreadScoped, Cache::Counted);
+        // One iteration's leak and nodes, to stop a strategy that keeps
+        // them in time.
+        let (one, nodes) = {
+            let (heap, nodes) = (
+                HeapMark::now(Counted::ThreadScoped, Cache::Counted),
+                live::this_thread::<S>(),
+            );
             alloc::scoped(&mut step);
-            heap.since().max(1) as usize
+            let left = live::this_thread::<S>().since(nodes);
+            (
+                heap.since().max(1) as usize,
+                (left.variables + left.functions).max(1) as usize,
+            )
         };
         S::Collector::collect(); // what that iteration left stays out of the count
-        let keeps = S::FREEING == Freeing::Never
-            || (S::FREEING == Freeing::OnCollection && self.policy == Policy::Never);
+        let keeps = match S::FREEING {
+            Freeing::Never => true,
+            Freeing::OnCollection => collects_too_late(self.policy, nodes, one, self.budget),
+            _ => false,
+        };
         let iterations = if keeps {
             self.iterations.min(self.budget / one).max(1)
         } else {

@@ -7,17 +7,15 @@ use std::time::{Duration, Instant};
 
 use autograd_mem::Collector as _;
 use autograd_core::buffers::{cached_bytes, release_thread_cache};
-use autograd_mem::{
-    Freeing, LiveNodes, Policy, StrategyKind, live, with_shared_strategy, with_strategy,
-};
+use autograd_mem::{Freeing, LiveNodes, StrategyKind, live, with_shared_strategy, with_strategy};
 use autograd_ops::{Strategy, Variable};
 use ndarray::Array1;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::report::Context;
 use crate::report::heap::{Cache, Counted, HeapMark, Peak};
 use crate::report::subject::{Baseline, Subject};
+use crate::report::{Context, ReportConfig};
 use crate::{alloc, raw_fused, raw_naive, seed_graph, seed_step, shared_leaf_step};
 
 /// Live heap kept by the iterations so far, after some iterations.
@@ -96,6 +94,55 @@ pub struct RunResult {
 
 /// How many input arrays the runs share (see [`make_inputs`]).
 pub const INPUT_ARRAYS: usize = 8;
+
+/// Nodes of one seed graph: `x`, `x²`, `x⁴`, `x⁸` and the three squares.
+pub const GRAPH_NODES: usize = 7;
+
+/// Rounds of a run's warm-up: each one iteration on every thread, then
+/// [`WARM_UP_PER_THREAD`] a thread shared out by rayon.
+const WARM_UP_ROUNDS: usize = 3;
+/// Iterations a thread of a warm-up round's shared-out part.
+const WARM_UP_PER_THREAD: usize = 4;
+
+/// The iterations a run's warm-up makes on `threads` threads before its
+/// baseline (fewer when the run has fewer `iterations`). A run that keeps
+/// its graphs keeps these too, so they count against its budget.
+pub fn warm_up_iterations(threads: usize, iterations: usize) -> usize {
+    let shared_out = WARM_UP_PER_THREAD.saturating_mul(threads).min(iterations);
+    WARM_UP_ROUNDS.saturating_mul(threads.saturating_add(shared_out))
+}
+
+/// Arrays of `--size` elements that one kept seed graph holds: its four
+/// values (the leaf's gradient is cleared), and with retained gradients the
+/// three intermediates' gradients too. (Its nodes come on top: under a
+/// kilobyte.)
+pub fn kept_arrays(retain_grad: bool) -> usize {
+    if retain_grad { 7 } else { 4 }
+}
+
+/// Whether a run of `subject` keeps its graphs as far as the heap budget is
+/// concerned, and so stops at its share of it ([`Context::budget_share`]):
+/// one that never frees them, or a collected one whose collector would run
+/// too late ([`collects_too_late`](crate::report::config::collects_too_late):
+/// collection off, or every N nodes where N nodes' graphs on every thread,
+/// whose collectors may count apart, would fill the whole budget first).
+pub fn keeps_graphs(subject: Subject, config: &ReportConfig) -> bool {
+    match subject.freeing() {
+        Some(Freeing::Never) => true,
+        Some(Freeing::OnCollection) => {
+            let graph = kept_arrays(config.retain_grad)
+                .saturating_mul(config.size)
+                .saturating_mul(size_of::<f64>());
+            crate::report::config::collects_too_late(
+                config.policy,
+                GRAPH_NODES,
+                graph.saturating_mul(config.threads),
+                config.heap_budget,
+            )
+        }
+        _ => false,
+    }
+}
 
 /// Inputs for the runs: a few fresh random arrays, copied per iteration so
 /// that every iteration owns a new array, as in the seed.
@@ -252,13 +299,9 @@ impl Run<'_, '_> {
             .unwrap_or_default()
     }
 
-    /// Whether the run keeps its graphs for its whole length.
+    /// Whether the run keeps its graphs ([`keeps_graphs`]).
     fn keeps_everything(&self) -> bool {
-        match self.subject.freeing() {
-            Some(Freeing::Never) => true,
-            Some(Freeing::OnCollection) => self.cx.config.policy == Policy::Never,
-            _ => false,
-        }
+        keeps_graphs(self.subject, self.cx.config)
     }
 
     /// Runs the loop and measures it; also returns the mark its live heap
@@ -275,20 +318,24 @@ impl Run<'_, '_> {
         let threads = pool.current_num_threads();
         let mut iterations = config.iterations;
         let mut capped = false;
+        // A run that keeps its graphs keeps its warm-up's too: both fit its
+        // budget.
+        let warm_up_kept = warm_up_iterations(threads, iterations).saturating_mul(predicted_leak);
+        let room = self.budget.saturating_sub(warm_up_kept);
         if self.keeps_everything()
             && predicted_leak > 0
-            && iterations.saturating_mul(predicted_leak) > self.budget
+            && iterations.saturating_mul(predicted_leak) > room
         {
-            iterations = (self.budget / predicted_leak).max(1);
+            iterations = (room / predicted_leak).max(1);
             capped = true;
         }
         // Warm up: threads, their thread-locals, rayon's queues and the
         // allocator's caches exist before the baseline is read. (What the
-        // warm-up keeps stays out of the run.)
-        let warm_up = (threads * 4).min(iterations);
-        for _ in 0..3 {
+        // warm-up keeps stays out of the run's figures.)
+        let shared_out = (WARM_UP_PER_THREAD * threads).min(config.iterations);
+        for _ in 0..WARM_UP_ROUNDS {
             pool.broadcast(|context| iteration(context.index()));
-            pool.install(|| (0..warm_up).into_par_iter().for_each(iteration));
+            pool.install(|| (0..shared_out).into_par_iter().for_each(iteration));
         }
         after_warm_up();
         // The buffer caches start empty: what they hold during the run was
@@ -373,7 +420,7 @@ pub fn relate(runs: &mut [RunResult]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::ReportConfig;
+    use autograd_mem::Policy;
 
     /// A shared-leaf run of `iterations` on two threads, collection off.
     fn shared_leaf_run(kind: StrategyKind, iterations: usize) -> RunResult {

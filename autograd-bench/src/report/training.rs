@@ -27,6 +27,16 @@ use crate::training::{BATCH, FloorStep, LR, SIZES};
 /// collector at work, a few times an epoch.
 pub const COLLECT_EVERY: u64 = 100;
 
+/// The share of the digits held out of training (scikit-learn's
+/// `test_size=0.25`, as the `digits` example).
+pub const TEST_FRACTION: f64 = 0.25;
+
+/// Steps in one epoch: the batches of the training split, 1,797 images less
+/// the ⌈1,797 / 4⌉ held out, in batches of [`BATCH`] (43). The section runs
+/// at most this many (`--training-steps`).
+pub const EPOCH_STEPS: usize =
+    (datasets::DIGITS_SAMPLES - datasets::DIGITS_SAMPLES.div_ceil(4)).div_ceil(BATCH);
+
 /// Steps of the breakdown run (the first allocates Adam's moments; the
 /// others show the steady state).
 pub const BREAKDOWN_STEPS: usize = 3;
@@ -114,7 +124,7 @@ pub fn run(cx: &Context<'_>) -> Vec<TrainingRun> {
     }
     let (x, labels) = datasets::digits();
     let ((x_train, y_train), _) =
-        datasets::train_test_split(&(x / 16.0), &labels, 0.25, 0).expect("a valid split");
+        datasets::train_test_split(&(x / 16.0), &labels, TEST_FRACTION, 0).expect("a valid split");
     let floor = floor_micros(steps.min(x_train.nrows() / BATCH).max(1));
     strategies
         .iter()
@@ -389,4 +399,19 @@ fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bo
     }
     drop((model, adam));
     (last.to_vec(), exact, in_flight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_epoch_is_the_loaders_batches_of_the_training_split() {
+        let (x, labels) = datasets::digits();
+        let ((x_train, y_train), _) =
+            datasets::train_test_split(&x, &labels, TEST_FRACTION, 0).unwrap();
+        let loader = DataLoader::<autograd_ops::RcWeak>::new(x_train, y_train, BATCH).unwrap();
+        assert_eq!(loader.batches(), EPOCH_STEPS);
+        assert_eq!(EPOCH_STEPS, 43);
+    }
 }

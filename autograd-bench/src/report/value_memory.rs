@@ -28,6 +28,12 @@ pub const DEPTHS: [usize; 3] = [16, 64, 256];
 pub const WIDTH: usize = 128;
 /// The batch of the report's default run.
 pub const BATCH: usize = 512;
+/// The largest batch the report takes (`--value-memory-batch`): the section
+/// runs outside the heap budget, as the deep chains do, and its heap grows
+/// with the batch, about 0.57 MiB a row at 256 layers (the graph kept
+/// between forward and backward, and backward's peak above it) and the
+/// parameters' 64 MiB with their gradients: about 9 GiB at this cap.
+pub const MAX_BATCH: usize = 16_384;
 
 /// How the forward pass keeps its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
