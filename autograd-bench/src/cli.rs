@@ -104,7 +104,9 @@ struct Args {
     /// `--compare-allocators` runs the other build with).
     #[arg(long, hide = true)]
     allocator_figures_only: bool,
-    /// Folder for report.json and live-heap.svg [default: target/autograd-report].
+    /// Folder for report.json and live-heap.svg [default: autograd-report in
+    /// the workspace's target directory ($CARGO_TARGET_DIR when set),
+    /// wherever the command runs from].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print the JSON report to stdout instead of the tables.
@@ -259,12 +261,10 @@ impl Args {
             Output::AllocatorFigures
         } else {
             Output::Report {
-                dir: self.out.clone().unwrap_or_else(|| {
-                    PathBuf::from(concat!(
-                        env!("CARGO_MANIFEST_DIR"),
-                        "/../target/autograd-report"
-                    ))
-                }),
+                dir: self
+                    .out
+                    .clone()
+                    .unwrap_or_else(|| target_dir().join("autograd-report")),
                 json: self.json,
             }
         };
@@ -327,6 +327,25 @@ pub fn main(allocator: &'static str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The workspace's target directory, whichever folder the command runs
+/// from: `CARGO_TARGET_DIR` when set (relative to the current folder, as
+/// cargo reads it); else the one this binary was built in (the ancestor of
+/// its path that cargo tags with `CACHEDIR.TAG`: a target directory set in a
+/// cargo config is found too); else `target` in the workspace's root.
+fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors()
+                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
 fn to_json(report: &Report) -> String {

@@ -606,3 +606,39 @@ fn deep_chains_beyond_the_stated_cap_are_refused() {
         assert!(error.contains("--deep"), "{error}");
     }
 }
+
+#[test]
+fn the_files_go_to_the_target_directory_whichever_folder_the_command_runs_from() {
+    let root = std::env::temp_dir().join(format!("autograd-report-where-{}", std::process::id()));
+    let (elsewhere, target) = (root.join("elsewhere"), root.join("target-dir"));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_autograd-bench"))
+        .current_dir(&elsewhere)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["--iterations", "1", "--second-cycle", "0", "--samples", "1"])
+        .args([
+            "--strategy",
+            "rc-weak",
+            "--deep",
+            "0",
+            "--training-steps",
+            "0",
+        ])
+        .args(["--value-memory-batch", "0", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in ["report.json", "live-heap.svg"] {
+        assert!(
+            target.join("autograd-report").join(file).is_file(),
+            "{file}"
+        );
+    }
+    // Nothing in the folder it ran from.
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    std::fs::remove_dir_all(&root).unwrap();
+}

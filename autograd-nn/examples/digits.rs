@@ -7,10 +7,12 @@
 //! ```text
 //! cargo run --release -p autograd-nn --example digits [-- EPOCHS [OUT_DIR]]
 //! ```
-//! (`EPOCHS` defaults to 30, `OUT_DIR` to `target/nn-examples`.)
+//! (`EPOCHS` defaults to 30, `OUT_DIR` to `nn-examples` in the workspace's
+//! target directory, `$CARGO_TARGET_DIR` when set, wherever the command runs
+//! from.)
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use autograd_core::{Variable, no_grad};
 use autograd_nn::{
@@ -25,7 +27,7 @@ use rand::SeedableRng;
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let epochs: usize = args.next().map_or(Ok(30), |a| a.parse())?;
-    let out = PathBuf::from(args.next().unwrap_or("target/nn-examples".into()));
+    let out = args.next().map_or_else(default_out_dir, PathBuf::from);
     std::fs::create_dir_all(&out)?;
 
     let (x, labels) = datasets::digits();
@@ -85,6 +87,26 @@ fn main() -> Result<(), Box<dyn Error>> {
         y_test.len()
     );
     Ok(())
+}
+
+/// Where the figures go without an argument: `nn-examples` in the
+/// workspace's target directory, whichever folder the command runs from:
+/// `CARGO_TARGET_DIR` when set (relative to the current folder, as cargo
+/// reads it); else the one this example was built in (the ancestor of its
+/// path that cargo tags with `CACHEDIR.TAG`); else `target` in the
+/// workspace's root.
+fn default_out_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            exe.ancestors()
+                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("nn-examples")
 }
 
 /// The share of test images whose largest logit is their digit.

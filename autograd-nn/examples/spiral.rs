@@ -6,10 +6,11 @@
 //! ```text
 //! cargo run --release -p autograd-nn --example spiral [-- OUT_DIR]
 //! ```
-//! (`OUT_DIR` defaults to `target/nn-examples`.)
+//! (`OUT_DIR` defaults to `nn-examples` in the workspace's target directory,
+//! `$CARGO_TARGET_DIR` when set, wherever the command runs from.)
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use autograd_core::{Variable, no_grad};
 use autograd_nn::{Activation, DataLoader, Mlp, Module, Optimizer, Sgd, accuracy, datasets};
@@ -27,11 +28,9 @@ const COLORS: [RGBColor; 3] = [
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let out = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or("target/nn-examples".into()),
-    );
+    let out = std::env::args()
+        .nth(1)
+        .map_or_else(default_out_dir, PathBuf::from);
     std::fs::create_dir_all(&out)?;
 
     let (x, labels) = datasets::spiral(true);
@@ -71,6 +70,26 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::write(&curve, loss_svg(&losses)?)?;
     println!("wrote {} and {}", regions.display(), curve.display());
     Ok(())
+}
+
+/// Where the figures go without an argument: `nn-examples` in the
+/// workspace's target directory, whichever folder the command runs from:
+/// `CARGO_TARGET_DIR` when set (relative to the current folder, as cargo
+/// reads it); else the one this example was built in (the ancestor of its
+/// path that cargo tags with `CACHEDIR.TAG`); else `target` in the
+/// workspace's root.
+fn default_out_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            exe.ancestors()
+                .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("nn-examples")
 }
 
 /// The class the model predicts over a grid of the plane, with the points.
