@@ -255,7 +255,42 @@ fn the_collected_strategies_collect_on_their_own_by_default() {
         assert!(heap.windows(2).any(|w| w[1] < w[0]), "{name}: {heap:?}");
         assert_eq!(run["live_nodes_after_collection"], 0, "{name}");
         assert_eq!(run["live_heap_after_collection_bytes"], 0, "{name}");
+        // The samples' peaks reach the run's peak: the plot can draw it.
+        let peaks = run["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["peak_heap_bytes"].as_i64().unwrap());
+        assert_eq!(peaks.max(), run["peak_heap_bytes"].as_i64(), "{name}");
     }
+    // The peak panel covers the whole run, and its legend gives the table's
+    // peak.
+    let svg = std::fs::read_to_string(out.join("live-heap.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("the plot is XML");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for name in ["Collected", "CollectedSync"] {
+        let peak = run_named(&report, name)["peak_heap_bytes"]
+            .as_f64()
+            .unwrap();
+        let value = format!(
+            ": peak {} at iteration ",
+            autograd_bench::report::bytes(peak)
+        );
+        assert!(
+            texts.iter().any(|t| {
+                let named =
+                    t.starts_with(&format!("{name}: ")) || t.starts_with(&format!("{name} (on "));
+                named && t.contains(&value) && t.ends_with(" of 3,000")
+            }),
+            "{name}{value}... in {texts:?}"
+        );
+    }
+    // Dashed lines are dashed by the SVG, not drawn dash by dash.
+    assert!(svg.contains("stroke-dasharray"));
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -89,7 +89,15 @@ impl Peak {
         }
     }
 
-    /// The largest heap since [`start`](Peak::start), above the heap then.
+    /// Starts the peak over from the heap now, still measured above the
+    /// heap at [`start`](Peak::start): for the largest heap of each stretch
+    /// of a run.
+    pub fn restart(&self) {
+        alloc::reset_peak();
+    }
+
+    /// The largest heap since [`start`](Peak::start) (or the last
+    /// [`restart`](Peak::restart)), above the heap at the start.
     pub fn bytes(&self) -> i64 {
         alloc::peak_bytes() as i64 - self.start
     }

@@ -25,6 +25,10 @@ pub struct Sample {
     pub iteration: usize,
     /// Heap bytes the iterations so far allocated and did not free.
     pub live_heap_bytes: i64,
+    /// The largest process heap during the iterations since the previous
+    /// sample, above the run's start: the run's `peak_heap_bytes` is the
+    /// largest of these, so a curve of them reaches it.
+    pub peak_heap_bytes: i64,
 }
 
 /// What a collector did during a run.
@@ -50,6 +54,9 @@ pub struct RunResult {
     pub threads: usize,
     /// Iterations run.
     pub iterations: usize,
+    /// `true` if the run kept its graphs as far as the heap budget is
+    /// concerned ([`keeps_graphs`]): its heap rises until its share.
+    pub keeps_graphs: bool,
     /// `true` if the heap budget cut the iterations short.
     pub capped_by_budget: bool,
     /// Wall time of the loop.
@@ -350,6 +357,7 @@ impl Run<'_, '_> {
         samples.push(Sample {
             iteration: 0,
             live_heap_bytes: 0,
+            peak_heap_bytes: 0,
         });
         // What the iterations keep, the buffer caches (reuse, not graph
         // memory) left out; and the process's peak.
@@ -357,14 +365,18 @@ impl Run<'_, '_> {
         let nodes_start = self.live_nodes();
         let peak = Peak::start();
         let started = Instant::now();
-        let mut done = 0;
+        let (mut done, mut run_peak) = (0, 0);
         while done < iterations {
             let end = (done + chunk).min(iterations);
+            peak.restart();
             pool.install(|| (done..end).into_par_iter().for_each(iteration));
+            let chunk_peak = peak.bytes();
+            run_peak = run_peak.max(chunk_peak);
             done = end;
             samples.push(Sample {
                 iteration: done,
                 live_heap_bytes: kept.since(),
+                peak_heap_bytes: chunk_peak,
             });
             self.cx.progress(&name, done, iterations);
         }
@@ -376,6 +388,7 @@ impl Run<'_, '_> {
             freeing: self.subject.describe_freeing(),
             threads,
             iterations,
+            keeps_graphs: self.keeps_everything(),
             capped_by_budget: capped,
             wall_seconds: wall,
             graphs_per_second: iterations as f64 / wall,
@@ -386,7 +399,7 @@ impl Run<'_, '_> {
             live_heap_after_bytes: live_heap_after,
             leaked_bytes_per_iteration: live_heap_after as f64 / iterations as f64,
             predicted_leak_per_iteration: predicted_leak,
-            peak_heap_bytes: peak.bytes(),
+            peak_heap_bytes: run_peak,
             buffer_cache_bytes: cached_bytes() as i64,
             collections: None,
             live_heap_after_collection_bytes: None,

@@ -44,8 +44,11 @@ pub const BREAKDOWN_STEPS: usize = 3;
 /// One strategy's training figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainingRun {
-    /// The strategy.
+    /// The strategy, by name.
     pub strategy: String,
+    /// The strategy.
+    #[serde(skip)]
+    pub kind: StrategyKind,
     /// How it frees a graph.
     pub freeing: String,
     /// Steps timed (one epoch, unless shortened).
@@ -230,6 +233,7 @@ fn run_one<S: Strategy>(
     S::Collector::set_policy(Policy::Auto);
     TrainingRun {
         strategy: kind.name().to_string(),
+        kind,
         freeing: kind.freeing().describe().to_string(),
         steps,
         micros_per_step: median(&mut times),
