@@ -92,9 +92,17 @@ fn default_out_dir() -> PathBuf {
     target.join("nn-examples")
 }
 
-/// The class the model predicts over a grid of the plane, with the points.
+/// A tick's label with one decimal, never "-0.0".
+fn tick(v: &f64) -> String {
+    let v = if v.abs() < 1e-9 { 0.0 } else { *v };
+    format!("{v:.1}")
+}
+
+/// The class the model predicts over a grid of the plane, with the points
+/// and a legend of the classes. Each row of the grid is drawn as runs of
+/// one class (a rectangle a run, not a cell), which keeps the file small.
 fn regions_svg(model: &Mlp, x: &Array2<f64>, labels: &[usize]) -> Result<String, Box<dyn Error>> {
-    const CELLS: usize = 120;
+    const CELLS: usize = 160;
     let (lo, hi) = (-1.1, 1.1);
     let cell = (hi - lo) / CELLS as f64;
     let grid = Array2::from_shape_fn((CELLS * CELLS, 2), |(i, axis)| {
@@ -103,11 +111,22 @@ fn regions_svg(model: &Mlp, x: &Array2<f64>, labels: &[usize]) -> Result<String,
     });
     let predicted = {
         let _no_grad = no_grad();
-        argmax(&model.forward(&Variable::constant(grid.clone()))?, 1)?
+        argmax(&model.forward(&Variable::constant(grid))?, 1)?
     };
+    // Each row's runs of one class: (row, first column, past the last, class).
+    let mut runs = Vec::new();
+    for (row, classes) in predicted.chunks(CELLS).enumerate() {
+        let mut start = 0;
+        for column in 1..=CELLS {
+            if column == CELLS || classes[column] != classes[start] {
+                runs.push((row, start, column, classes[start]));
+                start = column;
+            }
+        }
+    }
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (560, 560)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (600, 600)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
@@ -115,23 +134,52 @@ fn regions_svg(model: &Mlp, x: &Array2<f64>, labels: &[usize]) -> Result<String,
                 ("sans-serif", 18),
             )
             .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(40)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
             .build_cartesian_2d(lo..hi, lo..hi)?;
-        chart.configure_mesh().disable_mesh().draw()?;
-        chart.draw_series(grid.rows().into_iter().zip(&predicted).map(|(p, &class)| {
-            let (x0, y0) = (p[0] - cell / 2.0, p[1] - cell / 2.0);
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("first coordinate")
+            .y_desc("second coordinate")
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .draw()?;
+        chart.draw_series(runs.iter().map(|&(row, first, past, class)| {
+            let y0 = lo + cell * row as f64;
             Rectangle::new(
-                [(x0, y0), (x0 + cell, y0 + cell)],
+                [
+                    (lo + cell * first as f64, y0),
+                    (lo + cell * past as f64, y0 + cell),
+                ],
                 COLORS[class].mix(0.25).filled(),
             )
         }))?;
-        chart.draw_series(
-            x.rows()
+        for (class, color) in COLORS.iter().enumerate() {
+            let points = x
+                .rows()
                 .into_iter()
                 .zip(labels)
-                .map(|(p, &class)| Circle::new((p[0], p[1]), 3, COLORS[class].filled())),
-        )?;
+                .filter(|&(_, &label)| label == class)
+                .map(|(p, _)| Circle::new((p[0], p[1]), 3, color.filled()));
+            chart
+                .draw_series(points)?
+                .label(format!(
+                    "class {class}: points, and where the model predicts it"
+                ))
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + Rectangle::new([(0, -6), (20, 6)], color.mix(0.25).filled())
+                        + Circle::new((10, 0), 3, color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .label_font(("sans-serif", 12))
+            .draw()?;
         root.present()?;
     }
     Ok(svg)
