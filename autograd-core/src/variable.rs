@@ -522,6 +522,15 @@ impl<S: Strategy> Variable<S> {
         self.inner().is_leaf()
     }
 
+    /// `true` if [`set_data`](Variable::set_data) and
+    /// [`update_data`](Variable::update_data) may change the value: a leaf
+    /// born one (a parameter, a constant), not an op's output, whether or
+    /// not it was [unchained](Variable::unchain) since (the functions that
+    /// read it before the cut read its value through it).
+    pub fn is_settable(&self) -> bool {
+        self.read(VariableState::settable)
+    }
+
     /// Cuts this variable from the graph behind it, keeping its value: it
     /// becomes a leaf (DeZero's `creator = None`), of generation 0. Its
     /// creator lets go of its inputs and of what it saved for backward, and

@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use autograd_core::{Generation, Strategy, Variable};
+use autograd_core::{Strategy, Variable};
 use ndarray::ArrayD;
 
 use crate::{Error, Module, Result};
@@ -240,14 +240,10 @@ fn load<S: Strategy, M: Module<S> + ?Sized>(
     strict: bool,
 ) -> Result<Vec<String>> {
     let entries = entries(module)?;
-    // `Variable::update_data` writes a variable that no function created;
-    // `is_leaf` also counts one unchained since, which it refuses. A
-    // generation of 0 is exactly "no creator": checked for every parameter
+    // `Variable::update_data` writes a leaf born one (`is_settable`), not
+    // an op's output, unchained since or not: checked for every parameter
     // before anything is read or written.
-    if let Some(entry) = entries
-        .iter()
-        .find(|e| e.param.generation() != Generation::LEAF)
-    {
+    if let Some(entry) = entries.iter().find(|e| !e.param.is_settable()) {
         return Err(Error::ParamNotLeaf {
             name: entry.name.clone(),
         });

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use autograd_mem::Collector as _;
 use autograd_core::buffers::{cached_bytes, release_thread_cache};
+use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, LiveNodes, StrategyKind, live, with_shared_strategy, with_strategy};
 use autograd_ops::{Strategy, Variable};
 use ndarray::Array1;
