@@ -16,7 +16,7 @@
 //!   leaf that needs a gradient (two, as every input got before), beside
 //!   its floor (the forward product and `dataᵀ · gy`).
 //! * `train_step`: one training step of the digits MLP (64-100-10 ReLU,
-//!   batch 32: `zero_grad`, forward, softmax cross-entropy, backward, Adam),
+//!   batch 32: `cleargrad`, forward, softmax cross-entropy, backward, Adam),
 //!   on one thread under `RcWeak`, `ArcWeak` and `Region`, beside its floor (the same
 //!   arithmetic in plain ndarray, every buffer preallocated).
 //! * `deep_chain` (W3): a 10⁶-op chain built, backward'd and dropped.
@@ -227,7 +227,7 @@ fn checkpoint(c: &mut Criterion) {
     for mode in Mode::ALL {
         group.bench_function(mode.name(), |b| {
             b.iter(|| {
-                model.cleargrads();
+                model.cleargrad();
                 let y = match mode.segments(LAYERS) {
                     None => model.forward(&x),
                     Some(segments) => model.forward_checkpointed(&x, segments),

@@ -1,6 +1,6 @@
 //! The training step the `train_step` bench and the report's training
 //! section measure: the digits MLP (64-100-10, ReLU) on a batch of 32, one
-//! `zero_grad` + forward + softmax cross-entropy + backward + Adam step,
+//! `cleargrad` + forward + softmax cross-entropy + backward + Adam step,
 //! through the engine ([`TrainStep`]) and as the cheapest plain ndarray
 //! code doing the same arithmetic ([`FloorStep`]).
 
@@ -80,7 +80,7 @@ impl<S: Strategy> TrainStep<S> {
     /// # Errors
     /// None in practice (the shapes fit).
     pub fn step(&mut self) -> Result<f64> {
-        self.adam.zero_grad();
+        self.adam.cleargrad();
         let loss =
             softmax_cross_entropy(&self.model.forward(&self.x).map_err(core)?, &self.labels)?;
         loss.backward()?;

@@ -44,10 +44,10 @@ fn skipped() -> Tensor {
 pub struct Add;
 
 impl<S: Strategy> Function<S> for Add {
-    binary_op!("Add");
+    binary_op!("add");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        Ok(xs[0].zip_with("Add", &xs[1], |a, b| a + b)?.into())
+        Ok(xs[0].zip_with("add", &xs[1], |a, b| a + b)?.into())
     }
 
     fn save(&mut self, _save: &mut Save<'_>) {}
@@ -65,11 +65,11 @@ impl<S: Strategy> Function<S> for Add {
     fn backward_arrays(&self, cx: &Saved<'_, S>, mut gys: Tensors) -> Result<Tensors> {
         let gy = gys.take(0);
         let g0 = match cx.needs_grad(0) {
-            true => gy.clone().sum_to("Add", cx.input_shape(0))?,
+            true => gy.clone().sum_to("add", cx.input_shape(0))?,
             false => skipped(),
         };
         let g1 = match cx.needs_grad(1) {
-            true => gy.sum_to("Add", cx.input_shape(1))?,
+            true => gy.sum_to("add", cx.input_shape(1))?,
             false => skipped(),
         };
         Ok([g0, g1].into())
@@ -81,10 +81,10 @@ impl<S: Strategy> Function<S> for Add {
 pub struct Sub;
 
 impl<S: Strategy> Function<S> for Sub {
-    binary_op!("Sub");
+    binary_op!("sub");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        Ok(xs[0].zip_with("Sub", &xs[1], |a, b| a - b)?.into())
+        Ok(xs[0].zip_with("sub", &xs[1], |a, b| a - b)?.into())
     }
 
     fn save(&mut self, _save: &mut Save<'_>) {}
@@ -103,10 +103,10 @@ impl<S: Strategy> Function<S> for Sub {
 pub struct Mul;
 
 impl<S: Strategy> Function<S> for Mul {
-    binary_op!("Mul");
+    binary_op!("mul");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        Ok(xs[0].zip_with("Mul", &xs[1], |a, b| a * b)?.into())
+        Ok(xs[0].zip_with("mul", &xs[1], |a, b| a * b)?.into())
     }
 
     /// Each input's gradient reads the other input.
@@ -127,20 +127,20 @@ impl<S: Strategy> Function<S> for Mul {
     fn backward_arrays(&self, cx: &Saved<'_, S>, mut gys: Tensors) -> Result<Tensors> {
         let gy = gys.take(0);
         let g0 = match cx.needs_grad(0) {
-            true => gy.zip_with("Mul", cx.input_value(1)?, |g, b| g * b)?,
+            true => gy.zip_with("mul", cx.input_value(1)?, |g, b| g * b)?,
             false => skipped(),
         };
         let g1 = match cx.needs_grad(1) {
-            true => gy.into_zip_with("Mul", cx.input_value(0)?, |g, a| g * a)?,
+            true => gy.into_zip_with("mul", cx.input_value(0)?, |g, a| g * a)?,
             false => skipped(),
         };
         Ok([
             match cx.needs_grad(0) {
-                true => g0.sum_to("Mul", cx.input_shape(0))?,
+                true => g0.sum_to("mul", cx.input_shape(0))?,
                 false => g0,
             },
             match cx.needs_grad(1) {
-                true => g1.sum_to("Mul", cx.input_shape(1))?,
+                true => g1.sum_to("mul", cx.input_shape(1))?,
                 false => g1,
             },
         ]
@@ -153,10 +153,10 @@ impl<S: Strategy> Function<S> for Mul {
 pub struct Div;
 
 impl<S: Strategy> Function<S> for Div {
-    binary_op!("Div");
+    binary_op!("div");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        Ok(xs[0].zip_with("Div", &xs[1], |a, b| a / b)?.into())
+        Ok(xs[0].zip_with("div", &xs[1], |a, b| a / b)?.into())
     }
 
     /// Both gradients read the divisor; the divisor's reads the dividend.
@@ -184,7 +184,7 @@ pub struct Neg;
 
 impl<S: Strategy> Function<S> for Neg {
     fn name(&self) -> &'static str {
-        "Neg"
+        "neg"
     }
 
     fn num_inputs(&self) -> usize {
@@ -305,10 +305,10 @@ mod tests {
         let a = V::from_array(array![1.0, 2.0]);
         let b = V::from_array(array![1.0, 2.0, 3.0]);
         for (result, op) in [
-            (add(&a, &b), "Add"),
-            (sub(&a, &b), "Sub"),
-            (mul(&a, &b), "Mul"),
-            (div(&a, &b), "Div"),
+            (add(&a, &b), "add"),
+            (sub(&a, &b), "sub"),
+            (mul(&a, &b), "mul"),
+            (div(&a, &b), "div"),
         ] {
             assert_eq!(
                 result.unwrap_err(),

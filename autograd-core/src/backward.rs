@@ -91,7 +91,7 @@ impl BackwardOptions {
     /// y.backward_with(BackwardOptions::default().retain_graph(false))?;
     /// assert_eq!(x.grad().unwrap().sum(), 27.0);
     /// assert!(y.creator().unwrap().is_released());
-    /// assert_eq!(y.backward(), Err(Error::GraphReleased { op: "Mul" }));
+    /// assert_eq!(y.backward(), Err(Error::GraphReleased { op: "mul" }));
     /// # Ok::<(), autograd_core::Error>(())
     /// ```
     pub fn retain_graph(mut self, retain: bool) -> Self {
@@ -106,7 +106,7 @@ impl<S: Strategy> Variable<S> {
     ///
     /// Calling it twice adds the gradients twice, as in PyTorch; call
     /// [`cleargrad`](Variable::cleargrad) in between to start over. (The
-    /// seed's step-17 code would also feed the intermediate gradients it kept
+    /// tutorial's step-17 code would also feed the intermediate gradients it kept
     /// from the first call into the second; here every call starts afresh.)
     ///
     /// # Errors
@@ -125,7 +125,7 @@ impl<S: Strategy> Variable<S> {
     /// adds to it as a recorded sum.
     ///
     /// # Errors
-    /// As [`backward`](Variable::backward); [`Error::SeedShape`] when the
+    /// As [`backward`](Variable::backward); [`Error::OutputGradShape`] when the
     /// given gradient's shape is not this variable's;
     /// [`Error::RetainGradWithCreateGraph`] for both options at once;
     /// [`Error::BackwardOfConstant`] from a [constant](Variable::constant);
@@ -138,7 +138,7 @@ impl<S: Strategy> Variable<S> {
         if !self.requires_grad() {
             return Err(Error::BackwardOfConstant);
         }
-        let seed = seed(self, options.grad)?;
+        let start = output_grad(self, options.grad)?;
         let mode = Mode {
             capture: Capture::Store {
                 retain: options.retain_grad,
@@ -148,13 +148,13 @@ impl<S: Strategy> Variable<S> {
         };
         if options.create_graph {
             let _recording = RecordingGuard::new();
-            let root = (self.clone(), Variable::constant_from_tensor(seed));
+            let root = (self.clone(), Variable::constant_from_tensor(start));
             let done = Pass::<S, Graph>::run([root], mode)?;
             for (variable, grad) in done.leaves {
                 variable.accumulate_grad(Grad::Variable(grad))?;
             }
         } else {
-            let done = Pass::<S, Values>::run([(self.clone(), seed)], mode)?;
+            let done = Pass::<S, Values>::run([(self.clone(), start)], mode)?;
             for (variable, grad) in done.leaves.into_iter().chain(done.captured) {
                 variable.accumulate_grad(Grad::Values(grad))?;
             }
@@ -180,7 +180,7 @@ impl<S: Strategy> Variable<S> {
 ///
 /// # Errors
 /// [`Error::GradForSeveralOutputs`] for a given gradient with several
-/// outputs, [`Error::SeedShape`] for one of the wrong shape, and what
+/// outputs, [`Error::OutputGradShape`] for one of the wrong shape, and what
 /// [`Variable::backward_with`] returns.
 pub fn gradients<S: Strategy>(
     outputs: &[&Variable<S>],
@@ -193,9 +193,9 @@ pub fn gradients<S: Strategy>(
         });
     }
     let mut given = options.grad;
-    let mut seeds = Vec::with_capacity(outputs.len());
+    let mut starts = Vec::with_capacity(outputs.len());
     for output in outputs {
-        seeds.push(((*output).clone(), seed(output, given.take())?));
+        starts.push(((*output).clone(), output_grad(output, given.take())?));
     }
     let targets: HashSet<usize, NodeIds> = inputs.iter().map(|x| x.id()).collect();
     let mode = Mode {
@@ -206,17 +206,17 @@ pub fn gradients<S: Strategy>(
     let zeros = |x: &Variable<S>| Variable::from_tensor(Tensor::zeros(&x.shape()));
     let found: HashMap<usize, Variable<S>, NodeIds> = if options.create_graph {
         let _recording = RecordingGuard::new();
-        let seeds = seeds
+        let starts = starts
             .into_iter()
-            .map(|(y, seed)| (y, Variable::constant_from_tensor(seed)));
-        let done = Pass::<S, Graph>::run(seeds, mode)?;
+            .map(|(y, start)| (y, Variable::constant_from_tensor(start)));
+        let done = Pass::<S, Graph>::run(starts, mode)?;
         done.leaves
             .into_iter()
             .chain(done.captured)
             .map(|(x, g)| (x.id(), g))
             .collect()
     } else {
-        let done = Pass::<S, Values>::run(seeds, mode)?;
+        let done = Pass::<S, Values>::run(starts, mode)?;
         done.leaves
             .into_iter()
             .chain(done.captured)
@@ -242,23 +242,23 @@ pub fn gradients<S: Strategy>(
 /// # Errors
 /// [`Error::LeafOutsideBlock`] naming `op` when the block's graph reaches a
 /// leaf that needs a gradient and is not among `inputs` (its gradient would
-/// be lost); [`Error::SeedShape`] for a seed of the wrong shape; and what
+/// be lost); [`Error::OutputGradShape`] for an output gradient of the wrong shape; and what
 /// an op's backward returns.
 pub fn block_gradients<S: Strategy>(
     op: &'static str,
     outputs: &[(&Variable<S>, Tensor)],
     inputs: &[&Variable<S>],
 ) -> Result<Vec<Option<Tensor>>> {
-    let mut seeds = Vec::with_capacity(outputs.len());
+    let mut starts = Vec::with_capacity(outputs.len());
     for (output, grad) in outputs {
         if grad.shape() != output.shape().as_slice() {
-            return Err(Error::SeedShape {
+            return Err(Error::OutputGradShape {
                 expected: output.shape(),
                 got: grad.shape().to_vec(),
             });
         }
         if output.requires_grad() {
-            seeds.push(((*output).clone(), grad.clone()));
+            starts.push(((*output).clone(), grad.clone()));
         }
     }
     let targets: HashSet<usize, NodeIds> = inputs.iter().map(|x| x.id()).collect();
@@ -267,7 +267,7 @@ pub fn block_gradients<S: Strategy>(
         release: false,
         between: false,
     };
-    let done = Pass::<S, Values>::run(seeds, mode)?;
+    let done = Pass::<S, Values>::run(starts, mode)?;
     if let Some(shape) = done.outside {
         return Err(Error::LeafOutsideBlock { op, shape });
     }
@@ -281,10 +281,10 @@ pub fn block_gradients<S: Strategy>(
 }
 
 /// The starting gradient: `given`, checked against `variable`'s shape, or ones.
-fn seed<S: Strategy>(variable: &Variable<S>, given: Option<ArrayD<f64>>) -> Result<Tensor> {
+fn output_grad<S: Strategy>(variable: &Variable<S>, given: Option<ArrayD<f64>>) -> Result<Tensor> {
     let shape = variable.shape();
     match given {
-        Some(grad) if grad.shape() != shape.as_slice() => Err(Error::SeedShape {
+        Some(grad) if grad.shape() != shape.as_slice() => Err(Error::OutputGradShape {
             expected: shape,
             got: grad.shape().to_vec(),
         }),

@@ -16,7 +16,7 @@ pub struct SumTo {
 
 impl<S: Strategy> Function<S> for SumTo {
     fn name(&self) -> &'static str {
-        "SumTo"
+        "sum_to"
     }
 
     fn num_inputs(&self) -> usize {
@@ -24,7 +24,7 @@ impl<S: Strategy> Function<S> for SumTo {
     }
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        Ok(xs[0].clone().sum_to("SumTo", &self.shape)?.into())
+        Ok(xs[0].clone().sum_to("sum_to", &self.shape)?.into())
     }
 
     fn heap_size(&self) -> usize {
@@ -47,7 +47,7 @@ pub struct BroadcastTo {
 
 impl<S: Strategy> Function<S> for BroadcastTo {
     fn name(&self) -> &'static str {
-        "BroadcastTo"
+        "broadcast_to"
     }
 
     fn num_inputs(&self) -> usize {
@@ -55,7 +55,7 @@ impl<S: Strategy> Function<S> for BroadcastTo {
     }
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        Ok(xs[0].broadcast_to("BroadcastTo", &self.shape)?.into())
+        Ok(xs[0].broadcast_to("broadcast_to", &self.shape)?.into())
     }
 
     fn heap_size(&self) -> usize {
@@ -88,7 +88,7 @@ pub fn sum_to<S: Strategy>(x: &Variable<S>, shape: &[usize]) -> Result<Variable<
 /// [`Error::InvalidTarget`](crate::Error::InvalidTarget) when `x` does not
 /// broadcast to `shape`, and [`Error::TooLarge`](crate::Error::TooLarge) when `shape` has more elements than fit in memory.
 pub fn broadcast_to<S: Strategy>(x: &Variable<S>, shape: &[usize]) -> Result<Variable<S>> {
-    element_count("BroadcastTo", shape)?;
+    element_count("broadcast_to", shape)?;
     apply_one(
         BroadcastTo {
             shape: shape.to_vec(),
@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(
             broadcast_to(&x, &[1 << 31, 1 << 31]).unwrap_err(),
             Error::TooLarge {
-                op: "BroadcastTo",
+                op: "broadcast_to",
                 shape: vec![1 << 31, 1 << 31]
             }
         );

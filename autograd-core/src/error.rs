@@ -227,7 +227,7 @@ pub enum Error {
     },
     /// The gradient given to `backward` does not have the variable's shape.
     #[error("backward: output gradient has shape {got:?}, but the variable has shape {expected:?}")]
-    SeedShape {
+    OutputGradShape {
         /// The variable's shape.
         expected: Shape,
         /// The given gradient's shape.

@@ -24,11 +24,11 @@
 //! use autograd_core::{apply_one, arith::mul, Function, Grads, Result, Save, Saved, Tensor,
 //!                     Tensors, Variable};
 //!
-//! /// y = x², as in the seed.
+//! /// y = x², as in DeZero step 17.
 //! struct Square;
 //!
 //! impl Function for Square {
-//!     fn name(&self) -> &'static str { "Square" }
+//!     fn name(&self) -> &'static str { "square" }
 //!     fn num_inputs(&self) -> usize { 1 }
 //!     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
 //!         Ok(xs[0].map(|x| x * x).into())

@@ -1,6 +1,6 @@
 //! One backward pass: the walk over a graph and its buffers.
 //!
-//! The seed (DeZero step 17) keeps a list of pending functions, re-sorts it by
+//! DeZero (step 17) keeps a list of pending functions, re-sorts it by
 //! generation on every insert and pops the last. Here a max-heap keyed by
 //! each function's [`Order`] (a number that grows with creation and is
 //! larger than those of the functions it depends on) pops the pending

@@ -426,7 +426,7 @@ struct ValueAtForward(Tensor);
 
 impl<S: Strategy> Function<S> for ValueAtForward {
     fn name(&self) -> &'static str {
-        "ValueAtForward"
+        "value_at_forward"
     }
 
     fn num_inputs(&self) -> usize {

@@ -13,8 +13,8 @@ use crate::{Error, Result};
 ///
 /// ```
 /// use autograd_core::shape::element_count;
-/// assert_eq!(element_count("Reshape", &[2, 3, 4]), Ok(24));
-/// assert!(element_count("BroadcastTo", &[1 << 31, 1 << 31, 1 << 31]).is_err());
+/// assert_eq!(element_count("reshape", &[2, 3, 4]), Ok(24));
+/// assert!(element_count("broadcast_to", &[1 << 31, 1 << 31, 1 << 31]).is_err());
 /// ```
 ///
 /// # Errors
@@ -42,8 +42,8 @@ pub fn element_count(op: &'static str, shape: &[usize]) -> Result<usize> {
 ///
 /// ```
 /// use autograd_core::shape::broadcast_shapes;
-/// assert_eq!(broadcast_shapes("Add", &[3, 1, 4], &[2, 4]), Ok(vec![3, 2, 4]));
-/// assert!(broadcast_shapes("Add", &[3], &[4]).is_err());
+/// assert_eq!(broadcast_shapes("add", &[3, 1, 4], &[2, 4]), Ok(vec![3, 2, 4]));
+/// assert!(broadcast_shapes("add", &[3], &[4]).is_err());
 /// ```
 ///
 /// # Errors
@@ -76,8 +76,8 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
 /// use autograd_core::shape::sum_to;
 /// use ndarray::array;
 /// let x = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]].into_dyn();
-/// assert_eq!(sum_to("SumTo", x.view(), &[1, 3])?, array![[5.0, 7.0, 9.0]].into_dyn());
-/// assert_eq!(sum_to("SumTo", x.view(), &[])?, ndarray::arr0(21.0).into_dyn());
+/// assert_eq!(sum_to("sum_to", x.view(), &[1, 3])?, array![[5.0, 7.0, 9.0]].into_dyn());
+/// assert_eq!(sum_to("sum_to", x.view(), &[])?, ndarray::arr0(21.0).into_dyn());
 /// # Ok::<(), autograd_core::Error>(())
 /// ```
 ///

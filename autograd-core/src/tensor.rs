@@ -37,7 +37,7 @@ static ONES: [usize; INLINE_NDIM] = [1; INLINE_NDIM];
 /// let doubled = t.map(|x| 2.0 * x);
 /// assert_eq!(doubled.view(), array![[2.0, 4.0], [6.0, 8.0]].into_dyn());
 /// let s = Tensor::scalar(3.0);
-/// let sum = t.zip_with("Add", &s, |a, b| a + b)?; // broadcasting
+/// let sum = t.zip_with("add", &s, |a, b| a + b)?; // broadcasting
 /// assert_eq!(sum.item(), None);
 /// assert_eq!(sum.view()[[1, 1]], 7.0);
 /// # Ok::<(), autograd_core::Error>(())
@@ -764,31 +764,31 @@ mod tests {
     fn broadcasting_and_its_inverse() {
         let row = Tensor::from(array![[1.0, 2.0, 3.0]]);
         let col = Tensor::from(array![[10.0], [20.0]]);
-        let sum = row.zip_with("Add", &col, |a, b| a + b).unwrap();
+        let sum = row.zip_with("add", &col, |a, b| a + b).unwrap();
         assert_eq!(
             sum.view(),
             array![[11.0, 12.0, 13.0], [21.0, 22.0, 23.0]].into_dyn()
         );
         assert_eq!(
-            sum.clone().sum_to("SumTo", &[1, 3]).unwrap().view(),
+            sum.clone().sum_to("sum_to", &[1, 3]).unwrap().view(),
             array![[32.0, 34.0, 36.0]].into_dyn()
         );
-        assert_eq!(sum.sum_to("SumTo", &[]).unwrap().item(), Some(102.0));
+        assert_eq!(sum.sum_to("sum_to", &[]).unwrap().item(), Some(102.0));
         assert_eq!(
             Tensor::scalar(2.0)
-                .broadcast_to("BroadcastTo", &[2, 2])
+                .broadcast_to("broadcast_to", &[2, 2])
                 .unwrap()
                 .view(),
             array![[2.0, 2.0], [2.0, 2.0]].into_dyn()
         );
         assert!(matches!(
-            row.zip_with("Mul", &Tensor::from(array![1.0, 2.0]), |a, b| a * b),
-            Err(Error::ShapeMismatch { op: "Mul", .. })
+            row.zip_with("mul", &Tensor::from(array![1.0, 2.0]), |a, b| a * b),
+            Err(Error::ShapeMismatch { op: "mul", .. })
         ));
         assert!(matches!(
-            row.broadcast_to("BroadcastTo", &[1 << 40, 1 << 40, 3]),
+            row.broadcast_to("broadcast_to", &[1 << 40, 1 << 40, 3]),
             Err(Error::TooLarge {
-                op: "BroadcastTo",
+                op: "broadcast_to",
                 ..
             })
         ));

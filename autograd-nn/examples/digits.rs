@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .with_prefix(epoch.to_string());
         let mut sum = 0.0;
         for (batch, batch_labels) in loader.iter() {
-            adam.zero_grad();
+            adam.cleargrad();
             let loss = softmax_cross_entropy(&model.forward(&batch)?, &batch_labels)?;
             loss.backward()?;
             sum += loss.item().expect("a 0-d loss") * batch_labels.len() as f64;

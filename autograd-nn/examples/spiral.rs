@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     for epoch in 1..=EPOCHS {
         let mut sum = 0.0;
         for (batch, batch_labels) in loader.iter() {
-            sgd.zero_grad();
+            sgd.cleargrad();
             let loss = softmax_cross_entropy(&model.forward(&batch)?, &batch_labels)?;
             loss.backward()?;
             sgd.step()?;

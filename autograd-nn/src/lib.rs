@@ -21,7 +21,7 @@
 //! let model: Mlp = Mlp::new(&[64, 100, 10], Activation::Relu, &mut rng)?;
 //! let mut adam = Adam::new(model.params(), 1e-3)?;
 //! let (batch, labels) = loader.iter().next().expect("a batch");
-//! adam.zero_grad();
+//! adam.cleargrad();
 //! let loss = softmax_cross_entropy(&model.forward(&batch)?, &labels)?;
 //! loss.backward()?;
 //! adam.step()?;

@@ -311,7 +311,7 @@ mod tests {
         for activation in [Activation::Sigmoid, Activation::Relu, Activation::Tanh] {
             let mut rng = rand::rngs::StdRng::seed_from_u64(11);
             let model = Mlp::<RcWeak>::new(&[3, 5, 3], activation, &mut rng).unwrap();
-            model.cleargrads();
+            model.cleargrad();
             softmax_cross_entropy(&model.forward(&x).unwrap(), &labels)
                 .unwrap()
                 .backward()
@@ -340,7 +340,7 @@ mod tests {
                     );
                 }
             }
-            model.cleargrads();
+            model.cleargrad();
             assert!(model.params().iter().all(|p| p.grad().is_none()));
         }
     }

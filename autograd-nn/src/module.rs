@@ -44,8 +44,13 @@ pub trait Module<S: Strategy = DefaultStrategy> {
         distinct(self.named_params().into_iter().map(|(_, p)| p).collect())
     }
 
-    /// Forgets every parameter's gradient (DeZero's `cleargrads`).
-    fn cleargrads(&self) {
+    /// Forgets every parameter's gradient, as [`Variable::cleargrad`] does
+    /// one's: the one name for clearing gradients, on a variable, a module
+    /// and an optimizer (DeZero's `Model.cleargrads`, PyTorch's
+    /// `Module.zero_grad`, which sets them to `None` by default too).
+    #[doc(alias = "cleargrads")]
+    #[doc(alias = "zero_grad")]
+    fn cleargrad(&self) {
         for param in self.params() {
             param.cleargrad();
         }

@@ -26,7 +26,7 @@ pub(crate) use unary_op;
 pub struct Square;
 
 impl<S: Strategy> Function<S> for Square {
-    unary_op!("Square");
+    unary_op!("square");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].map(|x| x * x).into())
@@ -48,7 +48,7 @@ impl<S: Strategy> Function<S> for Square {
     fn backward_arrays(&self, cx: &Saved<'_, S>, mut gys: Tensors) -> Result<Tensors> {
         Ok(gys
             .take(0)
-            .into_zip_with("Square", cx.input_value(0)?, |g, x| g * 2.0 * x)?
+            .into_zip_with("square", cx.input_value(0)?, |g, x| g * 2.0 * x)?
             .into())
     }
 }
@@ -61,7 +61,7 @@ pub struct Pow {
 }
 
 impl<S: Strategy> Function<S> for Pow {
-    unary_op!("Pow");
+    unary_op!("pow");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         let c = self.exponent;
@@ -91,7 +91,7 @@ impl<S: Strategy> Function<S> for Pow {
 pub struct Exp;
 
 impl<S: Strategy> Function<S> for Exp {
-    unary_op!("Exp");
+    unary_op!("exp");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].map(f64::exp).into())
@@ -111,7 +111,7 @@ impl<S: Strategy> Function<S> for Exp {
 pub struct Log;
 
 impl<S: Strategy> Function<S> for Log {
-    unary_op!("Log");
+    unary_op!("log");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].map(f64::ln).into())

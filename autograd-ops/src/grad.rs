@@ -27,7 +27,7 @@ use autograd_core::{BackwardOptions, Result, Strategy, Variable};
 ///
 /// # Errors
 /// [`Error::GradForSeveralOutputs`](crate::Error::GradForSeveralOutputs),
-/// [`Error::SeedShape`](crate::Error::SeedShape), and what
+/// [`Error::OutputGradShape`](crate::Error::OutputGradShape), and what
 /// [`Variable::backward_with`] returns.
 pub fn grad<S: Strategy>(
     outputs: &[&Variable<S>],

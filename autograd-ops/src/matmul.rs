@@ -21,7 +21,7 @@ fn matrices<'a>(
     b: &'a Tensor,
 ) -> Result<(ArrayView2<'a, f64>, ArrayView2<'a, f64>)> {
     let mismatch = || Error::ShapeMismatch {
-        op: "MatMul",
+        op: "matmul",
         lhs: a.shape().to_vec(),
         rhs: b.shape().to_vec(),
     };
@@ -36,13 +36,13 @@ fn matrices<'a>(
     if a.ncols() != b.nrows() {
         return Err(mismatch());
     }
-    element_count("MatMul", &[a.nrows(), b.ncols()])?;
+    element_count("matmul", &[a.nrows(), b.ncols()])?;
     Ok((a, b))
 }
 
 impl<S: Strategy> Function<S> for MatMul {
     fn name(&self) -> &'static str {
-        "MatMul"
+        "matmul"
     }
 
     fn num_inputs(&self) -> usize {
@@ -66,7 +66,7 @@ impl<S: Strategy> Function<S> for MatMul {
     /// Hand-fused: multiplies by the transposed views, where the derivative
     /// copies each transpose into a new array first.
     fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
-        Ok(factor_grads_on_arrays("MatMul", cx, &gys[0])?.into())
+        Ok(factor_grads_on_arrays("matmul", cx, &gys[0])?.into())
     }
 }
 
@@ -162,7 +162,7 @@ mod tests {
     fn shapes_that_do_not_multiply_are_errors() {
         let a = V::from_array(ArrayD::zeros(vec![2, 3]));
         let mismatch = |rhs: Vec<usize>| Error::ShapeMismatch {
-            op: "MatMul",
+            op: "matmul",
             lhs: vec![2, 3],
             rhs,
         };

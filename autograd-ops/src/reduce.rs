@@ -118,7 +118,7 @@ impl Axes {
 impl Sum {
     fn axes(&self) -> Axes {
         Axes {
-            op: "Sum",
+            op: "sum",
             axis: self.axis,
             keepdims: self.keepdims,
         }
@@ -127,7 +127,7 @@ impl Sum {
 
 impl<S: Strategy> Function<S> for Sum {
     fn name(&self) -> &'static str {
-        "Sum"
+        "sum"
     }
 
     fn num_inputs(&self) -> usize {
@@ -530,7 +530,7 @@ mod tests {
         assert_eq!(
             sum_axis(&x, 2, false).unwrap_err(),
             Error::InvalidAxis {
-                op: "Sum",
+                op: "sum",
                 axis: 2,
                 shape: vec![2, 3]
             }

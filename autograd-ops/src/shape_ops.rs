@@ -32,7 +32,7 @@ fn reshaped(op: &'static str, x: Tensor, shape: &[usize]) -> Result<Tensor> {
 
 impl<S: Strategy> Function<S> for Reshape {
     fn name(&self) -> &'static str {
-        "Reshape"
+        "reshape"
     }
 
     fn num_inputs(&self) -> usize {
@@ -40,7 +40,7 @@ impl<S: Strategy> Function<S> for Reshape {
     }
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
-        Ok(reshaped("Reshape", xs[0].clone(), &self.shape)?.into())
+        Ok(reshaped("reshape", xs[0].clone(), &self.shape)?.into())
     }
 
     fn heap_size(&self) -> usize {
@@ -65,7 +65,7 @@ fn transposed(x: &Tensor) -> Tensor {
 
 impl<S: Strategy> Function<S> for Transpose {
     fn name(&self) -> &'static str {
-        "Transpose"
+        "transpose"
     }
 
     fn num_inputs(&self) -> usize {
@@ -134,7 +134,7 @@ mod tests {
         assert_eq!(
             reshape(&x, &[4]).unwrap_err(),
             Error::InvalidTarget {
-                op: "Reshape",
+                op: "reshape",
                 from: vec![2, 3],
                 to: vec![4]
             }
@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(
             reshape(&x, &[1 << 40, 1 << 40]).unwrap_err(),
             Error::TooLarge {
-                op: "Reshape",
+                op: "reshape",
                 shape: vec![1 << 40, 1 << 40]
             }
         );

@@ -13,7 +13,7 @@ use crate::elementwise::{negate, unary_op};
 pub struct Sin;
 
 impl<S: Strategy> Function<S> for Sin {
-    unary_op!("Sin");
+    unary_op!("sin");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].map(f64::sin).into())
@@ -33,7 +33,7 @@ impl<S: Strategy> Function<S> for Sin {
 pub struct Cos;
 
 impl<S: Strategy> Function<S> for Cos {
-    unary_op!("Cos");
+    unary_op!("cos");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].map(f64::cos).into())
@@ -54,7 +54,7 @@ impl<S: Strategy> Function<S> for Cos {
 pub struct Tanh;
 
 impl<S: Strategy> Function<S> for Tanh {
-    unary_op!("Tanh");
+    unary_op!("tanh");
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         Ok(xs[0].map(f64::tanh).into())

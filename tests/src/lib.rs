@@ -213,9 +213,9 @@ pub fn every_op<S: Strategy>() -> Vec<OpUse<S>> {
 }
 
 /// Heap accounting, for test binaries that install the counting allocator:
-/// `#[global_allocator] static HEAP: autograd_bench::alloc::CountingAlloc<std::alloc::System> = ...;`
+/// `#[global_allocator] static HEAP: autograd_testkit::alloc::CountingAlloc<std::alloc::System> = ...;`
 pub mod heap {
-    use autograd_bench::alloc;
+    use autograd_testkit::alloc;
 
     /// What `f` returns, and the heap bytes it allocated on this thread and
     /// did not free (the result's own heap counts as kept). The engine's

@@ -5,9 +5,9 @@
 //! (step 33), derivatives of sin and tanh (steps 27 and 35), double backprop
 //! (step 36), a Hessian-vector product.
 
-use autograd_bench::SeedRng;
 use autograd_ops::prelude::*;
 use autograd_ops::{GradcheckOptions, RcWeak, gradcheck, gradgradcheck};
+use autograd_testkit::SeedRng;
 use autograd_tests::dags::{cases, dag};
 use autograd_tests::{close, every_op};
 use ndarray::{ArrayD, array};

@@ -19,9 +19,9 @@
 //!
 //! Heap bytes are counted by the counting allocator this binary installs.
 
-use autograd_bench::alloc::CountingAlloc;
-use autograd_bench::{SeedRng, seed_loop};
 use autograd_mem::Collector as _;
+use autograd_testkit::alloc::CountingAlloc;
+use autograd_testkit::{SeedRng, seed_loop};
 use std::sync::Mutex;
 
 use std::time::Duration;

@@ -9,10 +9,10 @@
 //! drop is tested. Under `StrongOnly` every link stays strong, as its name
 //! says.
 
-use autograd_bench::alloc::CountingAlloc;
 use autograd_mem::{Freeing, test_each_strategy};
 use autograd_ops::Strategy;
 use autograd_ops::prelude::*;
+use autograd_testkit::alloc::CountingAlloc;
 use autograd_tests::{heap, nodes, nodes_left};
 
 #[global_allocator]

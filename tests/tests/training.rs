@@ -14,7 +14,6 @@
 
 use std::sync::Mutex;
 
-use autograd_bench::alloc::{self, CountingAlloc};
 use autograd_core::buffers::release_thread_cache;
 use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, Policy, RcWeak, Strategy, test_each_strategy};
@@ -23,6 +22,7 @@ use autograd_nn::{
     datasets,
 };
 use autograd_ops::{Variable, no_grad, softmax_cross_entropy};
+use autograd_testkit::alloc::{self, CountingAlloc};
 use autograd_tests::heap;
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -53,7 +53,7 @@ fn step<S: Strategy>(
     x: &Variable<S>,
     labels: &[usize],
 ) -> f64 {
-    opt.zero_grad();
+    opt.cleargrad();
     let loss = softmax_cross_entropy(&model.forward(x).unwrap(), labels).unwrap();
     loss.backward().unwrap();
     let value = loss.item().unwrap();
@@ -194,7 +194,7 @@ fn where_graphs_are_not_freed_on_drop_a_step_keeps_exactly_its_graph<S: Strategy
     release_thread_cache();
     alloc::scoped(|| {
         for _ in 0..3 {
-            adam.zero_grad();
+            adam.cleargrad();
             let start = heap_now();
             let (x, labels) = batches.next().unwrap();
             let loss = softmax_cross_entropy(&model.forward(&x).unwrap(), &labels).unwrap();
@@ -284,7 +284,7 @@ fn an_updated_parameter_holds_one_copy_of_its_value<S: Strategy>() {
         let b = Variable::<S>::from_array(ndarray::Array1::from_elem(100, 0.0));
         let mut sgd = Sgd::new(vec![w.clone(), b.clone()], 0.1).unwrap();
         for _ in 0..5 {
-            sgd.zero_grad();
+            sgd.cleargrad();
             let y = autograd_ops::linear(
                 &Variable::constant_from_array(Array2::from_elem((2, 64), 1.0)),
                 &w,
@@ -295,7 +295,7 @@ fn an_updated_parameter_holds_one_copy_of_its_value<S: Strategy>() {
             drop(y);
             sgd.step().unwrap();
         }
-        sgd.zero_grad();
+        sgd.cleargrad();
         S::Collector::collect();
         (w, b)
     };

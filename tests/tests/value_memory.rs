@@ -14,12 +14,12 @@
 
 use std::sync::{Arc, Barrier};
 
-use autograd_bench::alloc::CountingAlloc;
 use autograd_mem::Collector as _;
 use autograd_mem::{ArcWeak, Freeing, StrategyKind, test_each_strategy};
 use autograd_nn::{Activation, Mlp, Module};
 use autograd_ops::prelude::*;
 use autograd_ops::{Strategy, checkpoint};
+use autograd_testkit::alloc::CountingAlloc;
 use autograd_tests::dags::{cases, dag};
 use autograd_tests::{heap, nodes, nodes_left, on_small_stack};
 use ndarray::{Array2, array};
@@ -75,7 +75,7 @@ fn the_checkpointed_mlp_gives_the_plain_gradients_bit_for_bit<S: Strategy>() {
     }));
     let labels = [0, 2, 1, 1, 0];
     let grads = |segments: Option<usize>| {
-        model.cleargrads();
+        model.cleargrad();
         let y = match segments {
             Some(n) => model.forward_checkpointed(&x, n).unwrap(),
             None => model.forward(&x).unwrap(),
@@ -314,14 +314,14 @@ fn a_second_pass_through_a_released_graph_fails_and_writes_nothing<S: Strategy>(
     let release = || BackwardOptions::default().retain_graph(false);
     y.backward_with(release()).unwrap();
     let first = x.grad().unwrap();
-    assert_eq!(y.backward(), Err(Error::GraphReleased { op: "Sum" }));
+    assert_eq!(y.backward(), Err(Error::GraphReleased { op: "sum" }));
     assert_eq!(
         y.backward_with(release()),
-        Err(Error::GraphReleased { op: "Sum" })
+        Err(Error::GraphReleased { op: "sum" })
     );
     assert_eq!(
         grad(&[&y], &[&x], BackwardOptions::default()).unwrap_err(),
-        Error::GraphReleased { op: "Sum" }
+        Error::GraphReleased { op: "sum" }
     );
     assert_eq!(x.grad().unwrap(), first, "{}", S::KIND.name());
     // grad() with retain_graph(false) releases too.
@@ -353,7 +353,7 @@ fn of_two_releasing_passes_over_one_arc_weak_graph_one_succeeds() {
             .collect();
         let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
         assert_eq!(failed.len(), 1, "{results:?}");
-        assert_eq!(failed[0], &Err(Error::GraphReleased { op: "Sum" }));
+        assert_eq!(failed[0], &Err(Error::GraphReleased { op: "sum" }));
         let expected = x.data().mapv(|v| 2.0 * v.sin() * v.cos());
         assert_eq!(x.grad().unwrap(), expected);
     }

@@ -5,7 +5,7 @@
 //! from the objects and the graph, that sum to the measured heap to the byte.
 //!
 //! The loop is the one the `train_step` bench and the `digits` example run:
-//! `zero_grad`, forward, loss, backward, the loss dropped, then Adam's step
+//! `cleargrad`, forward, loss, backward, the loss dropped, then Adam's step
 //! (dropped first, the graph no longer shares the weights' buffers where it
 //! is freed on drop, so the step writes into them in place).
 
@@ -203,7 +203,7 @@ fn run_one<S: Strategy>(
     let mut times = Vec::with_capacity(steps);
     for (batch, batch_labels) in loader.iter().take(steps) {
         let started = Instant::now();
-        adam.zero_grad();
+        adam.cleargrad();
         let loss = softmax_cross_entropy(&model.forward(&batch).expect("fits"), &batch_labels)
             .expect("valid labels");
         loss.backward().expect("backward");
@@ -343,7 +343,7 @@ fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bo
     // On the stack: a list on the heap would be measured at the next step.
     let mut last = [Breakdown::default(); 3];
     for (batch, labels) in loader.iter().take(BREAKDOWN_STEPS) {
-        adam.zero_grad();
+        adam.cleargrad();
         let loss = softmax_cross_entropy(&model.forward(&batch).expect("fits"), &labels)
             .expect("valid labels");
         let measured = heap.since();

@@ -147,7 +147,7 @@ fn measure(
     };
     // A warm-up run: this thread's lazily made state exists before counting.
     backward(&forward(model, x, labels, mode), true);
-    model.cleargrads();
+    model.cleargrad();
     let parameter_bytes: usize = model
         .params()
         .iter()
@@ -168,14 +168,14 @@ fn measure(
         let millis = timer.elapsed().as_secs_f64() * 1e3;
         let backward_peak_retained = peak.bytes();
         drop(loss);
-        model.cleargrads();
+        model.cleargrad();
 
         let start = heap();
         let loss = forward(model, x, labels, mode);
         let peak = Peak::start();
         backward(&loss, false);
         let backward_peak_released = peak.bytes();
-        model.cleargrads();
+        model.cleargrad();
         let released_left_bytes = start.since();
         drop(loss);
         ValueMemoryRow {

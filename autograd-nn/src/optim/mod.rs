@@ -43,7 +43,7 @@ use crate::{Error, Result};
 /// sum(&square(&w)?)?.backward()?; // the gradient is 2w
 /// sgd.step()?;
 /// assert_eq!(w.data(), array![0.0, 0.0].into_dyn());
-/// sgd.zero_grad();
+/// sgd.cleargrad();
 /// assert!(w.grad().is_none());
 /// # Ok::<(), autograd_nn::Error>(())
 /// ```
@@ -61,8 +61,11 @@ pub trait Optimizer<S: Strategy = DefaultStrategy> {
     fn step(&mut self) -> Result<()>;
 
     /// Forgets every parameter's gradient (each becomes `None`, as
-    /// [`Variable::cleargrad`]).
-    fn zero_grad(&self) {
+    /// [`Variable::cleargrad`]): PyTorch's `Optimizer.zero_grad`, under the
+    /// one name a variable, a module and an optimizer share.
+    #[doc(alias = "zero_grad")]
+    #[doc(alias = "cleargrads")]
+    fn cleargrad(&self) {
         for param in self.params() {
             param.cleargrad();
         }
@@ -218,7 +221,7 @@ mod tests {
         opt.step().unwrap();
         let p1 = array![1.0, -3.0].into_dyn() - lr * &g;
         assert!(close(&data(&w), &p1, 1e-15));
-        opt.zero_grad();
+        opt.cleargrad();
         set_grad(&w, &g);
         opt.step().unwrap();
         // b₂ = μ·g + g
@@ -233,7 +236,7 @@ mod tests {
         let g = array![0.25, -4.0].into_dyn();
         let mut opt = AdaGrad::new(vec![w.clone()], lr).unwrap();
         for t in 1..=3 {
-            opt.zero_grad();
+            opt.cleargrad();
             set_grad(&w, &g);
             let before = data(&w);
             opt.step().unwrap();
@@ -270,7 +273,7 @@ mod tests {
                 .and_then(|a| a.weight_decay(wd))
                 .unwrap();
             for (i, &g) in grads.iter().enumerate() {
-                adam.zero_grad();
+                adam.cleargrad();
                 set_grad(&w, &array![g].into_dyn());
                 adam.step().unwrap();
                 let expected = adam_textbook(0.8, &grads[..=i], 0.01, b1, b2, eps, wd);
@@ -292,7 +295,7 @@ mod tests {
         adam.step().unwrap();
         assert_eq!(data(&b), array![1.0].into_dyn(), "no gradient, no update");
         // b's first update is a first step (t = 1), a's is its second.
-        adam.zero_grad();
+        adam.cleargrad();
         set_grad(&a, &array![1.0].into_dyn());
         set_grad(&b, &array![1.0].into_dyn());
         adam.step().unwrap();
@@ -435,7 +438,7 @@ mod tests {
         let start = array![[1.0, 2.0], [3.0, 4.0]].into_dyn();
         for make in makers {
             weight.set_data(start.clone()).unwrap();
-            model.cleargrads();
+            model.cleargrad();
             let x = V::constant(array![[1.0, -1.0], [0.5, 2.0]]);
             sum(&model.forward(&x).unwrap())
                 .unwrap()
@@ -461,7 +464,7 @@ mod tests {
         }
         // SGD in figures: the weight moves by lr·g, not 2·lr·g.
         weight.set_data(start.clone()).unwrap();
-        model.cleargrads();
+        model.cleargrad();
         let x = V::constant(array![[1.0, -1.0]]);
         sum(&model.forward(&x).unwrap())
             .unwrap()
