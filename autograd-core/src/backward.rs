@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use autograd_mem::{Collector, Strategy};
+use autograd_mem::{Collector, Placement, Strategy};
 use ndarray::ArrayD;
 
 use crate::no_grad::RecordingGuard;
@@ -130,7 +130,9 @@ impl<S: Strategy> Variable<S> {
     /// [`Error::RetainGradWithCreateGraph`] for both options at once;
     /// [`Error::BackwardOfConstant`] from a [constant](Variable::constant);
     /// [`Error::GraphReleased`] through a function a pass with
-    /// `retain_graph(false)` ran.
+    /// `retain_graph(false)` ran; [`Error::GradientCycle`] under `Region`
+    /// for a gradient graph that would keep alive the region of the
+    /// unchained variable it is stored on.
     pub fn backward_with(&self, options: BackwardOptions) -> Result<()> {
         if options.create_graph && options.retain_grad {
             return Err(Error::RetainGradWithCreateGraph);
@@ -150,6 +152,15 @@ impl<S: Strategy> Variable<S> {
             let _recording = RecordingGuard::new();
             let root = (self.clone(), Variable::constant_from_tensor(start));
             let done = Pass::<S, Graph>::run([root], mode)?;
+            // A block of nodes that would hold a gradient keeping it alive
+            // owns itself: refused before anything is stored.
+            if let Some((variable, _)) = done.leaves.iter().find(|(variable, grad)| {
+                <S::Placement as Placement<S>>::keeps(&grad.node, &variable.node)
+            }) {
+                return Err(Error::GradientCycle {
+                    shape: variable.shape(),
+                });
+            }
             for (variable, grad) in done.leaves {
                 variable.accumulate_grad(Grad::Variable(grad))?;
             }

@@ -270,6 +270,20 @@ pub enum Error {
         /// The released function's op.
         op: &'static str,
     },
+    /// A `create_graph` backward would store a gradient whose graph keeps
+    /// the variable's own block of nodes alive, which holds the gradient:
+    /// under `Region`, a variable unchained inside a region that its
+    /// gradient's graph reads (the second cycle through regions). Nothing
+    /// is stored.
+    #[error(
+        "backward: the gradient graph of an unchained variable of shape {shape:?} reads the region \
+         the variable is in, so storing it there would keep that region alive for good; take the \
+         gradient with grad() instead"
+    )]
+    GradientCycle {
+        /// The variable's shape.
+        shape: Shape,
+    },
     // Checkpointing (`autograd_ops::checkpoint`).
     /// A recomputed block (a checkpoint) reached a leaf that needs a
     /// gradient but is not among the block's inputs: its gradient would be

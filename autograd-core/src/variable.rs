@@ -584,8 +584,12 @@ impl<S: Strategy> Variable<S> {
     /// Behind a function that a backward pass with
     /// [`retain_graph(false)`](crate::BackwardOptions::retain_graph)
     /// released (it no longer holds its inputs), it cuts the variables that
-    /// pass left alive (a hidden state a model holds), so that DeZero's
-    /// truncated loop works with released graphs too.
+    /// pass left alive (a hidden state a model holds). If this variable's
+    /// own creator was released there is nothing left to run through it,
+    /// so it is cut too and this variable becomes a leaf as well: DeZero's
+    /// truncated loop (`loss.backward(); loss.unchain_backward()` per
+    /// window, the loss summed on across windows) runs with released
+    /// graphs too.
     ///
     /// ```
     /// use autograd_core::Variable;
@@ -602,6 +606,7 @@ impl<S: Strategy> Variable<S> {
         let Some(root) = self.creator() else {
             return;
         };
+        let released = S::get(&root.inner).liveness() != Liveness::Live;
         let mut seen = HashSet::new();
         let mut queue = vec![root];
         let mut cut_here = Vec::new();
@@ -623,6 +628,9 @@ impl<S: Strategy> Variable<S> {
         // held, while `cut_here` keeps every variable until the loop ends.
         for variable in &cut_here {
             variable.unchain();
+        }
+        if released {
+            self.unchain();
         }
     }
 

@@ -635,6 +635,25 @@ impl Placement<Region> for Regions {
         blocks
     }
 
+    fn keeps<T, U>(keeper: &RegionHandle<T>, kept: &RegionHandle<U>) -> bool
+    where
+        T: GraphNode<Region>,
+        U: GraphNode<Region, Variable = T::Variable, Function = T::Function>,
+    {
+        let target = Rc::as_ptr(&kept.region);
+        let mut seen = HashSet::new();
+        let mut queue = vec![Rc::clone(&keeper.region)];
+        while let Some(region) = queue.pop() {
+            if Rc::as_ptr(&region) == target {
+                return true;
+            }
+            if seen.insert(Rc::as_ptr(&region)) {
+                queue.extend(region.keeps.borrow().kept.iter().map(|(k, _)| Rc::clone(k)));
+            }
+        }
+        false
+    }
+
     /// The region's block, which its weak pointer keeps: one per region
     /// however many of its nodes are named.
     fn gone_block<T: GraphNode<Region>>(back: &RegionLink<T>) -> usize {

@@ -170,6 +170,16 @@ pub trait Placement<S: Strategy>: Sealed + 'static {
         V: GraphNode<S, Variable = V, Function = F>,
         F: GraphNode<S, Variable = V, Function = F>;
 
+    /// `true` if `keeper`'s node keeps `kept`'s alive through the blocks
+    /// they are in: they share a block, or `keeper`'s block keeps
+    /// `kept`'s, directly or through others. Always `false` where nodes
+    /// are freed one at a time. A handle to `keeper` stored in `kept`'s
+    /// node would then make a block own itself.
+    fn keeps<T: GraphNode<S>, U: GraphNode<S, Variable = T::Variable, Function = T::Function>>(
+        keeper: &S::Handle<T>,
+        kept: &S::Handle<U>,
+    ) -> bool;
+
     /// The allocation that a back-reference to a node that is gone still
     /// keeps (the node's block, which a weak pointer holds until it goes):
     /// one number per allocation, however many back-references name it.
@@ -248,6 +258,13 @@ impl<S: Strategy> Placement<S> for Apart {
         F: GraphNode<S, Variable = V, Function = F>,
     {
         Vec::new()
+    }
+
+    fn keeps<T: GraphNode<S>, U: GraphNode<S, Variable = T::Variable, Function = T::Function>>(
+        _keeper: &S::Handle<T>,
+        _kept: &S::Handle<U>,
+    ) -> bool {
+        false
     }
 
     fn gone_block<T: GraphNode<S>>(back: &S::Back<T>) -> usize {

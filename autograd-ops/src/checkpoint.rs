@@ -5,9 +5,11 @@
 //! only the block's inputs. Backward runs the block again, recording, on
 //! fresh leaves holding the inputs' values, backpropagates the gradients
 //! the enclosing pass brought through that copy (a first-order pass that
-//! lets go of the copy as it runs), and hands the inputs' gradients on:
-//! the same ops on the same values in the same order, so the gradients are
-//! those of the plain graph, bit for bit where each input is read once.
+//! keeps the graph it walks, so that a block reaching outside itself fails
+//! having changed nothing; the copy goes when the step is done), and hands
+//! the inputs' gradients on: the same ops on the same values in the same
+//! order, so the gradients are those of the plain graph, bit for bit under
+//! the condition [`checkpoint`] states.
 
 use autograd_core::{
     Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply,
@@ -134,8 +136,14 @@ where
 /// node, not the values the block's ops save; backward pays one more
 /// forward of the block. Gradients are those without the checkpoint: the
 /// recomputation runs the same ops on the same values, and what it finds
-/// for each input is added to the enclosing pass as one contribution
-/// (bit for bit the plain graph's where the block reads each input once).
+/// for each input is added to the enclosing pass as one contribution.
+/// Backward adds the gradients that meet at a variable in reverse
+/// creation order, so the result is the plain graph's bit for bit for
+/// every input the block reads once, and for an input it reads several
+/// times whose first contributions are the block's (no op created after
+/// the block reads that input); otherwise the block's contributions are
+/// summed before the others are added to them, and the gradient agrees
+/// with the plain graph's to rounding.
 ///
 /// Everything the block reads that needs a gradient must come through
 /// `inputs`: a block whose recomputation reaches another leaf that needs a

@@ -42,6 +42,16 @@ pub fn nodes_left<S: Strategy, R>(f: impl FnOnce() -> R) -> LiveNodes {
     live::this_thread::<S>().since(start)
 }
 
+/// Takes this test's turn at what is process-wide, for as long as the
+/// guard lives: counts over every thread (`live::total`), a collector that
+/// frees every thread's garbage (`CollectedSync`), a policy set for all
+/// threads. Tests that read or change them take turns, in every module of
+/// the test binary.
+pub fn process_wide() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// `LiveNodes` of `variables` and `functions`.
 pub fn nodes(variables: isize, functions: isize) -> LiveNodes {
     LiveNodes {

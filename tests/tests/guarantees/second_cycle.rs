@@ -12,11 +12,7 @@
 use autograd_mem::{Freeing, test_each_strategy};
 use autograd_ops::Strategy;
 use autograd_ops::prelude::*;
-use autograd_testkit::alloc::CountingAlloc;
 use autograd_tests::{heap, nodes, nodes_left};
-
-#[global_allocator]
-static HEAP: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::System);
 
 const ITERATIONS: usize = 1_000;
 
@@ -96,6 +92,46 @@ fn a_leaf_goes_first<S: Strategy>() {
     drop(gx);
 }
 
+/// Issue 28, item 4: a leaf cut into one is a leaf too. `h` is unchained
+/// after a function read it, so that function held it as an intermediate;
+/// a `create_graph` backward stores a gradient graph on `h` that reads `y`
+/// (tanh's saved output), whose creator reads `h`: the cycle
+/// `h → h.grad → … → y → tanh → h`, unless backward holds `h` as the leaf
+/// it is once it meets it.
+///
+/// Under `Region` `h` stays in the region it was made in, with `y`, which
+/// its gradient's graph reads: storing that gradient on `h` would make the
+/// region own itself, so backward refuses (`Error::GradientCycle`) and
+/// stores nothing; `grad` returns the same gradient without storing it.
+fn an_unchained_leaf_goes<S: Strategy>() {
+    let once = || {
+        let x = Variable::<S>::from_array(ndarray::array![0.5, -1.0]);
+        let h = x.square();
+        let y = h.tanh();
+        h.unchain();
+        let stored = y
+            .sum()
+            .backward_with(BackwardOptions::default().create_graph(true));
+        match S::FREEING {
+            Freeing::OnDrop => {
+                stored.unwrap();
+                assert!(!h.grad_variable().unwrap().is_leaf() && x.grad().is_none());
+            }
+            Freeing::WithRegion => {
+                assert_eq!(stored, Err(Error::GradientCycle { shape: vec![2] }));
+                assert!(h.grad().is_none());
+                let options = BackwardOptions::default().create_graph(true);
+                let gh = grad(&[&y.sum()], &[&h], options).unwrap().remove(0);
+                assert!(!gh.is_leaf());
+            }
+            other => panic!("no promise for {other:?}"),
+        }
+    };
+    once();
+    let (left, bytes) = heap::kept(|| nodes_left::<S, _>(|| (0..100).for_each(|_| once())));
+    assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::KIND.name());
+}
+
 /// Where a back-reference owns its target, the cycle forms.
 fn every_link_strong<S: Strategy>() {
     assert_eq!(S::FREEING, Freeing::Never);
@@ -112,6 +148,7 @@ test_each_strategy! {
     the_tanh_loop_leaves_nothing => tanh_loop if OnDrop | WithRegion;
     newton_and_third_derivative_loops_leave_nothing => newton_loops if OnDrop | WithRegion;
     a_leaf_goes_while_its_gradient_graph_lives => a_leaf_goes_first if OnDrop | WithRegion;
+    an_unchained_leaf_goes_while_its_gradient_graph_lives => an_unchained_leaf_goes if OnDrop | WithRegion;
     strong_only_keeps_every_link_strong => every_link_strong if Never;
 }
 

@@ -12,8 +12,6 @@
 //! * An optimizer's `state_bytes` is what it holds on the heap, and a
 //!   parameter updated in place holds one copy of its value.
 
-use std::sync::Mutex;
-
 use autograd_core::buffers::release_thread_cache;
 use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, Policy, RcWeak, Strategy, test_each_strategy};
@@ -22,16 +20,10 @@ use autograd_nn::{
     datasets,
 };
 use autograd_ops::{Variable, no_grad, softmax_cross_entropy};
-use autograd_testkit::alloc::{self, CountingAlloc};
+use autograd_testkit::alloc;
 use autograd_tests::heap;
 use ndarray::Array2;
 use rand::SeedableRng;
-
-#[global_allocator]
-static HEAP: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::System);
-
-/// `CollectedSync`'s collector is shared by every thread: one test at a time.
-static COLLECTOR: Mutex<()> = Mutex::new(());
 
 type Split = (Array2<f64>, Vec<usize>);
 
@@ -112,7 +104,7 @@ fn losses<S: Strategy>() -> Vec<f64> {
 }
 
 fn every_strategy_computes_the_same_losses<S: Strategy>() {
-    let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = autograd_tests::process_wide();
     assert_eq!(losses::<S>(), losses::<RcWeak>(), "{}", S::KIND.name());
 }
 
@@ -178,7 +170,7 @@ fn where_graphs_are_freed_on_drop_the_heap_is_flat<S: Strategy>() {
 
 fn where_graphs_are_not_freed_on_drop_a_step_keeps_exactly_its_graph<S: Strategy>() {
     assert_ne!(S::FREEING, Freeing::OnDrop);
-    let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = autograd_tests::process_wide();
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     let ((x, labels), _) = digits();
@@ -246,7 +238,7 @@ type MakeOptimizer<S> = fn(Vec<Variable<S>>) -> Box<dyn Optimizer<S>>;
 /// and every update copies them (copy-on-write): the two tests below hold
 /// where graphs are freed.
 fn state_bytes_is_what_an_optimizer_holds<S: Strategy>() {
-    let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = autograd_tests::process_wide();
     let model = model::<S>();
     let x = Variable::<S>::constant_from_array(Array2::from_elem((4, 64), 0.5));
     let loss = softmax_cross_entropy(&model.forward(&x).unwrap(), &[1, 2, 3, 4]).unwrap();
@@ -278,7 +270,7 @@ fn state_bytes_is_what_an_optimizer_holds<S: Strategy>() {
 }
 
 fn an_updated_parameter_holds_one_copy_of_its_value<S: Strategy>() {
-    let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = autograd_tests::process_wide();
     let train = || {
         let w = Variable::<S>::from_array(Array2::from_elem((64, 100), 0.1));
         let b = Variable::<S>::from_array(ndarray::Array1::from_elem(100, 0.0));

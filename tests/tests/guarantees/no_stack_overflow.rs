@@ -92,6 +92,7 @@ where
 /// (collections run while the chain is built, marking it all), backward,
 /// drop, collect: every node freed.
 fn deep_collected<S: Strategy>() {
+    let _turn = autograd_tests::process_wide();
     S::Collector::set_policy(Policy::Auto);
     let start = live::total::<S>();
     {

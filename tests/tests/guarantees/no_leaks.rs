@@ -20,15 +20,14 @@
 //! Heap bytes are counted by the counting allocator this binary installs.
 
 use autograd_mem::Collector as _;
-use autograd_testkit::alloc::CountingAlloc;
 use autograd_testkit::{SeedRng, seed_loop};
-use std::sync::Mutex;
 
 use std::time::Duration;
 
 use autograd_mem::{
     Freeing, LiveNodes, Policy, StrategyKind, live, test_each_strategy, with_strategy,
 };
+use autograd_ops::VariableOps as _;
 use autograd_ops::{
     DefaultStrategy, Function, Grads, Result, Saved, Strategy, Tensor, Tensors, Variable, add,
     apply_one, square,
@@ -37,9 +36,6 @@ use autograd_tests::dags::{Dag, cases, dag};
 use autograd_tests::{close, every_op, heap, in_child_process, nodes, nodes_left, panic_message};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
-
-#[global_allocator]
-static HEAP: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::System);
 
 const ITERATIONS: usize = 10;
 const SIZE: usize = 10_000;
@@ -86,17 +82,64 @@ test_each_strategy! {
     a_collected_graph_holds_exactly_its_footprint_until_collected => collected_footprint if OnCollection;
     a_kept_graph_holds_exactly_its_footprint_for_any_shape => footprint_for_any_shape;
     every_ops_graph_holds_exactly_its_footprint_saved_values_included => every_op_footprint;
+    graphs_built_on_a_kept_intermediate_go_with_their_own_handles => kept_intermediate_steps if OnDrop | WithRegion;
+    a_graph_reading_unchained_variables_of_a_gone_graph_holds_its_footprint => gone_unchained_footprint if OnDrop | WithRegion;
 }
 
-/// `CollectedSync`'s collector is process-wide (it frees what any thread
-/// left), so its tests take turns and count nodes over all threads.
-static COLLECTOR: Mutex<()> = Mutex::new(());
+/// Issue 28, item 9: a training loop on inputs standardised once from a
+/// leaf and kept (`xn = tanh(0.5·x)`), `loss = sum(matmul(xn, w))` a step.
+/// Each step's graph goes with its loss: under `Region` a graph that reads
+/// a kept intermediate (not its region's newest node) starts a region of
+/// its own, freed with the step's handles; only the first graph built on
+/// the intermediate while it was its region's newest node (the chain's tip)
+/// joined its region, and stays while it does.
+fn kept_intermediate_steps<S: Strategy>() {
+    let x = Variable::<S>::from_array(ArrayD::from_shape_fn(IxDyn(&[4, 3]), |d| {
+        (d[0] * 3 + d[1]) as f64 * 0.1 - 0.5
+    }));
+    let w = Variable::<S>::from_array(ArrayD::from_elem(IxDyn(&[3, 2]), 0.25));
+    let xn = (&x * 0.5).tanh();
+    let step = || {
+        let loss = autograd_ops::matmul(&xn, &w).unwrap().sum();
+        loss.backward().unwrap();
+        w.cleargrad();
+    };
+    step(); // joins xn's region under Region, as the chain's next op
+    step();
+    let before = xn.graph_footprint();
+    let (left, bytes) = heap::kept(|| nodes_left::<S, _>(|| (0..100).for_each(|_| step())));
+    assert_eq!((left, bytes), (nodes(0, 0), 0), "{}", S::KIND.name());
+    assert_eq!(xn.graph_footprint(), before);
+}
+
+/// Issue 28, item 10: a graph that reads two unchained variables of a
+/// graph whose other nodes are gone holds exactly its footprint: under
+/// `Region` the gone region's block, which the weak links keep, counts
+/// once, not once per variable that names it.
+fn gone_unchained_footprint<S: Strategy>() {
+    let build = || {
+        let x = Variable::<S>::from_array(ArrayD::from_elem(IxDyn(&[3]), 0.5));
+        let a = x.sin();
+        let b = a.cos();
+        a.unchain();
+        b.unchain();
+        (&a * &b).sum()
+    };
+    drop(build()); // warms up this thread's teardown list, which keeps its capacity
+    let (y, kept) = heap::kept(build);
+    assert_eq!(
+        kept,
+        y.graph_footprint().bytes as isize,
+        "{}",
+        S::KIND.name()
+    );
+}
 
 /// The experiment with automatic collection off: exactly the graph before a
 /// collection; after one, nothing, to the node and to the byte.
 fn assert_kept_until_collected<S: Strategy>() {
     assert_eq!(S::FREEING, Freeing::OnCollection);
-    let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = autograd_tests::process_wide();
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     let mut rng = SeedRng::new(3);
@@ -128,7 +171,7 @@ fn assert_kept_until_collected<S: Strategy>() {
 /// A collected seed graph holds exactly its footprint until a collection
 /// frees every byte of it, for values of a few shapes.
 fn collected_footprint<S: Strategy>() {
-    let _turn = COLLECTOR.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = autograd_tests::process_wide();
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     let _ = kept_and_footprint::<S>(&[2]); // warm up
@@ -179,7 +222,7 @@ fn kept_and_footprint<S: Strategy>(shape: &[usize]) -> (isize, usize) {
 /// backward included; under a collector, one collection then frees it all.
 fn every_op_footprint<S: Strategy>() {
     let collected = S::FREEING == Freeing::OnCollection;
-    let _turn = collected.then(|| COLLECTOR.lock().unwrap_or_else(|e| e.into_inner()));
+    let _turn = collected.then(|| autograd_tests::process_wide());
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     let graph = |arity: usize, f: fn(&[Variable<S>]) -> autograd_ops::Result<Variable<S>>| {
@@ -238,7 +281,7 @@ fn every_op_footprint<S: Strategy>() {
 /// collection off, kept exactly until one collection frees it.
 fn footprint_for_any_shape<S: Strategy>() {
     let collected = S::FREEING == Freeing::OnCollection;
-    let _turn = collected.then(|| COLLECTOR.lock().unwrap_or_else(|e| e.into_inner()));
+    let _turn = collected.then(|| autograd_tests::process_wide());
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     // Warm up: this thread's live counts and teardown lists (one per

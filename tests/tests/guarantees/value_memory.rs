@@ -18,17 +18,13 @@ use autograd_mem::Collector as _;
 use autograd_mem::{ArcWeak, Freeing, StrategyKind, test_each_strategy};
 use autograd_nn::{Activation, Mlp, Module};
 use autograd_ops::prelude::*;
-use autograd_ops::{Strategy, checkpoint};
-use autograd_testkit::alloc::CountingAlloc;
+use autograd_ops::{Strategy, Tensor, Tensors, checkpoint};
 use autograd_tests::dags::{cases, dag};
 use autograd_tests::{heap, nodes, nodes_left, on_small_stack};
 use ndarray::{Array2, array};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-
-#[global_allocator]
-static HEAP: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::System);
 
 /// A block of a chain: `tanh(h·w)`, then `n` ops alternating `sin` and
 /// `square`. Each input is read once (a block reading one twice sums its
@@ -58,6 +54,40 @@ fn checkpointed_chains_give_the_plain_gradients_bit_for_bit<S: Strategy>() {
         (h.data(), x.grad().unwrap(), w.grad().unwrap())
     };
     assert_eq!(run(true), run(false), "{}", S::KIND.name());
+}
+
+/// Issue 28, item 7, the exact condition: backward adds the gradients
+/// that meet at a variable in reverse creation order, and a checkpoint
+/// hands on its block's contributions to an input already summed. So a
+/// block reading an input several times gives the plain graph's gradient
+/// bit for bit when its contributions are the first that input receives
+/// (no op created after the block reads it); otherwise the sum is
+/// associated differently, and the gradients agree to rounding.
+fn checkpointed_blocks_reading_an_input_twice<S: Strategy>() {
+    // tanh(h·w)·w: w read twice in each block.
+    let block = |v: &[Variable<S>]| Ok(vec![mul(&mul(&v[0], &v[1])?.tanh(), &v[1])?]);
+    let run = |checkpointed: bool, blocks: usize| {
+        let x = Variable::<S>::from_array(array![0.3, -0.8, 1.1]);
+        let w = Variable::<S>::from_array(array![0.9, 1.4, -0.6]);
+        let mut h = x.clone();
+        for _ in 0..blocks {
+            h = if checkpointed {
+                checkpoint(block, &[&h, &w]).unwrap().remove(0)
+            } else {
+                block(&[h, w.clone()]).unwrap().remove(0)
+            };
+        }
+        sum(&h).unwrap().backward().unwrap();
+        (x.grad().unwrap(), w.grad().unwrap())
+    };
+    // One block: w's contributions come first (nothing after reads w).
+    assert_eq!(run(true, 1), run(false, 1), "{}", S::KIND.name());
+    // Three blocks: the later blocks' gradients reach w first.
+    let (plain, checked) = (run(false, 3), run(true, 3));
+    assert_eq!(plain.0, checked.0, "x is read once, by the first block");
+    for (a, b) in plain.1.iter().zip(checked.1.iter()) {
+        assert!((a - b).abs() <= 4.0 * f64::EPSILON * a.abs(), "{a} {b}");
+    }
 }
 
 fn mlp<S: Strategy>(layers: usize) -> Mlp<S> {
@@ -429,8 +459,212 @@ fn unchain_backward_cuts_a_million_op_chain_without_recursion<S: Strategy>() {
     });
 }
 
+/// `y = x` keeping a buffer in its own fields (a mask, as a DeZero port's
+/// `self.mask`), which tells when the op is dropped.
+struct HoldsAMask {
+    mask: Vec<f64>,
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for HoldsAMask {
+    fn drop(&mut self) {
+        self.dropped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl<S: Strategy> autograd_ops::Function<S> for HoldsAMask {
+    fn name(&self) -> &'static str {
+        "holds_a_mask"
+    }
+    fn num_inputs(&self) -> usize {
+        1
+    }
+    fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
+        Ok(xs[0].clone().into())
+    }
+    fn heap_size(&self) -> usize {
+        self.mask.capacity() * size_of::<f64>()
+    }
+    fn save(&mut self, _save: &mut autograd_ops::Save<'_>) {}
+    fn derivative(
+        &self,
+        _cx: &autograd_ops::Saved<'_, S>,
+        gys: &[Variable<S>],
+    ) -> Result<autograd_ops::Grads<S>> {
+        Ok(vec![Some(gys[0].clone())])
+    }
+}
+
+/// Issue 28, item 1: `unchain` drops the creator link, so the cut function
+/// (its node and its op's own fields) goes as soon as nothing else reads
+/// it, as DeZero's `creator = None` frees it.
+fn unchain_frees_the_cut_function_and_its_op<S: Strategy>() {
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let x = Variable::<S>::from_array(array![1.0, 2.0]);
+    let op = HoldsAMask {
+        mask: vec![1.0; 1000],
+        dropped: Arc::clone(&dropped),
+    };
+    let h = autograd_ops::apply_one(op, &[&x.sin()]).unwrap();
+    let before = nodes_left::<S, _>(|| ());
+    let (left, _) = heap::kept(|| {
+        nodes_left::<S, _>(|| {
+            h.unchain();
+            S::Collector::collect();
+        })
+    });
+    assert_eq!(before, nodes(0, 0));
+    let gone = dropped.load(std::sync::atomic::Ordering::SeqCst);
+    match S::FREEING {
+        // The function and the sin behind it (its node and x·sin's output)
+        // are gone, and the op with its mask.
+        Freeing::OnDrop | Freeing::OnCollection => {
+            assert!(gone, "{}", S::KIND.name());
+            assert_eq!(left, nodes(-1, -2), "{}", S::KIND.name());
+        }
+        // A region frees no node before it goes: the op goes with it.
+        Freeing::WithRegion => {
+            assert!(!gone);
+            drop(h);
+            assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+        }
+        // The leaf x owns nothing, but the graph behind h is a cycle.
+        Freeing::Never => assert!(!gone || left.functions < 0),
+        other => panic!("no promise for {other:?}"),
+    }
+}
+
+/// Issue 28, items 2 and 3: cutting works on a graph a releasing backward
+/// let go of: the variable becomes a leaf of generation 0 whose creator is
+/// gone, whatever state its creator was in.
+fn unchain_cuts_a_released_graph<S: Strategy>() {
+    let x = Variable::<S>::from_array(array![0.5, 1.5]);
+    let h = x.sin();
+    let y = h.square().sum();
+    y.backward_with(BackwardOptions::default().retain_graph(false))
+        .unwrap();
+    assert!(h.creator().unwrap().is_released());
+    h.unchain();
+    assert!(h.is_leaf() && h.creator().is_none());
+    assert_eq!(h.generation().0, 0);
+    // A new graph on h backpropagates into h as into a leaf.
+    (&h * &h).sum().backward().unwrap();
+    assert_eq!(h.grad().unwrap(), h.data().mapv(|v| 2.0 * v));
+}
+
+/// One window of DeZero's step-59 loop on a scalar recurrence: `h =
+/// tanh(h·w + x_t)` for `steps` steps, the loss summed on across windows.
+fn rnn_window<S: Strategy>(
+    h: &mut Variable<S>,
+    loss: &mut Option<Variable<S>>,
+    w: &Variable<S>,
+    xs: &[f64],
+) {
+    for &x_t in xs {
+        *h = (&(&*h * w) + &Variable::<S>::constant_from_tensor(Tensor::scalar(x_t))).tanh();
+        let term = h.square();
+        *loss = Some(match loss.take() {
+            Some(loss) => &loss + &term,
+            None => term,
+        });
+    }
+}
+
+/// Issue 28, item 2: DeZero's truncated loop (`loss.backward(); loss.
+/// unchain_backward()` per window, the loss summed on across windows, the
+/// hidden state carried) runs with `retain_graph(false)` under every
+/// strategy, and gives the retained loop's gradients bit for bit.
+fn the_truncated_loop_runs_on_released_graphs<S: Strategy>() {
+    let run = |retain: bool| {
+        let w = Variable::<S>::from_scalar(0.7);
+        let mut h = Variable::<S>::from_scalar(0.0);
+        let mut loss = None;
+        let mut grads = Vec::new();
+        for window in 0..4 {
+            let xs: Vec<f64> = (0..5).map(|t| ((window * 5 + t) as f64).sin()).collect();
+            rnn_window(&mut h, &mut loss, &w, &xs);
+            let root = loss.as_ref().unwrap();
+            w.cleargrad();
+            root.backward_with(BackwardOptions::default().retain_graph(retain))
+                .unwrap_or_else(|e| panic!("window {window} under {}: {e}", S::KIND.name()));
+            root.unchain_backward();
+            assert!(h.is_leaf(), "the carried state is cut");
+            grads.push(w.grad().unwrap().sum());
+        }
+        grads
+    };
+    assert_eq!(run(false), run(true), "{}", S::KIND.name());
+}
+
+/// Issue 28, item 5: `grad` with respect to an intermediate runs only the
+/// functions between the outputs and it: the graph below it may be
+/// released already, and a releasing `grad` leaves it alone.
+fn grad_to_an_intermediate_needs_nothing_below_it<S: Strategy>() {
+    let x = Variable::<S>::from_array(array![0.2, 0.4]);
+    let h = x.exp();
+    let y1 = h.sum();
+    let y2 = h.sin().sum();
+    y1.backward_with(BackwardOptions::default().retain_graph(false))
+        .unwrap();
+    assert!(h.creator().unwrap().is_released(), "below h is released");
+    let gh = grad(&[&y2], &[&h], BackwardOptions::default()).unwrap();
+    assert_eq!(gh[0].data(), h.data().mapv(f64::cos));
+    // A releasing grad to h releases sin and sum, never h's creator.
+    let x = Variable::<S>::from_array(array![0.2, 0.4]);
+    let h = x.exp();
+    let y = h.sin().sum();
+    grad(&[&y], &[&h], BackwardOptions::default().retain_graph(false)).unwrap();
+    assert!(y.creator().unwrap().is_released());
+    assert!(!h.creator().unwrap().is_released());
+    h.sum().backward().unwrap();
+    assert_eq!(x.grad().unwrap(), x.data().mapv(f64::exp));
+}
+
+#[test]
+fn a_failed_checkpoint_changes_nothing_around_it_under_every_shared_strategy() {
+    let mut ran = 0;
+    for &kind in StrategyKind::ALL {
+        ran += autograd_mem::with_shared_strategy!(kind, S => {
+            a_failed_checkpoint_changes_nothing_around_it::<S>();
+        })
+        .map_or(0, |()| 1);
+    }
+    assert_eq!(ran, 3, "ArcWeak, StrongOnly<ArcWeak>, CollectedSync");
+}
+
+/// Issue 28, item 6: a checkpointed block that reads an intermediate of the
+/// graph around it (a closure may capture one where graphs are `Send +
+/// Sync`) fails (`LeafOutsideBlock`, through the parameter behind it) and
+/// leaves that graph as it was: it still runs backward.
+fn a_failed_checkpoint_changes_nothing_around_it<S: Strategy>()
+where
+    Variable<S>: Send + Sync,
+{
+    let w = Variable::<S>::from_array(array![0.3, 0.6]);
+    let x = Variable::<S>::from_array(array![1.0, -1.0]);
+    let s = w.sin();
+    let captured = s.clone();
+    let y = checkpoint(move |v| Ok(vec![mul(&v[0], &captured)?]), &[&x])
+        .unwrap()
+        .remove(0);
+    let err = y.sum().backward().unwrap_err();
+    assert_eq!(
+        err,
+        Error::LeafOutsideBlock {
+            op: "checkpoint",
+            shape: vec![2],
+        }
+    );
+    assert!(x.grad().is_none() && w.grad().is_none());
+    assert!(!s.creator().unwrap().is_released());
+    s.sum().backward().unwrap();
+    assert_eq!(w.grad().unwrap(), w.data().mapv(f64::cos));
+}
+
 test_each_strategy! {
     checkpointed_chains => checkpointed_chains_give_the_plain_gradients_bit_for_bit;
+    checkpointed_inputs_read_twice => checkpointed_blocks_reading_an_input_twice;
     checkpointed_mlp => the_checkpointed_mlp_gives_the_plain_gradients_bit_for_bit;
     checkpointed_dags => checkpointed_random_dags_give_the_plain_gradients;
     recomputed_outputs => a_block_that_recomputes_other_outputs_fails_and_writes_nothing;
@@ -440,4 +674,9 @@ test_each_strategy! {
     released_error => a_second_pass_through_a_released_graph_fails_and_writes_nothing;
     unchain => unchain_makes_a_leaf_and_frees_the_graph_behind;
     unchain_backward => unchain_backward_cuts_a_million_op_chain_without_recursion;
+    unchain_frees => unchain_frees_the_cut_function_and_its_op;
+    unchain_released => unchain_cuts_a_released_graph;
+    truncated_loop_released => the_truncated_loop_runs_on_released_graphs;
+    grad_between => grad_to_an_intermediate_needs_nothing_below_it;
+
 }

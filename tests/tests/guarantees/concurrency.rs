@@ -10,7 +10,7 @@
 //! are its own. (`Variable<RcWeak>` is not `Send`: a `compile_fail` doctest
 //! on `Variable`.)
 
-use std::sync::{Barrier, Mutex};
+use std::sync::Barrier;
 use std::time::Duration;
 
 use autograd_mem::Collector as _;
@@ -23,10 +23,8 @@ use autograd_tests::in_child_process;
 use ndarray::arr0;
 use rayon::prelude::*;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    autograd_tests::process_wide()
 }
 
 /// Runs `test` under every strategy of the list whose graphs may be shared
