@@ -134,6 +134,20 @@ impl<S: Strategy> Iterator for Batches<'_, S> {
 
 impl<S: Strategy> ExactSizeIterator for Batches<'_, S> {}
 
+/// The row count of an array of shape `[N, ...]`, or [`Error::Rank`]
+/// naming `what` and the shape for a 0-dimensional one (`which` says
+/// whose rows: "inputs", "targets").
+pub(crate) fn rows_of(what: &'static str, which: &'static str, shape: &[usize]) -> Result<usize> {
+    shape.first().copied().ok_or(Error::Rank {
+        what,
+        need: match which {
+            "targets" => "targets need rows first, [N, ...]",
+            _ => "inputs need rows first, [N, ...]",
+        },
+        shape: shape.to_vec(),
+    })
+}
+
 /// The fraction of rows of `(N, C)` logits whose largest entry is at the
 /// row's label (the first largest, on ties); NaN for no rows.
 ///

@@ -90,6 +90,17 @@ pub enum Error {
         /// Labels.
         labels: usize,
     },
+    /// An array with too few axes for the call: a loader or a split needs
+    /// rows first (`[N, ...]`), a layer its input's batch axis.
+    #[error("{what}: {need}; got shape {shape:?}")]
+    Rank {
+        /// The call or the layer.
+        what: &'static str,
+        /// What it needs.
+        need: &'static str,
+        /// The shape it got.
+        shape: Vec<usize>,
+    },
     /// A fraction outside `[0, 1]`.
     #[error("{what}: the fraction must be in [0, 1]; got {value}")]
     Fraction {
