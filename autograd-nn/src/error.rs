@@ -77,9 +77,20 @@ pub enum Error {
         /// The values it may take.
         range: &'static str,
     },
-    /// A data loader asked for batches of no rows.
-    #[error("DataLoader: the batch size must be at least 1")]
-    ZeroBatchSize,
+    /// A data loader asked for a batch size it cannot hand out: none, or
+    /// (a [`SeqDataLoader`](crate::SeqDataLoader)) more streams than the
+    /// series has rows.
+    #[error("{loader}: a batch size of {batch_size} over {rows} rows; it must be {need}")]
+    BatchSize {
+        /// The loader.
+        loader: &'static str,
+        /// The batch size asked for.
+        batch_size: usize,
+        /// The rows of the data.
+        rows: usize,
+        /// The sizes it takes.
+        need: &'static str,
+    },
     /// Inputs and labels of different counts.
     #[error("{what}: {rows} rows of inputs but {labels} labels")]
     LabelCount {
@@ -89,6 +100,16 @@ pub enum Error {
         rows: usize,
         /// Labels.
         labels: usize,
+    },
+    /// Inputs and real-valued targets of different row counts.
+    #[error("{what}: {rows} rows of inputs but {targets} rows of targets")]
+    TargetCount {
+        /// The call.
+        what: &'static str,
+        /// Rows of inputs.
+        rows: usize,
+        /// Rows of targets.
+        targets: usize,
     },
     /// An array with too few axes for the call: a loader or a split needs
     /// rows first (`[N, ...]`), a layer its input's batch axis.

@@ -38,7 +38,7 @@ mod module;
 mod optim;
 mod params_file;
 
-pub use data::{Batches, DataLoader, accuracy};
+pub use data::{Batches, DataLoader, SeqBatches, SeqDataLoader, Targets, accuracy};
 pub use error::{Error, Result};
 pub use linear::Linear;
 pub use mlp::{Activation, Mlp};

@@ -174,7 +174,7 @@ fn run_one<S: Strategy>(
         other => other,
     };
     S::Collector::set_policy(policy);
-    let mut loader = DataLoader::<S>::new(x.clone(), labels.to_vec(), BATCH)
+    let mut loader = DataLoader::<_, S>::new_in(x.clone(), labels.to_vec(), BATCH)
         .expect("a valid loader")
         .shuffle(0);
     let steps = steps.min(loader.batches());
@@ -318,7 +318,9 @@ impl Parts {
 /// [`BREAKDOWN_STEPS`] steps on a fresh model, with the collector off: the
 /// last step's breakdown, whether every point was exact, and the most the
 /// backward passes held in flight.
-fn breakdown_run<S: Strategy>(loader: &mut DataLoader<S>) -> (Vec<Breakdown>, bool, i64) {
+fn breakdown_run<S: Strategy>(
+    loader: &mut DataLoader<Vec<usize>, S>,
+) -> (Vec<Breakdown>, bool, i64) {
     S::Collector::set_policy(Policy::Never);
     // Measured with the buffer cache, which is one of the parts.
     let heap = HeapMark::now(Counted::Process, Cache::Counted);
@@ -414,7 +416,8 @@ mod tests {
         let (x, labels) = datasets::digits();
         let ((x_train, y_train), _) =
             datasets::train_test_split(&x, &labels, TEST_FRACTION, 0).unwrap();
-        let loader = DataLoader::<autograd_ops::RcWeak>::new(x_train, y_train, BATCH).unwrap();
+        let loader =
+            DataLoader::<_, autograd_ops::RcWeak>::new_in(x_train, y_train, BATCH).unwrap();
         assert_eq!(loader.batches(), EPOCH_STEPS);
         assert_eq!(EPOCH_STEPS, 43);
     }

@@ -57,7 +57,7 @@ fn step<S: Strategy>(
 #[test]
 fn the_digits_mlp_reaches_95_percent_test_accuracy_within_30_epochs() {
     let ((x_train, y_train), (x_test, y_test)) = digits();
-    let mut loader = DataLoader::<RcWeak>::new(x_train, y_train, 32)
+    let mut loader = DataLoader::<_, RcWeak>::new_in(x_train, y_train, 32)
         .unwrap()
         .shuffle(0);
     let model = model::<RcWeak>();
@@ -82,7 +82,7 @@ fn losses<S: Strategy>() -> Vec<f64> {
     let ((x, labels), _) = digits();
     let mut out = Vec::new();
     for which in 0..4 {
-        let mut loader = DataLoader::<S>::new(x.clone(), labels.clone(), 32)
+        let mut loader = DataLoader::<_, S>::new_in(x.clone(), labels.clone(), 32)
             .unwrap()
             .shuffle(1);
         let model = model::<S>();
@@ -118,7 +118,7 @@ fn heap_now() -> i64 {
 fn where_graphs_are_freed_on_drop_the_heap_is_flat<S: Strategy>() {
     assert!(S::FREEING.at_last_handle());
     let ((x, labels), _) = digits();
-    let mut loader = DataLoader::<S>::new(x, labels, 32).unwrap();
+    let mut loader = DataLoader::<_, S>::new_in(x, labels, 32).unwrap();
     // Warm up: what a thread allocates once (its teardown lists, live
     // counts, the buffer cache's list) is made before the count.
     {
@@ -174,7 +174,7 @@ fn where_graphs_are_not_freed_on_drop_a_step_keeps_exactly_its_graph<S: Strategy
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     let ((x, labels), _) = digits();
-    let mut loader = DataLoader::<S>::new(x, labels, 32).unwrap();
+    let mut loader = DataLoader::<_, S>::new_in(x, labels, 32).unwrap();
     let model = model::<S>();
     let mut adam = Adam::new(model.params(), 1e-3).unwrap();
     let mut batches = loader.iter();
