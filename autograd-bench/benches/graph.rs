@@ -209,14 +209,8 @@ fn checkpoint(c: &mut Criterion) {
     use autograd_bench::report::value_memory::{BATCH, Mode, WIDTH};
     use autograd_nn::{Activation, Mlp, Module};
     use autograd_ops::softmax_cross_entropy;
-    use rand::SeedableRng;
     const LAYERS: usize = 64;
-    let model: Mlp<RcWeak> = Mlp::new(
-        &[WIDTH; LAYERS + 1],
-        Activation::Relu,
-        &mut rand::rngs::StdRng::seed_from_u64(19),
-    )
-    .expect("sizes");
+    let model = Mlp::<RcWeak>::new_in(&[WIDTH; LAYERS + 1], Activation::Relu, 19).expect("sizes");
     let x = Variable::<RcWeak>::constant_from_array(ndarray::Array2::from_shape_fn(
         (BATCH, WIDTH),
         |(i, j)| ((i * WIDTH + j) as f64 * 0.001).sin(),

@@ -8,7 +8,6 @@ use autograd_nn::{Activation, Adam, Linear, Mlp, Module, Optimizer, datasets};
 use autograd_ops::{Result, Strategy, Variable, softmax_cross_entropy};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, Axis, Slice, Zip};
-use rand::SeedableRng;
 
 /// The layer widths of the digits MLP.
 pub const SIZES: [usize; 3] = [64, 100, 10];
@@ -27,16 +26,16 @@ pub fn digits_batch() -> (Array2<f64>, Vec<usize>) {
     )
 }
 
-/// The MLP's initial weights and biases, `(W, b)` per layer, drawn as
-/// [`Linear::new`] draws them from a seeded generator.
+/// The MLP's initial weights and biases, `(W, b)` per layer, as
+/// [`Mlp::new`] draws them from `seed`.
 pub fn initial_weights(seed: u64) -> Vec<(Array2<f64>, Array1<f64>)> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    SIZES
-        .windows(2)
-        .map(|w| {
-            let layer = Linear::<autograd_ops::RcWeak>::new(w[0], w[1], &mut rng);
+    let model = Mlp::<autograd_ops::RcWeak>::new_in(&SIZES, Activation::Relu, seed).expect("sizes");
+    model
+        .layers()
+        .iter()
+        .map(|layer| {
             let weight = layer.weight().data().to_owned();
-            let bias = layer.bias().data().to_owned();
+            let bias = layer.bias().expect("a bias").data().to_owned();
             (
                 weight.into_dimensionality().expect("2-D"),
                 bias.into_dimensionality().expect("1-D"),
@@ -62,7 +61,7 @@ impl<S: Strategy> TrainStep<S> {
     pub fn new(seed: u64) -> Self {
         let layers = initial_weights(seed)
             .into_iter()
-            .map(|(w, b)| Linear::from_arrays(w, b).expect("shapes that fit"))
+            .map(|(w, b)| Linear::from_arrays_in(w, b).expect("shapes that fit"))
             .collect();
         let model = Mlp::from_layers(layers, Activation::Relu).expect("widths that chain");
         let adam = Adam::new(model.params(), LR).expect("a valid rate");

@@ -22,7 +22,6 @@ use autograd_nn::{
 use autograd_ops::softmax_cross_entropy;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
-use rand::SeedableRng;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
@@ -39,8 +38,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         y_test.len()
     );
     let mut loader: DataLoader = DataLoader::new(x_train, y_train, 32)?.shuffle(0);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let model: Mlp = Mlp::new(&[64, 100, 10], Activation::Relu, &mut rng)?;
+    let model = Mlp::new(&[64, 100, 10], Activation::Relu, 0)?;
     let mut adam = Adam::new(model.params(), 1e-3)?;
 
     let style = ProgressStyle::with_template("epoch {prefix:>2} [{bar:30}] {pos}/{len} {msg}")?
@@ -73,7 +71,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Save, load into a fresh model, and predict the same.
     let path = out.join("digits_mlp.npz");
     save_params(&model, &path)?;
-    let fresh: Mlp = Mlp::new(&[64, 100, 10], Activation::Relu, &mut rng)?;
+    let fresh = Mlp::new(&[64, 100, 10], Activation::Relu, 1)?;
     load_params(&fresh, &path)?;
     let (a, b) = {
         let _no_grad = no_grad();

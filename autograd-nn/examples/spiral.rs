@@ -17,7 +17,6 @@ use autograd_nn::{Activation, DataLoader, Mlp, Module, Optimizer, Sgd, accuracy,
 use autograd_ops::{argmax, softmax_cross_entropy};
 use ndarray::Array2;
 use plotters::prelude::*;
-use rand::SeedableRng;
 
 const EPOCHS: usize = 300;
 const BATCH: usize = 30;
@@ -35,8 +34,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let (x, labels) = datasets::spiral(true);
     let mut loader: DataLoader = DataLoader::new(x.clone(), labels.clone(), BATCH)?.shuffle(0);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let model: Mlp = Mlp::new(&[2, 10, 3], Activation::Sigmoid, &mut rng)?;
+    let model = Mlp::new(&[2, 10, 3], Activation::Sigmoid, 0)?;
     let mut sgd = Sgd::new(model.params(), 1.0)?;
 
     let mut losses = Vec::with_capacity(EPOCHS);

@@ -45,6 +45,16 @@ pub enum Error {
         /// The bias's shape.
         bias: Vec<usize>,
     },
+    /// A layer asked for more weights than the address space holds.
+    #[error("{layer}: {in_size} × {out_size} weights of 8 bytes do not fit in memory")]
+    LayerSize {
+        /// The layer's kind.
+        layer: &'static str,
+        /// The input width asked for.
+        in_size: usize,
+        /// The output width asked for.
+        out_size: usize,
+    },
     /// Consecutive layers of a model whose widths do not chain.
     #[error("{model}: layer {index} takes {input} inputs, but the layer before gives {previous}")]
     LayerWidths {

@@ -1,24 +1,34 @@
 //! Training models on the autograd engine: [`Module`]s ([`Linear`],
-//! [`Mlp`], [`Sequential`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`],
-//! [`AdaGrad`], [`Adam`]), a [`DataLoader`], [`accuracy`], the
-//! [`datasets`] that ship with the crate, and parameter files
-//! ([`save_params`], [`save_params_compressed`], [`load_params`],
+//! [`Mlp`], [`Sequential`], and the parameterless [`Activation`],
+//! [`Flatten`] and [`Lambda`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`],
+//! [`AdaGrad`], [`Adam`]), loaders ([`DataLoader`], [`SeqDataLoader`]),
+//! [`accuracy`], the [`datasets`] that ship with the crate, and parameter
+//! files ([`save_params`], [`save_params_compressed`], [`load_params`],
 //! [`load_params_lenient`]) that NumPy and DeZero read and write.
 //!
-//! Everything is generic over the ownership strategy, as the engine is; the
-//! default is the workspace's [`DefaultStrategy`](autograd_core::DefaultStrategy).
+//! Everything is generic over the ownership strategy, as the engine is.
+//! A constructor without a suffix (`Mlp::new`, `Linear::new`,
+//! `Sequential::new`, `DataLoader::new`) builds on the workspace's
+//! [`DefaultStrategy`](autograd_ops::DefaultStrategy) and needs no type
+//! annotation, as `Variable::new` does; its twin ending in `_in` builds on
+//! the strategy the type names: `Mlp::<ArcWeak>::new_in(..)`.
+//!
+//! A constructor that draws random weights takes a seed (`u64`), not a
+//! generator: `Mlp::new(&[64, 100, 10], Activation::Relu, 0)`. The
+//! weights come from `rand`'s `StdRng` seeded with it, inside the crate,
+//! so the crate's API does not depend on a `rand` version (a user's own
+//! `rand`, whatever its version, never meets it), and the same seed gives
+//! the same weights. Loaders and splits take seeds the same way.
 //!
 //! One training step on the digits, as the `digits` example runs it:
 //!
 //! ```
-//! use autograd_nn::{Activation, Adam, DataLoader, Mlp, Module, Optimizer, datasets};
+//! use autograd_nn::{Activation, Adam, DataLoader, Error, Mlp, Module, Optimizer, datasets};
 //! use autograd_ops::softmax_cross_entropy;
-//! use rand::SeedableRng;
 //!
 //! let (x, labels) = datasets::digits();
-//! let mut loader: DataLoader = DataLoader::new(x / 16.0, labels, 32)?.shuffle(0);
-//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-//! let model: Mlp = Mlp::new(&[64, 100, 10], Activation::Relu, &mut rng)?;
+//! let mut loader = DataLoader::new(x / 16.0, labels, 32)?.shuffle(0);
+//! let model = Mlp::new(&[64, 100, 10], Activation::Relu, 0)?;
 //! let mut adam = Adam::new(model.params(), 1e-3)?;
 //! let (batch, labels) = loader.iter().next().expect("a batch");
 //! adam.cleargrad();
@@ -26,12 +36,14 @@
 //! loss.backward()?;
 //! adam.step()?;
 //! assert!(loss.item().unwrap() > 0.0);
-//! # Ok::<(), autograd_nn::Error>(())
+//! # Ok::<(), Error>(())
 //! ```
 
 mod data;
 pub mod datasets;
 mod error;
+mod flatten;
+mod lambda;
 mod linear;
 mod mlp;
 mod module;
@@ -40,6 +52,8 @@ mod params_file;
 
 pub use data::{Batches, DataLoader, SeqBatches, SeqDataLoader, Targets, accuracy};
 pub use error::{Error, Result};
+pub use flatten::Flatten;
+pub use lambda::Lambda;
 pub use linear::Linear;
 pub use mlp::{Activation, Mlp};
 pub use module::{Module, Sequential, layer_params};

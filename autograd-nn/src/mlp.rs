@@ -2,12 +2,28 @@
 //! layers.
 
 use autograd_core::{DefaultStrategy, Strategy, Variable};
-use rand::Rng;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use crate::module::layer_params;
 use crate::{Error, Linear, Module, Result};
 
-/// The nonlinearity between an [`Mlp`]'s layers.
+/// The nonlinearity between an [`Mlp`]'s layers, and a [`Module`] of its
+/// own (no parameters), to place between the layers of a
+/// [`Sequential`](crate::Sequential).
+///
+/// ```
+/// use autograd_nn::{Activation, Linear, Module, Sequential};
+/// use autograd_ops::Variable;
+/// use ndarray::array;
+///
+/// let model = Sequential::new()
+///     .push(Linear::from_arrays(array![[1.0, -1.0]], None)?)
+///     .push(Activation::Relu);
+/// let y = model.forward(&Variable::constant(array![[2.0]]))?;
+/// assert_eq!(y.data(), array![[2.0, 0.0]].into_dyn());
+/// # Ok::<(), autograd_nn::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
     /// `1 / (1 + e^-x)` ([`sigmoid`](autograd_ops::sigmoid)).
@@ -38,32 +54,77 @@ impl Activation {
     }
 }
 
+impl<S: Strategy> Module<S> for Activation {
+    /// # Errors
+    /// None in practice: the ops accept any shape.
+    fn forward(&self, x: &Variable<S>) -> Result<Variable<S>> {
+        self.apply(x)
+    }
+
+    /// None: an activation has no parameters.
+    fn named_params(&self) -> Vec<(String, Variable<S>)> {
+        Vec::new()
+    }
+}
+
 /// [`Linear`] layers with an [`Activation`] between consecutive ones and
 /// none after the last (DeZero's `MLP`). Layer `i`'s parameters are named
 /// `l{i}/W` and `l{i}/b`.
+///
+/// [`new`](Mlp::new) builds on the [`DefaultStrategy`], with no annotation;
+/// [`new_in`](Mlp::new_in) on the strategy the type names.
+///
+/// ```
+/// use autograd_nn::{Activation, Mlp, Module};
+/// use autograd_ops::{ArcWeak, Variable};
+///
+/// let m = Mlp::new(&[2, 4, 3], Activation::Relu, 0)?;
+/// assert_eq!(m.params().len(), 4);
+/// let shared = Mlp::<ArcWeak>::new_in(&[2, 4, 3], Activation::Relu, 0)?;
+/// // The same seed draws the same weights under any strategy.
+/// assert_eq!(shared.layers()[0].weight().data(), m.layers()[0].weight().data());
+/// let y = m.forward(&Variable::constant(ndarray::array![[1.0, 2.0]]))?;
+/// assert_eq!(y.shape(), [1, 3]);
+/// # Ok::<(), autograd_nn::Error>(())
+/// ```
 pub struct Mlp<S: Strategy = DefaultStrategy> {
     layers: Vec<Linear<S>>,
     activation: Activation,
 }
 
-impl<S: Strategy> Mlp<S> {
-    /// Layers of these widths, the input's first: `&[64, 100, 10]` is a
-    /// 64-100-10 network, two layers. Each layer is initialised as
-    /// [`Linear::new`] does, in order, from `rng`.
+impl Mlp {
+    /// Layers of these widths on the [`DefaultStrategy`], the input's
+    /// first: `&[64, 100, 10]` is a 64-100-10 network, two layers. Each
+    /// layer is initialised as [`Linear::new`] does, in order, from one
+    /// `StdRng` seeded with `seed`: the same seed gives the same weights.
     ///
     /// # Errors
-    /// [`Error::NoLayers`] for fewer than two sizes.
-    pub fn new(sizes: &[usize], activation: Activation, rng: &mut impl Rng) -> Result<Self> {
+    /// As [`new_in`](Mlp::new_in).
+    pub fn new(sizes: &[usize], activation: Activation, seed: u64) -> Result<Self> {
+        Self::new_in(sizes, activation, seed)
+    }
+}
+
+impl<S: Strategy> Mlp<S> {
+    /// [`new`](Mlp::new) on strategy `S`.
+    ///
+    /// # Errors
+    /// [`Error::NoLayers`] for fewer than two sizes, [`Error::LayerSize`]
+    /// for a layer whose weights would not fit in memory.
+    pub fn new_in(sizes: &[usize], activation: Activation, seed: u64) -> Result<Self> {
         if sizes.len() < 2 {
             return Err(Error::NoLayers {
                 model: "Mlp",
                 what: "sizes must hold the input width and at least one layer's",
             });
         }
-        let layers = sizes
-            .windows(2)
-            .map(|w| Linear::new(w[0], w[1], rng))
-            .collect();
+        let mut rng = StdRng::seed_from_u64(seed);
+        // A list of exactly the layers' number (the report's memory
+        // breakdown counts it so).
+        let mut layers = Vec::with_capacity(sizes.len() - 1);
+        for w in sizes.windows(2) {
+            layers.push(Linear::draw(w[0], w[1], true, &mut rng)?);
+        }
         Ok(Mlp { layers, activation })
     }
 
@@ -117,10 +178,9 @@ impl<S: Strategy> Mlp<S> {
     ///
     /// ```
     /// use autograd_nn::{Activation, Mlp, Module};
-    /// use autograd_core::Variable;
-    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use autograd_ops::Variable;
     ///
-    /// let mlp: Mlp = Mlp::new(&[4, 8, 8, 8, 2], Activation::Tanh, &mut StdRng::seed_from_u64(0))?;
+    /// let mlp = Mlp::new(&[4, 8, 8, 8, 2], Activation::Tanh, 0)?;
     /// let x = Variable::constant(ndarray::Array2::<f64>::ones((3, 4)));
     /// let y = mlp.forward_checkpointed(&x, 2)?;
     /// assert_eq!(y.data(), mlp.forward(&x)?.data());
@@ -139,32 +199,30 @@ impl<S: Strategy> Mlp<S> {
                 layers,
             });
         }
-        let first = &self.layers[0];
-        let shape = x.shape();
-        if shape.len() != 2 || shape[1] != first.in_size() {
-            return Err(Error::LayerInput {
-                layer: "Linear",
-                weight: [first.in_size(), first.out_size()],
-                input: shape,
-            });
-        }
+        self.layers[0].check_input(x.shape())?;
         let (base, longer) = (layers / segments, layers % segments);
         let mut start = 0;
         let mut h = x.clone();
         for segment in 0..segments {
             let end = start + base + usize::from(segment < longer);
             let block = &self.layers[start..end];
+            // The block's inputs: h, then each layer's weight and its bias
+            // when it has one.
             let mut inputs = vec![&h];
             for layer in block {
-                inputs.extend([layer.weight(), layer.bias()]);
+                inputs.push(layer.weight());
+                inputs.extend(layer.bias());
             }
+            let biases: Vec<bool> = block.iter().map(|l| l.bias().is_some()).collect();
             let (activation, last) = (self.activation, end == layers);
-            let count = block.len();
             let run = move |v: &[Variable<S>]| {
                 let mut h = v[0].clone();
-                for i in 0..count {
-                    h = autograd_ops::linear(&h, &v[1 + 2 * i], Some(&v[2 + 2 * i]))?;
-                    if !(last && i + 1 == count) {
+                let mut next = 1;
+                for (i, &biased) in biases.iter().enumerate() {
+                    let bias = biased.then(|| &v[next + 1]);
+                    h = autograd_ops::linear(&h, &v[next], bias)?;
+                    next += 1 + usize::from(biased);
+                    if !(last && i + 1 == biases.len()) {
                         h = activation.op(&h)?;
                     }
                 }
@@ -202,13 +260,12 @@ mod tests {
     use autograd_core::{RcWeak, no_grad};
     use autograd_ops::softmax_cross_entropy;
     use ndarray::{Array1, Array2, array};
-    use rand::SeedableRng;
 
     type V = Variable<RcWeak>;
 
     #[test]
     fn a_linear_layer_computes_x_w_plus_b_and_checks_its_input() {
-        let layer = Linear::<RcWeak>::from_arrays(
+        let layer = Linear::<RcWeak>::from_arrays_in(
             array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
             array![0.5, -0.5],
         )
@@ -225,7 +282,7 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("[3, 2]") && err.to_string().contains("[1, 2]"));
-        let err = Linear::<RcWeak>::from_arrays(Array2::zeros((3, 2)), Array1::zeros(3))
+        let err = Linear::<RcWeak>::from_arrays_in(Array2::zeros((3, 2)), Array1::zeros(3))
             .err()
             .unwrap();
         assert!(
@@ -236,8 +293,7 @@ mod tests {
 
     #[test]
     fn dezero_initialisation_draws_weights_of_variance_one_over_in_and_zero_biases() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-        let layer = Linear::<RcWeak>::new(400, 100, &mut rng);
+        let layer = Linear::<RcWeak>::new_in(400, 100, 5).unwrap();
         let w = layer.weight().data();
         let n = w.len() as f64;
         let mean = w.sum() / n;
@@ -245,22 +301,47 @@ mod tests {
         // 40,000 samples: the mean within 4 standard errors, the variance within 5%.
         assert!(mean.abs() < 4.0 * (1.0f64 / 400.0 / n).sqrt(), "{mean}");
         assert!((var * 400.0 - 1.0).abs() < 0.05, "{var}");
-        assert!(layer.bias().data().iter().all(|&b| b == 0.0));
-        assert_eq!(layer.bias().shape(), [100]);
+        let bias = layer.bias().unwrap();
+        assert!(bias.data().iter().all(|&b| b == 0.0));
+        assert_eq!(bias.shape(), [100]);
+    }
+
+    #[test]
+    fn an_mlp_draws_its_layers_in_turn_from_one_generator_seeded_once() {
+        let model = Mlp::<RcWeak>::new_in(&[3, 4, 2], Activation::Relu, 9).unwrap();
+        let mut rng = StdRng::seed_from_u64(9);
+        let first = Linear::<RcWeak>::draw(3, 4, true, &mut rng).unwrap();
+        let second = Linear::<RcWeak>::draw(4, 2, true, &mut rng).unwrap();
+        assert_eq!(model.layers()[0].weight().data(), first.weight().data());
+        assert_eq!(model.layers()[1].weight().data(), second.weight().data());
+        let again = Mlp::<RcWeak>::new_in(&[3, 4, 2], Activation::Relu, 9).unwrap();
+        assert_eq!(again.layers()[1].weight().data(), second.weight().data());
+        let other = Mlp::<RcWeak>::new_in(&[3, 4, 2], Activation::Relu, 10).unwrap();
+        assert_ne!(other.layers()[0].weight().data(), first.weight().data());
     }
 
     #[test]
     fn an_mlp_checks_its_sizes_and_names_its_parameters_layer_by_layer() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         assert!(matches!(
-            Mlp::<RcWeak>::new(&[3], Activation::Relu, &mut rng),
+            Mlp::<RcWeak>::new_in(&[3], Activation::Relu, 0),
             Err(Error::NoLayers { .. })
+        ));
+        assert!(matches!(
+            Mlp::<RcWeak>::new_in(&[3, usize::MAX, 2], Activation::Relu, 0),
+            Err(Error::LayerSize {
+                in_size: 3,
+                out_size: usize::MAX,
+                ..
+            })
         ));
         assert!(matches!(
             Mlp::<RcWeak>::from_layers(vec![], Activation::Relu),
             Err(Error::NoLayers { .. })
         ));
-        let layers = vec![Linear::new(3, 4, &mut rng), Linear::new(5, 2, &mut rng)];
+        let layers = vec![
+            Linear::new_in(3, 4, 0).unwrap(),
+            Linear::new_in(5, 2, 1).unwrap(),
+        ];
         assert!(matches!(
             Mlp::<RcWeak>::from_layers(layers, Activation::Relu),
             Err(Error::LayerWidths {
@@ -270,7 +351,7 @@ mod tests {
                 ..
             })
         ));
-        let model = Mlp::<RcWeak>::new(&[3, 4, 4, 2], Activation::Tanh, &mut rng).unwrap();
+        let model = Mlp::<RcWeak>::new_in(&[3, 4, 4, 2], Activation::Tanh, 0).unwrap();
         let shapes: Vec<(String, Vec<usize>)> = model
             .named_params()
             .into_iter()
@@ -294,6 +375,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn checkpointing_layers_without_bias_gives_forwards_values_and_gradients() {
+        let layers = vec![
+            Linear::<RcWeak>::without_bias_in(3, 4, 1).unwrap(),
+            Linear::new_in(4, 4, 2).unwrap(),
+            Linear::without_bias_in(4, 2, 3).unwrap(),
+        ];
+        let model = Mlp::from_layers(layers, Activation::Tanh).unwrap();
+        let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["l0/W", "l1/W", "l1/b", "l2/W"]);
+        let x = V::constant_from_array(array![[0.3, -1.2, 0.8], [1.5, 0.2, -0.4]]);
+        let grads = |segments: Option<usize>| {
+            model.cleargrad();
+            let y = match segments {
+                Some(s) => model.forward_checkpointed(&x, s).unwrap(),
+                None => model.forward(&x).unwrap(),
+            };
+            autograd_ops::sum(&autograd_ops::square(&y).unwrap())
+                .unwrap()
+                .backward()
+                .unwrap();
+            let grads: Vec<_> = model.params().iter().map(|p| p.grad().unwrap()).collect();
+            (y.data(), grads)
+        };
+        let plain = grads(None);
+        for segments in 1..=3 {
+            assert_eq!(grads(Some(segments)), plain, "{segments} segments");
+        }
+    }
+
     /// The loss of `model` on `x` without recording.
     fn loss(model: &Mlp<RcWeak>, x: &V, labels: &[usize]) -> f64 {
         let _guard = no_grad();
@@ -309,8 +420,7 @@ mod tests {
             V::constant_from_array(array![[0.3, -1.2, 0.8], [1.5, 0.2, -0.4], [-0.7, 0.9, 0.1]]);
         let labels = [2, 0, 1];
         for activation in [Activation::Sigmoid, Activation::Relu, Activation::Tanh] {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-            let model = Mlp::<RcWeak>::new(&[3, 5, 3], activation, &mut rng).unwrap();
+            let model = Mlp::<RcWeak>::new_in(&[3, 5, 3], activation, 11).unwrap();
             model.cleargrad();
             softmax_cross_entropy(&model.forward(&x).unwrap(), &labels)
                 .unwrap()

@@ -2,7 +2,7 @@
 
 use autograd_core::{DefaultStrategy, Strategy, Variable};
 
-use crate::Result;
+use crate::{Error, Lambda, Result};
 
 /// A differentiable function with parameters: a layer, a model, or a user's
 /// own block, composable with the others in a [`Sequential`].
@@ -15,14 +15,13 @@ use crate::Result;
 ///
 /// ```
 /// use autograd_nn::{Activation, Mlp, Module};
+/// use autograd_ops::Variable;
 /// use ndarray::array;
-/// use rand::SeedableRng;
 ///
-/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-/// let model: Mlp = Mlp::new(&[2, 4, 3], Activation::Relu, &mut rng)?;
+/// let model = Mlp::new(&[2, 4, 3], Activation::Relu, 0)?;
 /// let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
 /// assert_eq!(names, ["l0/W", "l0/b", "l1/W", "l1/b"]);
-/// let y = model.forward(&autograd_core::Variable::constant(array![[1.0, 2.0]]))?;
+/// let y = model.forward(&Variable::constant(array![[1.0, 2.0]]))?;
 /// assert_eq!(y.shape(), [1, 3]);
 /// # Ok::<(), autograd_nn::Error>(())
 /// ```
@@ -86,11 +85,10 @@ pub(crate) fn distinct<S: Strategy>(mut params: Vec<Variable<S>>) -> Vec<Variabl
 /// built-in ones do.
 ///
 /// ```
-/// use autograd_core::Variable;
 /// use autograd_nn::{Activation, Linear, Mlp, Module, Result, layer_params};
 /// use autograd_nn::{load_params, save_params};
+/// use autograd_ops::Variable;
 /// use ndarray::{Array1, Array2};
-/// use rand::SeedableRng;
 ///
 /// /// Two layers with a skip connection around the second.
 /// struct Residual {
@@ -121,8 +119,7 @@ pub(crate) fn distinct<S: Strategy>(mut params: Vec<Variable<S>>) -> Vec<Variabl
 /// // The same keys as a 2-3-3 Mlp's: one's file loads into the other.
 /// let path = std::env::temp_dir().join(format!("autograd-nn-residual-{}.npz", std::process::id()));
 /// save_params(&block, &path)?;
-/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-/// let mlp: Mlp = Mlp::new(&[2, 3, 3], Activation::Relu, &mut rng)?;
+/// let mlp = Mlp::new(&[2, 3, 3], Activation::Relu, 0)?;
 /// load_params(&mlp, &path)?;
 /// assert_eq!(mlp.layers()[1].weight().data(), Array2::<f64>::eye(3).into_dyn());
 /// # std::fs::remove_file(&path).ok();
@@ -138,28 +135,42 @@ pub fn layer_params<S: Strategy>(
 }
 
 /// Modules applied one after the other, each to what the one before gave.
-/// Module `i`'s parameters are named `l{i}/...`.
+/// Module `i`'s parameters are named `l{i}/...` (a module without
+/// parameters, an [`Activation`](crate::Activation), a
+/// [`Flatten`](crate::Flatten) or a closure, still takes its index).
+///
+/// A closure is a module too: [`push_fn`](Sequential::push_fn) appends one
+/// (as a [`Lambda`](crate::Lambda)).
 ///
 /// ```
 /// use autograd_nn::{Linear, Module, Sequential};
-/// use autograd_core::Variable;
+/// use autograd_ops::{Variable, relu};
 /// use ndarray::array;
 ///
-/// let model: Sequential = Sequential::new()
-///     .push(Linear::from_arrays(array![[1.0, 0.0], [0.0, 2.0]], array![0.5, 0.0])?)
+/// let model = Sequential::new()
+///     .push(Linear::from_arrays(array![[1.0, 0.0], [0.0, -2.0]], array![0.5, 0.0])?)
+///     .push_fn(relu)
 ///     .push(Linear::from_arrays(array![[1.0], [1.0]], array![0.0])?);
 /// let y = model.forward(&Variable::constant(array![[1.0, 1.0]]))?;
-/// assert_eq!(y.data(), array![[3.5]].into_dyn());
-/// assert_eq!(model.named_params()[2].0, "l1/W");
+/// assert_eq!(y.data(), array![[1.5]].into_dyn()); // relu([1.5, -2]) · [1, 1]
+/// assert_eq!(model.named_params()[2].0, "l2/W");
 /// # Ok::<(), autograd_nn::Error>(())
 /// ```
 pub struct Sequential<S: Strategy = DefaultStrategy> {
     modules: Vec<Box<dyn Module<S>>>,
 }
 
-impl<S: Strategy> Sequential<S> {
-    /// No modules: the identity.
+impl Sequential {
+    /// No modules, on the [`DefaultStrategy`]: the identity.
     pub fn new() -> Self {
+        Self::new_in()
+    }
+}
+
+impl<S: Strategy> Sequential<S> {
+    /// [`new`](Sequential::new) on strategy `S`:
+    /// `Sequential::<ArcWeak>::new_in()`.
+    pub fn new_in() -> Self {
         Sequential {
             modules: Vec::new(),
         }
@@ -176,6 +187,31 @@ impl<S: Strategy> Sequential<S> {
         self
     }
 
+    /// Appends the function `f` as a module without parameters (a
+    /// [`Lambda`]) and returns the model: an op (`push_fn(relu)`), or a
+    /// closure (`push_fn(|x| reshape(x, &[1, 4]))`). The closure's
+    /// argument is a `&Variable<S>` of the model's strategy, so it needs no
+    /// annotation; it returns the ops' `Result` or this crate's.
+    ///
+    /// ```
+    /// use autograd_nn::{Module, Sequential};
+    /// use autograd_ops::{Variable, mul, relu};
+    ///
+    /// let double_relu = Sequential::new()
+    ///     .push_fn(relu)
+    ///     .push_fn(|x| mul(x, &Variable::constant(ndarray::arr0(2.0))));
+    /// let y = double_relu.forward(&Variable::constant(ndarray::array![-1.0, 3.0]))?;
+    /// assert_eq!(y.data(), ndarray::array![0.0, 6.0].into_dyn());
+    /// # Ok::<(), autograd_nn::Error>(())
+    /// ```
+    pub fn push_fn<F, E>(self, f: F) -> Self
+    where
+        F: Fn(&Variable<S>) -> std::result::Result<Variable<S>, E> + 'static,
+        E: Into<Error>,
+    {
+        self.push(Lambda::new_in(f))
+    }
+
     /// The modules, in order.
     pub fn modules(&self) -> &[Box<dyn Module<S>>] {
         &self.modules
@@ -184,7 +220,7 @@ impl<S: Strategy> Sequential<S> {
 
 impl<S: Strategy> Default for Sequential<S> {
     fn default() -> Self {
-        Self::new()
+        Self::new_in()
     }
 }
 

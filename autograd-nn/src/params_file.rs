@@ -39,13 +39,11 @@ use crate::{Error, Module, Result};
 ///
 /// ```
 /// use autograd_nn::{Activation, Mlp, Module, load_params, save_params};
-/// use rand::SeedableRng;
 ///
-/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-/// let trained: Mlp = Mlp::new(&[3, 5, 2], Activation::Tanh, &mut rng)?;
+/// let trained = Mlp::new(&[3, 5, 2], Activation::Tanh, 1)?;
 /// let path = std::env::temp_dir().join(format!("autograd-nn-doc-{}.npz", std::process::id()));
 /// save_params(&trained, &path)?;
-/// let fresh: Mlp = Mlp::new(&[3, 5, 2], Activation::Tanh, &mut rng)?;
+/// let fresh = Mlp::new(&[3, 5, 2], Activation::Tanh, 2)?;
 /// load_params(&fresh, &path)?;
 /// assert_eq!(fresh.params()[0].data(), trained.params()[0].data());
 /// # std::fs::remove_file(&path).ok();
@@ -74,7 +72,7 @@ where
 /// use autograd_nn::{Linear, Module, Sequential, load_params, save_params_compressed};
 /// use ndarray::{Array1, Array2};
 ///
-/// let model: Sequential = Sequential::new()
+/// let model = Sequential::new()
 ///     .push(Linear::from_arrays(Array2::zeros((100, 10)), Array1::zeros(10))?);
 /// let path = std::env::temp_dir().join(format!("autograd-nn-doc-z-{}.npz", std::process::id()));
 /// save_params_compressed(&model, &path)?;
@@ -149,10 +147,10 @@ where
 /// use ndarray::{Array1, Array2};
 ///
 /// let layer = || Linear::from_arrays(Array2::eye(2), Array1::zeros(2));
-/// let two: Sequential = Sequential::new().push(layer()?).push(layer()?);
+/// let two = Sequential::new().push(layer()?).push(layer()?);
 /// let path = std::env::temp_dir().join(format!("autograd-nn-doc-lenient-{}.npz", std::process::id()));
 /// save_params(&two, &path)?;
-/// let one: Sequential = Sequential::new().push(layer()?);
+/// let one = Sequential::new().push(layer()?);
 /// let err = load_params(&one, &path).unwrap_err();
 /// assert!(matches!(&err, Error::UnexpectedArrays { names, .. } if names == &["l1/W", "l1/b"]));
 /// assert_eq!(load_params_lenient(&one, &path)?, ["l1/W", "l1/b"]);
@@ -322,7 +320,6 @@ mod tests {
     use crate::{Activation, Linear, Mlp};
     use autograd_core::{RcWeak, Variable};
     use ndarray::{Array1, Array2};
-    use rand::SeedableRng;
 
     /// Writes an `.npz` file of these members (names with `.npy`), stored.
     fn write_npz(path: &Path, members: &[(&str, &[u8])]) {
@@ -338,8 +335,7 @@ mod tests {
     }
 
     fn mlp(seed: u64) -> Mlp<RcWeak> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        Mlp::new(&[3, 4, 2], Activation::Relu, &mut rng).unwrap()
+        Mlp::new_in(&[3, 4, 2], Activation::Relu, seed).unwrap()
     }
 
     fn values(m: &Mlp<RcWeak>) -> Vec<ndarray::ArrayD<f64>> {
@@ -361,8 +357,9 @@ mod tests {
     fn a_missing_name_a_shape_or_an_element_type_is_an_error_naming_the_parameter() {
         // A file with l0/W and l0/b only.
         let path = temp("missing");
-        let layer = Linear::<RcWeak>::from_arrays(Array2::zeros((3, 4)), Array1::zeros(4)).unwrap();
-        save_params(&crate::Sequential::new().push(layer), &path).unwrap();
+        let layer =
+            Linear::<RcWeak>::from_arrays_in(Array2::zeros((3, 4)), Array1::zeros(4)).unwrap();
+        save_params(&crate::Sequential::new_in().push(layer), &path).unwrap();
         let model = mlp(3);
         let before = values(&model);
         let err = load_params(&model, &path).unwrap_err();
@@ -375,8 +372,8 @@ mod tests {
         // l1/W of another shape.
         let wide = Mlp::<RcWeak>::from_layers(
             vec![
-                Linear::from_arrays(Array2::zeros((3, 4)), Array1::zeros(4)).unwrap(),
-                Linear::from_arrays(Array2::zeros((4, 5)), Array1::zeros(5)).unwrap(),
+                Linear::from_arrays_in(Array2::zeros((3, 4)), Array1::zeros(4)).unwrap(),
+                Linear::from_arrays_in(Array2::zeros((4, 5)), Array1::zeros(5)).unwrap(),
             ],
             Activation::Relu,
         )
@@ -456,7 +453,9 @@ mod tests {
     fn zeros(sizes: &[usize]) -> Mlp<RcWeak> {
         let layers = sizes
             .windows(2)
-            .map(|w| Linear::from_arrays(Array2::zeros((w[0], w[1])), Array1::zeros(w[1])).unwrap())
+            .map(|w| {
+                Linear::from_arrays_in(Array2::zeros((w[0], w[1])), Array1::zeros(w[1])).unwrap()
+            })
             .collect();
         Mlp::from_layers(layers, Activation::Relu).unwrap()
     }
@@ -607,7 +606,7 @@ mod tests {
             }
         }
         let path = temp("twice");
-        let layer = || Linear::from_arrays(Array2::zeros((1, 1)), Array1::zeros(1)).unwrap();
+        let layer = || Linear::from_arrays_in(Array2::zeros((1, 1)), Array1::zeros(1)).unwrap();
         let module = Unprefixed(layer(), layer());
         let err = save_params(&module, &path).unwrap_err();
         assert!(
@@ -647,7 +646,9 @@ mod tests {
             weight: weight.clone(),
             bias: Variable::new(ndarray::array![b, b]),
         };
-        let model = crate::Sequential::new().push(layer(1.0)).push(layer(2.0));
+        let model = crate::Sequential::new_in()
+            .push(layer(1.0))
+            .push(layer(2.0));
         (model, weight)
     }
 

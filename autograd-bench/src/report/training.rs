@@ -156,8 +156,7 @@ fn floor_micros(steps: usize) -> f64 {
 
 /// A fresh model and its optimizer, from the bench's initial weights.
 fn model<S: Strategy>() -> (Mlp<S>, Adam<S>) {
-    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
-    let model = Mlp::new(&SIZES, Activation::Relu, &mut rng).expect("valid sizes");
+    let model = Mlp::new_in(&SIZES, Activation::Relu, 0).expect("valid sizes");
     let adam = Adam::new(model.params(), LR).expect("a valid rate");
     (model, adam)
 }

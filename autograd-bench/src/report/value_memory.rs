@@ -14,8 +14,6 @@ use std::time::Instant;
 use autograd_nn::{Activation, Mlp, Module};
 use autograd_ops::{BackwardOptions, DefaultStrategy, Variable, softmax_cross_entropy};
 use ndarray::Array2;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use serde::Serialize;
 
 use crate::alloc;
@@ -112,8 +110,7 @@ pub fn run(cx: &Context<'_>) -> Vec<ValueMemoryRow> {
     let mut rows = Vec::new();
     for layers in DEPTHS {
         let sizes = vec![WIDTH; layers + 1];
-        let model: Mlp<DefaultStrategy> =
-            Mlp::new(&sizes, Activation::Relu, &mut StdRng::seed_from_u64(19)).expect("sizes");
+        let model = Mlp::new(&sizes, Activation::Relu, 19).expect("sizes");
         let x = Variable::constant_from_array(Array2::from_shape_fn((batch, WIDTH), |(i, j)| {
             ((i * WIDTH + j) as f64 * 0.001).sin()
         }));

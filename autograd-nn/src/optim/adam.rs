@@ -44,7 +44,7 @@ impl<S: Strategy> Adam<S> {
     ///
     /// ```
     /// use autograd_nn::{Adam, Error, Optimizer};
-    /// use autograd_core::Variable;
+    /// use autograd_ops::Variable;
     /// use ndarray::array;
     ///
     /// let w = Variable::new(array![1.0, 2.0]);

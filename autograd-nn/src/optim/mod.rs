@@ -424,7 +424,7 @@ mod tests {
             weight: weight.clone(),
             bias: V::from_array(array![0.0, 0.0]),
         };
-        let model = Sequential::new().push(layer()).push(layer());
+        let model = Sequential::new_in().push(layer()).push(layer());
         assert_eq!(model.named_params().len(), 4, "the tie is named twice");
         assert_eq!(model.params().len(), 3, "and listed once");
         // The list with the tie twice, as a user's own module might give it.

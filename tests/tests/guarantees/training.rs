@@ -23,7 +23,6 @@ use autograd_ops::{Variable, no_grad, softmax_cross_entropy};
 use autograd_testkit::alloc;
 use autograd_tests::heap;
 use ndarray::Array2;
-use rand::SeedableRng;
 
 type Split = (Array2<f64>, Vec<usize>);
 
@@ -34,8 +33,7 @@ fn digits() -> (Split, Split) {
 }
 
 fn model<S: Strategy>() -> Mlp<S> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    Mlp::new(&[64, 100, 10], Activation::Relu, &mut rng).unwrap()
+    Mlp::new_in(&[64, 100, 10], Activation::Relu, 0).unwrap()
 }
 
 /// One step of the loop the example runs; the loss.

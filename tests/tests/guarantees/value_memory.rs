@@ -23,8 +23,6 @@ use autograd_tests::dags::{cases, dag};
 use autograd_tests::{heap, nodes, nodes_left, on_small_stack};
 use ndarray::{Array2, array};
 use proptest::prelude::*;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 /// A block of a chain: `tanh(h·w)`, then `n` ops alternating `sin` and
 /// `square`. Each input is read once (a block reading one twice sums its
@@ -95,7 +93,7 @@ fn mlp<S: Strategy>(layers: usize) -> Mlp<S> {
         .chain(std::iter::repeat_n(8, layers - 1))
         .chain([3])
         .collect();
-    Mlp::new(&sizes, Activation::Tanh, &mut StdRng::seed_from_u64(19)).unwrap()
+    Mlp::new_in(&sizes, Activation::Tanh, 19).unwrap()
 }
 
 fn the_checkpointed_mlp_gives_the_plain_gradients_bit_for_bit<S: Strategy>() {
