@@ -224,7 +224,7 @@ pub enum Error {
         available: u64,
     },
     /// A module's parameter that a function computed (also one
-    /// [unchained](autograd_core::Variable::unchain) since), so that its
+    /// [unchained](autograd_ops::Variable::unchain) since), so that its
     /// value is the function's and no file can set it.
     #[error("{name:?} is not a leaf (a function computed it), so no file can set its value")]
     ParamNotLeaf {

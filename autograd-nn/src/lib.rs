@@ -20,11 +20,11 @@
 //! `rand`, whatever its version, never meets it), and the same seed gives
 //! the same weights. Loaders and splits take seeds the same way.
 //!
+//! [`prelude`] brings in what a training script needs, the ops included.
 //! One training step on the digits, as the `digits` example runs it:
 //!
 //! ```
-//! use autograd_nn::{Activation, Adam, DataLoader, Error, Mlp, Module, Optimizer, datasets};
-//! use autograd_ops::softmax_cross_entropy;
+//! use autograd_nn::prelude::*;
 //!
 //! let (x, labels) = datasets::digits();
 //! let mut loader = DataLoader::new(x / 16.0, labels, 32)?.shuffle(0);
@@ -59,6 +59,49 @@ pub use mlp::{Activation, Mlp};
 pub use module::{Module, Sequential, layer_params};
 pub use optim::{AdaGrad, Adam, MomentumSgd, Optimizer, Sgd};
 pub use params_file::{load_params, load_params_lenient, save_params, save_params_compressed};
+
+/// What a training script needs, in one import: the ops' prelude
+/// ([`autograd_ops::prelude`]: `Variable`, the ops, `no_grad`, ...) and
+/// this crate's modules, optimizers, loaders, datasets and parameter files.
+/// `Result` and `Error` are this crate's (an op's error converts into it
+/// with `?`); the engine's stay at `autograd_ops::{Error, Result}`.
+///
+/// ```
+/// use autograd_nn::prelude::*;
+///
+/// fn train() -> Result<f64> {
+///     let (x, t) = datasets::sin_curve(true);
+///     let model = Sequential::new()
+///         .push(Linear::new(1, 10, 0)?)
+///         .push(Activation::Sigmoid)
+///         .push(Linear::new(10, 1, 1)?);
+///     let mut sgd = Sgd::new(model.params(), 0.2)?;
+///     let mut loader = DataLoader::new(x, t, 100)?.shuffle(0);
+///     let mut last = f64::NAN;
+///     for (x, t) in loader.iter() {
+///         sgd.cleargrad();
+///         let loss = mean_squared_error(&model.forward(&x)?, &t)?;
+///         loss.backward()?;
+///         sgd.step()?;
+///         last = loss.item().unwrap_or(f64::NAN);
+///     }
+///     Ok(last)
+/// }
+/// assert!(train()? < 1.0);
+/// # Ok::<(), Error>(())
+/// ```
+pub mod prelude {
+    pub use autograd_ops::prelude::*;
+
+    // Named, so that they shadow the ops' prelude's `Error` and `Result`.
+    pub use crate::{Error, Result};
+
+    pub use crate::{
+        Activation, AdaGrad, Adam, DataLoader, Flatten, Lambda, Linear, Mlp, Module, MomentumSgd,
+        Optimizer, SeqDataLoader, Sequential, Sgd, accuracy, datasets, load_params,
+        load_params_lenient, save_params, save_params_compressed,
+    };
+}
 
 /// The README's Rust examples, compiled and run as doc tests (here, the
 /// top of the library stack, which sees every crate they use).

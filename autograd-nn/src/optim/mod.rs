@@ -54,7 +54,7 @@ pub trait Optimizer<S: Strategy = DefaultStrategy> {
     /// they were set, so a step never fails on them.
     ///
     /// # Errors
-    /// [`Error::Core`] ([`NotLeaf`](autograd_core::Error::NotLeaf)) when a
+    /// [`Error::Core`] ([`NotLeaf`](autograd_ops::Error::NotLeaf)) when a
     /// parameter is not a leaf: a function computed it, so its value cannot
     /// be written. The parameters before it in the list have been updated
     /// then.
