@@ -11,19 +11,13 @@
 //! target directory, `$CARGO_TARGET_DIR` when set, wherever the command runs
 //! from.)
 
-use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use autograd_core::{Variable, no_grad};
-use autograd_nn::{
-    Activation, Adam, DataLoader, Mlp, Module, Optimizer, accuracy, datasets, load_params,
-    save_params,
-};
-use autograd_ops::softmax_cross_entropy;
+use autograd_nn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let epochs: usize = args.next().map_or(Ok(30), |a| a.parse())?;
     let out = args.next().map_or_else(default_out_dir, PathBuf::from);
@@ -37,7 +31,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         y_train.len(),
         y_test.len()
     );
-    let mut loader: DataLoader = DataLoader::new(x_train, y_train, 32)?.shuffle(0);
+    let mut loader = DataLoader::new(x_train, y_train, 32)?.shuffle(0);
     let model = Mlp::new(&[64, 100, 10], Activation::Relu, 0)?;
     let mut adam = Adam::new(model.params(), 1e-3)?;
 
@@ -108,8 +102,8 @@ fn default_out_dir() -> PathBuf {
 }
 
 /// The share of test images whose largest logit is their digit.
-fn test_accuracy(model: &Mlp, x: &Array2<f64>, labels: &[usize]) -> Result<f64, Box<dyn Error>> {
+fn test_accuracy(model: &Mlp, x: &Array2<f64>, labels: &[usize]) -> Result<f64> {
     let _no_grad = no_grad();
     let logits = model.forward(&Variable::constant(x.clone()))?;
-    Ok(accuracy(&logits, labels)?)
+    accuracy(&logits, labels)
 }

@@ -12,9 +12,7 @@
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use autograd_core::{Variable, no_grad};
-use autograd_nn::{Activation, DataLoader, Mlp, Module, Optimizer, Sgd, accuracy, datasets};
-use autograd_ops::{argmax, softmax_cross_entropy};
+use autograd_nn::prelude::*;
 use ndarray::Array2;
 use plotters::prelude::*;
 
@@ -33,7 +31,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(&out)?;
 
     let (x, labels) = datasets::spiral(true);
-    let mut loader: DataLoader = DataLoader::new(x.clone(), labels.clone(), BATCH)?.shuffle(0);
+    let mut loader = DataLoader::new(x.clone(), labels.clone(), BATCH)?.shuffle(0);
     let model = Mlp::new(&[2, 10, 3], Activation::Sigmoid, 0)?;
     let mut sgd = Sgd::new(model.params(), 1.0)?;
 
