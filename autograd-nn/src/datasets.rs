@@ -377,8 +377,8 @@ mod tests {
         // 500 of each digit, in order: 0 × 500, 1 × 500, ...
         let sorted: Vec<usize> = (0..10).flat_map(|d| [d; 500]).collect();
         assert_eq!(labels, sorted);
-        // The first image (the training set's first 0): the fifth row of
-        // pixels starts, at column 15, with the file's 51 159 253 159 50,
+        // The first image (a 0): the fifth row of pixels has, from column
+        // 15, the file's 51 159 253 159 50,
         // and its intensities sum to 31,095 / 255; the last image's to
         // 33,540 / 255.
         let row: Vec<f64> = (15..20).map(|c| images[[0, 0, 4, c]] * 255.0).collect();
