@@ -560,8 +560,12 @@ mod tests {
     #[test]
     fn a_parameter_that_is_not_a_leaf_fails_the_load_before_any_parameter_changes() {
         let path = temp("computed");
-        let a = Variable::<RcWeak>::new(ndarray::array![1.0, 2.0]);
-        let b = autograd_ops::mul(&a, &Variable::constant(ndarray::array![3.0, 3.0])).unwrap();
+        let a = Variable::<RcWeak>::from_array(ndarray::array![1.0, 2.0]);
+        let b = autograd_ops::mul(
+            &a,
+            &Variable::constant_from_array(ndarray::array![3.0, 3.0]),
+        )
+        .unwrap();
         let module = Computed {
             a: a.clone(),
             b: b.clone(),
@@ -641,10 +645,10 @@ mod tests {
 
     /// Two layers sharing one 2×2 weight of this value.
     fn tied(weight: ndarray::Array2<f64>) -> (crate::Sequential<RcWeak>, Variable<RcWeak>) {
-        let weight = Variable::new(weight);
+        let weight = Variable::from_array(weight);
         let layer = |b: f64| Tied {
             weight: weight.clone(),
-            bias: Variable::new(ndarray::array![b, b]),
+            bias: Variable::from_array(ndarray::array![b, b]),
         };
         let model = crate::Sequential::new_in()
             .push(layer(1.0))

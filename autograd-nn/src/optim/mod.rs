@@ -439,7 +439,7 @@ mod tests {
         for make in makers {
             weight.set_data(start.clone()).unwrap();
             model.cleargrad();
-            let x = V::constant(array![[1.0, -1.0], [0.5, 2.0]]);
+            let x = V::constant_from_array(array![[1.0, -1.0], [0.5, 2.0]]);
             sum(&model.forward(&x).unwrap())
                 .unwrap()
                 .backward()
@@ -465,7 +465,7 @@ mod tests {
         // SGD in figures: the weight moves by lr·g, not 2·lr·g.
         weight.set_data(start.clone()).unwrap();
         model.cleargrad();
-        let x = V::constant(array![[1.0, -1.0]]);
+        let x = V::constant_from_array(array![[1.0, -1.0]]);
         sum(&model.forward(&x).unwrap())
             .unwrap()
             .backward()
