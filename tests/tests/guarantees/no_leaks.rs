@@ -222,7 +222,7 @@ fn kept_and_footprint<S: Strategy>(shape: &[usize]) -> (isize, usize) {
 /// backward included; under a collector, one collection then frees it all.
 fn every_op_footprint<S: Strategy>() {
     let collected = S::FREEING == Freeing::OnCollection;
-    let _turn = collected.then(|| autograd_tests::process_wide());
+    let _turn = collected.then(autograd_tests::process_wide);
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     let graph = |arity: usize, f: fn(&[Variable<S>]) -> autograd_ops::Result<Variable<S>>| {
@@ -281,7 +281,7 @@ fn every_op_footprint<S: Strategy>() {
 /// collection off, kept exactly until one collection frees it.
 fn footprint_for_any_shape<S: Strategy>() {
     let collected = S::FREEING == Freeing::OnCollection;
-    let _turn = collected.then(|| autograd_tests::process_wide());
+    let _turn = collected.then(autograd_tests::process_wide);
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     // Warm up: this thread's live counts and teardown lists (one per
