@@ -57,9 +57,9 @@ pub type Grads<S = DefaultStrategy> = Vec<Option<Variable<S>>>;
 /// ```
 ///
 /// The engine checks the counts and shapes an op returns against what it
-/// declares, so a mistake in a user-written op is an [`Error`], not a panic
+/// declares, so a mistake in a user-written op is an [`Error`](crate::Error), not a panic
 /// or a silently wrong gradient. An op that cannot compute returns
-/// [`Error::op_failed`].
+/// [`Error::op_failed`](crate::Error::op_failed).
 ///
 /// `S` is the ownership strategy of the graphs the op runs in. Write
 /// `impl Function for MyOp` for the default strategy, or
@@ -122,7 +122,7 @@ pub trait Function<S: Strategy = DefaultStrategy>: Send + Sync + 'static {
     /// ops for higher orders to be right.
     ///
     /// # Errors
-    /// Whatever the ops it runs return; [`Error::NotSaved`] when it reads
+    /// Whatever the ops it runs return; [`Error::NotSaved`](crate::Error::NotSaved) when it reads
     /// what `save` did not keep.
     fn derivative(&self, cx: &Saved<'_, S>, gys: &[Variable<S>]) -> Result<Grads<S>>;
 

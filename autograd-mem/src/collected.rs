@@ -21,7 +21,7 @@ use crate::{Freeing, GraphNode, LocalCells, Strategy, StrategyKind, live};
 /// Pointers are gcmodule `Cc`s in an object space of this thread's that the
 /// strategy owns, cells are `RefCell`s; graphs are neither `Send` nor `Sync` (see
 /// [`CollectedSync`](crate::CollectedSync)). When the collector runs is the
-/// thread's [`Policy`] ([`Collected::set_policy`]); [`Strategy::collect`]
+/// thread's [`Policy`] ([`ThreadCollector::set_policy`](Collector::set_policy)); [`Collected::collect`]
 /// runs it at once.
 ///
 /// A cycle that runs through the variables a user op keeps in its own fields

@@ -33,13 +33,13 @@ use crate::{Freeing, GraphNode, SharedCells, Strategy, StrategyKind, live};
 /// Every node lives in one process-wide gcmodule object space
 /// ([`ProcessCollector`]); cells are `Mutex`es ([`SharedCells`]). A collection stops every thread's access to the graph while it
 /// runs (gcmodule's lock). The [`Policy`] is process-wide
-/// ([`Strategy::set_policy`]).
+/// ([`ProcessCollector::set_policy`](Collector::set_policy)).
 ///
 /// A collection can only run while no thread holds a borrow of a node, and
 /// a backward pass holds one while an op's backward runs. So an automatic
 /// collection never waits: it is skipped while any thread holds a borrow
 /// (an op whose backward waits on worker threads that build graphs would
-/// otherwise wait for itself). [`Strategy::collect`] waits for the borrows
+/// otherwise wait for itself). [`CollectedSync::collect`] waits for the borrows
 /// of other threads to end, and new borrows wait for it; it collects
 /// nothing on a thread that holds a borrow itself. Calling it on a thread
 /// that some op's backward waits for blocks until that backward ends: a

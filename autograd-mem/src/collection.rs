@@ -114,7 +114,7 @@ impl Sealed for NoCollector {}
 impl Collector for NoCollector {}
 
 /// When a collected strategy runs its cycle collector on its own (it always
-/// runs when [`Strategy::collect`](crate::Strategy::collect) is called).
+/// runs when [`Collector::collect`] is called).
 ///
 /// gcmodule collects only when asked; the strategies ask at points where no
 /// node is borrowed (after an op is recorded, after a backward pass).
@@ -157,7 +157,7 @@ pub struct Collection {
 }
 
 /// What a strategy's collections did since the last
-/// [`Strategy::reset_collector_stats`](crate::Strategy::reset_collector_stats), over all threads.
+/// [`Collector::reset_collector_stats`], over all threads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CollectorStats {
     /// Collections run.
