@@ -39,6 +39,7 @@
 mod activation;
 mod checkpoint;
 mod compare;
+mod conv;
 mod elementwise;
 mod grad;
 mod gradcheck;
@@ -65,6 +66,10 @@ pub use autograd_core::{
 };
 pub use checkpoint::checkpoint;
 pub use compare::{Maximum, Minimum, maximum, minimum};
+pub use conv::{
+    Col2im, Conv2d, Conv2dGradW, ConvTranspose2d, Im2col, col2im, conv_output_size,
+    conv_transpose2d, conv2d, conv2d_grad_w, im2col,
+};
 pub use elementwise::{
     Abs, Clip, Exp, Log, Pow, Sqrt, Square, abs, clip, exp, log, pow, sqrt, square,
 };
@@ -91,11 +96,11 @@ pub use trig::{Cos, Sin, Tanh, cos, sin, tanh};
 pub mod prelude {
     pub use crate::{
         BackwardOptions, Error, Result, Variable, VariableOps, abs, add, argmax, broadcast_to,
-        clip, concat, cos, div, exp, grad, index_select, is_grad_enabled, leaky_relu, linear, log,
-        log_softmax, logsumexp, matmul, max_axis, maximum, mean, mean_axis, mean_squared_error,
-        min_axis, minimum, mul, narrow, neg, no_grad, pow, relu, reshape, sigmoid, sin, softmax,
-        softmax_cross_entropy, sqrt, square, sub, sum, sum_axis, sum_to, tanh, transpose,
-        with_no_grad,
+        clip, col2im, concat, conv_transpose2d, conv2d, cos, div, exp, grad, im2col, index_select,
+        is_grad_enabled, leaky_relu, linear, log, log_softmax, logsumexp, matmul, max_axis,
+        maximum, mean, mean_axis, mean_squared_error, min_axis, minimum, mul, narrow, neg, no_grad,
+        pow, relu, reshape, sigmoid, sin, softmax, softmax_cross_entropy, sqrt, square, sub, sum,
+        sum_axis, sum_to, tanh, transpose, with_no_grad,
     };
 }
 

@@ -120,4 +120,12 @@ methods! {
     fn narrow / try_narrow(axis: usize, start: usize, len: usize) => crate::narrow;
     /// The indices of the maxima along an axis; see [`argmax`](crate::argmax).
     fn argmax / try_argmax(axis: usize) -> Vec<usize> => crate::argmax;
+    /// The patches a kernel reads, as a matrix; see [`im2col`](crate::im2col).
+    fn im2col / try_im2col(
+        kernel: (usize, usize), stride: (usize, usize), pad: (usize, usize)
+    ) => crate::im2col;
+    /// Patches added back into an image; see [`col2im`](crate::col2im).
+    fn col2im / try_col2im(
+        input_shape: &[usize], kernel: (usize, usize), stride: (usize, usize), pad: (usize, usize)
+    ) => crate::col2im;
 }

@@ -1,6 +1,6 @@
 //! What the op families' tests share.
 
-use autograd_core::{RcWeak, Result, Variable};
+use autograd_core::{RcWeak, Result, Strategy, Variable};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::{GradcheckOptions, gradcheck, gradgradcheck};
@@ -30,4 +30,15 @@ pub(crate) fn check_both_orders(
     let second =
         gradgradcheck(&f, inputs, options).unwrap_or_else(|err| panic!("second order: {err}"));
     assert!(second.max_rel_error.iter().all(|&e| e < 1e-5), "{second:?}");
+}
+
+/// Checks `f`'s first derivatives against central differences under
+/// strategy `S` (the tests that run each op under every strategy).
+pub(crate) fn check_first_order<S: Strategy>(
+    f: impl Fn(&[Variable<S>]) -> Result<Variable<S>>,
+    inputs: &[ArrayD<f64>],
+) {
+    let report = gradcheck(f, inputs, GradcheckOptions::default())
+        .unwrap_or_else(|err| panic!("under {}: {err}", S::KIND.name()));
+    assert!(report.max_rel_error.iter().all(|&e| e < 1e-6), "{report:?}");
 }
