@@ -120,6 +120,14 @@ methods! {
     fn narrow / try_narrow(axis: usize, start: usize, len: usize) => crate::narrow;
     /// The indices of the maxima along an axis; see [`argmax`](crate::argmax).
     fn argmax / try_argmax(axis: usize) -> Vec<usize> => crate::argmax;
+    /// Max pooling; see [`max_pool2d`](crate::max_pool2d).
+    fn max_pool2d / try_max_pool2d(
+        kernel: (usize, usize), stride: (usize, usize), pad: (usize, usize)
+    ) => crate::max_pool2d;
+    /// Average pooling; see [`avg_pool2d`](crate::avg_pool2d).
+    fn avg_pool2d / try_avg_pool2d(
+        kernel: (usize, usize), stride: (usize, usize), pad: (usize, usize)
+    ) => crate::avg_pool2d;
     /// The patches a kernel reads, as a matrix; see [`im2col`](crate::im2col).
     fn im2col / try_im2col(
         kernel: (usize, usize), stride: (usize, usize), pad: (usize, usize)
