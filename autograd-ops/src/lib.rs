@@ -48,6 +48,7 @@ mod linear;
 mod loss;
 mod matmul;
 mod methods;
+mod mode;
 mod pool;
 mod reduce;
 mod shape_ops;
@@ -86,6 +87,7 @@ pub use loss::{
 };
 pub use matmul::{MatMul, matmul};
 pub use methods::VariableOps;
+pub use mode::{ModeGuard, eval_mode, is_training, train_mode, with_eval_mode};
 pub use pool::{
     AvgPool2d, AvgPool2dBackward, Gather2d, MaxPool2d, ScatterAdd2d, avg_pool2d,
     avg_pool2d_backward, gather2d, max_pool2d, scatter_add2d,
@@ -101,11 +103,12 @@ pub use trig::{Cos, Sin, Tanh, cos, sin, tanh};
 pub mod prelude {
     pub use crate::{
         BackwardOptions, Error, Result, Variable, VariableOps, abs, add, argmax, avg_pool2d,
-        broadcast_to, clip, col2im, concat, conv_transpose2d, conv2d, cos, div, exp, grad, im2col,
-        index_select, is_grad_enabled, leaky_relu, linear, log, log_softmax, logsumexp, matmul,
-        max_axis, max_pool2d, maximum, mean, mean_axis, mean_squared_error, min_axis, minimum, mul,
-        narrow, neg, no_grad, pow, relu, reshape, sigmoid, sin, softmax, softmax_cross_entropy,
-        sqrt, square, sub, sum, sum_axis, sum_to, tanh, transpose, with_no_grad,
+        broadcast_to, clip, col2im, concat, conv_transpose2d, conv2d, cos, div, eval_mode, exp,
+        grad, im2col, index_select, is_grad_enabled, is_training, leaky_relu, linear, log,
+        log_softmax, logsumexp, matmul, max_axis, max_pool2d, maximum, mean, mean_axis,
+        mean_squared_error, min_axis, minimum, mul, narrow, neg, no_grad, pow, relu, reshape,
+        sigmoid, sin, softmax, softmax_cross_entropy, sqrt, square, sub, sum, sum_axis, sum_to,
+        tanh, train_mode, transpose, with_eval_mode, with_no_grad,
     };
 }
 
