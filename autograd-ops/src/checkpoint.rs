@@ -10,21 +10,36 @@
 //! the inputs' gradients on: the same ops on the same values in the same
 //! order, so the gradients are those of the plain graph, bit for bit under
 //! the condition [`checkpoint`] states.
+//!
+//! "The same ops" includes dropout's: the first run keeps a copy of the
+//! thread's dropout generator and the mode ([`is_training`]) it ran in, and
+//! the recomputation runs from that copy in that mode, then puts the
+//! thread's generator back as it was (`torch.utils.checkpoint`'s
+//! `preserve_rng_state`), so it draws the very masks of the first run.
 
 use autograd_core::{
     Error, Function, Grads, Result, Save, Saved, Strategy, Tensor, Tensors, Variable, apply,
     block_gradients, enable_grad, no_grad,
 };
+use rand::rngs::StdRng;
+
+use crate::dropout::{ForkedGenerator, generator_state};
+use crate::mode::{is_training, mode_scope};
 
 /// The op's name, in errors and graph exports.
 const NAME: &str = "checkpoint";
 
-/// The recorded node of a [`checkpoint`]: the block, and what its outputs
-/// looked like the first time.
+/// The recorded node of a [`checkpoint`]: the block, what its outputs
+/// looked like the first time, and the dropout generator and mode it ran
+/// with (held inline: the op's size, which `graph_footprint` counts).
 struct Checkpoint<F> {
     block: F,
     inputs: usize,
     shapes: Vec<Box<[usize]>>,
+    /// The thread's dropout generator as the first run found it.
+    generator: Option<StdRng>,
+    /// Whether the first run was in training mode.
+    training: bool,
 }
 
 impl<S, F> Function<S> for Checkpoint<F>
@@ -46,6 +61,8 @@ where
 
     fn forward(&mut self, xs: &[Tensor]) -> Result<Tensors> {
         let _nothing_recorded = no_grad();
+        self.generator = Some(generator_state());
+        self.training = is_training();
         let xs: Vec<Variable<S>> = xs
             .iter()
             .cloned()
@@ -81,6 +98,10 @@ where
             ));
         }
         let _recording = enable_grad();
+        // The first run's masks: its generator and mode, until the
+        // recomputation's graph is gone (the guards drop last).
+        let _generator = self.generator.clone().map(ForkedGenerator::new);
+        let _mode = mode_scope(self.training);
         let leaves = (0..self.inputs)
             .map(|i| {
                 let value = cx.input_value(i)?.clone();
@@ -135,8 +156,10 @@ where
 /// Between forward and backward the graph holds the block's inputs and one
 /// node, not the values the block's ops save; backward pays one more
 /// forward of the block. Gradients are those without the checkpoint: the
-/// recomputation runs the same ops on the same values, and what it finds
-/// for each input is added to the enclosing pass as one contribution.
+/// recomputation runs the same ops on the same values (a
+/// [`dropout`](crate::dropout) in the block draws the same masks, in the
+/// mode the first run had; see the module's docs), and what it finds for
+/// each input is added to the enclosing pass as one contribution.
 /// Backward adds the gradients that meet at a variable in reverse
 /// creation order, so the result is the plain graph's bit for bit for
 /// every input the block reads once, and for an input it reads several
@@ -185,6 +208,8 @@ where
             block,
             inputs: inputs.len(),
             shapes: Vec::new(),
+            generator: None,
+            training: true,
         },
         inputs,
     )

@@ -40,6 +40,7 @@ mod activation;
 mod checkpoint;
 mod compare;
 mod conv;
+mod dropout;
 mod elementwise;
 mod grad;
 mod gradcheck;
@@ -72,6 +73,7 @@ pub use conv::{
     Col2im, Conv2d, Conv2dGradW, ConvTranspose2d, Im2col, col2im, conv_output_size,
     conv_transpose2d, conv2d, conv2d_grad_w, im2col,
 };
+pub use dropout::{DEFAULT_SEED, Dropout, dropout, manual_seed};
 pub use elementwise::{
     Abs, Clip, Exp, Log, Pow, Sqrt, Square, abs, clip, exp, log, pow, sqrt, square,
 };
@@ -103,12 +105,12 @@ pub use trig::{Cos, Sin, Tanh, cos, sin, tanh};
 pub mod prelude {
     pub use crate::{
         BackwardOptions, Error, Result, Variable, VariableOps, abs, add, argmax, avg_pool2d,
-        broadcast_to, clip, col2im, concat, conv_transpose2d, conv2d, cos, div, eval_mode, exp,
-        grad, im2col, index_select, is_grad_enabled, is_training, leaky_relu, linear, log,
-        log_softmax, logsumexp, matmul, max_axis, max_pool2d, maximum, mean, mean_axis,
-        mean_squared_error, min_axis, minimum, mul, narrow, neg, no_grad, pow, relu, reshape,
-        sigmoid, sin, softmax, softmax_cross_entropy, sqrt, square, sub, sum, sum_axis, sum_to,
-        tanh, train_mode, transpose, with_eval_mode, with_no_grad,
+        broadcast_to, clip, col2im, concat, conv_transpose2d, conv2d, cos, div, dropout, eval_mode,
+        exp, grad, im2col, index_select, is_grad_enabled, is_training, leaky_relu, linear, log,
+        log_softmax, logsumexp, manual_seed, matmul, max_axis, max_pool2d, maximum, mean,
+        mean_axis, mean_squared_error, min_axis, minimum, mul, narrow, neg, no_grad, pow, relu,
+        reshape, sigmoid, sin, softmax, softmax_cross_entropy, sqrt, square, sub, sum, sum_axis,
+        sum_to, tanh, train_mode, transpose, with_eval_mode, with_no_grad,
     };
 }
 

@@ -136,4 +136,6 @@ methods! {
     fn col2im / try_col2im(
         input_shape: &[usize], kernel: (usize, usize), stride: (usize, usize), pad: (usize, usize)
     ) => crate::col2im;
+    /// Inverted dropout while training; see [`dropout`](crate::dropout).
+    fn dropout / try_dropout(p: f64) => crate::dropout;
 }
