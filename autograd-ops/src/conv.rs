@@ -581,7 +581,7 @@ impl<S: Strategy> Function<S> for Conv2d {
 
     /// The derivative on arrays: the kernels the ops it calls run, without
     /// the ops, and the bias's gradient summed plane by plane
-    /// ([`bias_gradient_on_arrays`], where it matters).
+    /// (in one pass over each plane, where it matters).
     fn backward_arrays(&self, cx: &Saved<'_, S>, gys: Tensors) -> Result<Tensors> {
         let gy = &gys[0];
         let w = cx.input_shape(1);

@@ -8,10 +8,32 @@
 //! on bad input the way ndarray's operators do and have `try_` twins.
 //!
 //! One file per op family holds its ops, their free functions and their
-//! tests: `arith` (in autograd-core, for the operators), `elementwise`
-//! (square, pow, exp, log), `trig` (sin, cos, tanh), `reduce` (sum, and the
-//! broadcasting pair from autograd-core), `shape_ops` (reshape, transpose),
-//! `matmul`.
+//! tests (the arithmetic ops and the broadcasting pair live in
+//! autograd-core, beside the operators that need them):
+//!
+//! - `elementwise`: square, pow, exp, log, sqrt, abs, clip;
+//! - `trig`: sin, cos, tanh;
+//! - `activation`: relu, leaky_relu, sigmoid;
+//! - `compare`: maximum, minimum;
+//! - `reduce`: sum, sum_axis, mean, mean_axis, max_axis, min_axis,
+//!   logsumexp, argmax (and re-exports broadcast_to, sum_to);
+//! - `loss`: softmax, log_softmax, softmax_cross_entropy,
+//!   mean_squared_error;
+//! - `matmul`: matmul;
+//! - `linear`: linear;
+//! - `shape_ops`: reshape, transpose;
+//! - `indexing`: index_select and its backward index_add, narrow, concat;
+//! - `conv`: conv2d, conv_transpose2d, conv2d_grad_w (each the others'
+//!   derivatives), im2col, col2im, conv_output_size;
+//! - `pool`: max_pool2d (with its backward scatter_add2d and that one's
+//!   gather2d), avg_pool2d and avg_pool2d_backward;
+//! - `dropout`: dropout and its generator, manual_seed;
+//! - `checkpoint`: checkpoint, a block recomputed in backward.
+//!
+//! Beside them: `mode` (eval_mode, train_mode, is_training,
+//! with_eval_mode: the training/evaluation switch dropout reads), `methods`
+//! ([`VariableOps`]), `grad` ([`grad`]), `gradcheck` ([`gradcheck`],
+//! [`gradgradcheck`]) and, for the tests, `testing`.
 //!
 //! This crate re-exports what a user of the ops needs from `autograd-core`,
 //! so depending on it alone is enough.
