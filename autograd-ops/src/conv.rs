@@ -1574,6 +1574,19 @@ mod tests {
             invalid(&err, "conv_transpose2d", &["empty", "[1, 3, 2, 2]"]),
             "{err}"
         );
+        let err = conv_transpose2d(&y, &w, None, (usize::MAX, 1), (0, 0)).unwrap_err();
+        assert!(invalid(&err, "conv_transpose2d", &["overflows"]), "{err}");
+        let err = conv_transpose2d(&y, &w, None, (1 << 40, 1 << 40), (0, 0)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::TooLarge {
+                    op: "conv_transpose2d",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = conv_transpose2d(&y, &w, None, (0, 1), (0, 0)).unwrap_err();
         assert!(invalid(&err, "conv_transpose2d", &["stride"]), "{err}");
         let b = V::new(ArrayD::zeros(IxDyn(&[3])));

@@ -19,9 +19,9 @@ use crate::conv::{Geometry, elements, four_d, geometry_error, write_tensor};
 /// A (height, width) pair: a kernel's size, a stride or a padding.
 type Pair = (usize, usize);
 
-/// A pooling window's geometry, checked as PyTorch's: a convolution's, and
-/// padding at most half the kernel (so that every window holds at least
-/// one input element).
+/// A pooling window's geometry, checked as PyTorch's: a convolution's,
+/// planes that are not empty, and padding at most half the kernel (so that
+/// every window holds at least one input element: a maximum's position).
 fn pool_geometry(
     op: &'static str,
     x: &[usize],
@@ -30,6 +30,10 @@ fn pool_geometry(
     pad: Pair,
 ) -> Result<Geometry> {
     let g = Geometry::new(op, x, kernel, stride, pad, &kernel)?;
+    if g.input_plane() == 0 {
+        let why = "the input's planes are empty";
+        return Err(geometry_error(op, why, x, &kernel, stride, pad));
+    }
     if 2 * pad.0 > kernel.0 || 2 * pad.1 > kernel.1 {
         let why = "the padding must be at most half the kernel";
         return Err(geometry_error(op, why, x, &kernel, stride, pad));
@@ -821,6 +825,12 @@ mod tests {
                 pool(&x, (0, 2), (1, 1), (0, 0)).unwrap_err(),
                 op,
                 &["kernel"],
+            );
+            let empty = V::new(ArrayD::zeros(IxDyn(&[1, 2, 0, 4])));
+            invalid(
+                pool(&empty, (2, 2), (1, 1), (1, 1)).unwrap_err(),
+                op,
+                &["empty", "[1, 2, 0, 4]"],
             );
             let flat = V::new(ArrayD::zeros(IxDyn(&[4, 4])));
             assert_eq!(
