@@ -154,6 +154,14 @@ pub fn every_op<S: Strategy>() -> Vec<OpUse<S>> {
     fn constant<S: Strategy>(c: f64) -> Variable<S> {
         Variable::constant_from_tensor(Tensor::scalar(c))
     }
+    fn constant_array<S: Strategy>(shape: &[usize], values: &[f64]) -> Variable<S> {
+        let array = ndarray::ArrayD::from_shape_vec(shape, values.to_vec()).expect("a shape");
+        Variable::constant_from_array(array)
+    }
+    /// A `[2, 3]` input as one plane of an image, `[1, 1, 2, 3]`.
+    fn plane<S: Strategy>(x: &Variable<S>) -> Result<Variable<S>> {
+        reshape(x, &[1, 1, 2, 3])
+    }
     vec![
         ("add", 2, |x| add(&x[0], &x[1])),
         ("sub", 2, |x| sub(&x[0], &x[1])),
@@ -216,6 +224,52 @@ pub fn every_op<S: Strategy>() -> Vec<OpUse<S>> {
             square(&index_add(&x[0], 0, &[1, 1], 3)?)
         }),
         ("concat", 2, |x| square(&concat(&[&x[0], &x[1]], 0)?)),
+        // The convolution family on [2, 3] reshaped to one 2×3 plane.
+        ("conv2d", 2, |x| {
+            let (x, w) = (plane(&x[0])?, plane(&x[1])?);
+            conv2d(&x, &w, None, (1, 1), (1, 1))
+        }),
+        ("conv_transpose2d", 2, |x| {
+            let (x, w) = (plane(&x[0])?, plane(&x[1])?);
+            conv_transpose2d(&x, &w, None, (2, 1), (0, 1))
+        }),
+        ("conv2d_grad_w", 2, |x| {
+            conv2d_grad_w(&plane(&x[0])?, &plane(&x[1])?, (1, 1), (1, 1), (0, 0))
+        }),
+        ("im2col", 1, |x| {
+            square(&im2col(&plane(&x[0])?, (2, 2), (1, 1), (0, 0))?)
+        }),
+        ("col2im", 1, |x| {
+            let col = reshape(&x[0], &[3, 2])?;
+            square(&col2im(&col, &[1, 1, 2, 3], (2, 1), (1, 1), (0, 0))?)
+        }),
+        ("max_pool2d", 1, |x| {
+            square(&max_pool2d(&plane(&x[0])?, (2, 2), (1, 1), (0, 0))?)
+        }),
+        ("scatter_add2d", 1, |x| {
+            let indices = constant_array(&[1, 1, 2, 3], &[0.0, 3.0, 3.0, 1.0, 2.0, 0.0]);
+            square(&scatter_add2d(&plane(&x[0])?, &indices, (2, 2))?)
+        }),
+        ("gather2d", 1, |x| {
+            let indices = constant_array(&[1, 1, 1, 2], &[5.0, 1.0]);
+            square(&gather2d(&plane(&x[0])?, &indices)?)
+        }),
+        ("avg_pool2d", 1, |x| {
+            square(&avg_pool2d(&plane(&x[0])?, (2, 2), (1, 1), (1, 1))?)
+        }),
+        ("avg_pool2d_backward", 1, |x| {
+            square(&avg_pool2d_backward(
+                &plane(&x[0])?,
+                (1, 2),
+                (2, 2),
+                (1, 1),
+                (1, 1),
+            )?)
+        }),
+        ("dropout", 1, |x| {
+            manual_seed(1); // the same mask at every evaluation
+            mul(&dropout(&x[0], 0.5)?, &x[0])
+        }),
         ("a user op that saves a mask", 2, |x| {
             autograd_ops::apply_one(Masked::default(), &[&x[0], &x[1]])
         }),
