@@ -152,10 +152,13 @@ impl Geometry {
         let fail = |why| geometry_error(op, why, x, shown, stride, pad);
         let oh = output_len(h, kernel.0, stride.0, pad.0).map_err(fail)?;
         let ow = output_len(w, kernel.1, stride.1, pad.1).map_err(fail)?;
-        // The columns' rows and the output, so that every product below fits.
-        element_count(op, &[channels, kernel.0, kernel.1])?;
-        element_count(op, &[batch, channels, oh, ow])?;
+        // A sample, a tile's row of columns and the output planes, so that
+        // every product of sizes the ops use fits (also when the batch or
+        // the channels are empty, and the whole arrays with them).
+        element_count(op, &[channels, h, w])?;
         element_count(op, &[channels, kernel.0, kernel.1, ow])?;
+        element_count(op, &[batch, channels, oh, ow])?;
+        element_count(op, &[oh, ow])?;
         Ok(Geometry {
             batch,
             channels,
@@ -435,6 +438,14 @@ fn weight_gradient(g: &Geometry, x: &[f64], gy: &[f64], oc: usize) -> Tensor {
     })
 }
 
+/// The output `[N, channels, OH, OW]` of a convolution of geometry `g`, and
+/// one sample of it, checked to fit.
+fn check_output(op: &'static str, g: &Geometry, channels: usize) -> Result<()> {
+    element_count(op, &[g.batch, channels, g.output.0, g.output.1])?;
+    element_count(op, &[channels, g.output.0, g.output.1])?;
+    Ok(())
+}
+
 /// `w` (`[OC, …]`) as a matrix `[OC, rest]`.
 fn as_matrix(w: &Tensor) -> ArrayView2<'_, f64> {
     let rows = w.shape()[0];
@@ -545,7 +556,7 @@ impl<S: Strategy> Function<S> for Conv2d {
             self.pad,
             &w.shape(),
         )?;
-        element_count("conv2d", &[g.batch, oc, g.output.0, g.output.1])?;
+        check_output("conv2d", &g, oc)?;
         let b = bias("conv2d", w, xs.get(2), oc)?;
         Ok(convolve(&g, elements(x), as_matrix(w), b).into())
     }
@@ -691,6 +702,7 @@ impl<S: Strategy> Function<S> for ConvTranspose2d {
                 g.output
             )));
         }
+        check_output(OP, &g, x.shape()[1])?; // the input is that convolution's output
         let b = bias(OP, w, xs.get(2), out_channels)?;
         Ok(convolve_transpose(&g, elements(x), as_matrix(w), b).into())
     }
@@ -786,6 +798,7 @@ impl<S: Strategy> Function<S> for Conv2dGradW {
                 rhs: gy.shape().to_vec(),
             });
         }
+        check_output(OP, &g, oc)?;
         element_count(OP, &[oc, g.channels, g.kernel.0, g.kernel.1])?;
         Ok(weight_gradient(&g, elements(x), elements(gy), oc).into())
     }
@@ -1548,6 +1561,15 @@ mod tests {
         assert!(invalid(&err, "conv2d", &["overflows"]), "{err}");
         let err = conv(&x, &w, None, (1, 1), (1 << 40, 1 << 40));
         assert!(matches!(err, Error::TooLarge { op: "conv2d", .. }), "{err}");
+        // Sizes from a user that make planes too large to hold, where the
+        // empty batch makes the whole arrays fit: errors, not overflows.
+        let empty = V::new(ArrayD::zeros(IxDyn(&[0, 1, 4, 4])));
+        let w1 = V::new(ArrayD::zeros(IxDyn(&[2, 1, 1, 1])));
+        let err = conv(&empty, &w1, None, (1, 1), (1 << 40, 1 << 40));
+        assert!(matches!(err, Error::TooLarge { op: "conv2d", .. }), "{err}");
+        let none = V::new(ArrayD::zeros(IxDyn(&[0, 1])));
+        let err = col2im(&none, &[0, 1, 1 << 40, 1 << 40], (1, 1), (1, 1), (0, 0)).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { op: "col2im", .. }), "{err}");
         assert!(invalid(
             &conv_output_size(3, 0, 1, 0).unwrap_err(),
             "conv_output_size",

@@ -225,6 +225,9 @@ fn index_gradient<S: Strategy>(cx: &Saved<'_, S>) -> Result<Option<Variable<S>>>
 fn same_planes(op: &'static str, x: &[usize], indices: &[usize]) -> Result<()> {
     let [n, c, ..] = four_d(op, x)?;
     let [m, d, ..] = four_d(op, indices)?;
+    // The planes, which an empty batch lets be of any size.
+    element_count(op, &x[2..])?;
+    element_count(op, &indices[2..])?;
     if (n, c) != (m, d) {
         return Err(Error::ShapeMismatch {
             op,
@@ -268,6 +271,7 @@ impl<S: Strategy> Function<S> for ScatterAdd2d {
         }
         let shape = [x.shape()[0], x.shape()[1], self.size.0, self.size.1];
         element_count(OP, &shape)?;
+        element_count(OP, &shape[2..])?;
         check_indices(OP, elements(indices), self.size)?;
         let (plane, picked) = (self.size.0 * self.size.1, x.shape()[2] * x.shape()[3]);
         Ok(scatter_add(elements(x), elements(indices), &shape, plane, picked).into())
@@ -844,6 +848,15 @@ mod tests {
         }
         assert!(x.try_max_pool2d((2, 2), (2, 2), (0, 0)).is_ok());
         assert!(x.try_avg_pool2d((9, 2), (2, 2), (0, 0)).is_err());
+        let none = V::new(ArrayD::zeros(IxDyn(&[0, 1, 1, 1])));
+        let err = avg_pool2d_backward(&none, (1 << 40, 1 << 40), (1, 1), (1, 1), (0, 0));
+        assert!(matches!(
+            err,
+            Err(Error::TooLarge {
+                op: "avg_pool2d_backward",
+                ..
+            })
+        ));
         let gy = V::new(ArrayD::zeros(IxDyn(&[1, 2, 3, 3])));
         assert_eq!(
             avg_pool2d_backward(&gy, (4, 4), (2, 2), (2, 2), (0, 0)).unwrap_err(),
@@ -867,6 +880,19 @@ mod tests {
                 &["(2, 2)"],
             );
         }
+        // A plane too large to hold, for an empty batch: an error.
+        let none = V::constant(ArrayD::zeros(IxDyn(&[0, 1, 1, 1])));
+        let err = scatter_add2d(&none, &none, (1 << 40, 1 << 40)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::TooLarge {
+                    op: "scatter_add2d",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let indices = V::constant(ArrayD::zeros(IxDyn(&[1, 1, 2, 1])));
         assert_eq!(
             scatter_add2d(&v, &indices, (2, 2)).unwrap_err(),
