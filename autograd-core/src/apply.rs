@@ -7,7 +7,9 @@ use crate::function_node::{FunctionInner, Input, Links, Site};
 use crate::generation::Order;
 use crate::plan::{Bits, Planned};
 use crate::variable::{Reading, VariableInner};
-use crate::{Error, Function, Generation, Result, Save, Tensors, Variable, is_grad_enabled};
+use crate::{
+    Error, Function, Generation, Result, Save, Tensor, Tensors, Variable, is_grad_enabled,
+};
 
 /// Runs `op` on `inputs` and returns its outputs, linked into the graph.
 ///
@@ -52,14 +54,82 @@ pub fn apply_one<S: Strategy, F: Function<S>>(
         })
 }
 
-/// What recording reads of each input, in one read of each node, without
-/// iterator machinery for the common arities.
+/// What recording reads of its inputs, in one read of each node, without
+/// iterator machinery for the common arities: their values, which need a
+/// gradient, which are leaves, and the largest order and generation among
+/// their creators.
+struct Read {
+    xs: Tensors,
+    needs: Bits,
+    leaves: Bits,
+    order: Order,
+    generation: Generation,
+}
+
 #[inline]
-fn readings<S: Strategy>(inputs: &[&Variable<S>]) -> SmallVec<[Reading; 2]> {
+fn read<S: Strategy>(inputs: &[&Variable<S>]) -> Read {
+    let mut order = Order::LEAF;
+    let mut generation = Generation::LEAF;
+    let mut one = |reading: Reading, i: u32, needs: &mut u64, leaves: &mut u64| {
+        *needs |= u64::from(reading.needs) << i;
+        match reading.creator {
+            Some((o, g)) => {
+                order = order.max(o);
+                generation = generation.max(g.next());
+            }
+            None => *leaves |= 1 << i,
+        }
+        reading.value
+    };
+    let (mut needs, mut leaves) = (0, 0);
     match inputs {
-        [a] => smallvec::smallvec![a.inner().reading()],
-        [a, b] => smallvec::smallvec![a.inner().reading(), b.inner().reading()],
-        _ => inputs.iter().map(|x| x.inner().reading()).collect(),
+        [a] => {
+            let x = one(a.inner().reading(), 0, &mut needs, &mut leaves);
+            Read {
+                xs: x.into(),
+                needs: Bits::from_low(needs),
+                leaves: Bits::from_low(leaves),
+                order,
+                generation,
+            }
+        }
+        [a, b] => {
+            let x = one(a.inner().reading(), 0, &mut needs, &mut leaves);
+            let y = one(b.inner().reading(), 1, &mut needs, &mut leaves);
+            Read {
+                xs: [x, y].into(),
+                needs: Bits::from_low(needs),
+                leaves: Bits::from_low(leaves),
+                order,
+                generation,
+            }
+        }
+        _ => {
+            let (mut needs, mut leaves) = (Bits::default(), Bits::default());
+            let xs = (inputs.iter().enumerate())
+                .map(|(i, x)| {
+                    let reading = x.inner().reading();
+                    if reading.needs {
+                        needs.set(i);
+                    }
+                    match reading.creator {
+                        Some((o, g)) => {
+                            order = order.max(o);
+                            generation = generation.max(g.next());
+                        }
+                        None => leaves.set(i),
+                    }
+                    reading.value
+                })
+                .collect();
+            Read {
+                xs,
+                needs,
+                leaves,
+                order,
+                generation,
+            }
+        }
     }
 }
 
@@ -109,11 +179,13 @@ fn record<S: Strategy, F: Function<S>>(
             got: inputs.len(),
         });
     }
-    let mut readings = readings(inputs);
-    let xs: Tensors = readings
-        .iter_mut()
-        .map(|r| std::mem::take(&mut r.value))
-        .collect();
+    let Read {
+        xs,
+        needs,
+        leaves,
+        order,
+        generation,
+    } = read(inputs);
     let ys = op.forward(&xs)?;
     let declared = op.num_outputs();
     let expected = expected.unwrap_or(declared);
@@ -130,16 +202,6 @@ fn record<S: Strategy, F: Function<S>>(
     if !is_grad_enabled() {
         return Ok(ys.into_iter().map(Variable::from_tensor).collect());
     }
-    let mut needs = Bits::default();
-    let mut leaves = Bits::default();
-    for (i, reading) in readings.iter().enumerate() {
-        if reading.needs {
-            needs.set(i);
-        }
-        if reading.creator.is_none() {
-            leaves.set(i);
-        }
-    }
     if !needs.any() {
         // Nothing can receive a gradient through it: constants out, no node.
         return Ok(ys.into_iter().map(Variable::constant_from_tensor).collect());
@@ -150,40 +212,26 @@ fn record<S: Strategy, F: Function<S>>(
         save.finish()?
     };
 
-    let (order, generation) = readings.iter().filter_map(|r| r.creator).fold(
-        (Order::LEAF, Generation::LEAF),
-        |(o, g), (order, generation)| (o.max(order), g.max(generation.next())),
-    );
     let site = <S::Placement as Placement<S>>::site(
-        inputs
-            .iter()
-            .zip(&readings)
-            .filter(|(_, r)| r.creator.is_some())
-            .map(|(x, _)| &x.node),
+        (inputs.iter().enumerate())
+            .filter(|&(i, _)| !leaves.get(i))
+            .map(|(_, x)| &x.node),
     );
     let links = links(inputs, xs, &leaves, plan, &site);
     let inner = FunctionInner::new(Box::new(op), links, order.next(), generation);
     let function = <S::Placement as Placement<S>>::new_function(site, inner);
-    let mut outputs: SmallVec<[Variable<S>; 1]> = SmallVec::new();
-    if ys.len() == 1 {
-        // The output takes the only handle: no count to raise and drop.
-        let y = ys.into_iter().next().expect("one output");
-        let node = <S::Placement as Placement<S>>::new_output(function, |creator| {
+    let output = |y: Tensor| Variable {
+        node: <S::Placement as Placement<S>>::new_output(&function, |creator| {
             VariableInner::new(y, Some(creator))
-        });
-        outputs.push(Variable { node });
-        let output = &outputs[0];
-        let creator = output.inner().creator().expect("just made");
-        S::get_link(&creator).set_outputs(std::slice::from_ref(output));
+        }),
+    };
+    let outputs: SmallVec<[Variable<S>; 1]> = if ys.len() == 1 {
+        smallvec::smallvec![output(ys.into_iter().next().expect("one output"))]
     } else {
-        for y in ys {
-            let node = <S::Placement as Placement<S>>::new_output(function.clone(), |creator| {
-                VariableInner::new(y, Some(creator))
-            });
-            outputs.push(Variable { node });
-        }
-        S::get(&function).set_outputs(&outputs);
-    }
+        ys.into_iter().map(output).collect()
+    };
+    S::get(&function).set_outputs(&outputs);
+    drop(function);
     S::Collector::maybe_collect();
     Ok(outputs)
 }

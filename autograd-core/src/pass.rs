@@ -58,14 +58,57 @@ pub(crate) struct Mode {
     pub(crate) between: bool,
 }
 
-/// A gradient not yet passed on, and the leaf it belongs to (whose handle
-/// keeps it alive until the pass ends).
+/// A gradient not yet passed on to an intermediate's creator.
 struct Pending<S: Strategy, T> {
     grad: T,
-    leaf: Option<Variable<S>>,
-    /// An intermediate held until its creator runs (`retain_graph(false)`),
-    /// or, in a restricted pass, until the pass ends.
+    /// The variable, held until its creator runs when the functions that
+    /// read it let go of it first (`retain_graph(false)`), and in a
+    /// restricted pass until the end (its gradient may be a target's).
     held: Option<Variable<S>>,
+}
+
+/// The function that runs next without the schedule: its one output's
+/// gradient is complete and no pending function comes before it.
+struct Forced<S: Strategy, T> {
+    function: S::Link<FunctionInner<S>>,
+    grad: T,
+    held: Option<Variable<S>>,
+}
+
+/// The gradients the leaves have received, in the order they first
+/// arrived, found by address (with the last one found kept at hand: a
+/// chain that reads one leaf at every step finds it without hashing).
+struct Leaves<S: Strategy, T> {
+    found: Vec<(usize, Variable<S>, T)>,
+    index: HashMap<usize, usize, NodeIds>,
+    last: usize,
+}
+
+impl<S: Strategy, T> Leaves<S, T> {
+    fn new() -> Self {
+        Leaves {
+            found: Vec::new(),
+            index: HashMap::default(),
+            last: usize::MAX,
+        }
+    }
+
+    /// The place of the leaf at `id`, if it has received a gradient.
+    #[inline]
+    fn position(&mut self, id: usize) -> Option<usize> {
+        if self.found.get(self.last).is_some_and(|(at, ..)| *at == id) {
+            return Some(self.last);
+        }
+        let at = *self.index.get(&id)?;
+        self.last = at;
+        Some(at)
+    }
+
+    fn push(&mut self, id: usize, leaf: Variable<S>, grad: T) {
+        self.last = self.found.len();
+        self.index.insert(id, self.last);
+        self.found.push((id, leaf, grad));
+    }
 }
 
 /// What a finished pass found.
@@ -81,6 +124,7 @@ pub(crate) struct Done<S: Strategy, T> {
 /// One backward call's state.
 pub(crate) struct Pass<S: Strategy, G: Gradients<S>> {
     grads: HashMap<usize, Pending<S, G::Grad>, NodeIds>,
+    leaves: Leaves<S, G::Grad>,
     schedule: BinaryHeap<Scheduled<S>>,
     /// Functions with several outputs already scheduled (one with a single
     /// output is scheduled exactly when that output gets its first gradient).
@@ -97,6 +141,12 @@ pub(crate) struct Pass<S: Strategy, G: Gradients<S>> {
 
 impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
     /// Runs a pass from `roots` (each with its starting gradient).
+    ///
+    /// The pending function created last runs next: from the schedule, or
+    /// at once when the function just run handed its only intermediate
+    /// input's complete gradient to that input's creator and nothing
+    /// pending comes before it (a chain runs without the schedule and
+    /// without the buffer).
     pub(crate) fn run(
         roots: impl IntoIterator<Item = (Variable<S>, G::Grad)>,
         mode: Mode,
@@ -108,6 +158,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         };
         let mut pass = Pass::<S, G> {
             grads: HashMap::default(),
+            leaves: Leaves::new(),
             schedule: BinaryHeap::new(),
             scheduled_several: HashSet::default(),
             mode,
@@ -120,15 +171,29 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             .filter_map(|(r, _)| r.inner().creator())
             .collect();
         for (root, grad) in roots {
-            if root.is_leaf() {
-                pass.add_to_leaf(root, grad)?;
-            } else {
-                let held = Some(root.clone());
-                pass.add_to_intermediate(&root, grad, held)?;
+            let creator = root.inner().creator();
+            match creator {
+                None => pass.add_to_leaf(root, grad)?,
+                Some(creator) => {
+                    let held = Some(root.clone());
+                    pass.add_to_intermediate(root.id(), creator, grad, held)?;
+                }
             }
         }
-        while let Some(Scheduled { function, .. }) = pass.schedule.pop() {
-            pass.step(&function)?;
+        let mut forced = None;
+        loop {
+            let (function, carried) = match forced.take() {
+                Some(Forced {
+                    function,
+                    grad,
+                    held,
+                }) => (function, Some((grad, held))),
+                None => match pass.schedule.pop() {
+                    Some(Scheduled { function, .. }) => (function, None),
+                    None => break,
+                },
+            };
+            forced = pass.step(&function, carried)?;
         }
         if pass.mode.release {
             pass.record_survivors(&root_creators);
@@ -139,19 +204,20 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         };
         let mut outside = None;
         let mut leaves = Vec::new();
+        for (id, leaf, grad) in pass.leaves.found {
+            if targets.is_none_or(|targets| targets.contains(&id)) {
+                leaves.push((leaf, grad));
+            } else {
+                outside.get_or_insert_with(|| leaf.shape());
+            }
+        }
         let mut captured = pass.captured;
-        for (id, pending) in pass.grads {
-            let wanted = targets.is_none_or(|targets| targets.contains(&id));
-            match (pending.leaf, pending.held) {
-                (Some(leaf), _) if wanted => leaves.push((leaf, pending.grad)),
-                (Some(leaf), _) => {
-                    outside.get_or_insert_with(|| leaf.shape());
-                }
-                // An intermediate whose creator a restricted pass left alone.
-                (None, Some(variable)) if targets.is_some() && wanted => {
+        if let Some(targets) = targets {
+            // Intermediates whose creator a restricted pass left alone.
+            for (id, pending) in pass.grads {
+                if let (true, Some(variable)) = (targets.contains(&id), pending.held) {
                     captured.push((variable, pending.grad));
                 }
-                (None, _) => {}
             }
         }
         Ok(Done {
@@ -161,27 +227,23 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         })
     }
 
-    /// Adds `grad` to what an intermediate variable has received; schedules
-    /// its creator on the first. `held` keeps the variable alive until its
-    /// creator has run, when the functions that read it let go of it first
-    /// (`retain_graph(false)`), and in a restricted pass until the end.
+    /// Adds `grad` to what the intermediate at `id` (made by `creator`) has
+    /// received; schedules its creator on the first. `held` keeps the
+    /// variable alive until its creator has run, when the functions that
+    /// read it let go of it first (`retain_graph(false)`), and in a
+    /// restricted pass until the end.
     fn add_to_intermediate(
         &mut self,
-        variable: &Variable<S>,
+        id: usize,
+        creator: S::Link<FunctionInner<S>>,
         grad: G::Grad,
         held: Option<Variable<S>>,
     ) -> Result<()> {
-        match self.grads.entry(variable.id()) {
+        match self.grads.entry(id) {
             Entry::Occupied(mut entry) => G::accumulate(&mut entry.get_mut().grad, grad),
             Entry::Vacant(entry) => {
-                entry.insert(Pending {
-                    grad,
-                    leaf: None,
-                    held,
-                });
-                if let Some(creator) = variable.inner().creator() {
-                    self.schedule(creator);
-                }
+                entry.insert(Pending { grad, held });
+                self.schedule(creator);
                 Ok(())
             }
         }
@@ -189,27 +251,28 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
 
     /// Adds `grad` to what a leaf has received.
     fn add_to_leaf(&mut self, leaf: Variable<S>, grad: G::Grad) -> Result<()> {
-        match self.grads.entry(leaf.id()) {
-            Entry::Occupied(mut entry) => G::accumulate(&mut entry.get_mut().grad, grad),
-            Entry::Vacant(entry) => {
-                entry.insert(Pending {
-                    grad,
-                    leaf: Some(leaf),
-                    held: None,
-                });
+        let id = leaf.id();
+        match self.leaves.position(id) {
+            Some(at) => G::accumulate(&mut self.leaves.found[at].2, grad),
+            None => {
+                self.leaves.push(id, leaf, grad);
                 Ok(())
             }
         }
     }
 
+    /// Whether a restricted pass runs `function`.
+    #[inline]
+    fn runs(&self, id: usize) -> bool {
+        self.between
+            .as_ref()
+            .is_none_or(|between| between.contains(&id))
+    }
+
     fn schedule(&mut self, function: S::Link<FunctionInner<S>>) {
         let inner = S::get_link(&function);
         let id = crate::addr(&*inner);
-        if self
-            .between
-            .as_ref()
-            .is_some_and(|between| !between.contains(&id))
-        {
+        if !self.runs(id) {
             return;
         }
         if inner.has_several_outputs() && !self.scheduled_several.insert(id) {
@@ -220,28 +283,37 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         self.schedule.push(Scheduled { order, function });
     }
 
-    /// Runs one function's backward and passes the gradients to its inputs.
-    /// Without `retain_graph` the function lets go of its links first and
-    /// they are dropped once its gradients are passed on. Inputs found to
-    /// be leaves since the function read them (unchained) are held as
-    /// leaves from then on.
-    fn step(&mut self, link: &S::Link<FunctionInner<S>>) -> Result<()> {
+    /// Runs one function's backward and passes the gradients to its inputs;
+    /// `carried` is its output's gradient when it runs without the
+    /// schedule. Without `retain_graph` the function lets go of its links
+    /// first and they are dropped once its gradients are passed on. Inputs
+    /// found to be leaves since the function read them (unchained) are
+    /// held as leaves from then on. Returns the function to run next
+    /// without the schedule, if any.
+    fn step(
+        &mut self,
+        link: &S::Link<FunctionInner<S>>,
+        carried: Option<(G::Grad, Option<Variable<S>>)>,
+    ) -> Result<Option<Forced<S, G::Grad>>> {
         let function = S::get_link(link);
         let released = || Error::GraphReleased {
             op: function.op().name(),
         };
         if self.mode.release {
             let links = function.let_go(Liveness::Released).ok_or_else(released)?;
-            let stepped = self.step_on(Linked {
-                node: &function,
-                links: &links,
-            });
+            let stepped = self.step_on(
+                Linked {
+                    node: &function,
+                    links: &links,
+                },
+                carried,
+            );
             drop(function);
             release_links::<S>(link, links);
-            stepped.map(drop)
+            stepped.map(|(forced, _)| forced)
         } else {
-            let cut = function.linked(|linked| match function.liveness() {
-                Liveness::Live => self.step_on(linked),
+            let (forced, cut) = function.linked(|linked| match function.liveness() {
+                Liveness::Live => self.step_on(linked, carried),
                 Liveness::Released | Liveness::Cut => Err(released()),
             })?;
             if !cut.is_empty() {
@@ -251,20 +323,30 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                     <S::Placement as autograd_mem::Placement<S>>::let_go(link, input);
                 }
             }
-            Ok(())
+            Ok(forced)
         }
     }
 
-    /// Runs one function's backward on its links; returns the indices of
+    /// Runs one function's backward on its links; returns the function to
+    /// run next without the schedule, if any, and the indices of
     /// intermediate inputs that turned out to be leaves (unchained since).
-    fn step_on(&mut self, function: Linked<'_, S>) -> Result<SmallVec<[usize; 2]>> {
+    #[allow(clippy::type_complexity)]
+    fn step_on(
+        &mut self,
+        function: Linked<'_, S>,
+        carried: Option<(G::Grad, Option<Variable<S>>)>,
+    ) -> Result<(Option<Forced<S, G::Grad>>, SmallVec<[usize; 2]>)> {
         let mut gys = G::List::default();
         // What keeps the outputs alive until the derivative has read them
         // (only when releasing: otherwise the graph does).
         let mut _held: SmallVec<[Option<Variable<S>>; 1]> = SmallVec::new();
         if let Some(back) = S::Cells::once_get(&function.node.output) {
             // One output, and backward came here through it: it is alive.
-            let grad = match self.grads.remove(&S::back_addr(back)) {
+            let pending = match carried {
+                Some((grad, held)) => Some(Pending { grad, held }),
+                None => self.grads.remove(&S::back_addr(back)),
+            };
+            let grad = match pending {
                 Some(pending) => {
                     if self.capturing() {
                         if let Some(node) = S::upgrade(back) {
@@ -317,8 +399,9 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             }
         }
         let mut cut = SmallVec::new();
+        let mut forced = None;
         if !needs.any() {
-            return Ok(cut);
+            return Ok((forced, cut));
         }
         let gxs = G::backward(function, &needs, gys)?;
         for (i, (input, gx)) in inputs.iter().zip(gxs).enumerate() {
@@ -327,38 +410,63 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             };
             match input {
                 Input::Variable(link) => {
-                    let variable = Variable {
+                    let node = S::get_link(link);
+                    let id = crate::addr(&*node);
+                    let creator = node.creator();
+                    drop(node);
+                    let hold = || Variable {
                         node: S::handle(link),
                     };
-                    if variable.is_leaf() {
+                    let Some(creator) = creator else {
                         // Unchained since this function read it: a leaf.
                         cut.push(i);
-                        self.add_to_leaf(variable, gx)?;
+                        self.add_to_leaf(hold(), gx)?;
+                        continue;
+                    };
+                    let held = (self.mode.release || self.between.is_some()).then(hold);
+                    if forced.is_none() && self.comes_next(&creator) {
+                        forced = Some(Forced {
+                            function: creator,
+                            grad: gx,
+                            held,
+                        });
                     } else {
-                        let held =
-                            (self.mode.release || self.between.is_some()).then(|| variable.clone());
-                        self.add_to_intermediate(&variable, gx, held)?;
+                        self.add_to_intermediate(id, creator, gx, held)?;
                     }
                 }
                 Input::Leaf(back, _) => self.add_to_leaf_input(back, gx)?,
             }
         }
-        Ok(cut)
+        Ok((forced, cut))
+    }
+
+    /// `true` if `creator`, whose one output has just received its first
+    /// gradient, can run next without the schedule: it has one output (so
+    /// that gradient is its only one), the pass runs it, and no pending
+    /// function was created after it. Every function that reads its
+    /// output was created after it, so none is pending: the gradient is
+    /// complete, and the output has no entry in the buffer.
+    #[inline]
+    fn comes_next(&self, creator: &S::Link<FunctionInner<S>>) -> bool {
+        let function = S::get_link(creator);
+        !function.has_several_outputs()
+            && self
+                .schedule
+                .peek()
+                .is_none_or(|next| next.order < function.order)
+            && self.runs(crate::addr(&*function))
     }
 
     /// Adds `grad` to what a leaf a function reads has received; a leaf that
     /// is gone gets nothing (nobody can read its gradient). Upgraded only the
     /// first time, to hold it until the pass ends.
     fn add_to_leaf_input(&mut self, back: &S::Back<VariableInner<S>>, grad: G::Grad) -> Result<()> {
-        match self.grads.entry(S::back_addr(back)) {
-            Entry::Occupied(mut entry) => G::accumulate(&mut entry.get_mut().grad, grad),
-            Entry::Vacant(entry) => {
+        let id = S::back_addr(back);
+        match self.leaves.position(id) {
+            Some(at) => G::accumulate(&mut self.leaves.found[at].2, grad),
+            None => {
                 if let Some(node) = S::upgrade(back) {
-                    entry.insert(Pending {
-                        grad,
-                        leaf: Some(Variable { node }),
-                        held: None,
-                    });
+                    self.leaves.push(id, Variable { node }, grad);
                 }
                 Ok(())
             }

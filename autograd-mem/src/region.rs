@@ -569,15 +569,15 @@ impl Placement<Region> for Regions {
     }
 
     fn new_output<F, V>(
-        function: RegionHandle<F>,
+        function: &RegionHandle<F>,
         make: impl FnOnce(RegionLink<F>) -> V,
     ) -> RegionHandle<V>
     where
         F: GraphNode<Region>,
         V: GraphNode<Region, Variable = F::Variable, Function = F::Function>,
     {
-        let creator = Region::link(&function);
-        push(function.region, make(creator))
+        let creator = Region::link(function);
+        push(Rc::clone(&function.region), make(creator))
     }
 
     fn let_go<F, N>(holder: &RegionLink<F>, link: RegionLink<N>)

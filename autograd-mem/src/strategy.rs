@@ -144,7 +144,10 @@ pub trait Placement<S: Strategy>: Sealed + 'static {
 
     /// A new output of `function`, beside it: `make` builds the node from
     /// its link to its creator.
-    fn new_output<F, V>(function: S::Handle<F>, make: impl FnOnce(S::Link<F>) -> V) -> S::Handle<V>
+    fn new_output<F, V>(
+        function: &S::Handle<F>,
+        make: impl FnOnce(S::Link<F>) -> V,
+    ) -> S::Handle<V>
     where
         F: GraphNode<S>,
         V: GraphNode<S, Variable = F::Variable, Function = F::Function>;
@@ -231,12 +234,12 @@ impl<S: Strategy> Placement<S> for Apart {
     }
 
     #[inline]
-    fn new_output<F, V>(function: S::Handle<F>, make: impl FnOnce(S::Link<F>) -> V) -> S::Handle<V>
+    fn new_output<F, V>(function: &S::Handle<F>, make: impl FnOnce(S::Link<F>) -> V) -> S::Handle<V>
     where
         F: GraphNode<S>,
         V: GraphNode<S, Variable = F::Variable, Function = F::Function>,
     {
-        S::new_handle(make(S::into_link(function)))
+        S::new_handle(make(S::link(function)))
     }
 
     #[inline]
