@@ -1260,9 +1260,9 @@ mod tests {
                 positive(&[4], 3),
             );
             let y = conv2d(
-                &V::new(x.clone()),
-                &V::new(w.clone()),
-                Some(&V::new(b.clone())),
+                &V::from_array(x.clone()),
+                &V::from_array(w.clone()),
+                Some(&V::from_array(b.clone())),
                 stride,
                 pad,
             )
@@ -1278,7 +1278,14 @@ mod tests {
     #[test]
     fn tiles_join_without_seams() {
         let (x, w) = (positive(&[1, 64, 9, 100], 4), positive(&[2, 64, 3, 3], 5));
-        let y = conv2d(&V::new(x.clone()), &V::new(w.clone()), None, (1, 1), (1, 1)).unwrap();
+        let y = conv2d(
+            &V::from_array(x.clone()),
+            &V::from_array(w.clone()),
+            None,
+            (1, 1),
+            (1, 1),
+        )
+        .unwrap();
         assert_close(
             &y.data().to_owned(),
             &naive_conv(&x, &w, None, (1, 1), (1, 1)),
@@ -1291,8 +1298,14 @@ mod tests {
     fn conv_transpose2d_is_the_loops_of_its_definition() {
         for (stride, pad) in STRIDES_AND_PADS {
             let (x, w) = (positive(&[2, 4, 4, 3], 6), positive(&[4, 3, 3, 2], 7));
-            let y = conv_transpose2d(&V::new(x.clone()), &V::new(w.clone()), None, stride, pad)
-                .unwrap();
+            let y = conv_transpose2d(
+                &V::from_array(x.clone()),
+                &V::from_array(w.clone()),
+                None,
+                stride,
+                pad,
+            )
+            .unwrap();
             assert_close(
                 &y.data().to_owned(),
                 &naive_conv_transpose(&x, &w, stride, pad),
@@ -1306,7 +1319,14 @@ mod tests {
     fn conv_transpose2d_and_the_weight_gradient_are_conv2ds_adjoints() {
         for (stride, pad) in STRIDES_AND_PADS {
             let (x, w) = (positive(&[2, 3, 7, 6], 8), positive(&[4, 3, 3, 2], 9));
-            let cx = conv2d(&V::new(x.clone()), &V::new(w.clone()), None, stride, pad).unwrap();
+            let cx = conv2d(
+                &V::from_array(x.clone()),
+                &V::from_array(w.clone()),
+                None,
+                stride,
+                pad,
+            )
+            .unwrap();
             let y = positive(&cx.shape(), 10);
             let op = ConvTranspose2d {
                 stride,
@@ -1314,12 +1334,19 @@ mod tests {
                 output_size: Some((7, 6)),
                 bias: false,
             };
-            let ty = apply_one(op, &[&V::new(y.clone()), &V::new(w.clone())]).unwrap();
+            let ty =
+                apply_one(op, &[&V::from_array(y.clone()), &V::from_array(w.clone())]).unwrap();
             let lhs = (cx.data().to_owned() * &y).sum();
             let rhs = (ty.data().to_owned() * &x).sum();
             assert!((lhs - rhs).abs() < 1e-12 * lhs.abs(), "{lhs} vs {rhs}");
-            let gw =
-                conv2d_grad_w(&V::new(x.clone()), &V::new(y.clone()), (3, 2), stride, pad).unwrap();
+            let gw = conv2d_grad_w(
+                &V::from_array(x.clone()),
+                &V::from_array(y.clone()),
+                (3, 2),
+                stride,
+                pad,
+            )
+            .unwrap();
             let mut expected = ArrayD::zeros(IxDyn(&[4, 3, 3, 2]));
             for (index, e) in expected.indexed_iter_mut() {
                 let mut unit = ArrayD::zeros(IxDyn(&[4, 3, 3, 2]));
@@ -1335,7 +1362,7 @@ mod tests {
         let x = positive(&[2, 3, 5, 4], 11);
         for (stride, pad) in STRIDES_AND_PADS {
             let kernel = (3, 2);
-            let col = im2col(&V::new(x.clone()), kernel, stride, pad)
+            let col = im2col(&V::from_array(x.clone()), kernel, stride, pad)
                 .unwrap()
                 .data()
                 .to_owned();
@@ -1357,7 +1384,14 @@ mod tests {
                 assert_eq!(v, at(&xv, n, c, h, w));
             }
             let c = positive(col.shape(), 12);
-            let back = col2im(&V::new(c.clone()), &[2, 3, 5, 4], kernel, stride, pad).unwrap();
+            let back = col2im(
+                &V::from_array(c.clone()),
+                &[2, 3, 5, 4],
+                kernel,
+                stride,
+                pad,
+            )
+            .unwrap();
             let lhs = (&col * &c).sum();
             let rhs = (back.data().to_owned() * &x).sum();
             assert!((lhs - rhs).abs() < 1e-12 * lhs.abs(), "{lhs} vs {rhs}");
@@ -1367,8 +1401,8 @@ mod tests {
     #[test]
     fn a_convolution_is_im2col_times_the_weight() {
         let (x, w) = (
-            V::new(positive(&[2, 3, 6, 5], 13)),
-            V::new(positive(&[4, 3, 3, 3], 14)),
+            V::from_array(positive(&[2, 3, 6, 5], 13)),
+            V::from_array(positive(&[4, 3, 3, 3], 14)),
         );
         let y = conv2d(&x, &w, None, (2, 1), (1, 1)).unwrap();
         let col = x.im2col((3, 3), (2, 1), (1, 1));
@@ -1388,8 +1422,8 @@ mod tests {
         use autograd_core::testing::assert_fused_agrees_with_derivative as agrees;
         for (stride, pad) in STRIDES_AND_PADS {
             let y = conv2d(
-                &V::new(positive(&[2, 2, 5, 4], 1)),
-                &V::new(positive(&[3, 2, 3, 2], 2)),
+                &V::from_array(positive(&[2, 2, 5, 4], 1)),
+                &V::from_array(positive(&[3, 2, 3, 2], 2)),
                 None,
                 stride,
                 pad,
@@ -1427,7 +1461,14 @@ mod tests {
                 |v| conv2d(&v[0], &v[1], Some(&v[2]), stride, pad),
                 &[x.clone(), w.clone(), b.clone()],
             );
-            let y = conv2d(&V::new(x.clone()), &V::new(w.clone()), None, stride, pad).unwrap();
+            let y = conv2d(
+                &V::from_array(x.clone()),
+                &V::from_array(w.clone()),
+                None,
+                stride,
+                pad,
+            )
+            .unwrap();
             let gy = positive(&y.shape(), 4);
             // Back from y's shape to x's: the bias has x's channels.
             check_both_orders(
@@ -1443,7 +1484,7 @@ mod tests {
                 |v| square(&im2col(&v[0], (3, 2), stride, pad)?),
                 std::slice::from_ref(&x),
             );
-            let col = im2col(&V::new(x.clone()), (3, 2), stride, pad).unwrap();
+            let col = im2col(&V::from_array(x.clone()), (3, 2), stride, pad).unwrap();
             check_both_orders(
                 |v| square(&col2im(&v[0], &[2, 2, 5, 4], (3, 2), stride, pad)?),
                 &[positive(&col.shape(), 5)],
@@ -1455,8 +1496,8 @@ mod tests {
     /// columns no window reaches: zeros there, and the input's shape.
     #[test]
     fn what_no_window_reads_gets_a_zero_gradient() {
-        let x = V::new(positive(&[1, 1, 6, 6], 1));
-        let w = V::new(positive(&[1, 1, 3, 3], 2));
+        let x = V::from_array(positive(&[1, 1, 6, 6], 1));
+        let w = V::from_array(positive(&[1, 1, 3, 3], 2));
         let y = conv2d(&x, &w, None, (2, 2), (0, 0)).unwrap(); // rows 0..5 read
         assert_eq!(y.shape(), [1, 1, 2, 2]);
         sum(&y).unwrap().backward().unwrap();
@@ -1470,18 +1511,18 @@ mod tests {
     #[test]
     fn empty_batches_and_channels_give_empty_or_bias_outputs() {
         let y = conv2d(
-            &V::new(ArrayD::zeros(IxDyn(&[0, 2, 4, 4]))),
-            &V::new(positive(&[3, 2, 3, 3], 1)),
+            &V::from_array(ArrayD::zeros(IxDyn(&[0, 2, 4, 4]))),
+            &V::from_array(positive(&[3, 2, 3, 3], 1)),
             None,
             (1, 1),
             (0, 0),
         )
         .unwrap();
         assert_eq!(y.shape(), [0, 3, 2, 2]);
-        let b = V::new(positive(&[3], 2));
+        let b = V::from_array(positive(&[3], 2));
         let y = conv2d(
-            &V::new(ArrayD::zeros(IxDyn(&[1, 0, 4, 4]))),
-            &V::new(ArrayD::zeros(IxDyn(&[3, 0, 3, 3]))),
+            &V::from_array(ArrayD::zeros(IxDyn(&[1, 0, 4, 4]))),
+            &V::from_array(ArrayD::zeros(IxDyn(&[3, 0, 3, 3]))),
             Some(&b),
             (1, 1),
             (0, 0),
@@ -1501,12 +1542,12 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_naming_the_op_and_the_shapes() {
-        let x = V::new(ArrayD::zeros(IxDyn(&[1, 2, 4, 4])));
-        let w = V::new(ArrayD::zeros(IxDyn(&[3, 2, 3, 3])));
+        let x = V::from_array(ArrayD::zeros(IxDyn(&[1, 2, 4, 4])));
+        let w = V::from_array(ArrayD::zeros(IxDyn(&[3, 2, 3, 3])));
         let conv =
             |x: &V, w: &V, b: Option<&V>, s: Pair, p: Pair| conv2d(x, w, b, s, p).unwrap_err();
         // Channels.
-        let w3 = V::new(ArrayD::zeros(IxDyn(&[3, 1, 3, 3])));
+        let w3 = V::from_array(ArrayD::zeros(IxDyn(&[3, 1, 3, 3])));
         assert_eq!(
             conv(&x, &w3, None, (1, 1), (0, 0)),
             Error::ShapeMismatch {
@@ -1516,7 +1557,7 @@ mod tests {
             }
         );
         // Not 4-D.
-        let flat = V::new(ArrayD::zeros(IxDyn(&[2, 4, 4])));
+        let flat = V::from_array(ArrayD::zeros(IxDyn(&[2, 4, 4])));
         assert_eq!(
             conv(&flat, &w, None, (1, 1), (0, 0)),
             Error::WrongRank {
@@ -1534,7 +1575,7 @@ mod tests {
             }
         );
         // The kernel larger than the padded input; stride 0.
-        let big = V::new(ArrayD::zeros(IxDyn(&[3, 2, 7, 3])));
+        let big = V::from_array(ArrayD::zeros(IxDyn(&[3, 2, 7, 3])));
         let err = conv(&x, &big, None, (1, 1), (1, 1));
         assert!(
             invalid(&err, "conv2d", &["larger", "[1, 2, 4, 4]", "[3, 2, 7, 3]"]),
@@ -1547,7 +1588,7 @@ mod tests {
         let err = conv(&x, &w, None, (0, 1), (0, 0));
         assert!(invalid(&err, "conv2d", &["stride", "(0, 1)"]), "{err}");
         // A bias of the wrong length.
-        let b = V::new(ArrayD::zeros(IxDyn(&[2])));
+        let b = V::from_array(ArrayD::zeros(IxDyn(&[2])));
         assert_eq!(
             conv(&x, &w, Some(&b), (1, 1), (0, 0)),
             Error::ShapeMismatch {
@@ -1563,11 +1604,11 @@ mod tests {
         assert!(matches!(err, Error::TooLarge { op: "conv2d", .. }), "{err}");
         // Sizes from a user that make planes too large to hold, where the
         // empty batch makes the whole arrays fit: errors, not overflows.
-        let empty = V::new(ArrayD::zeros(IxDyn(&[0, 1, 4, 4])));
-        let w1 = V::new(ArrayD::zeros(IxDyn(&[2, 1, 1, 1])));
+        let empty = V::from_array(ArrayD::zeros(IxDyn(&[0, 1, 4, 4])));
+        let w1 = V::from_array(ArrayD::zeros(IxDyn(&[2, 1, 1, 1])));
         let err = conv(&empty, &w1, None, (1, 1), (1 << 40, 1 << 40));
         assert!(matches!(err, Error::TooLarge { op: "conv2d", .. }), "{err}");
-        let none = V::new(ArrayD::zeros(IxDyn(&[0, 1])));
+        let none = V::from_array(ArrayD::zeros(IxDyn(&[0, 1])));
         let err = col2im(&none, &[0, 1, 1 << 40, 1 << 40], (1, 1), (1, 1), (0, 0)).unwrap_err();
         assert!(matches!(err, Error::TooLarge { op: "col2im", .. }), "{err}");
         assert!(invalid(
@@ -1582,7 +1623,7 @@ mod tests {
         ));
 
         // The transposed convolution.
-        let y = V::new(ArrayD::zeros(IxDyn(&[1, 3, 2, 2])));
+        let y = V::from_array(ArrayD::zeros(IxDyn(&[1, 3, 2, 2])));
         assert_eq!(
             conv_transpose2d(&x, &w, None, (1, 1), (0, 0)).unwrap_err(),
             Error::ShapeMismatch {
@@ -1611,7 +1652,7 @@ mod tests {
         );
         let err = conv_transpose2d(&y, &w, None, (0, 1), (0, 0)).unwrap_err();
         assert!(invalid(&err, "conv_transpose2d", &["stride"]), "{err}");
-        let b = V::new(ArrayD::zeros(IxDyn(&[3])));
+        let b = V::from_array(ArrayD::zeros(IxDyn(&[3])));
         assert_eq!(
             conv_transpose2d(&y, &w, Some(&b), (1, 1), (0, 0)).unwrap_err(),
             Error::ShapeMismatch {
@@ -1637,7 +1678,7 @@ mod tests {
         assert!(invalid(&err, "conv_transpose2d", &["(3, 2)"]), "{err}");
 
         // The weight gradient: gy that is not the output's shape.
-        let gy = V::new(ArrayD::zeros(IxDyn(&[1, 3, 3, 2])));
+        let gy = V::from_array(ArrayD::zeros(IxDyn(&[1, 3, 3, 2])));
         assert_eq!(
             conv2d_grad_w(&x, &gy, (3, 3), (1, 1), (0, 0)).unwrap_err(),
             Error::ShapeMismatch {
@@ -1666,7 +1707,7 @@ mod tests {
                 shape: vec![2, 4, 4]
             }
         );
-        let col = V::new(ArrayD::zeros(IxDyn(&[4, 18])));
+        let col = V::from_array(ArrayD::zeros(IxDyn(&[4, 18])));
         assert_eq!(
             col2im(&col, &[1, 2, 4, 4], (3, 3), (1, 1), (0, 0))
                 .unwrap()

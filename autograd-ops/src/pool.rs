@@ -650,9 +650,9 @@ mod tests {
         let x = positive(&[2, 3, 7, 6], 1).mapv(|v| v - 1.2);
         for case in CASES {
             let (kernel, stride, pad) = case;
-            let y = max_pool2d(&V::new(x.clone()), kernel, stride, pad).unwrap();
+            let y = max_pool2d(&V::from_array(x.clone()), kernel, stride, pad).unwrap();
             assert_eq!(y.data(), naive_pool(&x, case, f64::NEG_INFINITY, max));
-            let y = avg_pool2d(&V::new(x.clone()), kernel, stride, pad).unwrap();
+            let y = avg_pool2d(&V::from_array(x.clone()), kernel, stride, pad).unwrap();
             for (a, b) in y.data().iter().zip(&naive_pool(&x, case, 0.0, mean)) {
                 assert!((a - b).abs() < 1e-15, "{a} vs {b}");
             }
@@ -661,7 +661,7 @@ mod tests {
 
     #[test]
     fn max_pool_ties_go_to_the_first_in_row_major_order() {
-        let x = V::new(ArrayD::ones(IxDyn(&[1, 1, 4, 4])));
+        let x = V::from_array(ArrayD::ones(IxDyn(&[1, 1, 4, 4])));
         sum(&max_pool2d(&x, (2, 2), (2, 2), (0, 0)).unwrap())
             .unwrap()
             .backward()
@@ -680,7 +680,7 @@ mod tests {
                 .into_dyn()
         );
         // Overlapping windows with padding: the first maximum inside each.
-        let x = V::new(array![[[[1.0, 2.0, 2.0], [2.0, 0.0, 2.0]]]]);
+        let x = V::from_array(array![[[[1.0, 2.0, 2.0], [2.0, 0.0, 2.0]]]]);
         sum(&max_pool2d(&x, (2, 2), (1, 1), (1, 1)).unwrap())
             .unwrap()
             .backward()
@@ -698,7 +698,7 @@ mod tests {
 
     #[test]
     fn a_nan_in_a_window_is_its_maximum() {
-        let x = V::new(array![[[[1.0, f64::NAN], [3.0, 2.0]]]]);
+        let x = V::from_array(array![[[[1.0, f64::NAN], [3.0, 2.0]]]]);
         let y = max_pool2d(&x, (2, 2), (2, 2), (0, 0)).unwrap();
         assert!(y.item().unwrap().is_nan());
         y.backward().unwrap();
@@ -707,7 +707,7 @@ mod tests {
 
     #[test]
     fn avg_pool_counts_the_padded_zeros() {
-        let x = V::new(ArrayD::ones(IxDyn(&[1, 1, 3, 3])));
+        let x = V::from_array(ArrayD::ones(IxDyn(&[1, 1, 3, 3])));
         let y = avg_pool2d(&x, (3, 3), (1, 1), (1, 1)).unwrap();
         assert_eq!(y.data()[[0, 0, 0, 0]], 4.0 / 9.0);
         assert_eq!(y.data()[[0, 0, 1, 1]], 1.0);
@@ -720,20 +720,20 @@ mod tests {
     fn each_backward_is_its_forwards_adjoint() {
         let x = positive(&[2, 3, 7, 6], 2);
         for (kernel, stride, pad) in CASES {
-            let ay = avg_pool2d(&V::new(x.clone()), kernel, stride, pad).unwrap();
+            let ay = avg_pool2d(&V::from_array(x.clone()), kernel, stride, pad).unwrap();
             let y = positive(&ay.shape(), 3);
-            let back =
-                avg_pool2d_backward(&V::new(y.clone()), (7, 6), kernel, stride, pad).unwrap();
+            let back = avg_pool2d_backward(&V::from_array(y.clone()), (7, 6), kernel, stride, pad)
+                .unwrap();
             let (lhs, rhs) = (
                 (ay.data().to_owned() * &y).sum(),
                 (back.data().to_owned() * &x).sum(),
             );
             assert!((lhs - rhs).abs() < 1e-12 * lhs.abs(), "{lhs} vs {rhs}");
         }
-        let indices = V::constant(array![[[[0.0, 5.0, 5.0], [3.0, 2.0, 0.0]]]]);
+        let indices = V::constant_from_array(array![[[[0.0, 5.0, 5.0], [3.0, 2.0, 0.0]]]]);
         let (x, y) = (positive(&[1, 1, 2, 3], 4), positive(&[1, 1, 2, 3], 5));
-        let gathered = gather2d(&V::new(x.clone()), &indices).unwrap();
-        let scattered = scatter_add2d(&V::new(y.clone()), &indices, (2, 3)).unwrap();
+        let gathered = gather2d(&V::from_array(x.clone()), &indices).unwrap();
+        let scattered = scatter_add2d(&V::from_array(y.clone()), &indices, (2, 3)).unwrap();
         let (lhs, rhs) = (
             (gathered.data().to_owned() * &y).sum(),
             (scattered.data().to_owned() * &x).sum(),
@@ -749,7 +749,7 @@ mod tests {
     /// tensor), one buffer more than average pooling, which keeps nothing.
     #[test]
     fn max_pool_saves_its_indices() {
-        let x = V::new(positive(&[2, 4, 32, 32], 6));
+        let x = V::from_array(positive(&[2, 4, 32, 32], 6));
         let max = max_pool2d(&x, (2, 2), (2, 2), (0, 0))
             .unwrap()
             .graph_footprint();
@@ -774,7 +774,7 @@ mod tests {
                 |v| square(&avg_pool2d(&v[0], kernel, stride, pad)?),
                 std::slice::from_ref(&x),
             );
-            let pooled = avg_pool2d(&V::new(x.clone()), kernel, stride, pad)
+            let pooled = avg_pool2d(&V::from_array(x.clone()), kernel, stride, pad)
                 .unwrap()
                 .shape();
             check_both_orders(
@@ -782,7 +782,7 @@ mod tests {
                 &[positive(&pooled, 8)],
             );
         }
-        let indices = V::constant(array![[[[0.0, 5.0, 5.0], [3.0, 2.0, 0.0]]]]);
+        let indices = V::constant_from_array(array![[[[0.0, 5.0, 5.0], [3.0, 2.0, 0.0]]]]);
         check_both_orders(
             |v| square(&gather2d(&v[0], &indices)?),
             &[positive(&[1, 1, 2, 3], 9)],
@@ -795,7 +795,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_naming_the_op_and_the_sizes() {
-        let x = V::new(ArrayD::zeros(IxDyn(&[1, 2, 4, 4])));
+        let x = V::from_array(ArrayD::zeros(IxDyn(&[1, 2, 4, 4])));
         let invalid = |err: Error, op: &str, words: &[&str]| match &err {
             Error::InvalidArgument { op: o, message } => assert!(
                 *o == op && words.iter().all(|w| message.contains(w)),
@@ -830,13 +830,13 @@ mod tests {
                 op,
                 &["kernel"],
             );
-            let empty = V::new(ArrayD::zeros(IxDyn(&[1, 2, 0, 4])));
+            let empty = V::from_array(ArrayD::zeros(IxDyn(&[1, 2, 0, 4])));
             invalid(
                 pool(&empty, (2, 2), (1, 1), (1, 1)).unwrap_err(),
                 op,
                 &["empty", "[1, 2, 0, 4]"],
             );
-            let flat = V::new(ArrayD::zeros(IxDyn(&[4, 4])));
+            let flat = V::from_array(ArrayD::zeros(IxDyn(&[4, 4])));
             assert_eq!(
                 pool(&flat, (2, 2), (1, 1), (0, 0)).unwrap_err(),
                 Error::WrongRank {
@@ -848,7 +848,7 @@ mod tests {
         }
         assert!(x.try_max_pool2d((2, 2), (2, 2), (0, 0)).is_ok());
         assert!(x.try_avg_pool2d((9, 2), (2, 2), (0, 0)).is_err());
-        let none = V::new(ArrayD::zeros(IxDyn(&[0, 1, 1, 1])));
+        let none = V::from_array(ArrayD::zeros(IxDyn(&[0, 1, 1, 1])));
         let err = avg_pool2d_backward(&none, (1 << 40, 1 << 40), (1, 1), (1, 1), (0, 0));
         assert!(matches!(
             err,
@@ -857,7 +857,7 @@ mod tests {
                 ..
             })
         ));
-        let gy = V::new(ArrayD::zeros(IxDyn(&[1, 2, 3, 3])));
+        let gy = V::from_array(ArrayD::zeros(IxDyn(&[1, 2, 3, 3])));
         assert_eq!(
             avg_pool2d_backward(&gy, (4, 4), (2, 2), (2, 2), (0, 0)).unwrap_err(),
             Error::InvalidTarget {
@@ -866,9 +866,9 @@ mod tests {
                 to: vec![1, 2, 4, 4]
             }
         );
-        let v = V::new(ArrayD::zeros(IxDyn(&[1, 1, 2, 2])));
+        let v = V::from_array(ArrayD::zeros(IxDyn(&[1, 1, 2, 2])));
         for bad in [4.0, -1.0, 0.5, f64::NAN] {
-            let indices = V::constant(array![[[[0.0, 1.0], [2.0, bad]]]]);
+            let indices = V::constant_from_array(array![[[[0.0, 1.0], [2.0, bad]]]]);
             invalid(
                 gather2d(&v, &indices).unwrap_err(),
                 "gather2d",
@@ -881,7 +881,7 @@ mod tests {
             );
         }
         // A plane too large to hold, for an empty batch: an error.
-        let none = V::constant(ArrayD::zeros(IxDyn(&[0, 1, 1, 1])));
+        let none = V::constant_from_array(ArrayD::zeros(IxDyn(&[0, 1, 1, 1])));
         let err = scatter_add2d(&none, &none, (1 << 40, 1 << 40)).unwrap_err();
         assert!(
             matches!(
@@ -893,7 +893,7 @@ mod tests {
             ),
             "{err}"
         );
-        let indices = V::constant(ArrayD::zeros(IxDyn(&[1, 1, 2, 1])));
+        let indices = V::constant_from_array(ArrayD::zeros(IxDyn(&[1, 1, 2, 1])));
         assert_eq!(
             scatter_add2d(&v, &indices, (2, 2)).unwrap_err(),
             Error::ShapeMismatch {
@@ -902,7 +902,7 @@ mod tests {
                 rhs: vec![1, 1, 2, 1]
             }
         );
-        let indices = V::constant(ArrayD::zeros(IxDyn(&[2, 1, 2, 2])));
+        let indices = V::constant_from_array(ArrayD::zeros(IxDyn(&[2, 1, 2, 2])));
         assert_eq!(
             gather2d(&v, &indices).unwrap_err(),
             Error::ShapeMismatch {
