@@ -20,6 +20,10 @@
 //!   on one thread under `RcWeak`, `ArcWeak` and `Region`, beside its floor (the same
 //!   arithmetic in plain ndarray, every buffer preallocated).
 //! * `deep_chain` (W3): a 10⁶-op chain built, backward'd and dropped.
+//! * `wide_graph`: graphs that are not chains, where backward's schedule
+//!   and gradient buffer work: one node read by 1,000 others (`fan_out`)
+//!   and a binary tree of additions over 2¹⁶ leaves (`binary_tree`), each
+//!   beside the same arithmetic on `f64`s.
 //! * `scaling` (W5): seed-loop throughput on one thread and on all.
 //!
 //! Every strategy that frees its graphs (on drop or on collection) runs
@@ -31,8 +35,9 @@ use std::time::{Duration, Instant};
 
 use autograd_bench::{
     SeedRng, add_chain, add_chain_array_tape, add_chain_f64_tape, add_square_chain,
-    add_square_chain_raw, data_matmul_raw, data_matmul_step, deep_chain, deep_chain_raw, raw_fused,
-    raw_naive, seed_step, shared_leaf_step,
+    add_square_chain_raw, binary_tree, binary_tree_f64, data_matmul_raw, data_matmul_step,
+    deep_chain, deep_chain_raw, fan_out, fan_out_f64, raw_fused, raw_naive, seed_step,
+    shared_leaf_step,
 };
 use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, StrategyKind, with_strategy};
@@ -135,6 +140,40 @@ fn w2_add_chain(c: &mut Criterion) {
         with_strategy!(kind, S => group.bench_function(S::KIND.name(), |b| {
             b.iter(|| add_square_chain::<S>(black_box(K)))
         }));
+    }
+    group.finish();
+}
+
+fn wide_graph(c: &mut Criterion) {
+    const READERS: usize = 1000;
+    const LEAVES: usize = 1 << 16;
+    let mut group = c.benchmark_group("wide_graph");
+    group.throughput(Throughput::Elements(READERS as u64));
+    group.bench_function("fan_out/f64", |b| {
+        b.iter(|| fan_out_f64(black_box(0.5), READERS))
+    });
+    fn fan<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>) {
+        let x = Variable::<S>::from_scalar(0.5);
+        group.bench_function(format!("fan_out/{}", S::KIND.name()), |b| {
+            b.iter(|| fan_out(&x, black_box(READERS)))
+        });
+    }
+    for kind in freeing_strategies() {
+        with_strategy!(kind, S => fan::<S>(&mut group));
+    }
+    group.throughput(Throughput::Elements(LEAVES as u64));
+    let values: Vec<f64> = (0..LEAVES).map(|i| i as f64 / LEAVES as f64).collect();
+    group.bench_function("binary_tree/f64", |b| {
+        b.iter(|| binary_tree_f64(black_box(&values)))
+    });
+    fn tree<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>, values: &[f64]) {
+        let leaves: Vec<Variable<S>> = values.iter().map(|&v| Variable::from_scalar(v)).collect();
+        group.bench_function(format!("binary_tree/{}", S::KIND.name()), |b| {
+            b.iter(|| binary_tree(black_box(&leaves)))
+        });
+    }
+    for kind in freeing_strategies() {
+        with_strategy!(kind, S => tree::<S>(&mut group, &values));
     }
     group.finish();
 }
@@ -283,6 +322,7 @@ criterion_group!(
     data_matmul,
     train_step,
     checkpoint,
+    wide_graph,
     w3_deep_chain,
     w5_scaling
 );

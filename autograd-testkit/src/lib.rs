@@ -31,6 +31,7 @@ mod workloads;
 pub use rng::SeedRng;
 pub use workloads::{
     add_chain, add_chain_array_tape, add_chain_f64_tape, add_square_chain, add_square_chain_raw,
-    data_matmul_raw, data_matmul_step, deep_chain, deep_chain_raw, raw_fused, raw_naive,
-    second_cycle_step, seed_forward, seed_graph, seed_loop, seed_step, shared_leaf_step,
+    binary_tree, binary_tree_f64, data_matmul_raw, data_matmul_step, deep_chain, deep_chain_raw,
+    fan_out, fan_out_f64, raw_fused, raw_naive, second_cycle_step, seed_forward, seed_graph,
+    seed_loop, seed_step, shared_leaf_step,
 };

@@ -2,7 +2,9 @@
 //! tests: the seed's experiment, per-op bookkeeping, a deep chain, and the
 //! same arithmetic in plain ndarray as the floor to measure against.
 
-use autograd_ops::{BackwardOptions, Result, Strategy, Variable, add, matmul, square, sum, tanh};
+use autograd_ops::{
+    BackwardOptions, Result, Strategy, Tensor, Variable, add, matmul, mul, sin, square, sum, tanh,
+};
 use ndarray::{Array0, Array1, Array2, ArrayD, Zip, arr0};
 
 /// The seed's section 17.5 with backward: `y = square(square(square(x)))`,
@@ -326,6 +328,21 @@ mod tests {
     }
 
     #[test]
+    fn the_wide_graphs_compute_their_floors_gradients() {
+        use autograd_ops::Region;
+        let x = Variable::<RcWeak>::from_scalar(0.5);
+        assert!(close(fan_out(&x, 1000).unwrap(), fan_out_f64(0.5, 1000)));
+        let x = Variable::<Region>::from_scalar(0.5);
+        assert!(close(fan_out(&x, 7).unwrap(), fan_out_f64(0.5, 7)));
+        let values: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        let leaves: Vec<Variable<RcWeak>> =
+            values.iter().map(|&v| Variable::from_scalar(v)).collect();
+        assert_eq!(binary_tree(&leaves).unwrap(), 1000.0);
+        assert_eq!(binary_tree_f64(&values), 1000.0);
+        assert!(leaves.iter().all(|leaf| leaf.grad().is_none()), "cleared");
+    }
+
+    #[test]
     fn seed_loop_gradient_is_8x7() {
         let x = SeedRng::new(3).randn(1000);
         for retain in [false, true] {
@@ -418,4 +435,91 @@ mod tests {
         assert_eq!(deep_chain::<RcWeak>(1000).unwrap(), (1001.0, 1001.0));
         assert_eq!(deep_chain_raw(1000), (1001.0, 1001.0));
     }
+}
+
+/// A wide graph: one intermediate `h = sin(x)` read by `n` ops (`hᵢ = h ·
+/// cᵢ`, each with a constant of its own), whose outputs are summed by a
+/// balanced tree of additions, backward from the sum, the graph dropped;
+/// returns `x`'s gradient (read and cleared). A walk that wins on chains
+/// meets `n` readers of one node here, and gradients meeting at it.
+///
+/// # Errors
+/// None for these shapes; `Result` as every workload.
+pub fn fan_out<S: Strategy>(x: &Variable<S>, n: usize) -> Result<f64> {
+    let h = sin(x)?;
+    let readers = (0..n)
+        .map(|i| {
+            mul(
+                &h,
+                &Variable::constant_from_tensor(Tensor::scalar(1.0 + i as f64 / n as f64)),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let y = tree_sum(readers)?;
+    drop(h);
+    y.backward()?;
+    drop(y);
+    let grad = x.grad().map_or(f64::NAN, |g| g.sum());
+    x.cleargrad();
+    Ok(grad)
+}
+
+/// [`fan_out`]'s floor: the same arithmetic on `f64`s (`Σ cᵢ · cos x`).
+pub fn fan_out_f64(x: f64, n: usize) -> f64 {
+    let h = x.sin();
+    let values: Vec<f64> = (0..n).map(|i| h * (1.0 + i as f64 / n as f64)).collect();
+    std::hint::black_box(&values);
+    let gh: f64 = (0..n).map(|i| 1.0 + i as f64 / n as f64).sum();
+    gh * x.cos()
+}
+
+/// A binary tree of additions over `leaves` leaves of one element each,
+/// backward from the root, the graph dropped; returns the sum of the
+/// leaves' gradients (each 1), read and cleared.
+///
+/// # Errors
+/// None; `Result` as every workload.
+pub fn binary_tree<S: Strategy>(leaves: &[Variable<S>]) -> Result<f64> {
+    let y = tree_sum(leaves.to_vec())?;
+    y.backward()?;
+    drop(y);
+    let mut grads = 0.0;
+    for leaf in leaves {
+        grads += leaf.grad().map_or(f64::NAN, |g| g.sum());
+        leaf.cleargrad();
+    }
+    Ok(grads)
+}
+
+/// [`binary_tree`]'s floor: the tree's additions forward and the gradient
+/// handed down both branches of each, on `f64`s in arrays of one level each.
+pub fn binary_tree_f64(leaves: &[f64]) -> f64 {
+    let mut levels = vec![leaves.to_vec()];
+    while levels.last().is_some_and(|level| level.len() > 1) {
+        let level = levels.last().expect("a level");
+        let next = level.chunks(2).map(|pair| pair.iter().sum()).collect();
+        levels.push(next);
+    }
+    std::hint::black_box(&levels);
+    let mut grads = vec![1.0];
+    for level in levels.iter().rev().skip(1) {
+        grads = (0..level.len()).map(|i| grads[i / 2]).collect();
+    }
+    grads.iter().sum()
+}
+
+/// The sum of `values` by a balanced tree of additions (pairs, then pairs
+/// of sums, ...): a graph as wide as its input.
+fn tree_sum<S: Strategy>(mut values: Vec<Variable<S>>) -> Result<Variable<S>> {
+    while values.len() > 1 {
+        values = values
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => add(a, b),
+                [a] => Ok(a.clone()),
+                _ => unreachable!("chunks of two"),
+            })
+            .collect::<Result<_>>()?;
+    }
+    Ok(values.pop().expect("at least one value"))
 }
