@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use autograd_mem::Strategy;
 
 use crate::traversal::{Read, Step, walk};
-use crate::{FunctionNode, Variable};
+use crate::{FunctionNode, Tensor, Variable};
 
 /// What [`Variable::to_dot_with`] draws.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,16 +78,26 @@ impl<S: Strategy> Variable<S> {
                 function,
                 read,
                 owned,
-                ..
+                constant,
+                value,
             } => {
                 let target = match read {
                     Read::Live(number) => format!("v{number}"),
                     Read::Gone { number, first } => {
                         if first {
-                            let _ = writeln!(
-                                out,
-                                "g{number} [label=\"(a leaf that is gone)\", shape=ellipse, style=dotted]"
-                            );
+                            let _ = match (constant, value) {
+                                // A constant an op made for itself (the 1
+                                // in 1 - y²), gone once the op read it.
+                                (true, Some(value)) => writeln!(
+                                    out,
+                                    "g{number} [label=\"{}\", shape=plaintext]",
+                                    constant_label(&value)
+                                ),
+                                _ => writeln!(
+                                    out,
+                                    "g{number} [label=\"(a leaf that is gone)\", shape=ellipse, style=dotted]"
+                                ),
+                            };
                         }
                         format!("g{number}")
                     }
@@ -112,9 +122,14 @@ fn write_variable<S: Strategy>(out: &mut String, id: usize, variable: &Variable<
         [n] => format!("({n},)"),
         dims => format!("{dims:?}").replace('[', "(").replace(']', ")"),
     };
+    let constant = if variable.requires_grad() {
+        ""
+    } else {
+        " constant"
+    };
     let label = match variable.name() {
-        Some(name) => format!("{}: {shape} float64", escape(&name)),
-        None => format!("{shape} float64"),
+        Some(name) => format!("{}: {shape} float64{constant}", escape(&name)),
+        None => format!("{shape} float64{constant}"),
     };
     let _ = writeln!(
         out,
@@ -136,6 +151,14 @@ fn write_function<S: Strategy>(out: &mut String, id: usize, function: &FunctionN
         "f{id} [label=\"{}{released}\", shape=box, color=lightblue, style=filled]",
         escape(function.name())
     );
+}
+
+/// A constant's label: its value if it has one element, else its shape.
+fn constant_label(value: &Tensor) -> String {
+    match value.item() {
+        Some(v) => format!("{v}"),
+        None => format!("constant {:?}", value.shape()),
+    }
 }
 
 /// Escapes a label for a DOT double-quoted string.
@@ -169,5 +192,19 @@ mod tests {
             add(&a, &b).unwrap()
         };
         assert_eq!(z.to_dot().matches("(a leaf that is gone)").count(), 2);
+    }
+
+    #[test]
+    fn a_constant_an_op_made_is_drawn_as_its_value() {
+        // Issue 34: the 1 in 1 − y² was drawn as a leaf that is gone.
+        let x = Variable::<RcWeak>::from_scalar(0.5);
+        let y = crate::arith::sub(
+            &Variable::constant_from_tensor(crate::Tensor::scalar(1.0)),
+            &x,
+        )
+        .unwrap();
+        let dot = y.to_dot();
+        assert!(dot.contains("[label=\"1\", shape=plaintext]"), "{dot}");
+        assert!(!dot.contains("(a leaf that is gone)"), "{dot}");
     }
 }

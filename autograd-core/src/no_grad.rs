@@ -100,7 +100,27 @@ pub struct NoGradGuard {
     _not_send: PhantomData<*const ()>,
 }
 
-/// Enters a scope without graph building; see [`NoGradGuard`].
+/// Enters a scope without graph building, for as long as the returned guard
+/// lives; see [`NoGradGuard`].
+///
+/// Bind the guard to a name: `let _guard = no_grad();`. Written `let _ =
+/// no_grad();` it is dropped at once and the scope ends before the next
+/// line, so ops record graphs as before (Rust drops a value bound to `_`
+/// at once; `_guard` lives to the end of the block). [`with_no_grad`] takes
+/// the scope as a closure and cannot be misused so:
+///
+/// ```
+/// use autograd_core::{is_grad_enabled, no_grad, with_no_grad, Variable};
+///
+/// let _ = no_grad(); // dropped at once: no scope
+/// assert!(is_grad_enabled());
+/// let y = with_no_grad(|| {
+///     assert!(!is_grad_enabled());
+///     &Variable::scalar(2.0) * &Variable::scalar(3.0)
+/// });
+/// assert!(y.is_leaf() && is_grad_enabled());
+/// ```
+#[must_use = "the scope ends when the guard is dropped: bind it to a name, or use with_no_grad"]
 pub fn no_grad() -> NoGradGuard {
     NoGradGuard {
         scope: enter(false),
@@ -108,7 +128,9 @@ pub fn no_grad() -> NoGradGuard {
     }
 }
 
-/// Runs `f` without graph building and returns its result.
+/// Runs `f` without graph building and returns its result: the closure form
+/// of [`no_grad`], whose scope is exactly `f`'s body (also when `f` returns
+/// early or panics).
 pub fn with_no_grad<R>(f: impl FnOnce() -> R) -> R {
     let _guard = no_grad();
     f()

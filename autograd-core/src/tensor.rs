@@ -542,9 +542,21 @@ impl PartialEq for Tensor {
     }
 }
 
+/// The values and the shape, as `Tensor([1.0, 2.0], shape=[2])`: never the
+/// array's strides and layout, which a tensor always has standard.
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.view(), f)
+        write!(f, "Tensor(")?;
+        fmt::Display::fmt(self, f)?;
+        write!(f, ", shape={:?})", self.shape())
+    }
+}
+
+/// The values, as ndarray displays an array (nested brackets; a large one
+/// elided in the middle), with the formatter's precision if one is given.
+impl fmt::Display for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.view(), f)
     }
 }
 

@@ -7,7 +7,8 @@ use std::collections::{HashMap, VecDeque};
 
 use autograd_mem::Strategy;
 
-use crate::{FunctionNode, Variable};
+use crate::function_node::Input;
+use crate::{FunctionNode, Tensor, Variable};
 
 /// What a walk meets, in breadth-first order. Variables and functions are
 /// numbered in the order they are first met; the root is variable 0.
@@ -26,11 +27,15 @@ pub(crate) enum Step<'a, S: Strategy> {
         first: bool,
     },
     /// Function `function` reads a variable or a leaf that is gone.
-    /// `owned`: whether the function owns it.
+    /// `owned`: whether the function owns it; `constant`: whether it is an
+    /// input that needs no gradient (a constant, as the function recorded
+    /// it); `value`: the value the function keeps of a leaf it reads.
     Input {
         function: usize,
         read: Read,
         owned: bool,
+        constant: bool,
+        value: Option<Tensor>,
     },
 }
 
@@ -75,12 +80,22 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
         // Read under the cell, visited outside it (a visit reads the
         // function again).
         let inputs: Vec<_> = S::get(&node.inner).linked(|f| {
-            f.inputs()
-                .iter()
-                .map(|input| (input.is_owned(), input.variable(), input.id()))
+            let needs = f.recorded_needs();
+            (f.inputs().iter().enumerate())
+                .map(|(i, input)| {
+                    let value = matches!(input, Input::Leaf(..)).then(|| input.value());
+                    let constant = !needs.get(i);
+                    (
+                        input.is_owned(),
+                        input.variable(),
+                        input.id(),
+                        constant,
+                        value,
+                    )
+                })
                 .collect()
         });
-        for (owned, x, id) in inputs {
+        for (owned, x, id, constant, value) in inputs {
             let Some(x) = x else {
                 // A gone leaf's node is freed, but the function's link to it
                 // still names it (a weak pointer keeps its address).
@@ -93,6 +108,8 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
                         first: number == next,
                     },
                     owned,
+                    constant,
+                    value,
                 });
                 continue;
             };
@@ -109,6 +126,8 @@ pub(crate) fn walk<S: Strategy>(root: &Variable<S>, mut visit: impl FnMut(Step<'
                 function,
                 read: Read::Live(number),
                 owned,
+                constant,
+                value,
             });
         }
     }

@@ -369,6 +369,25 @@ impl<S: Strategy> Variable<S> {
         self.read(|s| s.value.item())
     }
 
+    /// The stored gradient of a one-element variable (`None` without a
+    /// gradient, or for any other size): `x.grad_item()` for
+    /// `x.grad().unwrap()[[]]`.
+    ///
+    /// ```
+    /// use autograd_core::Variable;
+    /// let x = Variable::scalar(3.0);
+    /// (&x * &x).backward()?;
+    /// assert_eq!(x.grad_item(), Some(6.0));
+    /// # Ok::<(), autograd_core::Error>(())
+    /// ```
+    pub fn grad_item(&self) -> Option<f64> {
+        let grad = self.read(|s| s.extras.as_ref()?.grad.as_ref().map(Grad::snapshot))?;
+        match grad {
+            Grad::Values(tensor) => tensor.item(),
+            Grad::Variable(variable) => variable.item(),
+        }
+    }
+
     /// Replaces a leaf's value with one of the same shape (what an optimizer
     /// step does to a parameter).
     ///
@@ -796,6 +815,7 @@ impl<S: Strategy, D: Dimension> From<Array<f64, D>> for Variable<S> {
 
 /// Shows this node only: never walks the graph (a derived `Debug` would
 /// recurse through creators, and loop forever on a `StrongOnly` cycle).
+/// The value and gradient print as [`Tensor`]'s do: values and shape.
 impl<S: Strategy> fmt::Debug for Variable<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (name, value, grad, creator) = self.read(|s| {
@@ -816,5 +836,46 @@ impl<S: Strategy> fmt::Debug for Variable<S> {
             .field("generation", &self.generation().0)
             .field("strategy", &S::KIND.name())
             .finish()
+    }
+}
+
+/// As PyTorch prints a tensor: the values, then `grad_fn=<op>` for an op's
+/// output, `leaf` for a leaf that needs a gradient, `constant` for one that
+/// does not, and the name if it has one:
+/// `variable([2.0, 4.0], grad_fn=<mul>)`. A precision applies to the values
+/// (`{:.3}`).
+///
+/// ```
+/// use autograd_core::Variable;
+/// use ndarray::array;
+///
+/// let x = Variable::new(array![1.0, 2.0]).with_name("x");
+/// assert_eq!(x.to_string(), "variable([1, 2], leaf, name=x)");
+/// let y = &x * &x;
+/// assert_eq!(format!("{y:.1}"), "variable([1.0, 4.0], grad_fn=<mul>)");
+/// assert_eq!(Variable::constant(array![0.5]).to_string(), "variable([0.5], constant)");
+/// ```
+impl<S: Strategy> fmt::Display for Variable<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (value, name, constant, creator) = self.read(|s| {
+            let extras = s.extras.as_deref();
+            (
+                s.value.clone(),
+                extras.and_then(|e| e.name.clone()),
+                extras.is_some_and(|e| e.constant),
+                s.creator.clone(),
+            )
+        });
+        write!(f, "variable(")?;
+        fmt::Display::fmt(&value, f)?;
+        match creator {
+            Some(creator) => write!(f, ", grad_fn=<{}>", S::get_link(&creator).op().name())?,
+            None if constant => write!(f, ", constant")?,
+            None => write!(f, ", leaf")?,
+        }
+        if let Some(name) = name {
+            write!(f, ", name={name}")?;
+        }
+        write!(f, ")")
     }
 }

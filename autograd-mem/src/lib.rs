@@ -21,7 +21,7 @@
 //! not an extension interface. [`Freeing`] names the ways a graph is freed;
 //! [`StrategyKind`] lists the strategies (the list is written once, in this
 //! crate's `strategy_list!`, and every other list of them, [`with_strategy!`]
-//! and [`test_each_strategy!`] among them, is generated from it).
+//! and the test matrix `test_each_strategy!` among them, is generated from it).
 //!
 //! [`live`] counts the variable and function nodes alive under each strategy,
 //! cheaply enough to stay on in release builds, which is how the leak that
