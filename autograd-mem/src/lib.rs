@@ -15,9 +15,10 @@
 //! | [`StrongOnly<F>`] | `F`'s | `F`'s | strong | never freed: every graph leaks |
 //! | [`Region`] | one `Rc` block per region; links `rc::Weak` + an index | [`LocalCells`] | weak | freed with its region, all its nodes at once |
 //!
-//! A strategy names one answer to each of three questions: its pointers
+//! A strategy names one answer to each of four questions: its pointers
 //! ([`Strategy`] itself; the reference-counting ones from a [`Family`] and a
-//! [`BackRef`]), its [`Cells`] and its [`Collector`]. The traits are sealed:
+//! [`BackRef`]), its [`Cells`], its [`Collector`] and its [`Placement`]
+//! (where an op's new nodes go: [`Apart`] or [`Regions`]). The traits are sealed:
 //! not an extension interface. [`Freeing`] names the ways a graph is freed;
 //! [`StrategyKind`] lists the strategies (the list is written once, in this
 //! crate's `strategy_list!`, and every other list of them, [`with_strategy!`]
@@ -434,6 +435,23 @@ mod tests {
         assert!(
             architecture.contains(&format!("```text\n{file}```")),
             "ARCHITECTURE.md's recipe must quote autograd-mem/src/arc_weak.rs as it is"
+        );
+    }
+
+    #[test]
+    fn the_add_a_placement_recipe_quotes_apart_as_it_is() {
+        let architecture = include_str!("../../ARCHITECTURE.md");
+        let file = include_str!("strategy.rs");
+        let start = file
+            .find("/// Every node its own allocation")
+            .expect("Apart's docs");
+        let end = file[start..]
+            .find("/// How graph nodes own each other")
+            .expect("Strategy's docs after Apart");
+        let apart = file[start..start + end].trim_end();
+        assert!(
+            architecture.contains(&format!("```text\n{apart}\n```")),
+            "ARCHITECTURE.md's placement recipe must quote Apart as strategy.rs has it"
         );
     }
 
