@@ -147,6 +147,7 @@ impl<S: Strategy> Variable<S> {
             },
             release: !options.retain_graph,
             between: false,
+            refuse_outside: false,
         };
         if options.create_graph {
             let _recording = RecordingGuard::new();
@@ -213,6 +214,7 @@ pub fn gradients<S: Strategy>(
         capture: Capture::Targets(targets),
         release: !options.retain_graph,
         between: true,
+        refuse_outside: false,
     };
     let zeros = |x: &Variable<S>| Variable::from_tensor(Tensor::zeros(&x.shape()));
     let found: HashMap<usize, Variable<S>, NodeIds> = if options.create_graph {
@@ -275,8 +277,9 @@ pub fn block_gradients<S: Strategy>(
     let targets: HashSet<usize, NodeIds> = inputs.iter().map(|x| x.id()).collect();
     let mode = Mode {
         capture: Capture::Targets(targets),
-        release: false,
-        between: false,
+        release: true,
+        between: true,
+        refuse_outside: true,
     };
     let done = Pass::<S, Values>::run(starts, mode)?;
     if let Some(shape) = done.outside {

@@ -56,6 +56,10 @@ pub(crate) struct Mode {
     /// pass, as `torch.autograd.grad`): `false` runs every function the
     /// roots reach.
     pub(crate) between: bool,
+    /// With `between`: when the roots reach a leaf that needs a gradient
+    /// and is not a target, run nothing and report it (`Done::outside`): a
+    /// checkpoint's inner pass, whose block reached outside its inputs.
+    pub(crate) refuse_outside: bool,
 }
 
 /// A gradient not yet passed on to an intermediate's creator.
@@ -71,6 +75,15 @@ struct Pending<S: Strategy, T> {
 /// gradient is complete and no pending function comes before it.
 struct Forced<S: Strategy, T> {
     function: S::Link<FunctionInner<S>>,
+    grad: T,
+    held: Option<Variable<S>>,
+}
+
+/// An intermediate input's gradient from one step, on its way to the
+/// buffer or straight to its creator.
+struct Handed<S: Strategy, T> {
+    id: usize,
+    creator: S::Link<FunctionInner<S>>,
     grad: T,
     held: Option<Variable<S>>,
 }
@@ -153,7 +166,17 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
     ) -> Result<Done<S, G::Grad>> {
         let roots: Vec<_> = roots.into_iter().collect();
         let between = match (&mode.capture, mode.between) {
-            (Capture::Targets(targets), true) => Some(between(roots.iter().map(|r| &r.0), targets)),
+            (Capture::Targets(targets), true) => {
+                let (between, outside) = between(roots.iter().map(|r| &r.0), targets);
+                if let (true, Some(shape)) = (mode.refuse_outside, outside) {
+                    return Ok(Done {
+                        leaves: Vec::new(),
+                        captured: Vec::new(),
+                        outside: Some(shape),
+                    });
+                }
+                Some(between)
+            }
             _ => None,
         };
         let mut pass = Pass::<S, G> {
@@ -404,6 +427,9 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             return Ok((forced, cut));
         }
         let gxs = G::backward(function, &needs, gys)?;
+        // The intermediates' gradients, one per variable (an op that reads
+        // one twice gives it two, summed here in input order).
+        let mut intermediates: SmallVec<[Handed<S, G::Grad>; 2]> = SmallVec::new();
         for (i, (input, gx)) in inputs.iter().zip(gxs).enumerate() {
             let Some(gx) = gx.filter(|_| needs.get(i)) else {
                 continue;
@@ -423,18 +449,40 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                         self.add_to_leaf(hold(), gx)?;
                         continue;
                     };
-                    let held = (self.mode.release || self.between.is_some()).then(hold);
-                    if forced.is_none() && self.comes_next(&creator) {
-                        forced = Some(Forced {
-                            function: creator,
-                            grad: gx,
-                            held,
-                        });
-                    } else {
-                        self.add_to_intermediate(id, creator, gx, held)?;
+                    match intermediates.iter_mut().find(|handed| handed.id == id) {
+                        Some(handed) => G::accumulate(&mut handed.grad, gx)?,
+                        None => {
+                            let held = (self.mode.release || self.between.is_some()).then(hold);
+                            intermediates.push(Handed {
+                                id,
+                                creator,
+                                grad: gx,
+                                held,
+                            });
+                        }
                     }
                 }
                 Input::Leaf(back, _) => self.add_to_leaf_input(back, gx)?,
+            }
+        }
+        // Only the newest creator can come next, and only once its
+        // siblings are pending: an older one may still be waiting for a
+        // gradient through a newer one (`y = a + f(a)` reaches `a` twice).
+        let newest =
+            (0..intermediates.len()).max_by_key(|&i| S::get_link(&intermediates[i].creator).order);
+        let newest = newest.map(|i| intermediates.swap_remove(i));
+        for handed in intermediates {
+            self.add_to_intermediate(handed.id, handed.creator, handed.grad, handed.held)?;
+        }
+        if let Some(handed) = newest {
+            if self.comes_next(&handed.creator) {
+                forced = Some(Forced {
+                    function: handed.creator,
+                    grad: handed.grad,
+                    held: handed.held,
+                });
+            } else {
+                self.add_to_intermediate(handed.id, handed.creator, handed.grad, handed.held)?;
             }
         }
         Ok((forced, cut))
@@ -525,11 +573,13 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
 /// reaches (not going behind a target) from which a target can be reached.
 /// A walk collects what the roots reach, and a sweep in creation order
 /// (a function's inputs' creators come before it) marks each function that
-/// reads a target or the output of a marked one; no recursion.
+/// reads a target or the output of a marked one; no recursion. Also the
+/// shape of a leaf the roots reach that needs a gradient and is not a
+/// target, if any.
 fn between<'a, S: Strategy>(
     roots: impl Iterator<Item = &'a Variable<S>>,
     targets: &HashSet<usize, NodeIds>,
-) -> HashSet<usize, NodeIds> {
+) -> (HashSet<usize, NodeIds>, Option<crate::Shape>) {
     struct Met {
         order: Order,
         id: usize,
@@ -540,6 +590,7 @@ fn between<'a, S: Strategy>(
         inputs: Vec<(usize, Option<usize>)>,
     }
     let mut met: Vec<Met> = Vec::new();
+    let mut outside = None;
     let mut seen = HashSet::<usize, NodeIds>::default();
     let mut queue: Vec<Variable<S>> = roots
         .filter(|root| !targets.contains(&root.id()))
@@ -554,14 +605,21 @@ fn between<'a, S: Strategy>(
         if !seen.insert(id) {
             continue;
         }
-        let inputs: Vec<Variable<S>> =
-            function.linked(|f| f.inputs().iter().filter_map(Input::variable).collect());
+        let inputs: Vec<(Variable<S>, bool)> = function.linked(|f| {
+            let needs = f.recorded_needs();
+            (f.inputs().iter().enumerate())
+                .filter_map(|(i, input)| Some((input.variable()?, needs.get(i))))
+                .collect()
+        });
         let order = function.order;
         let released = function.liveness() != Liveness::Live;
         drop(function);
         let mut read = Vec::with_capacity(inputs.len());
-        for input in inputs {
+        for (input, needs) in inputs {
             let creator = input.inner().creator();
+            if needs && creator.is_none() && !targets.contains(&input.id()) {
+                outside.get_or_insert_with(|| input.shape());
+            }
             read.push((input.id(), creator.map(|c| crate::addr(&*S::get_link(&c)))));
             if !targets.contains(&input.id()) {
                 queue.push(input);
@@ -586,7 +644,7 @@ fn between<'a, S: Strategy>(
             marked.insert(m.id);
         }
     }
-    marked
+    (marked, outside)
 }
 
 /// What gradients are in a pass: values, or variables with graphs.

@@ -317,6 +317,93 @@ pub fn raw_fused(x: &ArrayD<f64>) -> (ArrayD<f64>, ArrayD<f64>) {
     (y, gx)
 }
 
+/// A wide graph: one intermediate `h = sin(x)` read by `n` ops (`hᵢ = h ·
+/// cᵢ`, each with a constant of its own), whose outputs are summed by a
+/// balanced tree of additions, backward from the sum, the graph dropped;
+/// returns `x`'s gradient (read and cleared). A walk that wins on chains
+/// meets `n` readers of one node here, and gradients meeting at it.
+///
+/// # Errors
+/// None for these shapes; `Result` as every workload.
+pub fn fan_out<S: Strategy>(x: &Variable<S>, n: usize) -> Result<f64> {
+    let h = sin(x)?;
+    let readers = (0..n)
+        .map(|i| {
+            mul(
+                &h,
+                &Variable::constant_from_tensor(Tensor::scalar(1.0 + i as f64 / n as f64)),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let y = tree_sum(readers)?;
+    drop(h);
+    y.backward()?;
+    drop(y);
+    let grad = x.grad().map_or(f64::NAN, |g| g.sum());
+    x.cleargrad();
+    Ok(grad)
+}
+
+/// [`fan_out`]'s floor: the same arithmetic on `f64`s (`Σ cᵢ · cos x`).
+pub fn fan_out_f64(x: f64, n: usize) -> f64 {
+    let h = x.sin();
+    let values: Vec<f64> = (0..n).map(|i| h * (1.0 + i as f64 / n as f64)).collect();
+    std::hint::black_box(&values);
+    let gh: f64 = (0..n).map(|i| 1.0 + i as f64 / n as f64).sum();
+    gh * x.cos()
+}
+
+/// A binary tree of additions over `leaves` leaves of one element each,
+/// backward from the root, the graph dropped; returns the sum of the
+/// leaves' gradients (each 1), read and cleared.
+///
+/// # Errors
+/// None; `Result` as every workload.
+pub fn binary_tree<S: Strategy>(leaves: &[Variable<S>]) -> Result<f64> {
+    let y = tree_sum(leaves.to_vec())?;
+    y.backward()?;
+    drop(y);
+    let mut grads = 0.0;
+    for leaf in leaves {
+        grads += leaf.grad().map_or(f64::NAN, |g| g.sum());
+        leaf.cleargrad();
+    }
+    Ok(grads)
+}
+
+/// [`binary_tree`]'s floor: the tree's additions forward and the gradient
+/// handed down both branches of each, on `f64`s in arrays of one level each.
+pub fn binary_tree_f64(leaves: &[f64]) -> f64 {
+    let mut levels = vec![leaves.to_vec()];
+    while levels.last().is_some_and(|level| level.len() > 1) {
+        let level = levels.last().expect("a level");
+        let next = level.chunks(2).map(|pair| pair.iter().sum()).collect();
+        levels.push(next);
+    }
+    std::hint::black_box(&levels);
+    let mut grads = vec![1.0];
+    for level in levels.iter().rev().skip(1) {
+        grads = (0..level.len()).map(|i| grads[i / 2]).collect();
+    }
+    grads.iter().sum()
+}
+
+/// The sum of `values` by a balanced tree of additions (pairs, then pairs
+/// of sums, ...): a graph as wide as its input.
+fn tree_sum<S: Strategy>(mut values: Vec<Variable<S>>) -> Result<Variable<S>> {
+    while values.len() > 1 {
+        values = values
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => add(a, b),
+                [a] => Ok(a.clone()),
+                _ => unreachable!("chunks of two"),
+            })
+            .collect::<Result<_>>()?;
+    }
+    Ok(values.pop().expect("at least one value"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,91 +522,4 @@ mod tests {
         assert_eq!(deep_chain::<RcWeak>(1000).unwrap(), (1001.0, 1001.0));
         assert_eq!(deep_chain_raw(1000), (1001.0, 1001.0));
     }
-}
-
-/// A wide graph: one intermediate `h = sin(x)` read by `n` ops (`hᵢ = h ·
-/// cᵢ`, each with a constant of its own), whose outputs are summed by a
-/// balanced tree of additions, backward from the sum, the graph dropped;
-/// returns `x`'s gradient (read and cleared). A walk that wins on chains
-/// meets `n` readers of one node here, and gradients meeting at it.
-///
-/// # Errors
-/// None for these shapes; `Result` as every workload.
-pub fn fan_out<S: Strategy>(x: &Variable<S>, n: usize) -> Result<f64> {
-    let h = sin(x)?;
-    let readers = (0..n)
-        .map(|i| {
-            mul(
-                &h,
-                &Variable::constant_from_tensor(Tensor::scalar(1.0 + i as f64 / n as f64)),
-            )
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let y = tree_sum(readers)?;
-    drop(h);
-    y.backward()?;
-    drop(y);
-    let grad = x.grad().map_or(f64::NAN, |g| g.sum());
-    x.cleargrad();
-    Ok(grad)
-}
-
-/// [`fan_out`]'s floor: the same arithmetic on `f64`s (`Σ cᵢ · cos x`).
-pub fn fan_out_f64(x: f64, n: usize) -> f64 {
-    let h = x.sin();
-    let values: Vec<f64> = (0..n).map(|i| h * (1.0 + i as f64 / n as f64)).collect();
-    std::hint::black_box(&values);
-    let gh: f64 = (0..n).map(|i| 1.0 + i as f64 / n as f64).sum();
-    gh * x.cos()
-}
-
-/// A binary tree of additions over `leaves` leaves of one element each,
-/// backward from the root, the graph dropped; returns the sum of the
-/// leaves' gradients (each 1), read and cleared.
-///
-/// # Errors
-/// None; `Result` as every workload.
-pub fn binary_tree<S: Strategy>(leaves: &[Variable<S>]) -> Result<f64> {
-    let y = tree_sum(leaves.to_vec())?;
-    y.backward()?;
-    drop(y);
-    let mut grads = 0.0;
-    for leaf in leaves {
-        grads += leaf.grad().map_or(f64::NAN, |g| g.sum());
-        leaf.cleargrad();
-    }
-    Ok(grads)
-}
-
-/// [`binary_tree`]'s floor: the tree's additions forward and the gradient
-/// handed down both branches of each, on `f64`s in arrays of one level each.
-pub fn binary_tree_f64(leaves: &[f64]) -> f64 {
-    let mut levels = vec![leaves.to_vec()];
-    while levels.last().is_some_and(|level| level.len() > 1) {
-        let level = levels.last().expect("a level");
-        let next = level.chunks(2).map(|pair| pair.iter().sum()).collect();
-        levels.push(next);
-    }
-    std::hint::black_box(&levels);
-    let mut grads = vec![1.0];
-    for level in levels.iter().rev().skip(1) {
-        grads = (0..level.len()).map(|i| grads[i / 2]).collect();
-    }
-    grads.iter().sum()
-}
-
-/// The sum of `values` by a balanced tree of additions (pairs, then pairs
-/// of sums, ...): a graph as wide as its input.
-fn tree_sum<S: Strategy>(mut values: Vec<Variable<S>>) -> Result<Variable<S>> {
-    while values.len() > 1 {
-        values = values
-            .chunks(2)
-            .map(|pair| match pair {
-                [a, b] => add(a, b),
-                [a] => Ok(a.clone()),
-                _ => unreachable!("chunks of two"),
-            })
-            .collect::<Result<_>>()?;
-    }
-    Ok(values.pop().expect("at least one value"))
 }

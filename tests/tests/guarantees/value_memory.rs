@@ -595,6 +595,19 @@ fn the_truncated_loop_runs_on_released_graphs<S: Strategy>() {
     assert_eq!(run(false), run(true), "{}", S::KIND.name());
 }
 
+/// `y = a + a⁴` with `a = 2x`: the pass reaches `a` from `y` at once and
+/// again through `a⁴`; it must run `a`'s creator once, with both gradients
+/// (running it early would release it before the second arrives).
+fn a_releasing_pass_waits_for_every_path_to_an_intermediate<S: Strategy>() {
+    let x = Variable::<S>::from_array(array![0.5, -1.5]);
+    let a = add(&x, &x).unwrap();
+    let y = add(&a, &a.square().square()).unwrap().sum();
+    y.backward_with(BackwardOptions::default().retain_graph(false))
+        .unwrap_or_else(|e| panic!("under {}: {e}", S::KIND.name()));
+    let expected = x.data().mapv(|x| 2.0 * (1.0 + 4.0 * (2.0 * x).powi(3)));
+    assert_eq!(x.grad().unwrap(), expected.into_shared());
+}
+
 /// Issue 28, item 5: `grad` with respect to an intermediate runs only the
 /// functions between the outputs and it: the graph below it may be
 /// released already, and a releasing `grad` leaves it alone.
@@ -676,5 +689,5 @@ test_each_strategy! {
     unchain_released => unchain_cuts_a_released_graph;
     truncated_loop_released => the_truncated_loop_runs_on_released_graphs;
     grad_between => grad_to_an_intermediate_needs_nothing_below_it;
-
+    released_paths => a_releasing_pass_waits_for_every_path_to_an_intermediate;
 }
