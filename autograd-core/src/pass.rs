@@ -427,9 +427,13 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             return Ok((forced, cut));
         }
         let gxs = G::backward(function, &needs, gys)?;
-        // The intermediates' gradients, one per variable (an op that reads
-        // one twice gives it two, summed here in input order).
-        let mut intermediates: SmallVec<[Handed<S, G::Grad>; 2]> = SmallVec::new();
+        // Of the intermediates this step hands gradients to, only the one
+        // with the newest creator can come next, and only once the others
+        // are pending: an older one may still wait for a gradient through
+        // a newer one (`y = a + f(a)` reaches `a` twice). That one is held
+        // back here (its gradients summed, if the op reads it twice) while
+        // the others go to the buffer.
+        let mut newest: Option<Handed<S, G::Grad>> = None;
         for (i, (input, gx)) in inputs.iter().zip(gxs).enumerate() {
             let Some(gx) = gx.filter(|_| needs.get(i)) else {
                 continue;
@@ -449,30 +453,38 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                         self.add_to_leaf(hold(), gx)?;
                         continue;
                     };
-                    match intermediates.iter_mut().find(|handed| handed.id == id) {
-                        Some(handed) => G::accumulate(&mut handed.grad, gx)?,
-                        None => {
-                            let held = (self.mode.release || self.between.is_some()).then(hold);
-                            intermediates.push(Handed {
-                                id,
-                                creator,
-                                grad: gx,
-                                held,
-                            });
+                    if let Some(held_back) = newest.as_mut().filter(|h| h.id == id) {
+                        G::accumulate(&mut held_back.grad, gx)?;
+                        continue;
+                    }
+                    let held = (self.mode.release || self.between.is_some()).then(hold);
+                    let handed = Handed {
+                        id,
+                        creator,
+                        grad: gx,
+                        held,
+                    };
+                    match newest.take() {
+                        None => newest = Some(handed),
+                        Some(other) => {
+                            let order = |h: &Handed<S, G::Grad>| S::get_link(&h.creator).order;
+                            let (newer, older) = if order(&other) > order(&handed) {
+                                (other, handed)
+                            } else {
+                                (handed, other)
+                            };
+                            newest = Some(newer);
+                            self.add_to_intermediate(
+                                older.id,
+                                older.creator,
+                                older.grad,
+                                older.held,
+                            )?;
                         }
                     }
                 }
                 Input::Leaf(back, _) => self.add_to_leaf_input(back, gx)?,
             }
-        }
-        // Only the newest creator can come next, and only once its
-        // siblings are pending: an older one may still be waiting for a
-        // gradient through a newer one (`y = a + f(a)` reaches `a` twice).
-        let newest =
-            (0..intermediates.len()).max_by_key(|&i| S::get_link(&intermediates[i].creator).order);
-        let newest = newest.map(|i| intermediates.swap_remove(i));
-        for handed in intermediates {
-            self.add_to_intermediate(handed.id, handed.creator, handed.grad, handed.held)?;
         }
         if let Some(handed) = newest {
             if self.comes_next(&handed.creator) {
