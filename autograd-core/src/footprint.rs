@@ -64,7 +64,11 @@ impl Footprint {
     /// ```
     pub fn of<S: Strategy>(roots: &[&Variable<S>]) -> Footprint {
         let mut count = Count::<S>::default();
-        (count.queue).extend(roots.iter().map(|&root| Visit::Variable(root.clone(), true)));
+        (count.queue).extend(
+            roots
+                .iter()
+                .map(|&root| Visit::Variable(root.clone(), true)),
+        );
         while let Some(visit) = count.queue.pop() {
             match visit {
                 Visit::Variable(variable, follow) => count.variable(&variable, follow),

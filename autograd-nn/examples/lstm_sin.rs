@@ -12,7 +12,7 @@
 //! ```text
 //! cargo run --release -p autograd-nn --example lstm_sin [-- EPOCHS [OUT_DIR]]
 //! ```
-//! (`EPOCHS` defaults to 100, `OUT_DIR` to `nn-examples` in the workspace's
+//! (`EPOCHS` defaults to 100, CI runs 2; `OUT_DIR` to `nn-examples` in the workspace's
 //! target directory, `$CARGO_TARGET_DIR` when set, wherever the command
 //! runs from.)
 
@@ -43,41 +43,29 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut losses = Vec::with_capacity(epochs);
     let started = Instant::now();
     for epoch in 1..=epochs {
-        model.reset_state();
-        let (mut loss, mut count): (Option<Variable>, usize) = (None, 0);
-        for (x, t) in loader.iter() {
-            let y = model.forward(&x)?;
-            let term = mean_squared_error(&y, &t)?;
-            loss = Some(match loss {
-                Some(loss) => &loss + &term,
-                None => term,
-            });
-            count += 1;
-            if bptt.ends_window(count) {
-                let loss = loss.as_ref().expect("a step was taken");
-                model.cleargrad();
-                loss.backward()?;
-                loss.unchain_backward();
-                adam.step()?;
-            }
-        }
-        let total = loss.and_then(|l| l.item()).ok_or("an epoch has batches")?;
-        let mean = total / count as f64;
-        losses.push(mean);
-        println!("| epoch {epoch} | loss {mean:.6}");
+        let loss = common::train_epoch(&model, &mut adam, bptt, loader.iter())?;
+        losses.push(loss);
+        println!("| epoch {epoch} | loss {loss:.6}");
     }
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "{epochs} epochs in {seconds:.1} s ({:.1} ms an epoch)",
         1e3 * seconds / epochs.max(1) as f64
     );
+    if let Some(last) = losses.last() {
+        println!("final loss {last:.6} after {epochs} epochs");
+    }
 
     let truth = common::cos_curve();
     let predicted = common::predict(&model, &truth)?;
     let prediction = out.join("lstm_sin_prediction.svg");
     std::fs::write(
         &prediction,
-        common::prediction_svg("LSTM (DeZero step 60): the cosine predicted point by point", &truth, &predicted)?,
+        common::prediction_svg(
+            "LSTM (DeZero step 60): the cosine predicted point by point",
+            &truth,
+            &predicted,
+        )?,
     )?;
     let curve = out.join("lstm_sin_loss.svg");
     std::fs::write(

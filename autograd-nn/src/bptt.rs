@@ -74,11 +74,20 @@ mod tests {
     fn a_window_of_no_steps_is_an_error_naming_bptt_and_the_length() {
         let err = Bptt::new(0, 10).unwrap_err();
         assert!(
-            matches!(err, Error::BpttLength { length: 0, series: 10 }),
+            matches!(
+                err,
+                Error::BpttLength {
+                    length: 0,
+                    series: 10
+                }
+            ),
             "{err}"
         );
         let message = err.to_string();
-        assert!(message.contains("Bptt") && message.contains('0'), "{message}");
+        assert!(
+            message.contains("Bptt") && message.contains('0'),
+            "{message}"
+        );
     }
 
     #[test]

@@ -55,7 +55,9 @@ pub enum Error {
         hidden: usize,
     },
     /// Truncated backpropagation through time asked for windows of no steps.
-    #[error("Bptt: a window of {length} steps over a series of {series} steps; it must be at least 1")]
+    #[error(
+        "Bptt: a window of {length} steps over a series of {series} steps; it must be at least 1"
+    )]
     BpttLength {
         /// The window length asked for.
         length: usize,

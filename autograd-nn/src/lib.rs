@@ -41,12 +41,12 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+mod bptt;
 mod data;
 pub mod datasets;
 mod error;
 mod flatten;
 mod lambda;
-mod bptt;
 mod linear;
 mod lstm;
 mod mlp;

@@ -93,7 +93,6 @@ pub struct Lstm<S: Strategy = DefaultStrategy> {
     state: RefCell<Option<LstmState<S>>>,
 }
 
-
 impl Lstm {
     /// A layer on the [`DefaultStrategy`] reading `in_size` features a
     /// step into a hidden state (and a cell) of `hidden_size`, its weights
@@ -189,7 +188,9 @@ impl<S: Strategy> Lstm<S> {
             })
         };
         // The forget gate only where there is a cell to forget.
-        let f = state.map(|_| gate(0).and_then(|z| Ok(sigmoid(&z)?))).transpose()?;
+        let f = state
+            .map(|_| gate(0).and_then(|z| Ok(sigmoid(&z)?)))
+            .transpose()?;
         let i = sigmoid(&gate(1)?)?;
         let o = sigmoid(&gate(2)?)?;
         let u = tanh(&gate(3)?)?;
@@ -257,7 +258,11 @@ mod tests {
     type V = Variable<RcWeak>;
 
     fn weight(l: &Linear<RcWeak>) -> Array2<f64> {
-        l.weight().data().into_dimensionality::<Ix2>().unwrap().to_owned()
+        l.weight()
+            .data()
+            .into_dimensionality::<Ix2>()
+            .unwrap()
+            .to_owned()
     }
 
     fn sigma(v: f64) -> f64 {
@@ -268,7 +273,10 @@ mod tests {
     #[test]
     fn two_steps_compute_dezeros_gates() {
         let lstm = Lstm::<RcWeak>::new_in(2, 3, 7).unwrap();
-        let xs = [array![[0.5, -1.0], [0.2, 0.3]], array![[1.5, 0.1], [-0.7, 0.4]]];
+        let xs = [
+            array![[0.5, -1.0], [0.2, 0.3]],
+            array![[1.5, 0.1], [-0.7, 0.4]],
+        ];
         let (mut h, mut c): (Option<Array2<f64>>, Option<Array2<f64>>) = (None, None);
         for x in &xs {
             let out = lstm.forward(&V::constant_from_array(x.clone())).unwrap();
@@ -279,7 +287,11 @@ mod tests {
                 }
                 z
             };
-            let (i, o, u) = (pre(1).mapv(sigma), pre(2).mapv(sigma), pre(3).mapv(f64::tanh));
+            let (i, o, u) = (
+                pre(1).mapv(sigma),
+                pre(2).mapv(sigma),
+                pre(3).mapv(f64::tanh),
+            );
             let c_new = match &c {
                 Some(c) => pre(0).mapv(sigma) * c + &i * &u,
                 None => &i * &u,
@@ -310,7 +322,11 @@ mod tests {
             ]
         );
         // Drawn in turn from one generator: every weight differs.
-        let weights: Vec<_> = lstm.named_params().into_iter().map(|(_, p)| p.data()).collect();
+        let weights: Vec<_> = lstm
+            .named_params()
+            .into_iter()
+            .map(|(_, p)| p.data())
+            .collect();
         assert_ne!(weights[0], weights[2]);
         assert_ne!(weights[8], weights[9]);
     }
@@ -318,13 +334,18 @@ mod tests {
     #[test]
     fn bad_inputs_and_states_are_errors_naming_lstm_and_the_shapes() {
         let lstm = Lstm::<RcWeak>::new_in(2, 3, 0).unwrap();
-        let err = lstm.forward(&V::constant_from_array(Array2::zeros((5, 1)))).unwrap_err();
+        let err = lstm
+            .forward(&V::constant_from_array(Array2::zeros((5, 1))))
+            .unwrap_err();
         assert!(
             matches!(&err, Error::LayerInput { layer: "Lstm", weight: [2, 3], input } if input == &[5, 1]),
             "{err}"
         );
-        lstm.forward(&V::constant_from_array(Array2::zeros((5, 2)))).unwrap();
-        let err = lstm.forward(&V::constant_from_array(Array2::zeros((2, 2)))).unwrap_err();
+        lstm.forward(&V::constant_from_array(Array2::zeros((5, 2))))
+            .unwrap();
+        let err = lstm
+            .forward(&V::constant_from_array(Array2::zeros((2, 2))))
+            .unwrap_err();
         assert!(
             matches!(&err, Error::StateShape { layer: "Lstm", part: "h", state, input, hidden: 3 }
                 if state == &[5, 3] && input == &[2, 2]),
@@ -340,6 +361,9 @@ mod tests {
         assert!(matches!(err, Error::StateShape { part: "c", .. }), "{err}");
         assert!(err.to_string().contains("Lstm"), "{err}");
         let err = Lstm::<RcWeak>::new_in(3, 1 << 32, 0).err().unwrap();
-        assert!(matches!(err, Error::LayerSize { layer: "Lstm", .. }), "{err}");
+        assert!(
+            matches!(err, Error::LayerSize { layer: "Lstm", .. }),
+            "{err}"
+        );
     }
 }

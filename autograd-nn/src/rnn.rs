@@ -304,10 +304,18 @@ mod tests {
             "{err}"
         );
         let message = err.to_string();
-        assert!(message.contains("Rnn") && message.contains("[4, 5]"), "{message}");
+        assert!(
+            message.contains("Rnn") && message.contains("[4, 5]"),
+            "{message}"
+        );
         assert!(rnn.state().is_none(), "a failed step keeps the state");
-        let rank = rnn.forward(&V::constant_from_array(array![1.0, 2.0])).unwrap_err();
-        assert!(matches!(rank, Error::LayerInput { layer: "Rnn", .. }), "{rank}");
+        let rank = rnn
+            .forward(&V::constant_from_array(array![1.0, 2.0]))
+            .unwrap_err();
+        assert!(
+            matches!(rank, Error::LayerInput { layer: "Rnn", .. }),
+            "{rank}"
+        );
 
         rnn.forward(&constant(Array2::zeros((4, 2)))).unwrap();
         let kept = rnn.state().unwrap();
@@ -322,7 +330,10 @@ mod tests {
             message.contains("Rnn") && message.contains("[4, 3]") && message.contains("[3, 2]"),
             "{message}"
         );
-        assert!(rnn.state().unwrap().ptr_eq(&kept), "a failed step keeps the state");
+        assert!(
+            rnn.state().unwrap().ptr_eq(&kept),
+            "a failed step keeps the state"
+        );
         // A state of the wrong width given to `step`.
         let wide = constant(Array2::zeros((4, 7)));
         assert!(matches!(
@@ -331,7 +342,12 @@ mod tests {
         ));
         // After a reset, another batch size is fine.
         rnn.reset_state();
-        assert_eq!(rnn.forward(&constant(Array2::zeros((3, 2)))).unwrap().shape(), [3, 3]);
+        assert_eq!(
+            rnn.forward(&constant(Array2::zeros((3, 2))))
+                .unwrap()
+                .shape(),
+            [3, 3]
+        );
     }
 
     #[test]
@@ -344,6 +360,9 @@ mod tests {
             "{err}"
         );
         let err = Rnn::<RcWeak>::new_in(1 << 62, 2, 0).err().unwrap();
-        assert!(matches!(err, Error::LayerSize { layer: "Rnn", .. }), "{err}");
+        assert!(
+            matches!(err, Error::LayerSize { layer: "Rnn", .. }),
+            "{err}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! What the two recurrent examples (`rnn_sin`, DeZero step 59, and
-//! `lstm_sin`, step 60) share: their arguments, DeZero's test curve and
+//! `lstm_sin`, step 60) share: their arguments, DeZero's training loop
+//! with truncated backpropagation through time, DeZero's test curve and
 //! prediction loop, and the two figures.
 
 use std::error::Error;
@@ -9,14 +10,14 @@ use autograd_nn::prelude::*;
 use plotters::prelude::*;
 
 /// The hidden width of both examples' layer.
-pub const HIDDEN: usize = 100;
+pub(crate) const HIDDEN: usize = 100;
 /// Steps a window of truncated backpropagation runs.
-pub const BPTT_LENGTH: usize = 30;
+pub(crate) const BPTT_LENGTH: usize = 30;
 /// Epochs, unless the command line gives another number.
-pub const EPOCHS: usize = 100;
+pub(crate) const EPOCHS: usize = 100;
 
-/// The command line: `[EPOCHS [OUT_DIR]]`.
-pub fn args() -> Result<(usize, PathBuf), Box<dyn Error>> {
+/// The command line: `[EPOCHS [OUT_DIR]]` (CI runs 2 epochs).
+pub(crate) fn args() -> Result<(usize, PathBuf), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let epochs: usize = args.next().map_or(Ok(EPOCHS), |a| a.parse())?;
     let out = args.next().map_or_else(default_out_dir, PathBuf::from);
@@ -44,9 +45,45 @@ fn default_out_dir() -> PathBuf {
     target.join("nn-examples")
 }
 
+/// One epoch of DeZero's truncated-BPTT loop (steps 59 and 60) over the
+/// `(x, t)` pairs: the state reset, the loss summed on over the whole
+/// epoch, and at each window's end (`bptt`, counting the pairs from 1)
+/// `cleargrads`, backward, `unchain_backward` and an update. Backward
+/// releases the window's graph as it runs (`retain_graph(false)`), and the
+/// cut makes the carried state and the loss leaves: nothing of the window
+/// is left but its values. Pairs after the last window's end run forward
+/// only. Returns the epoch's mean loss, DeZero's `loss.data / count`.
+pub(crate) fn train_epoch(
+    model: &dyn Module,
+    optimizer: &mut dyn Optimizer,
+    bptt: Bptt,
+    pairs: impl Iterator<Item = (Variable, Variable)>,
+) -> Result<f64, Box<dyn Error>> {
+    model.reset_state();
+    let (mut loss, mut count): (Option<Variable>, usize) = (None, 0);
+    for (x, t) in pairs {
+        let term = mean_squared_error(&model.forward(&x)?, &t)?;
+        // DeZero's `loss += F.mean_squared_error(y, t)`, from 0.
+        let sum = match loss.take() {
+            Some(loss) => &loss + &term,
+            None => term,
+        };
+        count += 1;
+        if bptt.ends_window(count) {
+            model.cleargrad();
+            sum.backward_with(BackwardOptions::default().retain_graph(false))?;
+            sum.unchain_backward();
+            optimizer.step()?;
+        }
+        loss = Some(sum);
+    }
+    let total = loss.and_then(|l| l.item()).ok_or("an epoch of no steps")?;
+    Ok(total / count as f64)
+}
+
 /// DeZero's test curve: `cos` at 1,000 points of `np.linspace(0, 4π, 1000)`
 /// (two periods, where the training curve is one period of `sin`).
-pub fn cos_curve() -> Vec<f64> {
+pub(crate) fn cos_curve() -> Vec<f64> {
     const N: usize = 1000;
     let step = 4.0 * std::f64::consts::PI / (N - 1) as f64;
     (0..N)
@@ -63,7 +100,7 @@ pub fn cos_curve() -> Vec<f64> {
 
 /// DeZero's prediction loop: the state reset, then each point fed alone as
 /// a `(1, 1)` batch under `no_grad`, the model's output kept.
-pub fn predict(model: &dyn Module, xs: &[f64]) -> Result<Vec<f64>, Box<dyn Error>> {
+pub(crate) fn predict(model: &dyn Module, xs: &[f64]) -> Result<Vec<f64>, Box<dyn Error>> {
     model.reset_state();
     let _no_grad = no_grad();
     let mut predicted = Vec::with_capacity(xs.len());
@@ -77,7 +114,11 @@ pub fn predict(model: &dyn Module, xs: &[f64]) -> Result<Vec<f64>, Box<dyn Error
 
 /// The truth and the prediction against the point's index, as DeZero's
 /// figure draws them.
-pub fn prediction_svg(title: &str, truth: &[f64], predicted: &[f64]) -> Result<String, Box<dyn Error>> {
+pub(crate) fn prediction_svg(
+    title: &str,
+    truth: &[f64],
+    predicted: &[f64],
+) -> Result<String, Box<dyn Error>> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (720, 400)).into_drawing_area();
@@ -88,7 +129,11 @@ pub fn prediction_svg(title: &str, truth: &[f64], predicted: &[f64]) -> Result<S
             .x_label_area_size(35)
             .y_label_area_size(45)
             .build_cartesian_2d(0..truth.len(), -1.3..1.3)?;
-        chart.configure_mesh().x_desc("x (index of the point)").y_desc("y").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("x (index of the point)")
+            .y_desc("y")
+            .draw()?;
         let blue = RGBColor(31, 119, 180);
         let orange = RGBColor(255, 127, 14);
         chart
@@ -117,7 +162,7 @@ pub fn prediction_svg(title: &str, truth: &[f64], predicted: &[f64]) -> Result<S
 }
 
 /// The loss of each epoch, on a log scale.
-pub fn loss_svg(title: &str, losses: &[f64]) -> Result<String, Box<dyn Error>> {
+pub(crate) fn loss_svg(title: &str, losses: &[f64]) -> Result<String, Box<dyn Error>> {
     let positive = || losses.iter().copied().filter(|l| *l > 0.0 && l.is_finite());
     let top = positive().fold(f64::MIN_POSITIVE, f64::max) * 1.5;
     let bottom = positive().fold(top, f64::min) / 1.5;

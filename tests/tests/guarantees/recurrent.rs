@@ -6,15 +6,17 @@
 //!   they keep (`forward`) and the state a caller carries (`step`), and
 //!   for every step's input.
 //! * DeZero's step-59 loop (an RNN of 100 and a linear layer, Adam, the
-//!   loss summed on across windows, `loss.backward(); loss.
-//!   unchain_backward(); adam.step()` every 30 steps): where graphs are
-//!   freed at their last handle (the region included) the live heap after
+//!   loss summed on across windows, backward, `loss.unchain_backward()`
+//!   and `adam.step()` every 30 steps), both with the examples' releasing
+//!   backward (`retain_graph(false)`) and with DeZero's retaining one:
+//!   under every strategy (the region and `StrongOnly` included: the cut
+//!   breaks every link a window's graph is held by) the live heap after
 //!   each of 20 windows is the same to the byte, and is what the objects
-//!   and `graph_footprint` predict (gradients, Adam's moments, the loss and
-//!   the carried state with what they keep); a collected strategy holds the
-//!   same after a collection at each window's end; no node is left once
-//!   the state is reset and the loss dropped. `StrongOnly` keeps every
-//!   window's graph.
+//!   and the footprint predict (gradients, Adam's moments, the loss and
+//!   the carried state with what they keep); a collected strategy holds
+//!   the same after a collection at each window's end; no node is left
+//!   once the state is reset and the loss dropped (but for the last sum's
+//!   cycle under `StrongOnly` after a retaining pass).
 //! * Without the cut, each window keeps its whole graph, step by step, as
 //!   the footprint predicts.
 
@@ -44,7 +46,9 @@ fn loss_through_forward<S: Strategy>(model: &dyn Module<S>, xs: &[Array2<f64>]) 
     model.reset_state();
     let mut loss: Option<Variable<S>> = None;
     for (t, x) in xs.iter().enumerate() {
-        let y = model.forward(&Variable::constant_from_array(x.clone())).unwrap();
+        let y = model
+            .forward(&Variable::constant_from_array(x.clone()))
+            .unwrap();
         let weight = Variable::constant_from_tensor(Tensor::scalar(1.0 + 0.5 * t as f64));
         let term = (&y.tanh() * &weight).sum();
         loss = Some(match loss {
@@ -68,7 +72,11 @@ fn parameters_match_central_differences<S: Strategy>(
         let analytic = param.grad().unwrap().to_owned();
         for i in 0..param.len() {
             let h = 1e-6;
-            let nudge = |d: f64| param.update_data(|mut v| v.as_slice_mut().unwrap()[i] += d).unwrap();
+            let nudge = |d: f64| {
+                param
+                    .update_data(|mut v| v.as_slice_mut().unwrap()[i] += d)
+                    .unwrap()
+            };
             let at = || {
                 let _guard = no_grad();
                 loss().item().unwrap()
@@ -164,6 +172,17 @@ const BPTT: usize = 30;
 /// Windows each memory test trains.
 const WINDOWS: usize = 20;
 
+/// How a window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loop {
+    /// Backward releases the graph as it runs, then `unchain_backward`.
+    Released,
+    /// Backward keeps the graph, then `unchain_backward` (DeZero's).
+    Retained,
+    /// Backward keeps the graph, and nothing is cut.
+    Uncut,
+}
+
 /// DeZero's step-59 training loop, a window at a time: its `SimpleRNN`
 /// (an RNN and a linear layer) fed the sin curve one point at a time, the
 /// loss summed on across windows.
@@ -197,12 +216,17 @@ impl<S: Strategy> Step59<S> {
     }
 
     /// One window: forward steps until the window ends, then DeZero's
-    /// `cleargrads`, backward, cut (unless `cut` is false) and update.
-    fn window(&mut self, cut: bool) {
+    /// `cleargrads`, backward, cut and update. `Loop::Released` is the
+    /// examples' loop (backward with `retain_graph(false)`, then the cut),
+    /// `Loop::Retained` DeZero's own (backward keeps the graph, the cut
+    /// frees it), `Loop::Uncut` DeZero's without the cut.
+    fn window(&mut self, how: Loop) {
         loop {
             let row = |a: &Array2<f64>| {
                 Variable::<S>::constant_from_array(
-                    a.index_axis(Axis(0), self.count).insert_axis(Axis(0)).to_owned(),
+                    a.index_axis(Axis(0), self.count)
+                        .insert_axis(Axis(0))
+                        .to_owned(),
                 )
             };
             let (x, t) = (row(&self.xs), row(&self.ts));
@@ -219,8 +243,9 @@ impl<S: Strategy> Step59<S> {
         }
         let loss = self.loss.as_ref().unwrap();
         self.adam.cleargrad();
-        loss.backward().unwrap();
-        if cut {
+        let release = how == Loop::Released;
+        (loss.backward_with(BackwardOptions::default().retain_graph(!release))).unwrap();
+        if how != Loop::Uncut {
             loss.unchain_backward();
         }
         self.adam.step().unwrap();
@@ -268,10 +293,10 @@ fn live_nodes<S: Strategy>() -> LiveNodes {
 /// (teardown lists, live counts, the buffer cache's list) is made before
 /// anything is counted. Its loss is unchained before it goes, so that its
 /// last sum does not stay behind under `StrongOnly` (see below).
-fn warm_up<S: Strategy>(cut: bool) {
+fn warm_up<S: Strategy>(how: Loop) {
     let mut warm = Step59::<S>::new();
-    warm.window(cut);
-    warm.window(cut);
+    warm.window(how);
+    warm.window(how);
     if let Some(loss) = &warm.loss {
         loss.unchain();
     }
@@ -282,7 +307,7 @@ fn warm_up<S: Strategy>(cut: bool) {
 /// The heap after each window of `windows`, above the heap before the
 /// first (the loop made before), with a collection at each window's end;
 /// and the loop.
-fn train_windows<S: Strategy>(windows: usize, cut: bool) -> (Vec<i64>, Vec<Footprint>, Step59<S>) {
+fn train_windows<S: Strategy>(windows: usize, how: Loop) -> (Vec<i64>, Vec<Footprint>, Step59<S>) {
     let mut run = Step59::<S>::new();
     // Made before the count: lists made inside would be counted.
     let mut heap = Vec::with_capacity(windows);
@@ -290,7 +315,7 @@ fn train_windows<S: Strategy>(windows: usize, cut: bool) -> (Vec<i64>, Vec<Footp
     alloc::scoped(|| {
         let start = heap_now();
         for _ in 0..windows {
-            run.window(cut);
+            run.window(how);
             S::Collector::collect();
             heap.push(heap_now() - start);
             graphs.push(run.graph());
@@ -311,49 +336,94 @@ fn predicted<S: Strategy>(run: &Step59<S>, baseline: &Step59<S>, graph: Footprin
 /// The parameters of the step-59 model: `x2h/W`, `x2h/b`, `h2h/W`, `W`, `b`.
 const PARAMETERS: isize = 5;
 
-fn truncated_windows_hold_flat_memory<S: Strategy>() {
+/// The windows of `how` (cut) hold the same heap, window after window.
+fn windows_hold_flat_memory<S: Strategy>(how: Loop) {
     let _turn = autograd_tests::process_wide();
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     let name = S::KIND.name();
-    warm_up::<S>(true);
+    warm_up::<S>(how);
     let start = live_nodes::<S>();
-    let (heap, graphs, run) = train_windows::<S>(WINDOWS, true);
-    eprintln!("{name}: heap {:?} graph {:?}", heap[0], graphs[0]);
+    let (heap, graphs, run) = train_windows::<S>(WINDOWS, how);
+    let expected = predicted(&run, &Step59::new(), graphs[0]);
+    eprintln!(
+        "{name} ({how:?}): {} bytes kept after each of {WINDOWS} windows (predicted {expected}), \
+         graph {:?}",
+        heap[0], graphs[0]
+    );
     // The same heap after every window, to the byte, and the same graph.
     assert!(heap.iter().all(|&h| h == heap[0]), "{name}: {heap:?}");
     assert!(graphs.iter().all(|g| *g == graphs[0]), "{name}: {graphs:?}");
-    assert_eq!(heap[0], predicted(&run, &Step59::new(), graphs[0]), "{name}: {graphs:?}");
-    // The state is a leaf after the cut; the loss keeps its creator (the
-    // last sum), whose inputs are leaves now: the loss before it and the
-    // last step's error. A region keeps the regions they are in whole.
+    assert_eq!(heap[0], expected, "{name}: {graphs:?}");
+    // The state is a leaf after the cut. A region keeps the regions its
+    // variables are in whole: no count of nodes is promised there.
     assert!(run.rnn.state().unwrap().is_leaf());
     let loss = run.loss.as_ref().unwrap();
-    let inputs = loss.creator().unwrap().inputs();
-    assert!(inputs.iter().all(|x| x.as_ref().is_some_and(Variable::is_leaf)));
-    drop(inputs);
-    if S::FREEING != Freeing::WithRegion {
-        // The root's creator, its output, its two inputs and the state.
-        assert_eq!((graphs[0].variables, graphs[0].functions), (4, 1), "{name}");
+    let region = S::FREEING == Freeing::WithRegion;
+    match how {
+        // The released loss is cut too: the loss and the state, two leaves.
+        Loop::Released => {
+            assert!(loss.is_leaf(), "{name}");
+            if !region {
+                assert_eq!((graphs[0].variables, graphs[0].functions), (2, 0), "{name}");
+            }
+        }
+        // The loss keeps its creator (the last sum), whose inputs are
+        // leaves now: the loss before it and the last step's error.
+        _ => {
+            let inputs = loss.creator().unwrap().inputs();
+            let leaves = inputs
+                .iter()
+                .all(|x| x.as_ref().is_some_and(Variable::is_leaf));
+            assert!(leaves, "{name}");
+            drop(inputs);
+            if !region {
+                // The creator, its output, its two inputs and the state.
+                assert_eq!((graphs[0].variables, graphs[0].functions), (4, 1), "{name}");
+            }
+        }
     }
     // Once the state is reset and the loss dropped, the parameters are
-    // all that is left; except under StrongOnly, where the loss and its
-    // creator own each other: that cycle and the creator's two inputs stay.
-    let Step59 { rnn, fc, adam, loss, .. } = run;
+    // all that is left; except under StrongOnly after a retaining pass,
+    // where the loss and its creator own each other: that cycle and the
+    // creator's two inputs stay.
+    let Step59 {
+        rnn,
+        fc,
+        adam,
+        loss,
+        ..
+    } = run;
     rnn.reset_state();
     drop(loss);
     S::Collector::collect();
-    let kept = match S::FREEING {
-        Freeing::OnDrop | Freeing::WithRegion | Freeing::OnCollection => nodes(0, 0),
-        Freeing::Never => nodes(3, 1),
-        other => panic!("no promise for {other:?}"),
+    let kept = match (S::FREEING, how) {
+        (Freeing::OnDrop | Freeing::WithRegion | Freeing::OnCollection, _) => nodes(0, 0),
+        (Freeing::Never, Loop::Released) => nodes(0, 0),
+        (Freeing::Never, _) => nodes(3, 1),
+        (other, _) => panic!("no promise for {other:?}"),
     };
     let left = live_nodes::<S>().since(start);
-    assert_eq!(left, nodes(PARAMETERS + kept.variables, kept.functions), "{name}");
+    assert_eq!(
+        left,
+        nodes(PARAMETERS + kept.variables, kept.functions),
+        "{name}"
+    );
     drop((rnn, fc, adam));
     S::Collector::collect();
     assert_eq!(live_nodes::<S>().since(start), kept, "{name}");
     S::Collector::set_policy(policy);
+}
+
+/// The examples' loop: backward releases the window as it runs, the cut
+/// makes the state and the loss leaves.
+fn released_windows_hold_flat_memory<S: Strategy>() {
+    windows_hold_flat_memory::<S>(Loop::Released);
+}
+
+/// DeZero's loop: backward keeps the graph, the cut frees it.
+fn retained_windows_hold_flat_memory<S: Strategy>() {
+    windows_hold_flat_memory::<S>(Loop::Retained);
 }
 
 /// Without `unchain_backward`, each window keeps its graph, and the next
@@ -364,17 +434,30 @@ fn without_the_cut_each_window_keeps_its_graph<S: Strategy>() {
     let policy = S::Collector::policy();
     S::Collector::set_policy(Policy::Never);
     let name = S::KIND.name();
-    warm_up::<S>(false);
-    let (heap, graphs, run) = train_windows::<S>(3, false);
+    warm_up::<S>(Loop::Uncut);
+    let (heap, graphs, run) = train_windows::<S>(3, Loop::Uncut);
     let baseline = Step59::<S>::new();
     for (window, graph) in graphs.iter().enumerate() {
         // A window of 30 steps of six ops or more each, every window kept.
-        assert!(graph.functions >= 6 * 30 * (window + 1), "{name}: {graphs:?}");
+        assert!(
+            graph.functions >= 6 * 30 * (window + 1),
+            "{name}: {graphs:?}"
+        );
         let moments = run.adam.state_bytes() as i64 - baseline.adam.state_bytes() as i64;
         let grads = run.parameters() - baseline.parameters();
-        assert_eq!(heap[window], grads + moments + graph.bytes as i64, "{name}: window {window}");
+        assert_eq!(
+            heap[window],
+            grads + moments + graph.bytes as i64,
+            "{name}: window {window}"
+        );
     }
     assert!(heap[0] < heap[1] && heap[1] < heap[2], "{name}: {heap:?}");
+    let per_step = |bytes: i64| bytes / BPTT as i64;
+    eprintln!(
+        "{name} (Uncut): {} bytes more a step (predicted {}), heap after each window {heap:?}",
+        per_step(heap[2] - heap[1]),
+        per_step(graphs[2].bytes as i64 - graphs[1].bytes as i64),
+    );
     drop((run, baseline));
     S::Collector::collect();
     S::Collector::set_policy(policy);
@@ -383,6 +466,7 @@ fn without_the_cut_each_window_keeps_its_graph<S: Strategy>() {
 test_each_strategy! {
     rnn_gradients => the_rnns_gradients_match_central_differences_over_several_steps;
     lstm_gradients => the_lstms_gradients_match_central_differences_over_several_steps;
-    flat_per_window => truncated_windows_hold_flat_memory;
+    flat_per_window => released_windows_hold_flat_memory;
+    flat_per_window_retained => retained_windows_hold_flat_memory;
     without_the_cut => without_the_cut_each_window_keeps_its_graph;
 }
