@@ -248,6 +248,43 @@ mod tests {
         V::constant_from_array(a)
     }
 
+    /// A model of both recurrent layers saves and loads its parameters
+    /// and nothing of its state: a loaded copy, from a reset state, steps
+    /// as the original does from its own reset state.
+    #[test]
+    fn a_sequential_of_recurrent_layers_saves_and_loads_its_weights_and_not_its_state() {
+        use crate::{Lstm, Sequential, load_params, save_params};
+        let model = |seed| {
+            Sequential::<RcWeak>::new_in()
+                .push(Rnn::new_in(2, 3, seed).unwrap())
+                .push(Lstm::<RcWeak>::new_in(3, 4, seed + 1).unwrap())
+                .push(Linear::new_in(4, 1, seed + 2).unwrap())
+        };
+        let (original, copy) = (model(0), model(10));
+        let x = constant(array![[0.5, -1.0], [0.2, 0.3]]);
+        original.forward(&x).unwrap(); // a state that is not saved
+        let path = std::env::temp_dir().join(format!("autograd-nn-rnn-{}.npz", std::process::id()));
+        save_params(&original, &path).unwrap();
+        load_params(&copy, &path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let names: Vec<String> = original
+            .named_params()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names.len(), 3 + 12 + 2, "{names:?}");
+        assert!(names.iter().all(|n| n.starts_with('l')), "{names:?}");
+        assert_eq!(&names[..3], ["l0/x2h/W", "l0/x2h/b", "l0/h2h/W"]);
+        assert_eq!(names[3], "l1/x2f/W");
+        original.reset_state();
+        for _ in 0..3 {
+            assert_eq!(
+                original.forward(&x).unwrap().data(),
+                copy.forward(&x).unwrap().data()
+            );
+        }
+    }
+
     #[test]
     fn the_first_step_has_no_hidden_term_and_later_ones_do() {
         let rnn = Rnn::<RcWeak>::new_in(2, 3, 5).unwrap();
