@@ -43,8 +43,32 @@ impl<S: Strategy> Variable<S> {
     /// gradients and of the leaves the graph reads), whether the root
     /// reaches them or not.
     pub fn graph_footprint(&self) -> Footprint {
+        Footprint::of(&[self])
+    }
+}
+
+impl Footprint {
+    /// The nodes and bytes of the graphs behind all of `roots` together,
+    /// each node, block and buffer counted once: what they keep alive
+    /// between them (a recurrent layer's carried state and the loss beside
+    /// it, which may share nodes, or a region). For one root, its
+    /// [`graph_footprint`](Variable::graph_footprint).
+    ///
+    /// ```
+    /// use autograd_core::{Footprint, Variable};
+    /// let x = Variable::new(ndarray::array![1.0, 2.0]);
+    /// let (a, b) = (&x * &x, &x + &x);
+    /// let both = Footprint::of(&[&a, &b]);
+    /// assert_eq!((both.variables, both.functions), (3, 2)); // x once
+    /// assert!(both.bytes < a.graph_footprint().bytes + b.graph_footprint().bytes);
+    /// ```
+    pub fn of<S: Strategy>(roots: &[&Variable<S>]) -> Footprint {
         let mut count = Count::<S>::default();
-        count.queue.push(Visit::Variable(self.clone(), true));
+        (count.queue).extend(
+            roots
+                .iter()
+                .map(|&root| Visit::Variable(root.clone(), true)),
+        );
         while let Some(visit) = count.queue.pop() {
             match visit {
                 Visit::Variable(variable, follow) => count.variable(&variable, follow),

@@ -35,6 +35,35 @@ pub enum Error {
         /// The input's shape.
         input: Vec<usize>,
     },
+    /// A recurrent layer's carried state that does not fit the step's
+    /// input: from a batch of another size (reset the state between
+    /// sequences of different batch sizes), or of another width.
+    #[error(
+        "{layer}: the carried state {part} has shape {state:?}, but the input has shape {input:?}, so it must be [{}, {hidden}] (batch, hidden); reset_state() before a batch of another size",
+        input[0]
+    )]
+    StateShape {
+        /// The layer's kind.
+        layer: &'static str,
+        /// Which part of the state (`h`, or an LSTM's cell `c`).
+        part: &'static str,
+        /// The state's shape.
+        state: Vec<usize>,
+        /// The input's shape, `(batch, in)`.
+        input: Vec<usize>,
+        /// The layer's hidden width.
+        hidden: usize,
+    },
+    /// Truncated backpropagation through time asked for windows of no steps.
+    #[error(
+        "Bptt: a window of {length} steps over a series of {series} steps; it must be at least 1"
+    )]
+    BpttLength {
+        /// The window length asked for.
+        length: usize,
+        /// The series' length.
+        series: usize,
+    },
     /// A layer's weight and bias do not fit together.
     #[error("{layer}: a weight of shape {weight:?} (in, out) needs a bias of shape [{}]; got {bias:?}", weight[1])]
     LayerShapes {

@@ -1,7 +1,9 @@
 //! Training models on the autograd engine: [`Module`]s ([`Linear`],
-//! [`Mlp`], [`Sequential`], and the parameterless [`Activation`],
-//! [`Flatten`] and [`Lambda`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`],
-//! [`AdaGrad`], [`Adam`]), loaders ([`DataLoader`], [`SeqDataLoader`]),
+//! [`Mlp`], [`Sequential`], the recurrent [`Rnn`] and [`Lstm`] with their
+//! state, and the parameterless [`Activation`], [`Flatten`] and
+//! [`Lambda`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`], [`AdaGrad`],
+//! [`Adam`]), loaders ([`DataLoader`], [`SeqDataLoader`]) and [`Bptt`]'s
+//! windows for truncated backpropagation through time,
 //! [`accuracy`], the [`datasets`] that ship with the crate, and parameter
 //! files ([`save_params`], [`save_params_compressed`], [`load_params`],
 //! [`load_params_lenient`]) that NumPy and DeZero read and write.
@@ -39,26 +41,32 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+mod bptt;
 mod data;
 pub mod datasets;
 mod error;
 mod flatten;
 mod lambda;
 mod linear;
+mod lstm;
 mod mlp;
 mod module;
 mod optim;
 mod params_file;
+mod rnn;
 
+pub use bptt::Bptt;
 pub use data::{Batches, DataLoader, SeqBatches, SeqDataLoader, Targets, accuracy};
 pub use error::{Error, Result};
 pub use flatten::Flatten;
 pub use lambda::Lambda;
 pub use linear::Linear;
+pub use lstm::{Lstm, LstmState};
 pub use mlp::{Activation, Mlp};
 pub use module::{Module, Sequential, layer_params};
 pub use optim::{AdaGrad, Adam, MomentumSgd, Optimizer, Sgd};
 pub use params_file::{load_params, load_params_lenient, save_params, save_params_compressed};
+pub use rnn::Rnn;
 
 /// What a training script needs, in one import: the ops' prelude
 /// ([`autograd_ops::prelude`]: `Variable`, the ops, `no_grad`, ...) and
@@ -97,9 +105,9 @@ pub mod prelude {
     pub use crate::{Error, Result};
 
     pub use crate::{
-        Activation, AdaGrad, Adam, DataLoader, Flatten, Lambda, Linear, Mlp, Module, MomentumSgd,
-        Optimizer, SeqDataLoader, Sequential, Sgd, accuracy, datasets, load_params,
-        load_params_lenient, save_params, save_params_compressed,
+        Activation, AdaGrad, Adam, Bptt, DataLoader, Flatten, Lambda, Linear, Lstm, LstmState, Mlp,
+        Module, MomentumSgd, Optimizer, Rnn, SeqDataLoader, Sequential, Sgd, accuracy, datasets,
+        load_params, load_params_lenient, save_params, save_params_compressed,
     };
 }
 

@@ -92,19 +92,7 @@ impl<S: Strategy> Linear<S> {
         bias: bool,
         rng: &mut StdRng,
     ) -> Result<Self> {
-        // ndarray panics on a shape whose bytes exceed isize::MAX: refuse
-        // it here instead, with checked arithmetic.
-        let fits = in_size
-            .checked_mul(out_size)
-            .and_then(|n| n.checked_mul(size_of::<f64>()))
-            .is_some_and(|bytes| isize::try_from(bytes).is_ok());
-        if !fits {
-            return Err(Error::LayerSize {
-                layer: "Linear",
-                in_size,
-                out_size,
-            });
-        }
+        check_size("Linear", in_size, out_size)?;
         let scale = (1.0 / in_size as f64).sqrt();
         let weight = Array2::from_shape_simple_fn((in_size, out_size), || {
             rng.sample::<f64, _>(StandardNormal) * scale
@@ -170,6 +158,26 @@ impl<S: Strategy> Linear<S> {
         }
         Ok(())
     }
+}
+
+/// [`Error::LayerSize`] naming `layer` and both sizes unless `in_size ·
+/// out_size` weights of 8 bytes fit in one allocation: ndarray panics on a
+/// shape whose bytes exceed `isize::MAX`, so it is refused here instead,
+/// with checked arithmetic. A layer of several weights checks each before
+/// drawing any.
+pub(crate) fn check_size(layer: &'static str, in_size: usize, out_size: usize) -> Result<()> {
+    let fits = in_size
+        .checked_mul(out_size)
+        .and_then(|n| n.checked_mul(size_of::<f64>()))
+        .is_some_and(|bytes| isize::try_from(bytes).is_ok());
+    if !fits {
+        return Err(Error::LayerSize {
+            layer,
+            in_size,
+            out_size,
+        });
+    }
+    Ok(())
 }
 
 impl<S: Strategy> Module<S> for Linear<S> {

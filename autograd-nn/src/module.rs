@@ -43,6 +43,15 @@ pub trait Module<S: Strategy = DefaultStrategy> {
         distinct(self.named_params().into_iter().map(|(_, p)| p).collect())
     }
 
+    /// Forgets the state a stateful module carries from one call to the
+    /// next (a recurrent layer's hidden state: [`Rnn`](crate::Rnn),
+    /// [`Lstm`](crate::Lstm)), so that the next call starts a new sequence:
+    /// DeZero's `reset_state`. Nothing for a module without state (the
+    /// default); a module of modules resets each, as [`Sequential`] does,
+    /// and a user's own module forwards it to its stateful layers as it
+    /// lists their parameters.
+    fn reset_state(&self) {}
+
     /// Forgets every parameter's gradient, as [`Variable::cleargrad`] does
     /// one's: the one name for clearing gradients, on a variable, a module
     /// and an optimizer (DeZero's `Model.cleargrads`, PyTorch's
@@ -239,5 +248,12 @@ impl<S: Strategy> Module<S> for Sequential<S> {
             .enumerate()
             .flat_map(|(i, m)| layer_params(i, m.named_params()))
             .collect()
+    }
+
+    /// Resets each module's state.
+    fn reset_state(&self) {
+        for module in &self.modules {
+            module.reset_state();
+        }
     }
 }

@@ -20,6 +20,7 @@ mod needed_gradients;
 mod no_grad;
 mod no_leaks;
 mod no_stack_overflow;
+mod recurrent;
 mod second_cycle;
 mod thread_exit;
 mod training;
