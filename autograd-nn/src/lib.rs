@@ -1,6 +1,7 @@
 //! Training models on the autograd engine: [`Module`]s ([`Linear`],
-//! [`Mlp`], [`Sequential`], and the parameterless [`Activation`],
-//! [`Flatten`] and [`Lambda`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`],
+//! [`Conv2d`], [`Mlp`], [`Sequential`], and the parameterless
+//! [`Activation`], [`MaxPool2d`], [`AvgPool2d`], [`Dropout`], [`Flatten`]
+//! and [`Lambda`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`],
 //! [`AdaGrad`], [`Adam`]), loaders ([`DataLoader`], [`SeqDataLoader`]),
 //! [`accuracy`], the [`datasets`] that ship with the crate, and parameter
 //! files ([`save_params`], [`save_params_compressed`], [`load_params`],
@@ -39,8 +40,10 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+mod conv;
 mod data;
 pub mod datasets;
+mod dropout;
 mod error;
 mod flatten;
 mod lambda;
@@ -49,8 +52,13 @@ mod mlp;
 mod module;
 mod optim;
 mod params_file;
+mod pool;
+#[cfg(test)]
+mod testing;
 
+pub use conv::Conv2d;
 pub use data::{Batches, DataLoader, SeqBatches, SeqDataLoader, Targets, accuracy};
+pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use flatten::Flatten;
 pub use lambda::Lambda;
@@ -59,6 +67,7 @@ pub use mlp::{Activation, Mlp};
 pub use module::{Module, Sequential, layer_params};
 pub use optim::{AdaGrad, Adam, MomentumSgd, Optimizer, Sgd};
 pub use params_file::{load_params, load_params_lenient, save_params, save_params_compressed};
+pub use pool::{AvgPool2d, MaxPool2d};
 
 /// What a training script needs, in one import: the ops' prelude
 /// ([`autograd_ops::prelude`]: `Variable`, the ops, `no_grad`, ...) and
@@ -97,9 +106,9 @@ pub mod prelude {
     pub use crate::{Error, Result};
 
     pub use crate::{
-        Activation, AdaGrad, Adam, DataLoader, Flatten, Lambda, Linear, Mlp, Module, MomentumSgd,
-        Optimizer, SeqDataLoader, Sequential, Sgd, accuracy, datasets, load_params,
-        load_params_lenient, save_params, save_params_compressed,
+        Activation, AdaGrad, Adam, AvgPool2d, Conv2d, DataLoader, Dropout, Flatten, Lambda, Linear,
+        MaxPool2d, Mlp, Module, MomentumSgd, Optimizer, SeqDataLoader, Sequential, Sgd, accuracy,
+        datasets, load_params, load_params_lenient, save_params, save_params_compressed,
     };
 }
 
