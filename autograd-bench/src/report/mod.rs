@@ -28,6 +28,7 @@ pub mod memory_modes;
 pub mod plot;
 pub mod second_cycle;
 pub mod seed_loop;
+pub mod step_memory;
 pub mod subject;
 pub mod table;
 pub mod training;

@@ -313,7 +313,7 @@ impl Report {
         let all_exact = self.training.iter().all(|t| t.breakdown_exact);
         let _ = writeln!(
             out,
-            "bytes; params: nodes, values and the model's layer list; graph: the step's nodes, saved values and outputs; earlier: graphs of earlier steps not freed yet (garbage awaiting a collection, or leaked), with the weights' old buffers they share; cache: the engine's buffer cache. Every point of every breakdown step sums exactly: {}. Beyond the points, a backward pass holds at most {} in flight (gradients not yet summed into their variables).",
+            "bytes; params: nodes, values and the model's layer list; graph: the step's nodes, saved values and outputs; earlier: graphs of earlier steps not freed yet (garbage awaiting a collection, or leaked), with the weights' old buffers they share; cache: the engine's buffer cache. The step is clear, forward, backward_once, step where graphs are freed on drop; where they are not, backward keeps the graph and the loss is dropped before the step (graph_footprint does not walk to what a released graph leaves there). Every point of every breakdown step sums exactly: {}. Beyond the points, a backward pass holds at most {} in flight (gradients not yet summed into their variables).",
             if all_exact { "yes" } else { "NO" },
             bytes(in_flight as f64),
         );
