@@ -19,6 +19,14 @@
 //!   batch 32: `cleargrad`, forward, softmax cross-entropy, backward, Adam),
 //!   on one thread under `RcWeak`, `ArcWeak` and `Region`, beside its floor (the same
 //!   arithmetic in plain ndarray, every buffer preallocated).
+//! * `cnn_step`: one training step of the `cnn_mnist` example's network
+//!   (two conv-ReLU-max-pool blocks, dropout, linear; batch 32, Adam,
+//!   `backward_once`), on one thread under `RcWeak`, `ArcWeak` and `Region`,
+//!   beside its floor (im2col and `general_mat_mul` in plain ndarray, every
+//!   buffer allocated once; `autograd-bench/src/cnn.rs`).
+//! * `conv2d`: one convolution, 2×3×320×320 to 16 channels, 3×3, padding
+//!   1, forward and backward (input, weight and bias gradients), beside its
+//!   floor.
 //! * `deep_chain` (W3): a 10⁶-op chain built, backward'd and dropped.
 //! * `wide_graph`: graphs that are not chains, where backward's schedule
 //!   and gradient buffer work: one node read by 1,000 others (`fan_out`)
@@ -241,6 +249,32 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
+fn cnn_step(c: &mut Criterion) {
+    use autograd_bench::cnn::{CnnFloor, CnnStep};
+    let mut group = c.benchmark_group("cnn_step");
+    let mut floor = CnnFloor::new(0);
+    group.bench_function("floor", |b| b.iter(|| floor.step()));
+    fn engine<S: Strategy>(group: &mut BenchmarkGroup<'_, WallTime>) {
+        let mut step = CnnStep::<S>::new(0);
+        group.bench_function(S::KIND.name(), |b| b.iter(|| step.step().expect("runs")));
+    }
+    engine::<RcWeak>(&mut group);
+    engine::<ArcWeak>(&mut group);
+    engine::<Region>(&mut group);
+    group.finish();
+}
+
+fn conv2d(c: &mut Criterion) {
+    use autograd_bench::cnn::{ConvFloor, ConvStep};
+    let mut group = c.benchmark_group("conv2d");
+    group.sample_size(20);
+    let mut floor = ConvFloor::new();
+    group.bench_function("floor", |b| b.iter(|| floor.step()));
+    let step = ConvStep::<RcWeak>::new();
+    group.bench_function("RcWeak", |b| b.iter(|| step.step().expect("runs")));
+    group.finish();
+}
+
 /// Forward + backward of the report's deep MLP (64 ReLU layers, 128 wide,
 /// batch 512) without checkpointing, with √64 = 8 segments and with every
 /// layer checkpointed: what recomputation costs.
@@ -321,6 +355,8 @@ criterion_group!(
     w2_add_chain,
     data_matmul,
     train_step,
+    cnn_step,
+    conv2d,
     checkpoint,
     wide_graph,
     w3_deep_chain,

@@ -85,6 +85,12 @@ struct Args {
     #[arg(long, default_value_t = EPOCH_STEPS as u64,
         value_parser = clap::value_parser!(u64).range(..=EPOCH_STEPS as u64))]
     training_steps: u64,
+    /// Timed steps per strategy of the cnn_step section (the cnn_mnist
+    /// example's network on batches of 32, beside its plain-ndarray floor;
+    /// `0` for none), at most 10000.
+    #[arg(long, default_value_t = report::cnn::DEFAULT_STEPS as u64,
+        value_parser = clap::value_parser!(u64).range(..=report::cnn::MAX_STEPS as u64))]
+    cnn_steps: u64,
     /// Batch rows of the value-memory section (deep ReLU MLPs of width 128
     /// at 16, 64 and 256 layers, each with and without checkpointing; `0`
     /// for none), at most 16384. Its heap grows with the batch, outside the
@@ -148,7 +154,7 @@ impl Args {
     /// `--heap-budget-mib`, or what the runs that keep their graphs need
     /// beyond their share of it, is refused. (The other sizes are bounded
     /// where clap parses them: `--deep`, `--value-memory-batch`,
-    /// `--training-steps`, `--threads`, `--samples`.)
+    /// `--training-steps`, `--cnn-steps`, `--threads`, `--samples`.)
     fn resolve(&self, allocator: &'static str) -> Result<Resolved, clap::Error> {
         let invalid = |message: String| Args::command().error(ErrorKind::ValueValidation, message);
         // Rust refuses any allocation above `isize::MAX` bytes.
@@ -227,6 +233,7 @@ impl Args {
                 .collect(),
             second_cycle_iterations: self.second_cycle,
             training_steps: self.training_steps as usize, // at most one epoch
+            cnn_steps: self.cnn_steps as usize,           // at most MAX_STEPS
             value_memory_batch: self.value_memory_batch as usize, // at most MAX_BATCH
             allocator,
             compare_allocators: self.compare_allocators,

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod cli;
+pub mod cnn;
 pub mod report;
 pub mod training;
 

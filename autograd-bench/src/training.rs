@@ -1,6 +1,6 @@
 //! The training step the `train_step` bench and the report's training
 //! section measure: the digits MLP (64-100-10, ReLU) on a batch of 32, one
-//! `cleargrad` + forward + softmax cross-entropy + backward + Adam step,
+//! `cleargrad` + forward + softmax cross-entropy + `backward_once` + Adam step,
 //! through the engine ([`TrainStep`]) and as the cheapest plain ndarray
 //! code doing the same arithmetic ([`FloorStep`]).
 
@@ -74,7 +74,9 @@ impl<S: Strategy> TrainStep<S> {
         }
     }
 
-    /// One step; the loss before it.
+    /// One step: clear the gradients, forward, `backward_once` (which lets
+    /// go of the graph, so that Adam writes into the weights in place),
+    /// Adam's step; the loss before it.
     ///
     /// # Errors
     /// None in practice (the shapes fit).
@@ -82,33 +84,32 @@ impl<S: Strategy> TrainStep<S> {
         self.adam.cleargrad();
         let loss =
             softmax_cross_entropy(&self.model.forward(&self.x).map_err(core)?, &self.labels)?;
-        loss.backward()?;
-        let value = loss.item().unwrap_or(f64::NAN);
-        drop(loss);
+        loss.backward_once()?;
         self.adam.step().map_err(core)?;
-        Ok(value)
+        Ok(loss.item().unwrap_or(f64::NAN))
     }
 }
 
 /// The engine's error inside an `autograd_nn` one (the workloads return the
 /// engine's `Result`; nothing here fails but the engine).
-fn core(e: autograd_nn::Error) -> autograd_ops::Error {
+pub(crate) fn core(e: autograd_nn::Error) -> autograd_ops::Error {
     match e {
         autograd_nn::Error::Core(e) => e,
         other => panic!("not an engine error: {other}"),
     }
 }
 
-/// One Adam parameter: value, gradient, moments, in preallocated arrays.
-struct Param<D: ndarray::Dimension> {
-    value: ndarray::Array<f64, D>,
-    grad: ndarray::Array<f64, D>,
+/// One Adam parameter of a floor: value, gradient, moments, in
+/// preallocated arrays.
+pub(crate) struct Param<D: ndarray::Dimension> {
+    pub(crate) value: ndarray::Array<f64, D>,
+    pub(crate) grad: ndarray::Array<f64, D>,
     m: ndarray::Array<f64, D>,
     v: ndarray::Array<f64, D>,
 }
 
 impl<D: ndarray::Dimension> Param<D> {
-    fn new(value: ndarray::Array<f64, D>) -> Self {
+    pub(crate) fn new(value: ndarray::Array<f64, D>) -> Self {
         let zeros = || ndarray::Array::zeros(value.raw_dim());
         Param {
             grad: zeros(),
@@ -119,9 +120,9 @@ impl<D: ndarray::Dimension> Param<D> {
     }
 
     /// `torch.optim.Adam`'s update, as [`Adam`] computes it, in place.
-    fn adam(&mut self, t: f64) {
+    pub(crate) fn adam(&mut self, t: f64, lr: f64) {
         let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
-        let step_size = -(LR / (1.0 - beta1.powf(t)));
+        let step_size = -(lr / (1.0 - beta1.powf(t)));
         let correction2 = (1.0 - beta2.powf(t)).sqrt();
         let (w1, w2) = (1.0 - beta1, 1.0 - beta2);
         Zip::from(&mut self.value)
@@ -217,10 +218,10 @@ impl FloorStep {
         self.b0.grad.assign(&self.d_hidden.sum_axis(Axis(0)));
         // Adam.
         self.t += 1.0;
-        self.w0.adam(self.t);
-        self.b0.adam(self.t);
-        self.w1.adam(self.t);
-        self.b1.adam(self.t);
+        self.w0.adam(self.t, LR);
+        self.b0.adam(self.t, LR);
+        self.w1.adam(self.t, LR);
+        self.b1.adam(self.t, LR);
         loss / n
     }
 }

@@ -117,6 +117,50 @@ impl<S: Strategy> Variable<S> {
         self.backward_with(BackwardOptions::default())
     }
 
+    /// [`backward`](Variable::backward) that lets go of the graph as it
+    /// runs: `backward_with(BackwardOptions::default().retain_graph(false))`,
+    /// PyTorch's `loss.backward()` (whose default frees the graph). Each
+    /// function drops what it saved and its links to its inputs as soon as
+    /// it has run, so the values go during the pass, and the graph no longer
+    /// shares the weights' buffers afterwards, even while the output is
+    /// still held: an optimizer step that follows writes into them in place
+    /// instead of copying them first (copy-on-write). The training step
+    /// reads as PyTorch's: clear the gradients, forward, `backward_once`,
+    /// step. A second pass over the same graph is [`Error::GraphReleased`];
+    /// [`backward`](Variable::backward) keeps the graph (DeZero's default),
+    /// for another pass or a look at it.
+    ///
+    /// ```
+    /// use autograd_core::{Error, Variable};
+    /// use ndarray::array;
+    ///
+    /// let w = Variable::new(array![1.0, 2.0]);
+    /// let buffer = w.data().as_ptr();
+    /// let loss = &(&w * &w) * &w; // w³, elementwise
+    /// loss.backward_once()?;
+    /// assert_eq!(w.grad().unwrap(), array![3.0, 12.0].into_dyn());
+    /// // The loss is still held, but its graph no longer reads w's buffer:
+    /// // the update writes into it in place.
+    /// w.update_data(|mut v| v -= &array![0.3, 1.2])?;
+    /// assert_eq!(w.data().as_ptr(), buffer);
+    /// assert_eq!(loss.backward_once(), Err(Error::GraphReleased { op: "mul" }));
+    ///
+    /// // With `backward`, the kept graph still reads the old value: the
+    /// // same update copies the buffer first.
+    /// let loss = &(&w * &w) * &w;
+    /// loss.backward()?;
+    /// w.update_data(|mut v| v *= 0.5)?;
+    /// assert_ne!(w.data().as_ptr(), buffer);
+    /// # Ok::<(), autograd_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`backward_with`](Variable::backward_with); on error no gradient
+    /// is changed.
+    pub fn backward_once(&self) -> Result<()> {
+        self.backward_with(BackwardOptions::default().retain_graph(false))
+    }
+
     /// [`backward`](Variable::backward) with a given output gradient,
     /// retained intermediate gradients, or a recorded graph of the gradients.
     ///

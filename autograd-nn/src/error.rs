@@ -84,6 +84,50 @@ pub enum Error {
         /// The output width asked for.
         out_size: usize,
     },
+    /// A convolution asked for more weights than the address space holds.
+    #[error(
+        "{layer}: a weight of shape {shape:?} (out, in, kernel height, kernel width) does not fit in memory"
+    )]
+    WeightSize {
+        /// The layer's kind.
+        layer: &'static str,
+        /// The weight's shape asked for.
+        shape: [usize; 4],
+    },
+    /// A convolution got an input that is not `[N, C, H, W]` with the
+    /// weight's channels.
+    #[error("{layer}: the weight has shape {weight:?} (out, in, kernel height, kernel width), so the input must be [N, {}, H, W]; got {input:?}", weight[1])]
+    ConvInput {
+        /// The layer's kind.
+        layer: &'static str,
+        /// The weight's shape.
+        weight: [usize; 4],
+        /// The input's shape.
+        input: Vec<usize>,
+    },
+    /// A convolution's weight and bias that do not fit together.
+    #[error("{layer}: a weight of shape {weight:?} (out, in, kernel height, kernel width) needs a bias of shape [{}]; got {bias:?}", weight[0])]
+    ConvBias {
+        /// The layer's kind.
+        layer: &'static str,
+        /// The weight's shape.
+        weight: [usize; 4],
+        /// The bias's shape.
+        bias: Vec<usize>,
+    },
+    /// A layer's setting outside the values it takes: a kernel or a stride
+    /// of 0, a dropout probability outside `[0, 1)`.
+    #[error("{layer}: {name} {value}; it must be {need}")]
+    LayerSetting {
+        /// The layer's kind.
+        layer: &'static str,
+        /// The setting.
+        name: &'static str,
+        /// Its value, as written.
+        value: String,
+        /// The values it may take.
+        need: &'static str,
+    },
     /// Consecutive layers of a model whose widths do not chain.
     #[error("{model}: layer {index} takes {input} inputs, but the layer before gives {previous}")]
     LayerWidths {

@@ -1,7 +1,8 @@
 //! Training models on the autograd engine: [`Module`]s ([`Linear`],
-//! [`Mlp`], [`Sequential`], the recurrent [`Rnn`] and [`Lstm`] with their
-//! state, and the parameterless [`Activation`], [`Flatten`] and
-//! [`Lambda`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`], [`AdaGrad`],
+//! [`Mlp`], [`Sequential`], the convolutional [`Conv2d`], the recurrent
+//! [`Rnn`] and [`Lstm`] with their state, and the parameterless
+//! [`Activation`], [`MaxPool2d`], [`AvgPool2d`], [`Dropout`], [`Flatten`]
+//! and [`Lambda`]), [`Optimizer`]s ([`Sgd`], [`MomentumSgd`], [`AdaGrad`],
 //! [`Adam`]), loaders ([`DataLoader`], [`SeqDataLoader`]) and [`Bptt`]'s
 //! windows for truncated backpropagation through time,
 //! [`accuracy`], the [`datasets`] that ship with the crate, and parameter
@@ -42,8 +43,10 @@
 //! ```
 
 mod bptt;
+mod conv;
 mod data;
 pub mod datasets;
+mod dropout;
 mod error;
 mod flatten;
 mod lambda;
@@ -53,10 +56,15 @@ mod mlp;
 mod module;
 mod optim;
 mod params_file;
+mod pool;
 mod rnn;
+#[cfg(test)]
+mod testing;
 
 pub use bptt::Bptt;
+pub use conv::Conv2d;
 pub use data::{Batches, DataLoader, SeqBatches, SeqDataLoader, Targets, accuracy};
+pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use flatten::Flatten;
 pub use lambda::Lambda;
@@ -66,6 +74,7 @@ pub use mlp::{Activation, Mlp};
 pub use module::{Module, Sequential, layer_params};
 pub use optim::{AdaGrad, Adam, MomentumSgd, Optimizer, Sgd};
 pub use params_file::{load_params, load_params_lenient, save_params, save_params_compressed};
+pub use pool::{AvgPool2d, MaxPool2d};
 pub use rnn::Rnn;
 
 /// What a training script needs, in one import: the ops' prelude
@@ -105,9 +114,10 @@ pub mod prelude {
     pub use crate::{Error, Result};
 
     pub use crate::{
-        Activation, AdaGrad, Adam, Bptt, DataLoader, Flatten, Lambda, Linear, Lstm, LstmState, Mlp,
-        Module, MomentumSgd, Optimizer, Rnn, SeqDataLoader, Sequential, Sgd, accuracy, datasets,
-        load_params, load_params_lenient, save_params, save_params_compressed,
+        Activation, AdaGrad, Adam, AvgPool2d, Bptt, Conv2d, DataLoader, Dropout, Flatten, Lambda,
+        Linear, Lstm, LstmState, MaxPool2d, Mlp, Module, MomentumSgd, Optimizer, Rnn, SeqDataLoader,
+        Sequential, Sgd, accuracy, datasets, load_params, load_params_lenient, save_params,
+        save_params_compressed,
     };
 }
 

@@ -32,6 +32,8 @@ pub struct ReportConfig {
     /// Steps of the training section per strategy, at most one epoch (0:
     /// skip it).
     pub training_steps: usize,
+    /// Timed steps per strategy of the `cnn_step` section (0: skip it).
+    pub cnn_steps: usize,
     /// Batch rows of the value-memory section (0: skip it).
     pub value_memory_batch: usize,
     /// The global allocator this binary runs on.

@@ -12,6 +12,10 @@
 //!   leaf own its gradient's graph.
 //! * [`training`]: a training loop's memory under every strategy, broken
 //!   down into parameters, gradients, optimizer state and the step's graph.
+//! * [`cnn`]: the CNN's training step (`cnn_step`), timed beside its
+//!   plain-ndarray floor, its bytes broken down under every strategy
+//!   ([`step_memory`], as the training section's), what its convolutions
+//!   save, and checkpointing its conv blocks.
 //! * [`value_memory`]: a deep MLP's kept graph with and without
 //!   checkpointing, and its backward peak with and without
 //!   `retain_graph(false)`.
@@ -20,6 +24,7 @@
 //! Each takes the run's [`Context`] and measures the heap through [`heap`].
 
 pub mod allocators;
+pub mod cnn;
 pub mod config;
 pub mod deep_chain;
 pub mod heap;
@@ -28,6 +33,7 @@ pub mod memory_modes;
 pub mod plot;
 pub mod second_cycle;
 pub mod seed_loop;
+pub mod step_memory;
 pub mod subject;
 pub mod table;
 pub mod training;
@@ -42,6 +48,7 @@ pub use config::{ConfigSummary, ReportConfig};
 pub use subject::{Baseline, Subject};
 
 use allocators::AllocatorFigures;
+use cnn::CnnSection;
 use deep_chain::DeepResult;
 use kept_intermediate::KeptIntermediate;
 use memory_modes::MemoryMode;
@@ -67,6 +74,8 @@ pub struct Report {
     pub second_cycle: Vec<SecondCycleResult>,
     /// The digits MLP's training loop under each strategy.
     pub training: Vec<TrainingRun>,
+    /// The CNN's training step, when it ran.
+    pub cnn: Option<CnnSection>,
     /// The deep MLP under each depth and checkpointing mode.
     pub value_memory: Vec<ValueMemoryRow>,
     /// This build's and the system allocator's figures, when asked.
@@ -144,6 +153,8 @@ pub fn build(cx: &Context<'_>) -> Report {
     let second_cycle = second_cycle::run(cx);
     cx.progress("training", 0, 1);
     let training = training::run(cx);
+    cx.progress("cnn step", 0, 1);
+    let cnn = cnn::run(cx);
     cx.progress("value memory", 0, 1);
     let value_memory = value_memory::run(cx);
     let (allocators, allocators_error) = if config.compare_allocators {
@@ -174,6 +185,7 @@ pub fn build(cx: &Context<'_>) -> Report {
         kept_intermediate,
         second_cycle,
         training,
+        cnn,
         value_memory,
         allocators,
         allocators_error,

@@ -449,6 +449,7 @@ mod tests {
             deep: Vec::new(),
             second_cycle_iterations: 0,
             training_steps: 0,
+            cnn_steps: 0,
             value_memory_batch: 0,
             allocator: "system",
             compare_allocators: false,

@@ -15,6 +15,7 @@ impl Report {
         self.kept_intermediate_table(&mut out);
         self.second_cycle_table(&mut out);
         self.training_table(&mut out);
+        self.cnn_table(&mut out);
         self.value_memory_table(&mut out);
         self.allocators_table(&mut out);
         out
@@ -313,10 +314,157 @@ impl Report {
         let all_exact = self.training.iter().all(|t| t.breakdown_exact);
         let _ = writeln!(
             out,
-            "bytes; params: nodes, values and the model's layer list; graph: the step's nodes, saved values and outputs; earlier: graphs of earlier steps not freed yet (garbage awaiting a collection, or leaked), with the weights' old buffers they share; cache: the engine's buffer cache. Every point of every breakdown step sums exactly: {}. Beyond the points, a backward pass holds at most {} in flight (gradients not yet summed into their variables).",
+            "bytes; params: nodes, values and the model's layer list; graph: the step's nodes, saved values and outputs; earlier: graphs of earlier steps not freed yet (garbage awaiting a collection, or leaked), with the weights' old buffers they share; cache: the engine's buffer cache. The step is clear, forward, backward_once, step where graphs are freed on drop; where they are not, backward keeps the graph and the loss is dropped before the step (graph_footprint does not walk to what a released graph leaves there). Every point of every breakdown step sums exactly: {}. Beyond the points, a backward pass holds at most {} in flight (gradients not yet summed into their variables).",
             if all_exact { "yes" } else { "NO" },
             bytes(in_flight as f64),
         );
+    }
+
+    fn cnn_table(&self, out: &mut String) {
+        let Some(cnn) = &self.cnn else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "\ncnn_step: the cnn_mnist network (conv 1->8 3x3 pad 1, relu, maxpool 2, conv 8->16, relu, maxpool 2, dropout 0.25, flatten, linear 784->10), batches of 32, Adam, f64, one thread: clear, forward, backward_once, step; median µs of {} steps beside the plain-ndarray floor (im2col + general_mat_mul, every buffer allocated once): {:.0} µs",
+            cnn.steps, cnn.floor_micros,
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {:<21} {:>9} {:>9}",
+            "strategy", "freeing", "µs/step", "vs floor"
+        );
+        for r in &cnn.runs {
+            let _ = writeln!(
+                out,
+                "{:<22} {:<21} {:>9} {:>9}",
+                r.strategy,
+                r.freeing,
+                r.micros_per_step
+                    .map_or_else(|| "-".to_string(), |m| format!("{m:.0}")),
+                r.vs_floor
+                    .map_or_else(|| "-".to_string(), |v| format!("{v:.2}x")),
+            );
+        }
+        // The op kinds, from the first run's split after forward.
+        let kinds: Vec<&'static str> = cnn
+            .runs
+            .iter()
+            .flat_map(|r| r.breakdown.points.iter())
+            .find_map(|b| b.split)
+            .map(|s| s.kinds().map(|v| v.op).collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "\nwhere the CNN step's bytes go (step {} of a fresh model, the collector off; each part predicted from the objects and graph_footprint; after forward, the graph split into each op kind's values, its outputs and what it saved of its own, and the nodes)",
+            super::step_memory::BREAKDOWN_STEPS
+        );
+        let mut header = format!(
+            "{:<20} {:<15} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8}",
+            "strategy", "point", "measured", "params", "grads", "adam", "batch", "graph"
+        );
+        for k in &kinds {
+            let _ = write!(header, " {:>9}", short_op(k));
+        }
+        let _ = write!(
+            header,
+            " {:>7} {:>9} {:>8} {:>5}",
+            "nodes", "earlier", "cache", "exact"
+        );
+        let _ = writeln!(out, "{header}");
+        for r in &cnn.runs {
+            for b in &r.breakdown.points {
+                let point = match b.point {
+                    "after forward" => "forward",
+                    "after backward" if r.breakdown.released => "backward_once",
+                    "after backward" => "backward",
+                    _ => "optimizer step",
+                };
+                let mut line = format!(
+                    "{:<20} {:<15} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8}",
+                    r.strategy,
+                    point,
+                    b.measured,
+                    b.parameters,
+                    b.gradients,
+                    b.optimizer,
+                    b.batch,
+                    b.graph
+                );
+                for k in &kinds {
+                    let v = b
+                        .split
+                        .map_or_else(|| "".to_string(), |s| s.bytes_of(k).to_string());
+                    let _ = write!(line, " {v:>9}");
+                }
+                let nodes = b.split.map_or_else(String::new, |s| s.nodes.to_string());
+                let exact = if b.unexplained == 0 {
+                    "yes".to_string()
+                } else {
+                    format!("{:+}", b.unexplained)
+                };
+                let _ = write!(
+                    line,
+                    " {nodes:>7} {:>9} {:>8} {exact:>5}",
+                    b.earlier_graphs, b.buffer_cache
+                );
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        let all_exact = cnn.runs.iter().all(|r| r.breakdown.exact);
+        let _ = writeln!(
+            out,
+            "bytes; as the training table's. The step is clear, forward, backward_once, step where graphs are freed on drop (after backward_once a released graph holds its nodes, and under Region its intermediate values too, until the loss goes); where they are not, backward keeps the graph and the loss is dropped before the step. Every point of every breakdown step sums exactly: {}.",
+            if all_exact { "yes" } else { "NO" },
+        );
+        let _ = writeln!(
+            out,
+            "\nwhat each convolution saves for backward: its input and weight (buffers the graph holds anyway: the batch or the block before's output, and the parameter), against the columns it could save instead"
+        );
+        let _ = writeln!(
+            out,
+            "{:<6} {:>16} {:>14} {:>16} {:>14} {:>7}",
+            "layer", "input", "weight", "input + weight", "columns", "ratio"
+        );
+        for c in &cnn.saved {
+            let _ = writeln!(
+                out,
+                "{:<6} {:>16} {:>14} {:>16} {:>14} {:>6.1}x",
+                c.layer,
+                format!("{:?}", c.input),
+                format!("{:?}", c.weight),
+                bytes(c.input_and_weight_bytes as f64),
+                bytes(c.columns_bytes as f64),
+                c.columns_bytes as f64 / c.input_and_weight_bytes as f64,
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\ncheckpointing each conv block (conv, relu, maxpool) under {}, one batch: the graph between forward and backward (parameters, gradients and the batch excluded), backward_once's peak above the heap before it (a checkpointed block's recomputed graph lives in it), and their sum, the step's peak above the heap before forward",
+            self.config.default_strategy
+        );
+        let _ = writeln!(
+            out,
+            "{:<26} {:>11} {:>11} {:>6} {:>13} {:>11} {:>9}",
+            "mode", "kept", "predicted", "exact", "backward peak", "step peak", "ms"
+        );
+        for c in &cnn.checkpoint {
+            let _ = writeln!(
+                out,
+                "{:<26} {:>11} {:>11} {:>6} {:>13} {:>11} {:>9.1}",
+                c.mode,
+                bytes(c.kept_bytes as f64),
+                bytes(c.predicted_bytes as f64),
+                if c.kept_bytes == c.predicted_bytes {
+                    "yes"
+                } else {
+                    "NO"
+                },
+                bytes(c.backward_peak_bytes as f64),
+                bytes((c.kept_bytes + c.backward_peak_bytes) as f64),
+                c.millis,
+            );
+        }
     }
 
     fn value_memory_table(&self, out: &mut String) {
@@ -413,5 +561,14 @@ impl Report {
         if let Some(err) = &self.allocators_error {
             let _ = writeln!(out, "(the system allocator's build did not run: {err})");
         }
+    }
+}
+
+/// An op's name short enough for a column.
+fn short_op(op: &str) -> &str {
+    match op {
+        "max_pool2d" => "maxpool",
+        "softmax_cross_entropy" => "sce",
+        other => other,
     }
 }

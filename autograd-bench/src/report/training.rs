@@ -4,21 +4,25 @@
 //! heap at three points of each step broken down into parts, each predicted
 //! from the objects and the graph, that sum to the measured heap to the byte.
 //!
-//! The loop is the one the `train_step` bench and the `digits` example run:
-//! `cleargrad`, forward, loss, backward, the loss dropped, then Adam's step
-//! (dropped first, the graph no longer shares the weights' buffers where it
-//! is freed on drop, so the step writes into them in place).
+//! The timed loop is the one the `train_step` bench and the `digits`
+//! example run: `cleargrad`, forward, loss, `backward_once` (which lets go
+//! of the graph as it runs, so that Adam's step writes into the weights in
+//! place while the loss is still held), Adam's step. The breakdown
+//! (`step_memory`) runs the same step where graphs are freed on drop, and
+//! keeps the graph where they are not (see its docs).
 
 use std::time::Instant;
 
 use autograd_mem::Collector as _;
 use autograd_mem::{Freeing, Policy, StrategyKind, with_strategy};
 use autograd_nn::{Activation, Adam, DataLoader, Mlp, Module, Optimizer, datasets};
-use autograd_ops::{Strategy, Variable, softmax_cross_entropy};
+use autograd_ops::{Strategy, softmax_cross_entropy};
 use serde::Serialize;
 
 use crate::report::Context;
 use crate::report::heap::{Cache, Counted, HeapMark, Peak};
+use crate::report::step_memory::breakdown_run;
+pub use crate::report::step_memory::{BREAKDOWN_STEPS, Breakdown};
 use crate::training::{BATCH, FloorStep, LR, SIZES};
 
 /// The collected strategies' policy in the timed epoch when the report's is
@@ -36,10 +40,6 @@ pub const TEST_FRACTION: f64 = 0.25;
 /// at most this many (`--training-steps`).
 pub const EPOCH_STEPS: usize =
     (datasets::DIGITS_SAMPLES - datasets::DIGITS_SAMPLES.div_ceil(4)).div_ceil(BATCH);
-
-/// Steps of the breakdown run (the first allocates Adam's moments; the
-/// others show the steady state).
-pub const BREAKDOWN_STEPS: usize = 3;
 
 /// One strategy's training figures.
 #[derive(Debug, Clone, Serialize)]
@@ -78,39 +78,13 @@ pub struct TrainingRun {
     /// Whether every point of every step of the breakdown run summed to the
     /// measured heap exactly.
     pub breakdown_exact: bool,
+    /// Whether the breakdown's step released its graph (`backward_once`)
+    /// or kept it (see `step_memory`).
+    pub breakdown_released: bool,
     /// The largest live heap during a backward pass of the breakdown run
     /// beyond what the heap held after it: what the pass holds in flight
     /// (gradients not yet summed into their variables, its queue).
     pub backward_in_flight_bytes: i64,
-}
-
-/// The live heap at one point of a step, and its parts.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Breakdown {
-    /// The point: after forward, after backward, after the optimizer step.
-    pub point: &'static str,
-    /// What the counting allocator measured, above the baseline.
-    pub measured: i64,
-    /// The parameters' nodes and values, and the model's list of layers.
-    pub parameters: i64,
-    /// The parameters' gradients.
-    pub gradients: i64,
-    /// What the optimizer holds (`Optimizer::state_bytes`).
-    pub optimizer: i64,
-    /// The batch (its node and values) and its labels.
-    pub batch: i64,
-    /// The step's graph, as `graph_footprint` counts it: nodes, the values
-    /// its ops saved for backward, the outputs it holds; the parameters and
-    /// the batch it reaches excluded (they are counted above).
-    pub graph: i64,
-    /// Earlier steps' graphs not freed yet: garbage awaiting a collection,
-    /// or leaked (`StrongOnly`), with the weights' old buffers they share
-    /// (an update copies a buffer a live graph shares).
-    pub earlier_graphs: i64,
-    /// Buffers the engine keeps for reuse (`buffers::cached_bytes`).
-    pub buffer_cache: i64,
-    /// `measured` minus the parts: 0 when the prediction is exact.
-    pub unexplained: i64,
 }
 
 /// Runs the section for the context's strategies, `training_steps` steps
@@ -155,7 +129,7 @@ fn floor_micros(steps: usize) -> f64 {
 }
 
 /// A fresh model and its optimizer, from the bench's initial weights.
-fn model<S: Strategy>() -> (Mlp<S>, Adam<S>) {
+fn fresh_model<S: Strategy>() -> (Mlp<S>, Adam<S>) {
     let model = Mlp::new_in(&SIZES, Activation::Relu, 0).expect("valid sizes");
     let adam = Adam::new(model.params(), LR).expect("a valid rate");
     (model, adam)
@@ -180,12 +154,11 @@ fn run_one<S: Strategy>(
     // A warm-up step on a model of its own makes what the engine allocates
     // once per thread (live counts, the buffer cache's list) exist first.
     {
-        let (model, mut adam) = model::<S>();
+        let (model, mut adam) = fresh_model::<S>();
         if let Some((batch, labels)) = loader.iter().next() {
             let loss = softmax_cross_entropy(&model.forward(&batch).expect("fits"), &labels)
                 .expect("valid labels");
-            loss.backward().expect("backward");
-            drop(loss);
+            loss.backward_once().expect("backward");
             adam.step().expect("valid rates");
         }
     }
@@ -197,7 +170,7 @@ fn run_one<S: Strategy>(
     // with it.
     let heap = HeapMark::now(Counted::Process, Cache::LeftOut);
     let peak = Peak::start();
-    let (model, mut adam) = model::<S>();
+    let (model, mut adam) = fresh_model::<S>();
     let mut live_heap_after_step = Vec::with_capacity(steps);
     let mut times = Vec::with_capacity(steps);
     for (batch, batch_labels) in loader.iter().take(steps) {
@@ -205,11 +178,10 @@ fn run_one<S: Strategy>(
         adam.cleargrad();
         let loss = softmax_cross_entropy(&model.forward(&batch).expect("fits"), &batch_labels)
             .expect("valid labels");
-        loss.backward().expect("backward");
-        std::hint::black_box(loss.item());
-        drop(loss);
+        loss.backward_once().expect("backward");
         adam.step().expect("valid rates");
-        drop((batch, batch_labels));
+        std::hint::black_box(loss.item());
+        drop((loss, batch, batch_labels));
         times.push(started.elapsed().as_secs_f64() * 1e6);
         live_heap_after_step.push(heap.since());
     }
@@ -227,7 +199,12 @@ fn run_one<S: Strategy>(
     S::Collector::collect();
     autograd_core::buffers::release_thread_cache();
 
-    let (breakdown, breakdown_exact, backward_in_flight_bytes) = breakdown_run::<S>(&mut loader);
+    // `Mlp::new` collects its layers into a list of exactly their number.
+    let breakdown = breakdown_run(
+        fresh_model::<S>,
+        |m| size_of_val(m.layers()) as i64,
+        &mut loader,
+    );
     S::Collector::collect();
     S::Collector::set_policy(Policy::Auto);
     TrainingRun {
@@ -241,9 +218,10 @@ fn run_one<S: Strategy>(
         peak_heap_bytes,
         collections,
         after_collection_bytes,
-        breakdown,
-        breakdown_exact,
-        backward_in_flight_bytes,
+        breakdown: breakdown.points,
+        breakdown_exact: breakdown.exact,
+        breakdown_released: breakdown.released,
+        backward_in_flight_bytes: breakdown.backward_in_flight_bytes,
     }
 }
 
@@ -255,155 +233,6 @@ fn median(values: &mut [f64]) -> f64 {
         n if n % 2 == 1 => values[n / 2],
         n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
     }
-}
-
-/// The parts every point shares: what the model, its gradients, the
-/// optimizer and the engine's cache hold.
-struct Parts {
-    cached_at_baseline: usize,
-    /// The parameters' footprints without gradients.
-    parameters: i64,
-    /// The model's list of layers.
-    layer_list: i64,
-}
-
-impl Parts {
-    fn point<S: Strategy>(
-        &self,
-        point: &'static str,
-        measured: i64,
-        (model, adam): (&Mlp<S>, &Adam<S>),
-        batch: (&Variable<S>, &[usize]),
-        graph_footprint: i64,
-        earlier_graphs: i64,
-    ) -> Breakdown {
-        let with_grads: i64 = model
-            .params()
-            .iter()
-            .map(|p| p.graph_footprint().bytes as i64)
-            .sum();
-        let batch_bytes =
-            batch.0.graph_footprint().bytes as i64 + (std::mem::size_of_val(batch.1)) as i64;
-        let graph = if graph_footprint > 0 {
-            graph_footprint - with_grads - batch.0.graph_footprint().bytes as i64
-        } else {
-            0
-        };
-        let mut b = Breakdown {
-            point,
-            measured,
-            parameters: self.parameters + self.layer_list,
-            gradients: with_grads - self.parameters,
-            optimizer: adam.state_bytes() as i64,
-            batch: batch_bytes,
-            graph,
-            earlier_graphs,
-            buffer_cache: autograd_core::buffers::cached_bytes() as i64
-                - self.cached_at_baseline as i64,
-            unexplained: 0,
-        };
-        b.unexplained = measured
-            - (b.parameters
-                + b.gradients
-                + b.optimizer
-                + b.batch
-                + b.graph
-                + b.earlier_graphs
-                + b.buffer_cache);
-        b
-    }
-}
-
-/// [`BREAKDOWN_STEPS`] steps on a fresh model, with the collector off: the
-/// last step's breakdown, whether every point was exact, and the most the
-/// backward passes held in flight.
-fn breakdown_run<S: Strategy>(
-    loader: &mut DataLoader<Vec<usize>, S>,
-) -> (Vec<Breakdown>, bool, i64) {
-    S::Collector::set_policy(Policy::Never);
-    // Measured with the buffer cache, which is one of the parts.
-    let heap = HeapMark::now(Counted::Process, Cache::Counted);
-    let cached_at_baseline = autograd_core::buffers::cached_bytes();
-    let (model, mut adam) = model::<S>();
-    let parameters: i64 = model
-        .params()
-        .iter()
-        .map(|p| p.graph_footprint().bytes as i64)
-        .sum();
-    // `Mlp::new` collects its layers into a list of exactly their number.
-    let layer_list = std::mem::size_of_val(model.layers()) as i64;
-    let parts = Parts {
-        cached_at_baseline,
-        parameters,
-        layer_list,
-    };
-    let frees_on_drop = S::FREEING.at_last_handle();
-    let mut earlier = 0i64;
-    let mut exact = true;
-    let mut in_flight = 0i64;
-    // On the stack: a list on the heap would be measured at the next step.
-    let mut last = [Breakdown::default(); 3];
-    for (batch, labels) in loader.iter().take(BREAKDOWN_STEPS) {
-        adam.cleargrad();
-        let loss = softmax_cross_entropy(&model.forward(&batch).expect("fits"), &labels)
-            .expect("valid labels");
-        let measured = heap.since();
-        let footprint = loss.graph_footprint().bytes as i64;
-        let forward = parts.point(
-            "after forward",
-            measured,
-            (&model, &adam),
-            (&batch, &labels),
-            footprint,
-            earlier,
-        );
-        let (peak, before) = (
-            Peak::start(),
-            HeapMark::now(Counted::Process, Cache::Counted),
-        );
-        loss.backward().expect("backward");
-        let measured = heap.since();
-        in_flight = in_flight.max(peak.bytes() - before.since());
-        let footprint = loss.graph_footprint().bytes as i64;
-        let backward = parts.point(
-            "after backward",
-            measured,
-            (&model, &adam),
-            (&batch, &labels),
-            footprint,
-            earlier,
-        );
-        drop(loss);
-        if !frees_on_drop {
-            // The graph stays, unreachable, with the weights' buffers it
-            // shares: the step below copies each before writing.
-            earlier += backward.graph
-                + model
-                    .params()
-                    .iter()
-                    .map(|p| p.tensor().heap_bytes() as i64)
-                    .sum::<i64>();
-        }
-        adam.step().expect("valid rates");
-        let measured = heap.since();
-        let step = parts.point(
-            "after the optimizer step",
-            measured,
-            (&model, &adam),
-            (&batch, &labels),
-            0,
-            earlier,
-        );
-        if !frees_on_drop {
-            // The batch's node and values stay with the graph.
-            earlier += batch.graph_footprint().bytes as i64;
-        }
-        drop((batch, labels));
-        exact &= [forward, backward, step].iter().all(|b| b.unexplained == 0);
-        last = [forward, backward, step];
-    }
-    drop((model, adam));
-    (last.to_vec(), exact, in_flight)
 }
 
 #[cfg(test)]
