@@ -45,12 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (batch, batch_labels) in loader.iter() {
             adam.cleargrad();
             let loss = softmax_cross_entropy(&model.forward(&batch)?, &batch_labels)?;
-            loss.backward()?;
+            // A releasing backward: the graph no longer shares the weights'
+            // buffers, so Adam writes into them in place instead of copying
+            // them first (copy-on-write).
+            loss.backward_once()?;
             sum += loss.item().expect("a 0-d loss") * batch_labels.len() as f64;
-            // Dropped before the step, the graph no longer shares the
-            // weights' buffers: Adam writes into them in place instead of
-            // copying them first (copy-on-write).
-            drop(loss);
             adam.step()?;
             bar.inc(1);
         }

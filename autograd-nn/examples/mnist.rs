@@ -39,9 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (batch, batch_labels) in loader.iter() {
             adam.cleargrad();
             let loss = softmax_cross_entropy(&model.forward(&batch)?, &batch_labels)?;
-            loss.backward()?;
+            loss.backward_once()?; // released: Adam writes into the weights in place
             sum += loss.item().expect("a 0-d loss") * batch_labels.len() as f64;
-            drop(loss); // the graph gone, Adam writes into the weights in place
             adam.step()?;
         }
         println!(

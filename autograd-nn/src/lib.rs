@@ -115,9 +115,9 @@ pub mod prelude {
 
     pub use crate::{
         Activation, AdaGrad, Adam, AvgPool2d, Bptt, Conv2d, DataLoader, Dropout, Flatten, Lambda,
-        Linear, Lstm, LstmState, MaxPool2d, Mlp, Module, MomentumSgd, Optimizer, Rnn, SeqDataLoader,
-        Sequential, Sgd, accuracy, datasets, load_params, load_params_lenient, save_params,
-        save_params_compressed,
+        Linear, Lstm, LstmState, MaxPool2d, Mlp, Module, MomentumSgd, Optimizer, Rnn,
+        SeqDataLoader, Sequential, Sgd, accuracy, datasets, load_params, load_params_lenient,
+        save_params, save_params_compressed,
     };
 }
 

@@ -45,9 +45,8 @@ fn step<S: Strategy>(
 ) -> f64 {
     opt.cleargrad();
     let loss = softmax_cross_entropy(&model.forward(x).unwrap(), labels).unwrap();
-    loss.backward().unwrap();
+    loss.backward_once().unwrap();
     let value = loss.item().unwrap();
-    drop(loss);
     opt.step().unwrap();
     value
 }
