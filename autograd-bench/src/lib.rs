@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod cnn;
+pub mod recurrent;
 pub mod report;
 pub mod training;
 
