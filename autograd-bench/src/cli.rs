@@ -91,6 +91,14 @@ struct Args {
     #[arg(long, default_value_t = report::cnn::DEFAULT_STEPS as u64,
         value_parser = clap::value_parser!(u64).range(..=report::cnn::MAX_STEPS as u64))]
     cnn_steps: u64,
+    /// Windows of 30 steps per strategy of the recurrent section (DeZero
+    /// step 59's RNN trained with truncated backpropagation, the heap kept
+    /// after each window measured and predicted; the loop without the cut;
+    /// step 60's LSTM epoch timed beside its plain-ndarray floor over a
+    /// quarter as many epochs; `0` for none), at most one epoch's 33.
+    #[arg(long, default_value_t = report::recurrent::DEFAULT_WINDOWS as u64,
+        value_parser = clap::value_parser!(u64).range(..=report::recurrent::MAX_WINDOWS as u64))]
+    recurrent_windows: u64,
     /// Batch rows of the value-memory section (deep ReLU MLPs of width 128
     /// at 16, 64 and 256 layers, each with and without checkpointing; `0`
     /// for none), at most 16384. Its heap grows with the batch, outside the
@@ -154,7 +162,7 @@ impl Args {
     /// `--heap-budget-mib`, or what the runs that keep their graphs need
     /// beyond their share of it, is refused. (The other sizes are bounded
     /// where clap parses them: `--deep`, `--value-memory-batch`,
-    /// `--training-steps`, `--cnn-steps`, `--threads`, `--samples`.)
+    /// `--training-steps`, `--cnn-steps`, `--recurrent-windows`, `--threads`, `--samples`.)
     fn resolve(&self, allocator: &'static str) -> Result<Resolved, clap::Error> {
         let invalid = |message: String| Args::command().error(ErrorKind::ValueValidation, message);
         // Rust refuses any allocation above `isize::MAX` bytes.
@@ -234,6 +242,7 @@ impl Args {
             second_cycle_iterations: self.second_cycle,
             training_steps: self.training_steps as usize, // at most one epoch
             cnn_steps: self.cnn_steps as usize,           // at most MAX_STEPS
+            recurrent_windows: self.recurrent_windows as usize, // at most MAX_WINDOWS
             value_memory_batch: self.value_memory_batch as usize, // at most MAX_BATCH
             allocator,
             compare_allocators: self.compare_allocators,

@@ -33,6 +33,7 @@ fn run_report_with(
         ["--second-cycle", "50"],
         ["--training-steps", "4"],
         ["--value-memory-batch", "16"],
+        ["--recurrent-windows", "0"],
         ["--samples", &samples],
     ];
     let mut command = Command::new(env!("CARGO_BIN_EXE_autograd-bench"));
@@ -295,6 +296,73 @@ fn the_collected_strategies_collect_on_their_own_by_default() {
 }
 
 #[test]
+fn truncated_backpropagation_keeps_the_predicted_heap_after_every_window_under_every_strategy() {
+    let (report, out) = run_report(&[
+        "--cnn-steps",
+        "0",
+        "--training-steps",
+        "0",
+        "--value-memory-batch",
+        "0",
+        "--second-cycle",
+        "0",
+        "--deep",
+        "0",
+        "--recurrent-windows",
+        "4",
+    ]);
+    let section = &report["recurrent"];
+    assert_eq!(section["windows"], 4, "{section}");
+    let runs = section["runs"].as_array().unwrap();
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|r| r["strategy"].as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(names, all);
+    let bytes = |run: &Value, key: &str| -> Vec<i64> {
+        run[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_i64().unwrap())
+            .collect()
+    };
+    for run in runs {
+        let name = run["strategy"].as_str().unwrap();
+        let kept = bytes(run, "kept_after_window");
+        assert_eq!(kept.len(), 4, "{name}");
+        // The same heap after every window, to the byte, and predicted.
+        assert!(
+            kept.iter().all(|&k| k == kept[0] && k > 0),
+            "{name}: {kept:?}"
+        );
+        assert_eq!(kept, bytes(run, "predicted_after_window"), "{name}");
+        assert_eq!(run["flat"], true, "{name}");
+        assert_eq!(run["exact"], true, "{name}");
+        // Without the cut the heap grows window after window, as predicted.
+        let uncut = bytes(run, "uncut_after_window");
+        assert_eq!(uncut, bytes(run, "uncut_predicted_after_window"), "{name}");
+        assert!(uncut.windows(2).all(|w| w[0] < w[1]), "{name}: {uncut:?}");
+        let growth = run["uncut_growth_per_step"].as_f64().unwrap();
+        assert!(growth > 0.0, "{name}");
+        assert_eq!(
+            run["uncut_predicted_growth_per_step"].as_f64(),
+            Some(growth)
+        );
+        assert!(
+            run["lstm_millis_per_epoch"].as_f64().unwrap() > 0.0,
+            "{name}"
+        );
+    }
+    // 0 skips the section.
+    let (skipped, skipped_out) = run_report(&["--strategy", "region", "--recurrent-windows", "0"]);
+    assert!(skipped["recurrent"].is_null());
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&skipped_out).unwrap();
+}
+
+#[test]
 fn the_second_cycle_loop_leaves_nothing_under_the_weak_strategies() {
     let (report, out) = run_report(&[
         "--strategy",
@@ -381,6 +449,7 @@ fn run_binary(args: &[&str]) -> Outcome {
         ["--deep", "0"],
         ["--training-steps", "0"],
         ["--value-memory-batch", "0"],
+        ["--recurrent-windows", "0"],
     ];
     let mut command = Command::new(env!("CARGO_BIN_EXE_autograd-bench"));
     for [flag, value] in tiny {
@@ -455,6 +524,9 @@ fn every_size_flag_beyond_what_it_can_allocate_is_refused_naming_it() {
         // One epoch is 43 steps: more were cut to it without a word.
         (&["--training-steps", "44"], "--training-steps"),
         (&["--training-steps", u64_max], "--training-steps"),
+        // One epoch of the sin curve is 33 full windows.
+        (&["--recurrent-windows", "34"], "--recurrent-windows"),
+        (&["--recurrent-windows", u64_max], "--recurrent-windows"),
         (
             &["--second-cycle", "18446744073709551616"],
             "--second-cycle",
@@ -477,7 +549,9 @@ fn every_size_flag_beyond_what_it_can_allocate_is_refused_naming_it() {
         .unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(
-        help.contains("at most 16384") && help.contains("one epoch of 43"),
+        help.contains("at most 16384")
+            && help.contains("one epoch of 43")
+            && help.contains("one epoch's 33"),
         "{help}"
     );
 }
@@ -659,7 +733,13 @@ fn the_files_go_to_the_target_directory_whichever_folder_the_command_runs_from()
             "--training-steps",
             "0",
         ])
-        .args(["--value-memory-batch", "0", "--json"])
+        .args([
+            "--value-memory-batch",
+            "0",
+            "--recurrent-windows",
+            "0",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert!(

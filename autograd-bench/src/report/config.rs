@@ -34,6 +34,9 @@ pub struct ReportConfig {
     pub training_steps: usize,
     /// Timed steps per strategy of the `cnn_step` section (0: skip it).
     pub cnn_steps: usize,
+    /// Windows of the RNN per strategy of the `recurrent` section, at most
+    /// one epoch's full windows (0: skip it).
+    pub recurrent_windows: usize,
     /// Batch rows of the value-memory section (0: skip it).
     pub value_memory_batch: usize,
     /// The global allocator this binary runs on.

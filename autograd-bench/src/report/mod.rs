@@ -16,6 +16,10 @@
 //!   plain-ndarray floor, its bytes broken down under every strategy
 //!   ([`step_memory`], as the training section's), what its convolutions
 //!   save, and checkpointing its conv blocks.
+//! * [`recurrent`]: truncated backpropagation through time (DeZero steps
+//!   59 and 60): the heap kept after each window under every strategy,
+//!   measured and predicted, the loop without the cut, and the LSTM's
+//!   epoch beside its floor.
 //! * [`value_memory`]: a deep MLP's kept graph with and without
 //!   checkpointing, and its backward peak with and without
 //!   `retain_graph(false)`.
@@ -31,6 +35,7 @@ pub mod heap;
 pub mod kept_intermediate;
 pub mod memory_modes;
 pub mod plot;
+pub mod recurrent;
 pub mod second_cycle;
 pub mod seed_loop;
 pub mod step_memory;
@@ -52,6 +57,7 @@ use cnn::CnnSection;
 use deep_chain::DeepResult;
 use kept_intermediate::KeptIntermediate;
 use memory_modes::MemoryMode;
+use recurrent::RecurrentSection;
 use second_cycle::SecondCycleResult;
 use seed_loop::RunResult;
 use training::TrainingRun;
@@ -76,6 +82,8 @@ pub struct Report {
     pub training: Vec<TrainingRun>,
     /// The CNN's training step, when it ran.
     pub cnn: Option<CnnSection>,
+    /// Truncated backpropagation through time, when it ran.
+    pub recurrent: Option<RecurrentSection>,
     /// The deep MLP under each depth and checkpointing mode.
     pub value_memory: Vec<ValueMemoryRow>,
     /// This build's and the system allocator's figures, when asked.
@@ -155,6 +163,8 @@ pub fn build(cx: &Context<'_>) -> Report {
     let training = training::run(cx);
     cx.progress("cnn step", 0, 1);
     let cnn = cnn::run(cx);
+    cx.progress("recurrent", 0, 1);
+    let recurrent = recurrent::run(cx);
     cx.progress("value memory", 0, 1);
     let value_memory = value_memory::run(cx);
     let (allocators, allocators_error) = if config.compare_allocators {
@@ -186,6 +196,7 @@ pub fn build(cx: &Context<'_>) -> Report {
         second_cycle,
         training,
         cnn,
+        recurrent,
         value_memory,
         allocators,
         allocators_error,

@@ -450,6 +450,7 @@ mod tests {
             second_cycle_iterations: 0,
             training_steps: 0,
             cnn_steps: 0,
+            recurrent_windows: 0,
             value_memory_batch: 0,
             allocator: "system",
             compare_allocators: false,
