@@ -84,7 +84,10 @@ pub struct RecurrentRun {
     pub uncut_growth_per_step: f64,
     /// Without the cut: the same, predicted.
     pub uncut_predicted_growth_per_step: f64,
-    /// The median ms of an epoch of step 60's LSTM.
+    /// The median ms of an epoch of step 60's LSTM, the collected
+    /// strategies collecting under the report's `--collect` policy. (Each
+    /// epoch's last 4 steps are forward only and never cut: a strategy that
+    /// never frees keeps their graph, epoch after epoch.)
     pub lstm_millis_per_epoch: f64,
     /// `lstm_millis_per_epoch` over the floor's.
     pub vs_floor: f64,
