@@ -47,31 +47,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         losses.push(loss);
         println!("| epoch {epoch} | loss {loss:.6}");
     }
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{epochs} epochs in {seconds:.1} s ({:.1} ms an epoch)",
-        1e3 * seconds / epochs.max(1) as f64
-    );
-    if let Some(last) = losses.last() {
-        println!("final loss {last:.6} after {epochs} epochs");
-    }
-
-    let truth = common::cos_curve();
-    let predicted = common::predict(&model, &truth)?;
-    let prediction = out.join("lstm_sin_prediction.svg");
-    std::fs::write(
-        &prediction,
-        common::prediction_svg(
-            "LSTM (DeZero step 60): the cosine predicted point by point",
-            &truth,
-            &predicted,
-        )?,
-    )?;
-    let curve = out.join("lstm_sin_loss.svg");
-    std::fs::write(
-        &curve,
-        common::loss_svg("LSTM (DeZero step 60): loss per epoch", &losses)?,
-    )?;
-    println!("wrote {} and {}", prediction.display(), curve.display());
-    Ok(())
+    common::report(
+        &model,
+        "lstm_sin",
+        "LSTM (DeZero step 60)",
+        &losses,
+        started.elapsed(),
+        &out,
+    )
 }

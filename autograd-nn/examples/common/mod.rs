@@ -190,3 +190,40 @@ pub(crate) fn loss_svg(title: &str, losses: &[f64]) -> Result<String, Box<dyn Er
     }
     Ok(svg)
 }
+
+/// Prints the run's time and final loss, then draws the model's prediction
+/// of the cosine beside the truth and the loss per epoch into `out`, as
+/// `{name}_prediction.svg` and `{name}_loss.svg`.
+pub(crate) fn report(
+    model: &dyn Module,
+    name: &str,
+    title: &str,
+    losses: &[f64],
+    elapsed: std::time::Duration,
+    out: &Path,
+) -> Result<(), Box<dyn Error>> {
+    let (epochs, seconds) = (losses.len(), elapsed.as_secs_f64());
+    println!(
+        "{epochs} epochs in {seconds:.1} s ({:.1} ms an epoch)",
+        1e3 * seconds / epochs.max(1) as f64
+    );
+    if let Some(last) = losses.last() {
+        println!("final loss {last:.6} after {epochs} epochs");
+    }
+    let truth = cos_curve();
+    let predicted = predict(model, &truth)?;
+    let prediction = out.join(format!("{name}_prediction.svg"));
+    let svg = prediction_svg(
+        &format!("{title}: the cosine predicted point by point"),
+        &truth,
+        &predicted,
+    )?;
+    std::fs::write(&prediction, svg)?;
+    let curve = out.join(format!("{name}_loss.svg"));
+    std::fs::write(
+        &curve,
+        loss_svg(&format!("{title}: loss per epoch"), losses)?,
+    )?;
+    println!("wrote {} and {}", prediction.display(), curve.display());
+    Ok(())
+}
