@@ -17,7 +17,7 @@ use crate::{Error, Result, Tensor, Variable};
 /// How to run [`Variable::backward_with`] (and `grad` in autograd-ops).
 ///
 /// ```
-/// use autograd_core::{BackwardOptions, Variable};
+/// use autograd_ops::{BackwardOptions, Variable};
 /// let x = Variable::scalar(3.0);
 /// let y = &x * &x;
 /// y.backward_with(BackwardOptions::default().create_graph(true))?;
@@ -25,7 +25,7 @@ use crate::{Error, Result, Tensor, Variable};
 /// x.cleargrad();
 /// gx.backward()?; // d(2x)/dx
 /// assert_eq!(x.grad().unwrap().sum(), 2.0);
-/// # Ok::<(), autograd_core::Error>(())
+/// # Ok::<(), autograd_ops::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct BackwardOptions {
@@ -85,14 +85,14 @@ impl BackwardOptions {
     /// function free what it saved as soon as it has run (`false`).
     ///
     /// ```
-    /// use autograd_core::{BackwardOptions, Error, Variable};
+    /// use autograd_ops::{BackwardOptions, Error, Variable};
     /// let x = Variable::scalar(3.0);
     /// let y = &(&x * &x) * &x;
     /// y.backward_with(BackwardOptions::default().retain_graph(false))?;
     /// assert_eq!(x.grad().unwrap().sum(), 27.0);
     /// assert!(y.creator().unwrap().is_released());
     /// assert_eq!(y.backward(), Err(Error::GraphReleased { op: "mul" }));
-    /// # Ok::<(), autograd_core::Error>(())
+    /// # Ok::<(), autograd_ops::Error>(())
     /// ```
     pub fn retain_graph(mut self, retain: bool) -> Self {
         self.retain_graph = retain;
@@ -131,7 +131,7 @@ impl<S: Strategy> Variable<S> {
     /// for another pass or a look at it.
     ///
     /// ```
-    /// use autograd_core::{Error, Variable};
+    /// use autograd_ops::{Error, Variable};
     /// use ndarray::array;
     ///
     /// let w = Variable::new(array![1.0, 2.0]);
@@ -151,7 +151,7 @@ impl<S: Strategy> Variable<S> {
     /// loss.backward()?;
     /// w.update_data(|mut v| v *= 0.5)?;
     /// assert_ne!(w.data().as_ptr(), buffer);
-    /// # Ok::<(), autograd_core::Error>(())
+    /// # Ok::<(), autograd_ops::Error>(())
     /// ```
     ///
     /// # Errors

@@ -33,7 +33,7 @@ impl<S: Strategy> Variable<S> {
     /// a queue, not recursion.
     ///
     /// ```
-    /// use autograd_core::{DotStyle, Variable};
+    /// use autograd_ops::{DotStyle, Variable};
     /// let x = Variable::scalar(1.0).with_name("x");
     /// let y = (&x + &x).with_name("y");
     /// let dot = y.to_dot();

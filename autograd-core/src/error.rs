@@ -317,7 +317,7 @@ impl Error {
     /// its name, `message` says why.
     ///
     /// ```
-    /// let err = autograd_core::Error::op_failed("Sqrt", "negative input at index 3");
+    /// let err = autograd_ops::Error::op_failed("Sqrt", "negative input at index 3");
     /// assert_eq!(err.to_string(), "Sqrt: negative input at index 3");
     /// ```
     pub fn op_failed(op: &'static str, message: impl Into<String>) -> Self {

@@ -55,7 +55,7 @@ impl Footprint {
     /// [`graph_footprint`](Variable::graph_footprint).
     ///
     /// ```
-    /// use autograd_core::{Footprint, Variable};
+    /// use autograd_ops::{Footprint, Variable};
     /// let x = Variable::new(ndarray::array![1.0, 2.0]);
     /// let (a, b) = (&x * &x, &x + &x);
     /// let both = Footprint::of(&[&a, &b]);

@@ -30,7 +30,7 @@ pub type Grads<S = DefaultStrategy> = Vec<Option<Variable<S>>>;
 /// output gradient's buffer), where a measurement shows it matters.
 ///
 /// ```
-/// use autograd_core::{apply_one, arith::mul, BackwardOptions, Function, Grads, Result, Save,
+/// use autograd_ops::{apply_one, mul, BackwardOptions, Function, Grads, Result, Save,
 ///                     Saved, Tensor, Tensors, Variable};
 ///
 /// /// y = 3x
@@ -53,7 +53,7 @@ pub type Grads<S = DefaultStrategy> = Vec<Option<Variable<S>>>;
 /// y.backward_with(BackwardOptions::default().create_graph(true))?;
 /// assert_eq!(y.item(), Some(6.0));
 /// assert_eq!(x.grad().unwrap().sum(), 3.0);
-/// # Ok::<(), autograd_core::Error>(())
+/// # Ok::<(), autograd_ops::Error>(())
 /// ```
 ///
 /// The engine checks the counts and shapes an op returns against what it

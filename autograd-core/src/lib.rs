@@ -21,7 +21,7 @@
 //! # Example
 //!
 //! ```
-//! use autograd_core::{apply_one, arith::mul, Function, Grads, Result, Save, Saved, Tensor,
+//! use autograd_ops::{apply_one, mul, Function, Grads, Result, Save, Saved, Tensor,
 //!                     Tensors, Variable};
 //!
 //! /// y = x², as in DeZero step 17.
@@ -49,7 +49,7 @@
 //! assert_eq!(y.item(), Some(16.0));
 //! assert_eq!(x.grad().unwrap().sum(), 32.0); // 4x³
 //! assert_eq!(y.generation().0, 2);
-//! # Ok::<(), autograd_core::Error>(())
+//! # Ok::<(), autograd_ops::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 

@@ -75,7 +75,7 @@ pub fn is_grad_enabled() -> bool {
 /// rayon workers do not inherit it.
 ///
 /// ```
-/// use autograd_core::{no_grad, is_grad_enabled};
+/// use autograd_ops::{no_grad, is_grad_enabled};
 ///
 /// let a = no_grad();
 /// let b = no_grad();
@@ -88,7 +88,7 @@ pub fn is_grad_enabled() -> bool {
 /// The guard cannot be sent to another thread:
 ///
 /// ```compile_fail
-/// let guard = autograd_core::no_grad();
+/// let guard = autograd_ops::no_grad();
 /// std::thread::spawn(move || drop(guard));
 /// ```
 #[must_use = "the scope ends when the guard is dropped"]
@@ -110,7 +110,7 @@ pub struct NoGradGuard {
 /// the scope as a closure and cannot be misused so:
 ///
 /// ```
-/// use autograd_core::{is_grad_enabled, no_grad, with_no_grad, Variable};
+/// use autograd_ops::{is_grad_enabled, no_grad, with_no_grad, Variable};
 ///
 /// let _ = no_grad(); // dropped at once: no scope
 /// assert!(is_grad_enabled());
@@ -171,7 +171,7 @@ impl Drop for RecordingGuard {
 /// [`no_grad`]'s do.
 ///
 /// ```
-/// use autograd_core::{enable_grad, is_grad_enabled, no_grad};
+/// use autograd_ops::{enable_grad, is_grad_enabled, no_grad};
 ///
 /// let _off = no_grad();
 /// let on = enable_grad();

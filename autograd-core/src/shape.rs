@@ -78,7 +78,7 @@ pub fn broadcast_shapes(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Resul
 /// let x = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]].into_dyn();
 /// assert_eq!(sum_to("sum_to", x.view(), &[1, 3])?, array![[5.0, 7.0, 9.0]].into_dyn());
 /// assert_eq!(sum_to("sum_to", x.view(), &[])?, ndarray::arr0(21.0).into_dyn());
-/// # Ok::<(), autograd_core::Error>(())
+/// # Ok::<(), autograd_ops::Error>(())
 /// ```
 ///
 /// # Errors

@@ -29,7 +29,7 @@ static ONES: [usize; INLINE_NDIM] = [1; INLINE_NDIM];
 /// An `f64` array of any shape, in row-major order, cheap to clone.
 ///
 /// ```
-/// use autograd_core::Tensor;
+/// use autograd_ops::Tensor;
 /// use ndarray::array;
 ///
 /// let t = Tensor::from(array![[1.0, 2.0], [3.0, 4.0]]);
@@ -40,7 +40,7 @@ static ONES: [usize; INLINE_NDIM] = [1; INLINE_NDIM];
 /// let sum = t.zip_with("add", &s, |a, b| a + b)?; // broadcasting
 /// assert_eq!(sum.item(), None);
 /// assert_eq!(sum.view()[[1, 1]], 7.0);
-/// # Ok::<(), autograd_core::Error>(())
+/// # Ok::<(), autograd_ops::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Tensor(Repr);
@@ -127,7 +127,7 @@ impl Tensor {
     /// earlier tensor's values.
     ///
     /// ```
-    /// use autograd_core::Tensor;
+    /// use autograd_ops::Tensor;
     /// use ndarray::array;
     ///
     /// let t = Tensor::from_writer(&[2, 2], |mut out| out.assign(&array![[1.0, 2.0], [3.0, 4.0]]));
@@ -565,7 +565,7 @@ impl fmt::Display for Tensor {
 /// list.
 ///
 /// ```
-/// use autograd_core::{Tensor, Tensors};
+/// use autograd_ops::{Tensor, Tensors};
 /// let one: Tensors = Tensor::scalar(1.0).into();
 /// let two: Tensors = [Tensor::scalar(1.0), Tensor::scalar(2.0)].into();
 /// assert_eq!((one.len(), two.len()), (1, 2));

@@ -24,7 +24,7 @@ use crate::{Error, FunctionNode, Generation, Result, SharedArray, Tensor};
 /// [`DefaultStrategy`] chosen by cargo features.
 ///
 /// ```
-/// use autograd_core::Variable;
+/// use autograd_ops::Variable;
 /// use ndarray::array;
 ///
 /// let x = Variable::new(array![1.0, 2.0, 3.0]).with_name("x");
@@ -32,7 +32,7 @@ use crate::{Error, FunctionNode, Generation, Result, SharedArray, Tensor};
 /// assert!(x.is_leaf() && x.grad().is_none());
 /// x.backward()?; // the gradient of a leaf with respect to itself
 /// assert_eq!(x.grad().unwrap(), array![1.0, 1.0, 1.0].into_dyn());
-/// # Ok::<(), autograd_core::Error>(())
+/// # Ok::<(), autograd_ops::Error>(())
 /// ```
 ///
 /// Under [`ArcWeak`](autograd_mem::ArcWeak) a variable is `Send + Sync`; under
@@ -40,7 +40,7 @@ use crate::{Error, FunctionNode, Generation, Result, SharedArray, Tensor};
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
-/// assert_send::<autograd_core::Variable<autograd_core::RcWeak>>();
+/// assert_send::<autograd_ops::Variable<autograd_ops::RcWeak>>();
 /// ```
 pub struct Variable<S: Strategy = DefaultStrategy> {
     pub(crate) node: S::Handle<VariableInner<S>>,
@@ -272,7 +272,7 @@ impl Variable {
     /// all constants is not recorded: its output is a constant too.
     ///
     /// ```
-    /// use autograd_core::{arith::mul, Variable};
+    /// use autograd_ops::{mul, Variable};
     /// use ndarray::array;
     ///
     /// let data = Variable::constant(array![1.0, 2.0]);
@@ -281,7 +281,7 @@ impl Variable {
     /// y.backward()?;
     /// assert_eq!(w.grad().unwrap(), array![1.0, 2.0].into_dyn());
     /// assert!(data.grad().is_none() && !data.requires_grad());
-    /// # Ok::<(), autograd_core::Error>(())
+    /// # Ok::<(), autograd_ops::Error>(())
     /// ```
     pub fn constant<D: Dimension>(data: Array<f64, D>) -> Self {
         Self::constant_from_array(data)
@@ -374,11 +374,11 @@ impl<S: Strategy> Variable<S> {
     /// `x.grad().unwrap()[[]]`.
     ///
     /// ```
-    /// use autograd_core::Variable;
+    /// use autograd_ops::Variable;
     /// let x = Variable::scalar(3.0);
     /// (&x * &x).backward()?;
     /// assert_eq!(x.grad_item(), Some(6.0));
-    /// # Ok::<(), autograd_core::Error>(())
+    /// # Ok::<(), autograd_ops::Error>(())
     /// ```
     pub fn grad_item(&self) -> Option<f64> {
         let grad = self.read(|s| s.extras.as_ref()?.grad.as_ref().map(Grad::snapshot))?;
@@ -431,13 +431,13 @@ impl<S: Strategy> Variable<S> {
     /// would wait forever).
     ///
     /// ```
-    /// use autograd_core::Variable;
+    /// use autograd_ops::Variable;
     /// use ndarray::array;
     ///
     /// let w = Variable::new(array![1.0, 2.0]);
     /// w.update_data(|mut value| value *= 10.0)?;
     /// assert_eq!(w.data(), array![10.0, 20.0].into_dyn());
-    /// # Ok::<(), autograd_core::Error>(())
+    /// # Ok::<(), autograd_ops::Error>(())
     /// ```
     ///
     /// # Errors
@@ -573,7 +573,7 @@ impl<S: Strategy> Variable<S> {
     /// [`update_data`](Variable::update_data) refuse it.
     ///
     /// ```
-    /// use autograd_core::Variable;
+    /// use autograd_ops::Variable;
     /// let x = Variable::scalar(2.0);
     /// let h = &x * &x;
     /// h.unchain();
@@ -582,7 +582,7 @@ impl<S: Strategy> Variable<S> {
     /// y.backward()?;
     /// assert_eq!(x.grad().unwrap().sum(), 4.0);
     /// assert_eq!(h.grad().unwrap().sum(), 2.0);
-    /// # Ok::<(), autograd_core::Error>(())
+    /// # Ok::<(), autograd_ops::Error>(())
     /// ```
     pub fn unchain(&self) {
         let Some(creator) = self.inner().creator() else {
@@ -611,7 +611,7 @@ impl<S: Strategy> Variable<S> {
     /// graphs too.
     ///
     /// ```
-    /// use autograd_core::Variable;
+    /// use autograd_ops::Variable;
     /// let x = Variable::scalar(3.0);
     /// let h = &(&x * &x) * &x;
     /// let y = &h + &x;
@@ -619,7 +619,7 @@ impl<S: Strategy> Variable<S> {
     /// assert!(h.is_leaf() && !y.is_leaf());
     /// y.backward()?;
     /// assert_eq!(x.grad().unwrap().sum(), 1.0); // only through the add
-    /// # Ok::<(), autograd_core::Error>(())
+    /// # Ok::<(), autograd_ops::Error>(())
     /// ```
     pub fn unchain_backward(&self) {
         let Some(root) = self.creator() else {
@@ -846,7 +846,7 @@ impl<S: Strategy> fmt::Debug for Variable<S> {
 /// (`{:.3}`).
 ///
 /// ```
-/// use autograd_core::Variable;
+/// use autograd_ops::Variable;
 /// use ndarray::array;
 ///
 /// let x = Variable::new(array![1.0, 2.0]).with_name("x");
