@@ -601,15 +601,7 @@ impl CnnFloor {
         self.logits.assign(&self.b3.value);
         general_mat_mul(1.0, &self.dropped, &self.w3.value, 1.0, &mut self.logits);
         let rows = n as f64;
-        let mut loss = 0.0;
-        for (mut row, &label) in self.logits.axis_iter_mut(Axis(0)).zip(&self.labels) {
-            let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let sum: f64 = row.iter().map(|&v| (v - max).exp()).sum();
-            let log_sum = max + sum.ln();
-            loss += log_sum - row[label];
-            row.mapv_inplace(|v| (v - log_sum).exp() / rows);
-            row[label] -= 1.0 / rows;
-        }
+        let loss = crate::training::softmax_cross_entropy_grad(&mut self.logits, &self.labels);
 
         // Backward: linear, dropout, pool and ReLU, conv, twice.
         general_mat_mul(1.0, &self.dropped.t(), &self.logits, 0.0, &mut self.w3.grad);

@@ -90,6 +90,23 @@ impl<S: Strategy> TrainStep<S> {
     }
 }
 
+/// The floors' fused softmax cross-entropy: replaces each row of `logits`
+/// with its gradient `(p − onehot)/N` in place and returns the summed
+/// (not yet averaged) loss over the `N` rows.
+pub(crate) fn softmax_cross_entropy_grad(logits: &mut Array2<f64>, labels: &[usize]) -> f64 {
+    let n = labels.len() as f64;
+    let mut loss = 0.0;
+    for (mut row, &label) in logits.axis_iter_mut(Axis(0)).zip(labels) {
+        let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        let sum: f64 = row.iter().map(|&v| (v - max).exp()).sum();
+        let log_sum = max + sum.ln();
+        loss += log_sum - row[label];
+        row.mapv_inplace(|v| (v - log_sum).exp() / n);
+        row[label] -= 1.0 / n;
+    }
+    loss
+}
+
 /// The engine's error inside an `autograd_nn` one (the workloads return the
 /// engine's `Result`; nothing here fails but the engine).
 pub(crate) fn core(e: autograd_nn::Error) -> autograd_ops::Error {
@@ -188,15 +205,7 @@ impl FloorStep {
         self.logits.assign(&self.b1.value);
         general_mat_mul(1.0, &self.hidden, &self.w1.value, 1.0, &mut self.logits);
         // Softmax cross-entropy, and its gradient (p − onehot)/N in place.
-        let mut loss = 0.0;
-        for (mut row, &label) in self.logits.axis_iter_mut(Axis(0)).zip(&self.labels) {
-            let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let sum: f64 = row.iter().map(|&v| (v - max).exp()).sum();
-            let log_sum = max + sum.ln();
-            loss += log_sum - row[label];
-            row.mapv_inplace(|v| (v - log_sum).exp() / n);
-            row[label] -= 1.0 / n;
-        }
+        let loss = softmax_cross_entropy_grad(&mut self.logits, &self.labels);
         // Backward.
         general_mat_mul(1.0, &self.hidden.t(), &self.logits, 0.0, &mut self.w1.grad);
         self.b1.grad.assign(&self.logits.sum_axis(Axis(0)));
