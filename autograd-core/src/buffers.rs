@@ -14,9 +14,13 @@
 //! The cache holds at most [`MAX_BUFFERS`] buffers of at least
 //! [`MIN_LEN`] elements, [`MAX_BYTES`] in all, per thread;
 //! [`cached_bytes`] reports what all threads hold, and
-//! [`release_thread_cache`] empties this thread's.
+//! [`release_thread_cache`] empties this thread's. While a
+//! [`bypass_cache`] guard lives, the thread neither takes from the cache
+//! nor gives to it: every buffer is allocated and freed when its tensor
+//! is, so that what a computation holds is what the allocator sees (a
+//! byte budget's accounting, `autograd_ops::budget`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The fewest elements a buffer needs to be cached (16 KiB): smaller ones
@@ -43,6 +47,42 @@ impl Drop for Cache {
 
 thread_local! {
     static CACHE: RefCell<Cache> = const { RefCell::new(Cache(Vec::new())) };
+    /// How many [`bypass_cache`] guards this thread holds.
+    static BYPASSED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether this thread goes around the cache now.
+fn bypassed() -> bool {
+    BYPASSED.try_with(Cell::get).unwrap_or(0) > 0
+}
+
+/// While alive, this thread's tensors allocate and free their buffers
+/// directly, leaving the cache as it is (see the module's docs). Guards
+/// nest.
+#[must_use = "the cache is bypassed only while the guard lives"]
+pub struct CacheBypass {
+    /// Tied to the thread whose count it raised.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+/// Bypasses this thread's buffer cache until the guard drops.
+pub fn bypass_cache() -> CacheBypass {
+    BYPASSED.with(|n| n.set(n.get() + 1));
+    CacheBypass {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+impl Drop for CacheBypass {
+    fn drop(&mut self) {
+        let _ = BYPASSED.try_with(|n| n.set(n.get() - 1));
+    }
+}
+
+impl std::fmt::Debug for CacheBypass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheBypass")
+    }
 }
 
 fn bytes(buffer: &[f64]) -> usize {
@@ -52,7 +92,7 @@ fn bytes(buffer: &[f64]) -> usize {
 /// A buffer of exactly `len` elements (contents unspecified): from this
 /// thread's cache if it holds one, else newly allocated.
 pub(crate) fn take(len: usize) -> Vec<f64> {
-    if len >= MIN_LEN {
+    if len >= MIN_LEN && !bypassed() {
         let cached = CACHE
             .try_with(|cache| {
                 let cache = &mut cache.borrow_mut().0;
@@ -72,7 +112,7 @@ pub(crate) fn take(len: usize) -> Vec<f64> {
 /// Takes a buffer back: cached if it is large and exact (its capacity is
 /// its length), otherwise freed.
 pub(crate) fn give(buffer: Vec<f64>) {
-    if buffer.len() < MIN_LEN || buffer.capacity() != buffer.len() {
+    if buffer.len() < MIN_LEN || buffer.capacity() != buffer.len() || bypassed() {
         return;
     }
     let size = bytes(&buffer);
@@ -148,6 +188,31 @@ mod tests {
         release_thread_cache();
         assert_eq!(cached_bytes(), before);
         drop(b);
+    }
+
+    #[test]
+    fn a_bypassed_thread_neither_takes_nor_gives() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        release_thread_cache();
+        let before = cached_bytes();
+        give(vec![0.0; MIN_LEN]);
+        assert_eq!(cached_bytes() - before, MIN_LEN * 8);
+        {
+            let _outer = bypass_cache();
+            let _inner = bypass_cache();
+            let fresh = take(MIN_LEN);
+            assert_eq!(cached_bytes() - before, MIN_LEN * 8, "the cached one stays");
+            give(fresh);
+            give(vec![0.0; MIN_LEN]);
+            assert_eq!(cached_bytes() - before, MIN_LEN * 8, "nothing given");
+        }
+        give(vec![0.0; MIN_LEN]);
+        assert_eq!(
+            cached_bytes() - before,
+            2 * MIN_LEN * 8,
+            "the guards are gone"
+        );
+        release_thread_cache();
     }
 
     #[test]

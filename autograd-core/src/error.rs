@@ -284,7 +284,7 @@ pub enum Error {
         /// The variable's shape.
         shape: Shape,
     },
-    // Checkpointing (`autograd_ops::checkpoint`).
+    // Checkpointing (`autograd_ops::checkpoint`, `autograd_ops::budget`).
     /// A recomputed block (a checkpoint) reached a leaf that needs a
     /// gradient but is not among the block's inputs: its gradient would be
     /// lost, so the block must take it as an input.
@@ -309,6 +309,19 @@ pub enum Error {
         expected: Shape,
         /// Its shape when recomputed.
         got: Shape,
+    },
+    /// No plan runs a chain within the byte budget asked for
+    /// (`autograd_ops::budget`).
+    #[error(
+        "{op}: no plan keeps the step within {budget} bytes; the smallest budget that fits is {minimum} bytes"
+    )]
+    BudgetTooSmall {
+        /// The planner's name (`plan_chain`).
+        op: &'static str,
+        /// The budget asked for, in bytes.
+        budget: usize,
+        /// The smallest budget any plan fits, in bytes.
+        minimum: usize,
     },
 }
 

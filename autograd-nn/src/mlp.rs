@@ -5,6 +5,8 @@ use autograd_core::{DefaultStrategy, Strategy, Variable};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use autograd_ops::budget::{ChainBlock, Plan, checkpoint_chain};
+
 use crate::module::layer_params;
 use crate::{Error, Linear, Module, Result};
 
@@ -232,6 +234,56 @@ impl<S: Strategy> Mlp<S> {
             start = end;
         }
         Ok(h)
+    }
+    /// The layers as the blocks of a chain, for a byte budget
+    /// ([`autograd_ops::budget`]): block `i` is layer `i` and the
+    /// activation after it (none after the last), reading the layer's
+    /// weight and bias.
+    pub fn chain_blocks(&self) -> Vec<ChainBlock<S>> {
+        let layers = self.layers.len();
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| {
+                let (w, b) = (layer.weight().clone(), layer.bias().cloned());
+                let activation = (i + 1 < layers).then_some(self.activation);
+                let mut params = vec![w.clone()];
+                params.extend(b.clone());
+                ChainBlock::new(params, move |h| {
+                    let y = autograd_ops::linear(&h[0], &w, b.as_ref())?;
+                    Ok(vec![match activation {
+                        Some(activation) => activation.op(&y)?,
+                        None => y,
+                    }])
+                })
+            })
+            .collect()
+    }
+
+    /// [`forward`](Module::forward) run as `plan` says: its layers kept or
+    /// recomputed in backward by segments, within a byte budget when the
+    /// plan comes from [`plan_chain`](autograd_ops::budget::plan_chain) on
+    /// [`chain_blocks`](Mlp::chain_blocks)' profile. The gradients are
+    /// [`forward`](Module::forward)'s, bit for bit.
+    ///
+    /// ```
+    /// use autograd_nn::{Activation, Mlp, Module};
+    /// use autograd_ops::Variable;
+    /// use autograd_ops::budget::Plan;
+    ///
+    /// let mlp = Mlp::new(&[4, 8, 8, 8, 2], Activation::Tanh, 0)?;
+    /// let x = Variable::constant(ndarray::Array2::<f64>::ones((3, 4)));
+    /// let y = mlp.forward_planned(&x, &Plan::segments_of(4, 2, true))?;
+    /// assert_eq!(y.data(), mlp.forward(&x)?.data());
+    /// # Ok::<(), autograd_nn::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::LayerInput`] for an input that is not `(batch, in)`; an
+    /// invalid argument for a plan that does not cover the layers.
+    pub fn forward_planned(&self, x: &Variable<S>, plan: &Plan) -> Result<Variable<S>> {
+        self.layers[0].check_input(x.shape())?;
+        Ok(checkpoint_chain(&self.chain_blocks(), &[x], plan)?.remove(0))
     }
 }
 

@@ -1,6 +1,9 @@
 //! [`Module`]: a model or a part of one, and [`Sequential`], modules in a row.
 
+use std::rc::Rc;
+
 use autograd_core::{DefaultStrategy, Strategy, Variable};
+use autograd_ops::budget::ChainBlock;
 
 use crate::{Error, Lambda, Result};
 
@@ -224,6 +227,44 @@ impl<S: Strategy> Sequential<S> {
     /// The modules, in order.
     pub fn modules(&self) -> &[Box<dyn Module<S>>] {
         &self.modules
+    }
+
+    /// The modules as the blocks of a chain, one each, for a byte budget
+    /// ([`autograd_ops::budget`]): each reads its module's parameters.
+    /// The modules move into the blocks (run them with
+    /// [`checkpoint_chain`](autograd_ops::budget::checkpoint_chain), a
+    /// [`Plan::keep_all`](autograd_ops::budget::Plan::keep_all) for a plain
+    /// forward); the parameters are the model's.
+    ///
+    /// ```
+    /// use autograd_nn::{Linear, Sequential};
+    /// use autograd_ops::budget::{Plan, checkpoint_chain};
+    /// use autograd_ops::{Variable, relu};
+    /// use ndarray::array;
+    ///
+    /// let blocks = Sequential::new()
+    ///     .push(Linear::from_arrays(array![[1.0, -1.0]], None)?)
+    ///     .push_fn(relu)
+    ///     .into_chain_blocks();
+    /// let x = Variable::constant(array![[2.0]]);
+    /// let y = checkpoint_chain(&blocks, &[&x], &Plan::segments_of(2, 2, true))?.remove(0);
+    /// assert_eq!(y.data(), array![[2.0, 0.0]].into_dyn());
+    /// # Ok::<(), autograd_nn::Error>(())
+    /// ```
+    pub fn into_chain_blocks(self) -> Vec<ChainBlock<S>> {
+        self.modules
+            .into_iter()
+            .map(|module| {
+                let module: Rc<dyn Module<S>> = Rc::from(module);
+                let params = module.params();
+                ChainBlock::new(params, move |h| {
+                    module.forward(&h[0]).map(|y| vec![y]).map_err(|e| match e {
+                        Error::Core(e) => e,
+                        other => autograd_core::Error::op_failed("Sequential", other.to_string()),
+                    })
+                })
+            })
+            .collect()
     }
 }
 

@@ -59,6 +59,7 @@
 #![forbid(unsafe_code)]
 
 mod activation;
+pub mod budget;
 mod checkpoint;
 mod compare;
 mod conv;

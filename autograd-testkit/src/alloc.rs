@@ -21,6 +21,8 @@ thread_local! {
     static IN_SCOPE: Cell<bool> = const { Cell::new(false) };
     /// This thread's share of [`SCOPED`].
     static THREAD_SCOPED: Cell<isize> = const { Cell::new(0) };
+    /// The most [`THREAD_SCOPED`] since [`ThreadMeter`]'s last reset.
+    static THREAD_PEAK: Cell<isize> = const { Cell::new(0) };
 }
 
 fn in_scope() -> bool {
@@ -108,7 +110,11 @@ fn grew(size: usize) {
     }
     if in_scope() {
         SCOPED.fetch_add(size as isize, Ordering::Relaxed);
-        let _ = THREAD_SCOPED.try_with(|n| n.set(n.get() + size as isize));
+        let _ = THREAD_SCOPED.try_with(|n| {
+            let now = n.get() + size as isize;
+            n.set(now);
+            let _ = THREAD_PEAK.try_with(|p| p.set(p.get().max(now)));
+        });
     }
 }
 
@@ -151,4 +157,49 @@ pub fn reset_peak() {
 /// running binary installed it.
 pub fn is_counting() -> bool {
     live_bytes() > 0
+}
+
+/// [`live_bytes`] and [`peak_bytes`] as a byte budget's
+/// [`Meter`](autograd_ops::budget::Meter): every thread's allocations.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountingMeter;
+
+impl autograd_ops::budget::Meter for CountingMeter {
+    fn live(&self) -> usize {
+        live_bytes()
+    }
+
+    fn peak(&self) -> usize {
+        peak_bytes()
+    }
+
+    fn reset_peak(&self) {
+        reset_peak();
+    }
+}
+
+/// The calling thread's allocations inside [`scoped`] as a byte budget's
+/// [`Meter`](autograd_ops::budget::Meter): what tests running side by side
+/// measure. Its live bytes are [`thread_scoped_bytes`] (which may start
+/// below zero: use differences).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadMeter;
+
+/// Offsets [`thread_scoped_bytes`] into `usize` (it may go below zero).
+const THREAD_BASE: isize = isize::MAX / 2;
+
+impl autograd_ops::budget::Meter for ThreadMeter {
+    fn live(&self) -> usize {
+        (thread_scoped_bytes() + THREAD_BASE) as usize
+    }
+
+    fn peak(&self) -> usize {
+        let peak = THREAD_PEAK.try_with(Cell::get).unwrap_or(0);
+        (peak.max(thread_scoped_bytes()) + THREAD_BASE) as usize
+    }
+
+    fn reset_peak(&self) {
+        let now = thread_scoped_bytes();
+        let _ = THREAD_PEAK.try_with(|p| p.set(now));
+    }
 }

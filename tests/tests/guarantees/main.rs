@@ -14,6 +14,7 @@ static HEAP: CountingAlloc<std::alloc::System> = CountingAlloc(std::alloc::Syste
 
 mod all_or_nothing;
 mod bad_input;
+mod budget;
 mod concurrency;
 mod gradients;
 mod needed_gradients;
