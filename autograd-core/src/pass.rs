@@ -71,14 +71,6 @@ struct Pending<S: Strategy, T> {
     held: Option<Variable<S>>,
 }
 
-/// The function that runs next without the schedule: its one output's
-/// gradient is complete and no pending function comes before it.
-struct Forced<S: Strategy, T> {
-    function: S::Link<FunctionInner<S>>,
-    grad: T,
-    held: Option<Variable<S>>,
-}
-
 /// An intermediate input's gradient from one step, on its way to the
 /// buffer or straight to its creator.
 struct Handed<S: Strategy, T> {
@@ -150,6 +142,12 @@ pub(crate) struct Pass<S: Strategy, G: Gradients<S>> {
     /// In a releasing pass, the outputs of the functions it ran: those
     /// still alive at the end are recorded on the roots' creators.
     ran_outputs: Vec<S::Back<VariableInner<S>>>,
+    /// The complete gradient of the one output of the function that runs
+    /// next without the schedule (the one [`step`](Pass::step) returned),
+    /// kept here rather than returned beside it: the gradient stays where
+    /// it was written until that function takes it, instead of being moved
+    /// through the loop's temporaries.
+    carried: Option<Pending<S, G::Grad>>,
 }
 
 impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
@@ -188,6 +186,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             between,
             captured: Vec::new(),
             ran_outputs: Vec::new(),
+            carried: None,
         };
         let root_creators: Vec<_> = roots
             .iter()
@@ -205,18 +204,14 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         }
         let mut forced = None;
         loop {
-            let (function, carried) = match forced.take() {
-                Some(Forced {
-                    function,
-                    grad,
-                    held,
-                }) => (function, Some((grad, held))),
+            let function = match forced.take() {
+                Some(function) => function,
                 None => match pass.schedule.pop() {
-                    Some(Scheduled { function, .. }) => (function, None),
+                    Some(Scheduled { function, .. }) => function,
                     None => break,
                 },
             };
-            forced = pass.step(&function, carried)?;
+            forced = pass.step(&function)?;
         }
         if pass.mode.release {
             pass.record_survivors(&root_creators);
@@ -307,7 +302,7 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
     }
 
     /// Runs one function's backward and passes the gradients to its inputs;
-    /// `carried` is its output's gradient when it runs without the
+    /// its output's gradient is in `carried` when it runs without the
     /// schedule. Without `retain_graph` the function lets go of its links
     /// first and they are dropped once its gradients are passed on. Inputs
     /// found to be leaves since the function read them (unchained) are
@@ -316,27 +311,23 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
     fn step(
         &mut self,
         link: &S::Link<FunctionInner<S>>,
-        carried: Option<(G::Grad, Option<Variable<S>>)>,
-    ) -> Result<Option<Forced<S, G::Grad>>> {
+    ) -> Result<Option<S::Link<FunctionInner<S>>>> {
         let function = S::get_link(link);
         let released = || Error::GraphReleased {
             op: function.op().name(),
         };
         if self.mode.release {
             let links = function.let_go(Liveness::Released).ok_or_else(released)?;
-            let stepped = self.step_on(
-                Linked {
-                    node: &function,
-                    links: &links,
-                },
-                carried,
-            );
+            let stepped = self.step_on(Linked {
+                node: &function,
+                links: &links,
+            });
             drop(function);
             release_links::<S>(link, links);
             stepped.map(|(forced, _)| forced)
         } else {
             let (forced, cut) = function.linked(|linked| match function.liveness() {
-                Liveness::Live => self.step_on(linked, carried),
+                Liveness::Live => self.step_on(linked),
                 Liveness::Released | Liveness::Cut => Err(released()),
             })?;
             if !cut.is_empty() {
@@ -357,16 +348,14 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
     fn step_on(
         &mut self,
         function: Linked<'_, S>,
-        carried: Option<(G::Grad, Option<Variable<S>>)>,
-    ) -> Result<(Option<Forced<S, G::Grad>>, SmallVec<[usize; 2]>)> {
-        let mut gys = G::List::default();
+    ) -> Result<(Option<S::Link<FunctionInner<S>>>, SmallVec<[usize; 2]>)> {
         // What keeps the outputs alive until the derivative has read them
         // (only when releasing: otherwise the graph does).
         let mut _held: SmallVec<[Option<Variable<S>>; 1]> = SmallVec::new();
-        if let Some(back) = S::Cells::once_get(&function.node.output) {
+        let gys = if let Some(back) = S::Cells::once_get(&function.node.output) {
             // One output, and backward came here through it: it is alive.
-            let pending = match carried {
-                Some((grad, held)) => Some(Pending { grad, held }),
+            let pending = match self.carried.take() {
+                Some(pending) => Some(pending),
                 None => self.grads.remove(&S::back_addr(back)),
             };
             let grad = match pending {
@@ -386,8 +375,11 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
             if self.mode.release {
                 self.ran_outputs.push(back.clone());
             }
-            G::push(&mut gys, grad);
+            // Made whole from its one gradient, not pushed onto an empty
+            // list just written.
+            G::one(grad)
         } else {
+            let mut gys = G::List::default();
             for (output, shape) in function.outputs() {
                 let grad = match &output {
                     Some(y) => {
@@ -408,7 +400,8 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
                 };
                 G::push(&mut gys, grad);
             }
-        }
+            gys
+        };
         // Which inputs receive a gradient: those that needed one when the
         // function was recorded (not constants) and are alive (a leaf
         // nobody holds any more gets none: nobody could read it).
@@ -488,11 +481,11 @@ impl<S: Strategy, G: Gradients<S>> Pass<S, G> {
         }
         if let Some(handed) = newest {
             if self.comes_next(&handed.creator) {
-                forced = Some(Forced {
-                    function: handed.creator,
+                self.carried = Some(Pending {
                     grad: handed.grad,
                     held: handed.held,
                 });
+                forced = Some(handed.creator);
             } else {
                 self.add_to_intermediate(handed.id, handed.creator, handed.grad, handed.held)?;
             }
@@ -665,6 +658,8 @@ pub(crate) trait Gradients<S: Strategy> {
     /// A list of gradients, one per output or input.
     type List: Default + IntoIterator<Item = Self::Grad>;
     fn push(list: &mut Self::List, grad: Self::Grad);
+    /// The list of one gradient.
+    fn one(grad: Self::Grad) -> Self::List;
     fn zeros(shape: &[usize]) -> Self::Grad;
     fn copy(grad: &Self::Grad) -> Self::Grad;
     fn accumulate(sum: &mut Self::Grad, grad: Self::Grad) -> Result<()>;
@@ -697,6 +692,11 @@ impl<S: Strategy> Gradients<S> for Values {
 
     fn push(list: &mut Tensors, grad: Tensor) {
         list.push(grad);
+    }
+
+    #[inline]
+    fn one(grad: Tensor) -> Tensors {
+        grad.into()
     }
 
     fn zeros(shape: &[usize]) -> Tensor {
@@ -749,6 +749,10 @@ impl<S: Strategy> Gradients<S> for Graph {
 
     fn push(list: &mut Self::List, grad: Variable<S>) {
         list.push(grad);
+    }
+
+    fn one(grad: Variable<S>) -> Self::List {
+        smallvec::smallvec![grad]
     }
 
     fn zeros(shape: &[usize]) -> Variable<S> {
