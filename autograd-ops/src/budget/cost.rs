@@ -68,6 +68,22 @@ impl ChainProfile {
         &self.blocks
     }
 
+    /// A profile of made-up costs, the engine's part `engine` bytes in
+    /// every window (for the planner's tests).
+    #[cfg(test)]
+    pub(super) fn synthetic(blocks: Vec<BlockCost>, engine: i64) -> Self {
+        ChainProfile {
+            blocks,
+            overheads: Overheads {
+                before_forward: engine,
+                forward: engine,
+                between: engine,
+                backward: engine,
+                after_backward: engine,
+            },
+        }
+    }
+
     /// The step's peak under `plan`, in bytes above the live bytes before
     /// it.
     ///

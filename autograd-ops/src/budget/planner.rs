@@ -206,3 +206,101 @@ fn fewest_recomputed(costs: &Costs<'_>, budget: usize, limit: usize) -> Option<P
     segments.reverse();
     Some(Plan::new(segments))
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::budget::BlockCost;
+
+    /// Every plan of `n` blocks: each composition of the blocks into
+    /// segments, each segment kept or recomputed.
+    fn every_plan(n: usize) -> Vec<Plan> {
+        let mut plans = Vec::new();
+        for cuts in 0u32..1 << (n - 1) {
+            let mut bounds = vec![0];
+            bounds.extend((1..n).filter(|i| cuts >> (i - 1) & 1 == 1));
+            bounds.push(n);
+            let parts = bounds.len() - 1;
+            for kinds in 0u32..1 << parts {
+                plans.push(Plan::new(
+                    (0..parts)
+                        .map(|p| Segment {
+                            blocks: bounds[p]..bounds[p + 1],
+                            recomputed: kinds >> p & 1 == 1,
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        plans
+    }
+
+    fn random_profile(rng: &mut StdRng, n: usize) -> ChainProfile {
+        let blocks = (0..n)
+            .map(|_| {
+                let value = rng.random_range(1..50) * 8;
+                let recorded = value + rng.random_range(0..200) * 8;
+                BlockCost {
+                    run_peak: value + rng.random_range(0..40) * 8,
+                    value,
+                    record_peak: recorded + rng.random_range(0..40) * 8,
+                    recorded,
+                    recorded_value: value,
+                    backward_peak: rng.random_range(0..300) * 8,
+                    input_grad: value,
+                    param_grad: rng.random_range(0..30) * 8,
+                }
+            })
+            .collect();
+        ChainProfile::synthetic(blocks, rng.random_range(0..100) * 8)
+    }
+
+    #[test]
+    fn the_exact_planner_recomputes_the_fewest_blocks_then_peaks_lowest_as_a_search_of_every_plan_does()
+     {
+        let mut rng = StdRng::seed_from_u64(3);
+        for n in 1..=6 {
+            let plans = every_plan(n);
+            for _ in 0..20 {
+                let profile = random_profile(&mut rng, n);
+                let scored: Vec<(usize, usize)> = plans
+                    .iter()
+                    .map(|p| (profile.predict(p).unwrap(), p.recomputed()))
+                    .collect();
+                let lowest = scored.iter().map(|s| s.0).min().unwrap();
+                let highest = scored.iter().map(|s| s.0).max().unwrap();
+                assert_eq!(
+                    plan_chain(&profile, Budget::bytes(lowest - 1), Planner::Exact),
+                    Err(too_small(lowest - 1, lowest))
+                );
+                for budget in (lowest..=highest).step_by(((highest - lowest) / 7).max(1)) {
+                    let best = scored
+                        .iter()
+                        .filter(|s| s.0 <= budget)
+                        .map(|&(peak, recomputed)| (recomputed, peak))
+                        .min()
+                        .unwrap();
+                    let plan = plan_chain(&profile, Budget::bytes(budget), Planner::Exact).unwrap();
+                    assert_eq!(
+                        (plan.recomputed(), plan.peak().unwrap()),
+                        best,
+                        "n {n}, budget {budget}"
+                    );
+                    assert_eq!(profile.predict(&plan).unwrap(), best.1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_kept_segment_costs_what_its_blocks_kept_one_by_one_cost() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let profile = random_profile(&mut rng, 7);
+        let whole = Plan::segments_of(7, 7, false);
+        let singles = Plan::segments_of(7, 1, false);
+        assert_eq!(profile.predict(&whole), profile.predict(&singles));
+    }
+}
