@@ -271,14 +271,11 @@ impl Bench {
         budget: Option<usize>,
         plan_millis: f64,
     ) -> BudgetRow {
-        let predicted = plan.peak().map_or_else(
-            || {
-                self.profile
-                    .predict(plan)
-                    .expect("the plan covers the chain")
-            },
-            |p| p,
-        );
+        let predicted = plan.peak().unwrap_or_else(|| {
+            self.profile
+                .predict(plan)
+                .expect("the plan covers the chain")
+        });
         let (peaks, millis) = self.step(plan);
         BudgetRow {
             planner: planner.to_string(),
