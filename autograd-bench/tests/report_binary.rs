@@ -782,6 +782,10 @@ fn the_files_go_to_the_target_directory_whichever_folder_the_command_runs_from()
             "0",
             "--recurrent-windows",
             "0",
+            "--budget-layers",
+            "0",
+            "--budget-steps",
+            "0",
             "--json",
         ])
         .output()
