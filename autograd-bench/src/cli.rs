@@ -106,6 +106,23 @@ struct Args {
     #[arg(long, default_value_t = value_memory::BATCH as u64,
         value_parser = clap::value_parser!(u64).range(..=value_memory::MAX_BATCH as u64))]
     value_memory_batch: u64,
+    /// Layers of the budget section's MLP (tanh, 128 wide, batch 512; `0`
+    /// for none), at most 256. Its heap grows with the layers: about 330 MiB
+    /// at 256 (keep-all's peak, and the parameters with their gradients).
+    #[arg(long, default_value_t = report::budget::MLP_LAYERS as u64,
+        value_parser = clap::value_parser!(u64).range(..=report::budget::MLP_LAYERS as u64))]
+    budget_layers: u64,
+    /// Steps of the budget section's LSTM over the sin curve, without
+    /// truncation (`0` for none), at most 999 (the whole curve).
+    #[arg(long, default_value_t = report::budget::LSTM_STEPS as u64,
+        value_parser = clap::value_parser!(u64).range(..=report::budget::LSTM_STEPS as u64))]
+    budget_steps: u64,
+    /// Budgets a model of the budget section, evenly from the smallest any
+    /// plan fits to keep-all's peak (besides √n's, keep-all's and the
+    /// targets' rows), 2 to 100.
+    #[arg(long, default_value_t = report::budget::DEFAULT_ROWS as u64,
+        value_parser = clap::value_parser!(u64).range(2..=100))]
+    budget_rows: u64,
     /// Points per run on the live-heap curve.
     #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     samples: u64,
@@ -162,7 +179,8 @@ impl Args {
     /// `--heap-budget-mib`, or what the runs that keep their graphs need
     /// beyond their share of it, is refused. (The other sizes are bounded
     /// where clap parses them: `--deep`, `--value-memory-batch`,
-    /// `--training-steps`, `--cnn-steps`, `--recurrent-windows`, `--threads`, `--samples`.)
+    /// `--training-steps`, `--cnn-steps`, `--recurrent-windows`, `--budget-layers`,
+    /// `--budget-steps`, `--budget-rows`, `--threads`, `--samples`.)
     fn resolve(&self, allocator: &'static str) -> Result<Resolved, clap::Error> {
         let invalid = |message: String| Args::command().error(ErrorKind::ValueValidation, message);
         // Rust refuses any allocation above `isize::MAX` bytes.
@@ -244,6 +262,9 @@ impl Args {
             cnn_steps: self.cnn_steps as usize,           // at most MAX_STEPS
             recurrent_windows: self.recurrent_windows as usize, // at most MAX_WINDOWS
             value_memory_batch: self.value_memory_batch as usize, // at most MAX_BATCH
+            budget_layers: self.budget_layers as usize,   // at most MLP_LAYERS
+            budget_steps: self.budget_steps as usize,     // at most LSTM_STEPS
+            budget_rows: self.budget_rows as usize,       // at most 100
             allocator,
             compare_allocators: self.compare_allocators,
         };

@@ -34,6 +34,9 @@ fn run_report_with(
         ["--training-steps", "4"],
         ["--value-memory-batch", "16"],
         ["--recurrent-windows", "0"],
+        ["--budget-layers", "4"],
+        ["--budget-steps", "18"],
+        ["--budget-rows", "3"],
         ["--samples", &samples],
     ];
     let mut command = Command::new(env!("CARGO_BIN_EXE_autograd-bench"));
@@ -450,6 +453,8 @@ fn run_binary(args: &[&str]) -> Outcome {
         ["--training-steps", "0"],
         ["--value-memory-batch", "0"],
         ["--recurrent-windows", "0"],
+        ["--budget-layers", "0"],
+        ["--budget-steps", "0"],
     ];
     let mut command = Command::new(env!("CARGO_BIN_EXE_autograd-bench"));
     for [flag, value] in tiny {
@@ -539,6 +544,10 @@ fn every_size_flag_beyond_what_it_can_allocate_is_refused_naming_it() {
         (&["--heap-budget-mib", "0"], "--heap-budget-mib"),
         (&["--deep", "100000001"], "--deep"),
         (&["--collect", "every:0"], "--collect"),
+        (&["--budget-layers", "257"], "--budget-layers"),
+        (&["--budget-steps", "1000"], "--budget-steps"),
+        (&["--budget-rows", "1"], "--budget-rows"),
+        (&["--budget-rows", "101"], "--budget-rows"),
     ] {
         assert_refused(args, &[flag]);
     }
@@ -554,6 +563,41 @@ fn every_size_flag_beyond_what_it_can_allocate_is_refused_naming_it() {
             && help.contains("one epoch's 33"),
         "{help}"
     );
+}
+
+/// The budget section: every plan's peak measured is its prediction, the
+/// evenly spaced budgets' plans peak within their budgets and never higher
+/// for a larger budget, √n's and keep-all's rows are there, and each
+/// model has its panel in the plot.
+#[test]
+fn every_budget_plan_peaks_at_its_prediction() {
+    let (report, out) = run_report(&["--strategy", "rc-weak"]);
+    let section = &report["budget"];
+    assert_eq!(section["rows"], 3);
+    let models = section["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    for model in models {
+        let rows = model["rows"].as_array().unwrap();
+        for r in rows {
+            assert_eq!(r["exact"], true, "{r}");
+            assert_eq!(r["predicted"], r["measured"], "{r}");
+        }
+        let even: Vec<&Value> = rows.iter().filter(|r| r["note"] == "even").collect();
+        assert_eq!(even.len(), 3);
+        let mut last = 0;
+        for r in even {
+            let peak = r["measured"].as_u64().unwrap();
+            assert!(peak <= r["budget"].as_u64().unwrap() && peak >= last, "{r}");
+            last = peak;
+        }
+        for planner in ["sqrt", "keep-all"] {
+            assert!(rows.iter().any(|r| r["planner"] == planner), "{planner}");
+        }
+        assert!(!model["targets"].as_array().unwrap().is_empty());
+    }
+    let svg = std::fs::read_to_string(out.join("live-heap.svg")).unwrap();
+    assert_eq!(svg.matches("Byte budgets: ").count(), 2);
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
@@ -737,6 +781,10 @@ fn the_files_go_to_the_target_directory_whichever_folder_the_command_runs_from()
             "--value-memory-batch",
             "0",
             "--recurrent-windows",
+            "0",
+            "--budget-layers",
+            "0",
+            "--budget-steps",
             "0",
             "--json",
         ])

@@ -39,6 +39,13 @@ pub struct ReportConfig {
     pub recurrent_windows: usize,
     /// Batch rows of the value-memory section (0: skip it).
     pub value_memory_batch: usize,
+    /// Layers of the budget section's MLP (0: skip the MLP).
+    pub budget_layers: usize,
+    /// Steps of the budget section's LSTM (0: skip the LSTM; both 0: skip
+    /// the section).
+    pub budget_steps: usize,
+    /// Evenly spaced budgets a model in the budget section.
+    pub budget_rows: usize,
     /// The global allocator this binary runs on.
     pub allocator: &'static str,
     /// Also measure the seed loop under the system allocator's build.

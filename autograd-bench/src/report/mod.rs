@@ -23,11 +23,15 @@
 //! * [`value_memory`]: a deep MLP's kept graph with and without
 //!   checkpointing, and its backward peak with and without
 //!   `retain_graph(false)`.
+//! * [`budget`]: byte budgets on a deep MLP and an LSTM over the whole sin
+//!   curve: each plan's peak predicted and measured, its recomputations
+//!   and step time, from the smallest budget to keep-all, beside √n.
 //! * [`allocators`] (when asked): this build beside the system allocator's.
 //!
 //! Each takes the run's [`Context`] and measures the heap through [`heap`].
 
 pub mod allocators;
+pub mod budget;
 pub mod cnn;
 pub mod config;
 pub mod deep_chain;
@@ -53,6 +57,7 @@ pub use config::{ConfigSummary, ReportConfig};
 pub use subject::{Baseline, Subject};
 
 use allocators::AllocatorFigures;
+use budget::BudgetSection;
 use cnn::CnnSection;
 use deep_chain::DeepResult;
 use kept_intermediate::KeptIntermediate;
@@ -86,6 +91,8 @@ pub struct Report {
     pub recurrent: Option<RecurrentSection>,
     /// The deep MLP under each depth and checkpointing mode.
     pub value_memory: Vec<ValueMemoryRow>,
+    /// Byte budgets on the deep MLP and the LSTM, when they ran.
+    pub budget: Option<BudgetSection>,
     /// This build's and the system allocator's figures, when asked.
     pub allocators: Vec<AllocatorFigures>,
     /// Why the system allocator's figures are missing, if they are.
@@ -167,6 +174,8 @@ pub fn build(cx: &Context<'_>) -> Report {
     let recurrent = recurrent::run(cx);
     cx.progress("value memory", 0, 1);
     let value_memory = value_memory::run(cx);
+    cx.progress("budget", 0, 2);
+    let budget = budget::run(cx);
     let (allocators, allocators_error) = if config.compare_allocators {
         cx.progress("allocators", 0, 1);
         let here = allocators::measure(cx);
@@ -198,6 +207,7 @@ pub fn build(cx: &Context<'_>) -> Report {
         cnn,
         recurrent,
         value_memory,
+        budget,
         allocators,
         allocators_error,
     }

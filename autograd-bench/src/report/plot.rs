@@ -4,7 +4,8 @@
 //! frees them when it runs) or rising until the budget (nothing frees
 //! them); the same loop's peak heap over the whole run, where the runs that
 //! free their graphs show on their own scale; the training loop's heap
-//! after each step; the value-memory section's kept graph against depth.
+//! after each step; the value-memory section's kept graph against depth;
+//! the budget section's peak against step time, a panel a model.
 //! Drawn with plotters' SVG backend, which needs no system library.
 //!
 //! Each series keeps one style in every panel (`Series::style`, the one
@@ -22,6 +23,7 @@ use plotters::coord::types::RangedCoordu64;
 use plotters::element::ComposedElement;
 use plotters::prelude::*;
 
+use crate::report::budget::BudgetModel;
 use crate::report::seed_loop::{RunResult, Sample};
 use crate::report::subject::Subject;
 use crate::report::training::TrainingRun;
@@ -475,12 +477,14 @@ pub fn live_heap_svg(report: &Report) -> Result<String, PlotError> {
         !report.value_memory.is_empty(),
     ];
     let heights = [480u32, 400, 400, 400];
+    let models: &[BudgetModel] = report.budget.as_ref().map_or(&[], |b| &b.models);
     let height: u32 = heights
         .iter()
         .zip(panels)
         .filter(|&(_, shown)| shown)
         .map(|(h, _)| h)
-        .sum();
+        .sum::<u32>()
+        + BUDGET_HEIGHT * models.len() as u32;
     let (mut svg, mut dashes) = (String::new(), Vec::new());
     {
         let root = SVGBackend::with_string(&mut svg, (960, height)).into_drawing_area();
@@ -505,6 +509,11 @@ pub fn live_heap_svg(report: &Report) -> Result<String, PlotError> {
         }
         if panels[3] {
             dashes.extend(value_memory_panel(&next(), &report.value_memory)?);
+        }
+        for model in models {
+            let (area, below) = rest.split_vertically(BUDGET_HEIGHT);
+            rest = below;
+            budget_panel(&area, model)?;
         }
         root.present()?;
     }
@@ -765,6 +774,84 @@ where
         })?;
     }
     panel.finish()
+}
+
+/// The height of a budget panel, in pixels.
+const BUDGET_HEIGHT: u32 = 400;
+
+/// The budget section's panel for one model: each exact row's measured
+/// peak against its step time over keep-all's, joined in the order of
+/// their budgets, and √n's and keep-all's points. Its line is wider than
+/// [`LINE_WIDTH`] and of colours of its own: [`dash_natively`] leaves it.
+fn budget_panel<DB>(area: &DrawingArea<DB, Shift>, model: &BudgetModel) -> Result<(), PlotError>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    const EXACT: RGBColor = RGBColor(33, 102, 172);
+    const SQRT: RGBColor = RGBColor(178, 24, 43);
+    const KEEP_ALL: RGBColor = RGBColor(64, 64, 64);
+    let mib = |b: usize| b as f64 / f64::from(1u32 << 20);
+    let times = model.rows.iter().map(|r| r.vs_keep_all);
+    let x_min = times.clone().fold(1.0, f64::min) - 0.05;
+    let x_max = times.fold(1.0, f64::max) + 0.05;
+    let y_max = mib(model.rows.iter().map(|r| r.measured).max().unwrap_or(1)) * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("Byte budgets: {}", model.name), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x_min..x_max, 0.0..y_max.max(1e-3))?;
+    chart
+        .configure_mesh()
+        .x_desc("step time (forward + backward) over keep-all's")
+        .y_desc("measured peak (MiB)")
+        .x_label_formatter(&|v| format!("{v:.2}x"))
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .light_line_style(RGBColor(238, 238, 238))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()?;
+    let mut exact: Vec<_> = model.rows.iter().filter(|r| r.planner == "exact").collect();
+    exact.sort_by_key(|r| r.budget);
+    let points: Vec<(f64, f64)> = exact
+        .iter()
+        .map(|r| (r.vs_keep_all, mib(r.measured)))
+        .collect();
+    chart
+        .draw_series(LineSeries::new(points.clone(), EXACT.stroke_width(3)))?
+        .label("exact planner, a point a budget")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], EXACT.stroke_width(3)));
+    chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, EXACT.filled())))?;
+    for (planner, color, name) in [
+        ("sqrt", SQRT, "√n segments"),
+        ("keep-all", KEEP_ALL, "keep-all"),
+    ] {
+        if let Some(r) = model.rows.iter().find(|r| r.planner == planner) {
+            let label = format!(
+                "{name}: {}, {:.2}x",
+                bytes(r.measured as f64),
+                r.vs_keep_all
+            );
+            chart
+                .draw_series(std::iter::once(TriangleMarker::new(
+                    (r.vs_keep_all, mib(r.measured)),
+                    8,
+                    color.filled(),
+                )))?
+                .label(label)
+                .legend(move |(x, y)| TriangleMarker::new((x + 12, y), 6, color.filled()));
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 12))
+        .draw()?;
+    Ok(())
 }
 
 #[cfg(test)]

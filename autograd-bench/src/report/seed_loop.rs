@@ -452,6 +452,9 @@ mod tests {
             cnn_steps: 0,
             recurrent_windows: 0,
             value_memory_batch: 0,
+            budget_layers: 0,
+            budget_steps: 0,
+            budget_rows: 2,
             allocator: "system",
             compare_allocators: false,
         };

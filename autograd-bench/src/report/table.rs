@@ -18,6 +18,7 @@ impl Report {
         self.cnn_table(&mut out);
         self.recurrent_table(&mut out);
         self.value_memory_table(&mut out);
+        self.budget_table(&mut out);
         self.allocators_table(&mut out);
         out
     }
@@ -577,6 +578,82 @@ impl Report {
             bytes(first.parameter_bytes as f64),
             first.layers,
         );
+    }
+
+    fn budget_table(&self, out: &mut String) {
+        let Some(section) = &self.budget else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "\nbudget: byte budgets (autograd_ops::budget) under {}: {} budgets evenly from the smallest any plan fits to keep-all's peak (exact planner), the targets' rows, √n segments and keep-all; predicted: the plan's peak; measured: the counting allocator's peak above the step's start (gradients cleared, seed allocated, buffer cache bypassed), the largest of {} runs; recomp: block forwards run again; time: the fastest of the runs (forward + backward) over keep-all's; plan: plan_chain's time",
+            self.config.default_strategy, section.rows, section.runs,
+        );
+        for model in &section.models {
+            let _ = writeln!(
+                out,
+                "{}: {} blocks; smallest budget {} ({:.1}% of keep-all's {}); profile {:.0} ms",
+                model.name,
+                model.blocks,
+                bytes(model.minimum as f64),
+                100.0 * model.minimum as f64 / model.keep_all_peak as f64,
+                bytes(model.keep_all_peak as f64),
+                model.profile_millis,
+            );
+            let _ = writeln!(
+                out,
+                "{:<9} {:<22} {:>11} {:>11} {:>11} {:>6} {:>6} {:>9} {:>6} {:>9}",
+                "planner",
+                "row",
+                "budget",
+                "predicted",
+                "measured",
+                "exact",
+                "recomp",
+                "ms",
+                "time",
+                "plan ms"
+            );
+            for r in &model.rows {
+                let _ = writeln!(
+                    out,
+                    "{:<9} {:<22} {:>11} {:>11} {:>11} {:>6} {:>6} {:>9.1} {:>5.2}x {:>9.1}",
+                    r.planner,
+                    r.note,
+                    r.budget
+                        .map_or_else(|| "-".to_string(), |b| bytes(b as f64)),
+                    bytes(r.predicted as f64),
+                    bytes(r.measured as f64),
+                    if r.exact { "yes" } else { "NO" },
+                    r.recomputed,
+                    r.millis,
+                    r.vs_keep_all,
+                    r.plan_millis,
+                );
+            }
+            if let Some(largest) = model
+                .rows
+                .iter()
+                .filter(|r| r.planner == "exact")
+                .max_by_key(|r| r.budget)
+            {
+                let _ = writeln!(
+                    out,
+                    "plan time of plan_chain (exact) at the largest budget ({}): {:.1} ms",
+                    bytes(largest.budget.map_or(0.0, |b| b as f64)),
+                    largest.plan_millis,
+                );
+            }
+            for t in &model.targets {
+                let _ = writeln!(
+                    out,
+                    "target {}: {}: {}",
+                    if t.met { "met" } else { "MISSED" },
+                    t.statement,
+                    t.figure,
+                );
+            }
+        }
     }
 
     fn allocators_table(&self, out: &mut String) {
